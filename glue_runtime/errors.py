@@ -1,0 +1,105 @@
+"""One exception hierarchy for glue_runtime.
+
+Every error carries a message written for the person running the job (what went wrong, which
+thing -- file, stream, field, line -- and what to do) and a stable exit code for the CLI.
+"""
+
+from __future__ import annotations
+
+
+class GlueError(Exception):
+    """Base of every error glue_runtime raises on purpose."""
+
+    exit_code = 1
+    kind = "error"
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        if self.hint:
+            return f"{self.message}\n  hint: {self.hint}"
+        return self.message
+
+
+class UsageError(GlueError):
+    """The command line or API call itself is wrong (exit 2)."""
+
+    exit_code = 2
+    kind = "usage error"
+
+
+class ConfigError(GlueError):
+    """A flow file, connector config, field map or ETL setting is wrong (exit 2)."""
+
+    exit_code = 2
+    kind = "config error"
+
+
+class ConnectorNotFound(ConfigError):
+    """No installed connector or executable answers to a name (exit 2)."""
+
+
+class ConnectorError(GlueError):
+    """A connector process failed: non-zero exit, crash, or could not start (exit 3)."""
+
+    exit_code = 3
+    kind = "connector failed"
+
+
+class TapFailed(ConnectorError):
+    """The tap exited non-zero or was killed."""
+
+
+class TargetFailed(ConnectorError):
+    """A target exited non-zero, was killed, or stopped reading its input."""
+
+
+class DataError(GlueError):
+    """The data itself is wrong: a malformed Singer line, a record for an unknown stream (exit 4)."""
+
+    exit_code = 4
+    kind = "data error"
+
+
+class ProtocolError(DataError):
+    """A line a connector wrote is not a valid Singer message."""
+
+
+class LineTooLong(ProtocolError):
+    """A Singer line is over the configured size limit."""
+
+
+class TransformError(DataError):
+    """The ETL script or a declarative map failed on a record."""
+
+
+class StateError(GlueError):
+    """The state store cannot be read, written or locked (exit 5)."""
+
+    exit_code = 5
+    kind = "state error"
+
+
+class StateLocked(StateError):
+    """Another run holds the lock on the same state key."""
+
+
+class Interrupted(GlueError):
+    """The job was stopped by SIGINT or SIGTERM and drained (exit 130)."""
+
+    exit_code = 130
+    kind = "interrupted"
+
+
+EXIT_CODES: dict[int, str] = {
+    0: "success",
+    1: "internal error (a bug in glue_runtime: please report it with the traceback)",
+    2: "usage or configuration error (nothing was run)",
+    3: "a connector (tap or target) failed",
+    4: "data error: malformed Singer message, or the ETL script / map failed on a record",
+    5: "state error: the state store is locked by another run, unreadable or unwritable",
+    130: "interrupted by SIGINT/SIGTERM; the job drained and committed what the targets confirmed",
+}

@@ -72,8 +72,7 @@ def parse_line(line: bytes, *, source: str = "input", line_no: int = 0) -> Messa
         for key in required:
             if key not in msg:
                 raise ProtocolError(
-                    f"{source}: line {line_no}: {mtype} message has no {key!r}: "
-                    f"{excerpt(line)!r}",
+                    f"{source}: line {line_no}: {mtype} message has no {key!r}: {excerpt(line)!r}",
                     hint=f"a Singer {mtype} message must carry {', '.join(required)}",
                 )
         if mtype == RECORD and type(msg["record"]) is not dict:
@@ -89,7 +88,7 @@ def check_length(line: bytes, max_bytes: int, *, source: str, line_no: int) -> N
     if len(line) > max_bytes:
         raise LineTooLong(
             f"{source}: line {line_no} is longer than the limit of {max_bytes:,} bytes "
-            f"(starts {excerpt(line[:EXCERPT_CHARS * 2])!r})",
+            f"(starts {excerpt(line[: EXCERPT_CHARS * 2])!r})",
             hint="raise it with --max-line-bytes (or max_line_bytes in the flow file) "
             "if such records are expected",
         )

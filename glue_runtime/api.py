@@ -1,0 +1,164 @@
+"""The Python entry points: ``run`` for a tap and targets, ``run_flow`` for a flow file."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from glue_runtime import connectors, protocol
+from glue_runtime.errors import ConfigError
+from glue_runtime.flow import ConnectorRef, Flow, load_flow, read_json_file
+from glue_runtime.result import JobResult, StreamStats
+from glue_runtime.runner import Endpoint, JobSpec, run_job
+from glue_runtime.stages import Stage
+from glue_runtime.state import DEFAULT_STATE_DIR, FileStateStore, SingleFileStateStore
+
+ConfigLike = dict[str, Any] | str | Path | None
+ProgressFn = Callable[[dict[str, StreamStats], float], None]
+
+
+def _config(value: ConfigLike, what: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if isinstance(value, dict):
+        return value
+    data = read_json_file(Path(value), what)
+    if not isinstance(data, dict):
+        raise ConfigError(f"{what} {value} must hold a JSON object")
+    return data
+
+
+def state_store_for(
+    *, state_file: str | Path | None = None, state_dir: str | Path | None = None
+) -> FileStateStore:
+    if state_file is not None:
+        return SingleFileStateStore(state_file)
+    return FileStateStore(state_dir if state_dir is not None else DEFAULT_STATE_DIR)
+
+
+def default_state_key(tap: str, targets: Sequence[str]) -> str:
+    def short(name: str) -> str:
+        return Path(name).name.removeprefix("tap-").removeprefix("target-")
+
+    return f"{short(tap)}-to-{'+'.join(short(t) for t in targets)}"
+
+
+def _stages_for(
+    field_map: str | Path | None,
+    etl: str | Path | None,
+    catalog: dict[str, Any] | None,
+    extra: Sequence[Stage],
+) -> tuple[list[Stage], dict[str, Any] | None]:
+    """The stage list (selector, then transform, then caller-supplied) and the tap's catalog."""
+    stages: list[Stage] = []
+    if field_map is not None:
+        from glue_runtime.fieldmap_runtime import selector_for_run
+
+        stage, catalog = selector_for_run(Path(field_map), catalog)
+        stages.append(stage)
+    if etl is not None:
+        from glue_runtime.etl_runtime import transform_for_run
+
+        stages.append(transform_for_run(Path(etl)))
+    stages.extend(extra)
+    return stages, catalog
+
+
+def run(
+    tap: str,
+    target: str | Sequence[str],
+    *,
+    tap_config: ConfigLike = None,
+    target_config: ConfigLike | Sequence[ConfigLike] = None,
+    state_file: str | Path | None = None,
+    state_dir: str | Path | None = None,
+    state_key: str | None = None,
+    catalog: ConfigLike = None,
+    field_map: str | Path | None = None,
+    etl: str | Path | None = None,
+    stages: Sequence[Stage] = (),
+    full_refresh: bool = False,
+    max_line_bytes: int = protocol.DEFAULT_MAX_LINE_BYTES,
+    env: dict[str, str] | None = None,
+    cwd: str | Path | None = None,
+    validate_config: bool = True,
+    on_progress: ProgressFn | None = None,
+) -> JobResult:
+    """Run a tap into one or more targets; bookmarks go to the state store.
+
+    ``tap`` and ``target`` are connector names (``glue connectors list``), executables on PATH,
+    or paths. Configs are dicts or JSON file paths. Returns a :class:`JobResult`; a failed run
+    does not raise (call ``result.raise_for_status()`` for that).
+    """
+    target_names = [target] if isinstance(target, str) else list(target)
+    if isinstance(target_config, (list, tuple)):
+        target_configs = [_config(c, "target config") for c in target_config]
+    else:
+        target_configs = [_config(target_config, "target config")] * len(target_names)
+    if len(target_configs) != len(target_names):
+        raise ConfigError(
+            f"{len(target_names)} targets but {len(target_configs)} target configs",
+            hint="give one config per target, in the same order",
+        )
+    tap_ep = Endpoint(connectors.resolve(tap, "tap"), _config(tap_config, "tap config"))
+    target_eps = [
+        Endpoint(connectors.resolve(name, "target"), cfg)
+        for name, cfg in zip(target_names, target_configs, strict=True)
+    ]
+    catalog_dict = _config(catalog, "catalog") if catalog is not None else None
+    all_stages, catalog_dict = _stages_for(field_map, etl, catalog_dict, stages)
+    spec = JobSpec(
+        tap=tap_ep,
+        targets=target_eps,
+        store=state_store_for(state_file=state_file, state_dir=state_dir),
+        state_key=state_key or default_state_key(tap, target_names),
+        catalog=catalog_dict,
+        stages=all_stages,
+        full_refresh=full_refresh,
+        max_line_bytes=max_line_bytes,
+        env=dict(env or {}),
+        cwd=str(cwd) if cwd is not None else None,
+        validate_configs=validate_config,
+        on_progress=on_progress,
+    )
+    return run_job(spec)
+
+
+def run_flow(
+    flow: Flow | str | Path,
+    *,
+    full_refresh: bool = False,
+    state_file: str | Path | None = None,
+    state_key: str | None = None,
+    stages: Sequence[Stage] = (),
+    on_progress: ProgressFn | None = None,
+    max_line_bytes: int | None = None,
+) -> JobResult:
+    """Run a flow (a Flow object, or the path of a flow file)."""
+    if not isinstance(flow, Flow):
+        flow = load_flow(flow)
+    base = flow.base_dir
+    state_dir = flow.state_dir or (base / DEFAULT_STATE_DIR)
+    return run(
+        flow.source.connector,
+        [t.connector for t in flow.targets],
+        tap_config=flow.source.config,
+        target_config=[t.config for t in flow.targets],
+        state_file=state_file or flow.state_file,
+        state_dir=state_dir,
+        state_key=state_key or flow.state_key or flow.name,
+        catalog=flow.source.catalog,
+        field_map=flow.field_map,
+        etl=flow.etl,
+        stages=stages,
+        full_refresh=full_refresh,
+        max_line_bytes=max_line_bytes or flow.max_line_bytes or protocol.DEFAULT_MAX_LINE_BYTES,
+        env=flow.env,
+        cwd=base,
+        validate_config=flow.source.validate and all(t.validate for t in flow.targets),
+        on_progress=on_progress,
+    )
+
+
+__all__ = ["ConnectorRef", "Flow", "load_flow", "run", "run_flow", "state_store_for"]

@@ -1,0 +1,376 @@
+"""The command line: ``python -m glue_runtime`` (or ``glue``)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+import orjson
+
+from glue_runtime import api, connectors, logs
+from glue_runtime.errors import EXIT_CODES, ConfigError, GlueError, UsageError
+from glue_runtime.flow import load_flow
+from glue_runtime.result import JobResult
+from glue_runtime.state import DEFAULT_STATE_DIR, FileStateStore
+
+
+def _echo_json(value: Any) -> None:
+    click.echo(orjson.dumps(value, option=orjson.OPT_INDENT_2, default=str).decode())
+
+
+class GlueGroup(click.Group):
+    """Turns GlueErrors into a clear message and their documented exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except GlueError as exc:
+            click.echo(f"error: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+
+
+@click.group(cls=GlueGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Log lines as text, or one JSON object per line.",
+)
+@click.option("--log-level", default="INFO", show_default=True, help="DEBUG, INFO, WARNING, ERROR.")
+@click.version_option(package_name="glue-runtime")
+@click.pass_context
+def main(ctx: click.Context, log_format: str, log_level: str) -> None:
+    """glue_runtime: run Singer connectors with field maps, ETL scripts and bookmarks."""
+    logs.setup(log_format, log_level)
+    ctx.obj = {"log_format": log_format}
+
+
+# -- run -------------------------------------------------------------------------------------
+
+
+@main.command()
+@click.argument("flow_file", required=False, type=click.Path(dir_okay=False))
+@click.option("--tap", help="Tap: connector name, executable on PATH, or path.")
+@click.option("--target", "targets", multiple=True, help="Target (repeat for several).")
+@click.option("--tap-config", type=click.Path(dir_okay=False), help="Tap config JSON file.")
+@click.option(
+    "--target-config",
+    "target_configs",
+    multiple=True,
+    type=click.Path(dir_okay=False),
+    help="Target config JSON file (one per --target, same order).",
+)
+@click.option("--catalog", type=click.Path(dir_okay=False), help="Catalog JSON to give the tap.")
+@click.option("--field-map", type=click.Path(dir_okay=False), help="Field map file.")
+@click.option("--etl", type=click.Path(dir_okay=False), help="ETL script (Python file).")
+@click.option("--state-file", type=click.Path(dir_okay=False), help="Keep state in this file.")
+@click.option(
+    "--state-dir",
+    type=click.Path(file_okay=False),
+    help=f"State store folder (default {DEFAULT_STATE_DIR}).",
+)
+@click.option("--state-key", help="State key (default: flow name, or TAP-to-TARGET).")
+@click.option("--full-refresh", is_flag=True, help="Ignore bookmarks: re-read the streams whole.")
+@click.option(
+    "--max-line-bytes",
+    type=int,
+    default=None,
+    help="Fail on a Singer line longer than this (default 64 MiB).",
+)
+@click.option(
+    "--progress/--no-progress", default=None, help="Live progress line (default: on a terminal)."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the job result as JSON on stdout.")
+@click.pass_context
+def run(
+    ctx: click.Context,
+    flow_file: str | None,
+    tap: str | None,
+    targets: tuple[str, ...],
+    tap_config: str | None,
+    target_configs: tuple[str, ...],
+    catalog: str | None,
+    field_map: str | None,
+    etl: str | None,
+    state_file: str | None,
+    state_dir: str | None,
+    state_key: str | None,
+    full_refresh: bool,
+    max_line_bytes: int | None,
+    progress: bool | None,
+    as_json: bool,
+) -> None:
+    """Run a flow file, or a tap into targets given by options."""
+    show_progress = progress if progress is not None else sys.stderr.isatty()
+    if ctx.obj["log_format"] == "json":
+        show_progress = bool(progress)
+    progress_line = logs.ProgressLine() if show_progress else None
+    try:
+        if flow_file:
+            if tap or targets:
+                raise UsageError("give a flow file or --tap/--target, not both")
+            result = api.run_flow(
+                flow_file,
+                full_refresh=full_refresh,
+                state_file=state_file,
+                state_key=state_key,
+                on_progress=progress_line,
+                max_line_bytes=max_line_bytes,
+            )
+        else:
+            if not tap or not targets:
+                raise UsageError(
+                    "nothing to run",
+                    hint="`glue run flow.yml`, or `glue run --tap TAP --target TARGET ...`",
+                )
+            if target_configs and len(target_configs) not in (1, len(targets)):
+                raise UsageError("give one --target-config per --target, in the same order")
+            cfgs: list[Any] = list(target_configs) or [None] * len(targets)
+            if len(cfgs) == 1 and len(targets) > 1:
+                cfgs = cfgs * len(targets)
+            kwargs: dict[str, Any] = {}
+            if max_line_bytes:
+                kwargs["max_line_bytes"] = max_line_bytes
+            result = api.run(
+                tap,
+                list(targets),
+                tap_config=tap_config,
+                target_config=cfgs,
+                state_file=state_file,
+                state_dir=state_dir,
+                state_key=state_key,
+                catalog=catalog,
+                field_map=field_map,
+                etl=etl,
+                full_refresh=full_refresh,
+                on_progress=progress_line,
+                **kwargs,
+            )
+    finally:
+        if progress_line is not None:
+            progress_line.close()
+    _report(result, as_json)
+    ctx.exit(result.exit_code)
+
+
+def _report(result: JobResult, as_json: bool) -> None:
+    if as_json:
+        _echo_json(result.as_dict())
+    else:
+        click.echo(_summary_table(result), err=True)
+    if result.error is not None:
+        click.echo(f"error: {result.error}", err=True)
+
+
+def _summary_table(result: JobResult) -> str:
+    rows = [("stream", "records in", "records out")]
+    rows += [(n, f"{s.records_in:,}", f"{s.records_out:,}") for n, s in result.streams.items()]
+    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+    lines = [f"  {r[0]:<{widths[0]}}  {r[1]:>{widths[1]}}  {r[2]:>{widths[2]}}" for r in rows]
+    head = (
+        f"job {result.job_id}: {result.status.upper()} in {result.duration_s:.2f}s, "
+        f"state {result.state_key!r} -> {result.state_location} ({result.state_commits} commits)"
+    )
+    return "\n".join([head, *lines])
+
+
+# -- state -----------------------------------------------------------------------------------
+
+
+def _store_and_key(
+    key: str | None, flow: str | None, state_dir: str | None, state_file: str | None
+) -> tuple[FileStateStore, str]:
+    if flow:
+        f = load_flow(flow)
+        store = api.state_store_for(
+            state_file=f.state_file, state_dir=f.state_dir or f.base_dir / DEFAULT_STATE_DIR
+        )
+        return store, key or f.state_key or f.name
+    store = api.state_store_for(state_file=state_file, state_dir=state_dir)
+    if key is None:
+        if state_file:
+            return store, Path(state_file).stem
+        raise UsageError("which state key?", hint="`glue state list` shows them")
+    return store, key
+
+
+def _state_options(fn: Any) -> Any:
+    fn = click.option("--flow", type=click.Path(dir_okay=False), help="Use this flow's store.")(fn)
+    fn = click.option("--state-dir", type=click.Path(file_okay=False), help="State folder.")(fn)
+    fn = click.option("--state-file", type=click.Path(dir_okay=False), help="State file.")(fn)
+    return fn
+
+
+@main.group()
+def state() -> None:
+    """Show, set, clear and list bookmarks in a state store."""
+
+
+@state.command("list")
+@_state_options
+def state_list(flow: str | None, state_dir: str | None, state_file: str | None) -> None:
+    """List the state keys in the store."""
+    store, _ = _store_and_key("-", flow, state_dir, state_file)
+    for key in store.keys():
+        value = store.get(key)
+        streams = sorted((value.get("bookmarks") or {}).keys()) if isinstance(value, dict) else []
+        click.echo(f"{key}\t{store.location(key)}\t{', '.join(streams) or '(no bookmarks)'}")
+
+
+@state.command("show")
+@click.argument("key", required=False)
+@_state_options
+def state_show(
+    key: str | None, flow: str | None, state_dir: str | None, state_file: str | None
+) -> None:
+    """Print the state stored under KEY."""
+    store, key = _store_and_key(key, flow, state_dir, state_file)
+    _echo_json(store.get(key))
+
+
+@state.command("set")
+@click.argument("key", required=False)
+@click.option("--value", "value_text", help="The state as JSON text.")
+@click.option("--input", "input_file", type=click.File("rb"), help="Read the state from a file.")
+@_state_options
+def state_set(
+    key: str | None,
+    value_text: str | None,
+    input_file: Any,
+    flow: str | None,
+    state_dir: str | None,
+    state_file: str | None,
+) -> None:
+    """Replace the state stored under KEY (from --value or --input)."""
+    store, key = _store_and_key(key, flow, state_dir, state_file)
+    raw = (
+        value_text.encode()
+        if value_text is not None
+        else (input_file.read() if input_file else None)
+    )
+    if raw is None:
+        raise UsageError("give the new state with --value JSON or --input FILE")
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise ConfigError(f"the new state is not valid JSON: {exc}") from None
+    if isinstance(value, dict) and set(value) == {"type", "value"}:
+        value = value["value"]  # a STATE message pasted whole
+    with store.lock(key):
+        store.set(key, value)
+    click.echo(f"state {key!r} set ({store.location(key)})", err=True)
+
+
+@state.command("clear")
+@click.argument("key", required=False)
+@click.option("--stream", "streams", multiple=True, help="Only this stream's bookmark.")
+@_state_options
+def state_clear(
+    key: str | None,
+    streams: tuple[str, ...],
+    flow: str | None,
+    state_dir: str | None,
+    state_file: str | None,
+) -> None:
+    """Remove the state under KEY (or only some streams' bookmarks)."""
+    from glue_runtime.state import drop_bookmarks
+
+    store, key = _store_and_key(key, flow, state_dir, state_file)
+    with store.lock(key):
+        if streams:
+            store.set(key, drop_bookmarks(store.get(key), set(streams)))
+            click.echo(f"cleared bookmarks of {', '.join(streams)} in {key!r}", err=True)
+        elif store.clear(key):
+            click.echo(f"state {key!r} cleared", err=True)
+        else:
+            click.echo(f"state {key!r} was already empty", err=True)
+
+
+# -- connectors ------------------------------------------------------------------------------
+
+
+@main.group(name="connectors")
+def connectors_group() -> None:
+    """The taps and targets this machine can run."""
+
+
+@connectors_group.command("list")
+@click.option("--json", "as_json", is_flag=True, help="As JSON.")
+def connectors_list(as_json: bool) -> None:
+    """List available connectors: entry points and tap-*/target-* executables on PATH."""
+    found = connectors.available()
+    if as_json:
+        _echo_json(
+            [
+                {
+                    "name": c.name,
+                    "kind": c.kind,
+                    "version": c.version,
+                    "source": c.source,
+                    "location": c.location,
+                }
+                for c in found
+            ]
+        )
+        return
+    if not found:
+        click.echo("no connectors found (pip install ./connectors/NAME)", err=True)
+    for c in found:
+        click.echo(f"{c.name:<20} {c.kind:<7} {c.version or '-':<10} {c.source:<12} {c.location}")
+
+
+@connectors_group.command("about")
+@click.argument("name")
+@click.option("--kind", type=click.Choice(["tap", "target"]), help="If the name has both.")
+@click.option("--json", "as_json", is_flag=True, help="As JSON.")
+def connectors_about(name: str, kind: str | None, as_json: bool) -> None:
+    """Show a connector's capabilities and settings (from its --about)."""
+    kinds = [kind] if kind else ["tap", "target"]
+    found = []
+    for k in kinds:
+        try:
+            found.append(connectors.resolve(name, k))  # type: ignore[arg-type]
+        except GlueError:
+            continue
+    if not found:
+        connectors.resolve(name, kinds[0])  # type: ignore[arg-type]  # raises with suggestions
+    for c in found:
+        info = connectors.describe(c)
+        if as_json:
+            _echo_json(info)
+            continue
+        click.echo(f"{c.label} {info['version'] or ''}  ({c.source}: {c.location})")
+        if info["description"]:
+            click.echo(f"  {info['description']}")
+        click.echo(f"  capabilities: {', '.join(info['capabilities']) or '(none declared)'}")
+        props = (info["settings"] or {}).get("properties") or {}
+        required = set((info["settings"] or {}).get("required") or ())
+        if props:
+            click.echo("  settings:")
+        for pname, prop in props.items():
+            ptype = prop.get("type", "")
+            flags = [
+                f
+                for f, on in (
+                    ("required", pname in required),
+                    ("secret", pname in info["secret_settings"]),
+                )
+                if on
+            ]
+            desc = (prop.get("description") or "").splitlines()[0:1]
+            extra = f" [{', '.join(flags)}]" if flags else ""
+            click.echo(f"    {pname:<24} {ptype!s:<20}{extra} {' '.join(desc)}")
+
+
+@main.command("exit-codes")
+def exit_codes() -> None:
+    """List the exit codes of `glue run` and what they mean."""
+    for code, meaning in EXIT_CODES.items():
+        click.echo(f"{code:>4}  {meaning}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

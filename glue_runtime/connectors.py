@@ -1,0 +1,252 @@
+"""The connector registry: finding a tap or target by name, and what it says about itself.
+
+A connector is found, in this order, as:
+
+1. a path: an executable file, or a virtual environment folder holding ``bin/tap-*`` /
+   ``bin/target-*`` (so a connector with conflicting dependencies lives in its own venv);
+2. an entry point in the ``glue_runtime.taps`` / ``glue_runtime.targets`` groups, declared by a
+   pip-installed connector package (run as ``python -m glue_runtime.launch``);
+3. an executable on PATH named ``NAME``, ``tap-NAME`` or ``target-NAME``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from functools import cache
+from importlib.metadata import EntryPoint, entry_points
+from pathlib import Path
+from typing import Any, Literal
+
+import orjson
+
+from glue_runtime.errors import ConfigError, ConnectorError, ConnectorNotFound
+from glue_runtime.secrets import secret_paths_from_schema
+
+Kind = Literal["tap", "target"]
+GROUPS: dict[str, str] = {"tap": "glue_runtime.taps", "target": "glue_runtime.targets"}
+ABOUT_TIMEOUT_S = 60.0
+
+
+@dataclass
+class Connector:
+    """A tap or target this machine can run."""
+
+    name: str
+    kind: Kind
+    argv: list[str]
+    source: str  # "entry point", "PATH", "path", "venv"
+    location: str
+    version: str | None = None
+    _about: dict[str, Any] | None = field(default=None, repr=False)
+    _about_loaded: bool = field(default=False, repr=False)
+
+    @property
+    def label(self) -> str:
+        base = self.name
+        return base if base.startswith(f"{self.kind}-") else f"{self.kind}-{base}"
+
+    def about(self) -> dict[str, Any] | None:
+        """The connector's ``--about --format json`` output, or None if it has none."""
+        if not self._about_loaded:
+            self._about = _run_about(tuple(self.argv))
+            self._about_loaded = True
+        return self._about
+
+    @property
+    def capabilities(self) -> set[str]:
+        about = self.about() or {}
+        return set(about.get("capabilities") or ())
+
+    @property
+    def settings_schema(self) -> dict[str, Any] | None:
+        about = self.about() or {}
+        settings = about.get("settings")
+        return settings if isinstance(settings, dict) else None
+
+    def secret_settings(self) -> set[str]:
+        return secret_paths_from_schema(self.settings_schema)
+
+    def catalog_flag(self) -> str:
+        """``--catalog`` unless the connector only advertises the legacy ``properties``."""
+        caps = self.capabilities
+        if "properties" in caps and "catalog" not in caps:
+            return "--properties"
+        return "--catalog"
+
+    def accepts_state(self) -> bool:
+        caps = self.capabilities
+        return not caps or "state" in caps
+
+
+@cache
+def _run_about(argv: tuple[str, ...]) -> dict[str, Any] | None:
+    try:
+        out = subprocess.run(
+            [*argv, "--about", "--format", "json"],
+            capture_output=True,
+            timeout=ABOUT_TIMEOUT_S,
+            stdin=subprocess.DEVNULL,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if out.returncode != 0:
+        return None
+    try:
+        about = orjson.loads(out.stdout)
+    except orjson.JSONDecodeError:
+        return None
+    return about if isinstance(about, dict) else None
+
+
+def _entry_points(kind: Kind) -> dict[str, EntryPoint]:
+    return {ep.name: ep for ep in entry_points(group=GROUPS[kind])}
+
+
+def _dist_version(ep: EntryPoint) -> str | None:
+    return ep.dist.version if ep.dist is not None else None
+
+
+def _from_entry_point(ep: EntryPoint, kind: Kind) -> Connector:
+    dist = ep.dist.name if ep.dist is not None else "?"
+    return Connector(
+        name=ep.name,
+        kind=kind,
+        argv=[sys.executable, "-m", "glue_runtime.launch", kind, ep.name],
+        source="entry point",
+        location=f"{dist} ({ep.value})",
+        version=_dist_version(ep),
+    )
+
+
+def _from_path(path: Path, kind: Kind, name: str) -> Connector:
+    if path.is_dir():
+        bins = sorted((path / "bin").glob(f"{kind}-*"))
+        bins = [b for b in bins if os.access(b, os.X_OK)]
+        if len(bins) != 1:
+            found = ", ".join(b.name for b in bins) or "none"
+            raise ConnectorNotFound(
+                f"{path} is a folder but not a virtual environment with exactly one "
+                f"{kind} executable in bin/ (found: {found})",
+                hint=f"give the path of the executable itself, e.g. {path}/bin/{kind}-NAME",
+            )
+        return Connector(bins[0].name, kind, [str(bins[0])], "venv", str(path))
+    if not os.access(path, os.X_OK):
+        raise ConnectorNotFound(
+            f"{path} exists but is not executable", hint=f"chmod +x {path}, or fix the path"
+        )
+    return Connector(path.name, kind, [str(path.resolve())], "path", str(path.resolve()))
+
+
+def resolve(name: str, kind: Kind) -> Connector:
+    """Find the tap or target called ``name``; raise ConnectorNotFound listing what exists."""
+    if not name:
+        raise ConfigError(f"no {kind} given")
+    if os.sep in name or name.startswith(".") or Path(name).exists():
+        path = Path(name).expanduser()
+        if not path.exists():
+            raise ConnectorNotFound(f"{kind} {name!r}: no such file or folder")
+        return _from_path(path, kind, name)
+    eps = _entry_points(kind)
+    short = name.removeprefix(f"{kind}-")
+    for candidate in (name, short):
+        if candidate in eps:
+            return _from_entry_point(eps[candidate], kind)
+    for candidate in (name, f"{kind}-{short}"):
+        exe = shutil.which(candidate)
+        if exe:
+            return Connector(candidate, kind, [exe], "PATH", exe)
+    known = sorted(c.name for c in available(kind))
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    listing = ", ".join(known) or "none installed"
+    raise ConnectorNotFound(
+        f"no {kind} called {name!r} (available {kind}s: {listing})",
+        hint=hint + "install a connector package (pip install ./connectors/NAME), put a "
+        f"{kind}-NAME executable on PATH, or give the executable's path",
+    )
+
+
+def available(kind: Kind | None = None) -> list[Connector]:
+    """Every tap and target found through entry points and PATH."""
+    found: list[Connector] = []
+    kinds: list[Kind] = [kind] if kind else ["tap", "target"]
+    for k in kinds:
+        seen = set()
+        for ep in _entry_points(k).values():
+            found.append(_from_entry_point(ep, k))
+            seen.add(f"{k}-{ep.name}")
+        for d in os.environ.get("PATH", "").split(os.pathsep):
+            if not d or not os.path.isdir(d):
+                continue
+            for entry in sorted(os.listdir(d)):
+                if entry.startswith(f"{k}-") and entry not in seen:
+                    full = os.path.join(d, entry)
+                    if os.path.isfile(full) and os.access(full, os.X_OK):
+                        seen.add(entry)
+                        found.append(Connector(entry, k, [full], "PATH", full))
+    return found
+
+
+def validate_config(connector: Connector, config: dict[str, Any]) -> None:
+    """Check a config against the connector's settings schema before a run starts.
+
+    Errors name the setting and what was expected, never the value (it may be a secret).
+    """
+    schema = connector.settings_schema
+    if not schema:
+        return
+    from jsonschema import Draft202012Validator  # slow import, needed only here
+
+    validator = Draft202012Validator(schema)
+    problems = []
+    for err in sorted(validator.iter_errors(config), key=lambda e: list(e.path)):
+        where = ".".join(str(p) for p in err.path) or "(top level)"
+        if err.validator == "required":
+            prefix = "".join(f"{p}." for p in err.path)
+            for name in err.validator_value:
+                if name not in (err.instance or {}):
+                    problems.append(f"missing required setting {prefix + name!r}")
+        elif err.validator == "type":
+            expected = err.validator_value
+            got = type(err.instance).__name__
+            problems.append(f"setting {where!r}: expected {expected}, got {got}")
+        elif err.validator == "enum":
+            problems.append(f"setting {where!r}: must be one of {err.validator_value}")
+        else:
+            problems.append(f"setting {where!r}: fails {err.validator!r} ({err.validator_value})")
+    if problems:
+        raise ConfigError(
+            f"{connector.label} config is invalid:\n  - " + "\n  - ".join(problems),
+            hint=f"`glue connectors about {connector.name}` lists its settings",
+        )
+
+
+def describe(connector: Connector) -> dict[str, Any]:
+    """A display dict for `connectors about`, with secrets in examples masked."""
+    about = connector.about() or {}
+    return {
+        "name": connector.name,
+        "kind": connector.kind,
+        "version": connector.version or about.get("version"),
+        "source": connector.source,
+        "location": connector.location,
+        "description": about.get("description"),
+        "capabilities": sorted(connector.capabilities),
+        "settings": about.get("settings") or {},
+        "secret_settings": sorted(connector.secret_settings()),
+    }
+
+
+def about_or_fail(connector: Connector) -> dict[str, Any]:
+    about = connector.about()
+    if about is None:
+        raise ConnectorError(
+            f"{connector.label} gives no --about information",
+            hint="it may not be a singer-sdk connector; it can still run, without settings checks",
+        )
+    return about

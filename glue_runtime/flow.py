@@ -1,0 +1,225 @@
+"""Flow files: a source, its field map and ETL script, one or more targets, and where state lives.
+
+```yaml
+name: demo                      # also the default state key
+source:
+  connector: files              # a connector name, an executable, or a path
+  config: {...}                 # inline, or config_file: tap.json (relative to this file)
+field_map: fieldmap.yml         # optional: which streams and fields
+etl: etl.py                     # optional: the transform
+targets:
+  - connector: sqlite
+    config: {database: output/demo.db}
+state:
+  dir: .glue/state              # or file: state.json; key: defaults to name
+```
+
+``${VAR}`` in any string reads the environment (``${VAR:-default}`` gives a default, ``$$`` is
+a literal ``$``), so secrets need not sit in the file. Relative paths resolve against the flow
+file's folder, and connectors run there.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+import yaml
+
+from glue_runtime.errors import ConfigError
+
+_VAR = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+_TOP_KEYS = {
+    "name",
+    "description",
+    "source",
+    "tap",
+    "field_map",
+    "etl",
+    "targets",
+    "target",
+    "state",
+    "env",
+    "max_line_bytes",
+    "full_refresh",
+    "triggers",
+    "tenants",
+}
+
+
+@dataclass
+class ConnectorRef:
+    """A connector named in a flow, with its config (already read and expanded)."""
+
+    connector: str
+    config: dict[str, Any] = field(default_factory=dict)
+    catalog: dict[str, Any] | None = None
+    validate: bool = True
+
+
+@dataclass
+class Flow:
+    """A parsed flow file, or one built in code."""
+
+    name: str
+    source: ConnectorRef
+    targets: list[ConnectorRef]
+    base_dir: Path = field(default_factory=Path.cwd)
+    field_map: Path | None = None
+    etl: Path | None = None
+    state_dir: Path | None = None
+    state_file: Path | None = None
+    state_key: str | None = None
+    env: dict[str, str] = field(default_factory=dict)
+    max_line_bytes: int | None = None
+    path: Path | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def expand_env(value: Any, *, where: str, env: dict[str, str] | None = None) -> Any:
+    """Replace ``${VAR}`` in every string of a parsed YAML/JSON value."""
+    environ = os.environ if env is None else env
+
+    def sub(text: str, path: str) -> str:
+        def one(m: re.Match[str]) -> str:
+            if m.group(0) == "$$":
+                return "$"
+            name, default = m.group(1), m.group(2)
+            if name in environ:
+                return environ[name]
+            if default is not None:
+                return default
+            raise ConfigError(
+                f"{where}: {path} uses ${{{name}}} but {name} is not set in the environment",
+                hint=f"export {name}=... before running, or write ${{{name}:-default}}",
+            )
+
+        return _VAR.sub(one, text)
+
+    def walk(node: Any, path: str) -> Any:
+        if isinstance(node, str):
+            return sub(node, path) if "$" in node else node
+        if isinstance(node, dict):
+            return {k: walk(v, f"{path}.{k}" if path else str(k)) for k, v in node.items()}
+        if isinstance(node, list):
+            return [walk(v, f"{path}[{i}]") for i, v in enumerate(node)]
+        return node
+
+    return walk(value, "")
+
+
+def read_json_file(path: Path, what: str) -> Any:
+    try:
+        return orjson.loads(path.read_bytes())
+    except FileNotFoundError:
+        raise ConfigError(f"{what} {path} does not exist") from None
+    except orjson.JSONDecodeError as exc:
+        raise ConfigError(f"{what} {path} is not valid JSON: {exc}") from None
+
+
+def _connector_ref(raw: Any, where: str, base: Path, role: str) -> ConnectorRef:
+    if isinstance(raw, str):
+        return ConnectorRef(connector=raw)
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: {role} must be a connector name or a mapping")
+    name = raw.get("connector") or raw.get("name") or raw.get("executable")
+    if not name:
+        raise ConfigError(
+            f"{where}: {role} has no 'connector'",
+            hint="name a connector (`glue connectors list`) or an executable path",
+        )
+    unknown = set(raw) - {
+        "connector",
+        "name",
+        "executable",
+        "config",
+        "config_file",
+        "catalog",
+        "validate",
+    }
+    if unknown:
+        raise ConfigError(f"{where}: {role} has unknown keys {sorted(unknown)}")
+    config: dict[str, Any] = {}
+    if raw.get("config_file"):
+        cfg_path = base / str(raw["config_file"])
+        loaded = read_json_file(cfg_path, f"{role} config file")
+        config.update(expand_env(loaded, where=str(cfg_path)))
+    inline = raw.get("config") or {}
+    if not isinstance(inline, dict):
+        raise ConfigError(f"{where}: {role}.config must be a mapping")
+    config.update(inline)
+    catalog = None
+    if raw.get("catalog"):
+        catalog = read_json_file(base / str(raw["catalog"]), f"{role} catalog")
+    name = str(name)
+    if "/" in name and not os.path.isabs(name):
+        name = str((base / name).resolve())
+    return ConnectorRef(name, config, catalog, bool(raw.get("validate", True)))
+
+
+def parse_flow(data: Any, *, where: str, base_dir: Path, path: Path | None = None) -> Flow:
+    """Build a Flow from the parsed YAML/JSON of a flow file."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: a flow file must be a mapping at the top level")
+    unknown = set(data) - _TOP_KEYS
+    if unknown:
+        raise ConfigError(
+            f"{where}: unknown keys {sorted(unknown)}",
+            hint=f"a flow file knows: {', '.join(sorted(_TOP_KEYS))}",
+        )
+    data = expand_env(data, where=where)
+    source_raw = data.get("source", data.get("tap"))
+    if source_raw is None:
+        raise ConfigError(f"{where}: no 'source' (the tap to read from)")
+    targets_raw = data.get("targets", data.get("target"))
+    if targets_raw is None:
+        raise ConfigError(f"{where}: no 'targets' (where the data goes)")
+    if not isinstance(targets_raw, list):
+        targets_raw = [targets_raw]
+    if not targets_raw:
+        raise ConfigError(f"{where}: 'targets' is empty")
+    name = str(data.get("name") or (path.stem if path else "flow"))
+    state = data.get("state") or {}
+    if isinstance(state, str):
+        state = {"file": state}
+
+    def opt_path(value: Any) -> Path | None:
+        return (base_dir / str(value)) if value else None
+
+    return Flow(
+        name=name,
+        source=_connector_ref(source_raw, where, base_dir, "source"),
+        targets=[
+            _connector_ref(t, where, base_dir, f"targets[{i}]") for i, t in enumerate(targets_raw)
+        ],
+        base_dir=base_dir,
+        field_map=opt_path(data.get("field_map")),
+        etl=opt_path(data.get("etl")),
+        state_dir=opt_path(state.get("dir")),
+        state_file=opt_path(state.get("file")),
+        state_key=state.get("key"),
+        env={str(k): str(v) for k, v in (data.get("env") or {}).items()},
+        max_line_bytes=data.get("max_line_bytes"),
+        path=path,
+        extra={k: data[k] for k in ("triggers", "tenants", "description") if k in data},
+    )
+
+
+def load_flow(path: str | Path) -> Flow:
+    """Read a flow file (YAML or JSON)."""
+    p = Path(path)
+    try:
+        text = p.read_text()
+    except FileNotFoundError:
+        raise ConfigError(f"flow file {p} does not exist") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError(f"flow file {p} is not valid YAML{at}: {exc}") from None
+    return parse_flow(data, where=str(p), base_dir=p.resolve().parent, path=p)

@@ -1,0 +1,163 @@
+"""Running one connector as a subprocess: its files, its pipes, its stderr, its end.
+
+Config, catalog and state files go to a private temporary folder (mode 0700) that is removed
+when the process is done. Stderr is read by a thread that relays each line to the log, labelled
+with the connector, and keeps the tail for error messages.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+from collections import deque
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import IO, Any
+
+import orjson
+
+from glue_runtime.errors import ConnectorError
+from glue_runtime.secrets import Redactor
+
+log = logging.getLogger("glue_runtime.connector")
+
+STDERR_TAIL_LINES = 40
+
+
+class ConnectorFiles:
+    """A private folder for one connector's config/catalog/state files."""
+
+    def __init__(self, label: str) -> None:
+        safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in label)
+        self.dir = Path(tempfile.mkdtemp(prefix=f"glue-{safe}-"))
+        os.chmod(self.dir, 0o700)
+
+    def write_json(self, name: str, value: Any) -> Path:
+        path = self.dir / name
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(orjson.dumps(value))
+        return path
+
+    def read_json(self, name: str) -> Any:
+        return orjson.loads((self.dir / name).read_bytes())
+
+    def cleanup(self) -> None:
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class ConnectorProcess:
+    """One running connector: a Popen with a stderr relay and a bounded tail of its output."""
+
+    def __init__(
+        self,
+        label: str,
+        argv: Sequence[str],
+        *,
+        stdin: bool,
+        redactor: Redactor,
+        env: dict[str, str] | None = None,
+        cwd: str | None = None,
+        log_level: int = logging.INFO,
+    ) -> None:
+        self.label = label
+        self.argv = list(argv)
+        self.redactor = redactor
+        self.stderr_tail: deque[str] = deque(maxlen=STDERR_TAIL_LINES)
+        self._log_level = log_level
+        try:
+            self.proc = subprocess.Popen(
+                self.argv,
+                stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                env=env,
+                cwd=cwd,
+                bufsize=1024 * 1024,
+                start_new_session=True,  # our own signal handling decides what reaches it
+            )
+        except OSError as exc:
+            raise ConnectorError(
+                f"{label}: could not start {self.argv[0]!r}: {exc.strerror}",
+                hint="check that the connector is installed and executable "
+                "(`glue connectors list`)",
+            ) from None
+        self._stderr_thread = threading.Thread(
+            target=self._relay_stderr, name=f"{label}-stderr", daemon=True
+        )
+        self._stderr_thread.start()
+
+    @property
+    def stdin(self) -> IO[bytes]:
+        assert self.proc.stdin is not None
+        return self.proc.stdin
+
+    @property
+    def stdout(self) -> IO[bytes]:
+        assert self.proc.stdout is not None
+        return self.proc.stdout
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def _relay_stderr(self) -> None:
+        assert self.proc.stderr is not None
+        logger = log.getChild(self.label)
+        redact = self.redactor.redact
+        for raw in self.proc.stderr:
+            line = redact(raw.decode("utf-8", "replace").rstrip())
+            if not line:
+                continue
+            self.stderr_tail.append(line)
+            logger.log(self._log_level, line, extra={"connector": self.label})
+
+    def close_stdin(self) -> None:
+        if self.proc.stdin is not None and not self.proc.stdin.closed:
+            with contextlib.suppress(OSError, ValueError):
+                self.proc.stdin.close()
+
+    def signal(self, sig: int) -> None:
+        if self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                self.proc.send_signal(sig)
+
+    def stop(self, grace: float = 10.0) -> None:
+        """SIGTERM, then SIGKILL after ``grace`` seconds."""
+        if self.proc.poll() is not None:
+            return
+        self.signal(signal.SIGTERM)
+        try:
+            self.proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            self.signal(signal.SIGKILL)
+            self.proc.wait()
+
+    def wait(self, timeout: float | None = None) -> int:
+        code = self.proc.wait(timeout)
+        self._stderr_thread.join(5)
+        return code
+
+    def tail(self, lines: int = 15) -> str:
+        items = list(self.stderr_tail)[-lines:]
+        return "\n".join(f"    {line}" for line in items)
+
+    def describe_exit(self, code: int) -> str:
+        if code < 0:
+            with contextlib.suppress(ValueError):
+                return f"was killed by {signal.Signals(-code).name}"
+            return f"was killed by signal {-code}"
+        return f"exited with code {code}"
+
+
+def terminate_all(procs: Iterable[ConnectorProcess], grace: float = 10.0) -> None:
+    for p in procs:
+        p.signal(signal.SIGTERM)
+    for p in procs:
+        p.stop(grace)

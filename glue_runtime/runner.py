@@ -1,0 +1,502 @@
+"""Wiring one job: tap process -> stages -> target processes -> confirmed STATE -> state store.
+
+Threads and their jobs:
+
+- the calling thread pumps: it reads the tap's stdout line by line, parses each line once,
+  pushes the messages through the stages and writes them to every target's stdin;
+- one thread per target reads the target's stdout for the STATE lines it emits after flushing,
+  and commits a STATE once every target has confirmed it;
+- one thread per process relays its stderr to the log (see process.py).
+
+Failure rules (see docs/concepts.md): tap fails -> targets' input is closed, they flush, their
+last confirmed STATE is committed, the job fails. A target fails -> the tap is stopped and nothing
+further is committed. SIGINT/SIGTERM -> forwarded to the tap, and the job drains the same way.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from glue_runtime import protocol
+from glue_runtime.connectors import Connector, validate_config
+from glue_runtime.errors import (
+    ConnectorError,
+    DataError,
+    GlueError,
+    Interrupted,
+    ProtocolError,
+    TapFailed,
+    TargetFailed,
+)
+from glue_runtime.process import ConnectorFiles, ConnectorProcess
+from glue_runtime.protocol import RECORD, SCHEMA, STATE, Message
+from glue_runtime.result import JobResult, StreamStats
+from glue_runtime.secrets import Redactor, secret_values
+from glue_runtime.stages import Stage
+from glue_runtime.state import FileStateStore, StateCommitter
+
+log = logging.getLogger("glue_runtime.job")
+
+
+@dataclass
+class Endpoint:
+    """A connector with the config it runs with."""
+
+    connector: Connector
+    config: dict[str, Any]
+
+    @property
+    def label(self) -> str:
+        return self.connector.label
+
+
+@dataclass
+class JobSpec:
+    """Everything one run needs, already resolved (no file names left to read)."""
+
+    tap: Endpoint
+    targets: list[Endpoint]
+    store: FileStateStore
+    state_key: str
+    catalog: dict[str, Any] | None = None
+    stages: Sequence[Stage] = ()
+    full_refresh: bool = False
+    max_line_bytes: int = protocol.DEFAULT_MAX_LINE_BYTES
+    env: dict[str, str] = field(default_factory=dict)
+    cwd: str | None = None
+    validate_configs: bool = True
+    job_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    on_progress: Callable[[dict[str, StreamStats], float], None] | None = None
+    progress_interval_s: float = 1.0
+
+
+class _Confirmations:
+    """Tracks which STATE each target has confirmed; commits what all of them have.
+
+    STATE values sent to targets are numbered in order. A target confirms a STATE by emitting
+    it (after flushing the data before it); with several targets, the job commits the newest
+    STATE every target has confirmed. With one target, whatever STATE it emits is committed, as
+    the Singer spec has orchestrators do.
+    """
+
+    def __init__(self, committer: StateCommitter, n_targets: int) -> None:
+        self.committer = committer
+        self.n_targets = n_targets
+        self.lock = threading.Lock()
+        self.sent: list[tuple[bytes, dict[str, Any]]] = []  # (canonical form, value) by index
+        self.index_of: dict[bytes, int] = {}
+        self.confirmed = [-1] * n_targets
+        self.committed_index = -1
+        self.frozen = False  # set when a target fails: nothing further is committed
+
+    def sent_state(self, value: dict[str, Any]) -> None:
+        if self.n_targets == 1:
+            return
+        key = protocol.canonical(value)
+        with self.lock:
+            self.index_of[key] = len(self.sent)
+            self.sent.append((key, value))
+
+    def target_emitted(self, target_index: int, value: Any) -> None:
+        with self.lock:
+            if self.frozen:
+                return
+            if self.n_targets == 1:
+                if isinstance(value, dict):
+                    self.committer.commit(value)
+                return
+            idx = self.index_of.get(protocol.canonical(value))
+            if idx is None:
+                log.debug("target %d emitted a STATE the job never sent; ignored", target_index)
+                return
+            if idx > self.confirmed[target_index]:
+                self.confirmed[target_index] = idx
+            low = min(self.confirmed)
+            if low > self.committed_index:
+                self.committed_index = low
+                self.committer.commit(self.sent[low][1])
+
+    def freeze(self) -> None:
+        with self.lock:
+            self.frozen = True
+
+
+class Job:
+    """One run of a tap into targets. Build it from a JobSpec, call :meth:`run`."""
+
+    def __init__(self, spec: JobSpec) -> None:
+        self.spec = spec
+        self.streams: dict[str, StreamStats] = {}
+        self.redactor = Redactor()
+        self._error: GlueError | None = None
+        self._error_lock = threading.Lock()
+        self._interrupted = 0
+        self._tap: ConnectorProcess | None = None
+        self._targets: list[ConnectorProcess] = []
+        self._files: list[ConnectorFiles] = []
+        self._pumping = False
+        self._done = threading.Event()
+
+    # -- error bookkeeping -------------------------------------------------------------------
+    def _fail(self, error: GlueError) -> None:
+        """Keep the first cause; later failures are usually its consequences."""
+        with self._error_lock:
+            if self._error is None:
+                self._error = error
+
+    # -- set-up ------------------------------------------------------------------------------
+    def _collect_secrets(self) -> None:
+        for ep in (self.spec.tap, *self.spec.targets):
+            names = ep.connector.secret_settings() if self.spec.validate_configs else set()
+            self.redactor.add(secret_values(ep.config, names))
+
+    def _validate(self) -> None:
+        if not self.spec.validate_configs:
+            return
+        for ep in (self.spec.tap, *self.spec.targets):
+            validate_config(ep.connector, ep.config)
+
+    def _env(self) -> dict[str, str] | None:
+        if not self.spec.env:
+            return None
+        return {**os.environ, **self.spec.env}
+
+    def _start_targets(self) -> None:
+        for i, ep in enumerate(self.spec.targets):
+            files = ConnectorFiles(ep.label)
+            self._files.append(files)
+            cfg = files.write_json("config.json", ep.config)
+            label = ep.label if len(self.spec.targets) == 1 else f"{ep.label}[{i}]"
+            proc = ConnectorProcess(
+                label,
+                [*ep.connector.argv, "--config", str(cfg)],
+                stdin=True,
+                redactor=self.redactor,
+                env=self._env(),
+                cwd=self.spec.cwd,
+            )
+            self._targets.append(proc)
+
+    def _start_tap(self, tap_state: dict[str, Any]) -> None:
+        ep = self.spec.tap
+        files = ConnectorFiles(ep.label)
+        self._files.append(files)
+        argv = [*ep.connector.argv, "--config", str(files.write_json("config.json", ep.config))]
+        if self.spec.catalog is not None:
+            path = files.write_json("catalog.json", self.spec.catalog)
+            argv += [ep.connector.catalog_flag(), str(path)]
+        if tap_state and ep.connector.accepts_state():
+            argv += ["--state", str(files.write_json("state.json", tap_state))]
+        self._tap = ConnectorProcess(
+            ep.label, argv, stdin=False, redactor=self.redactor, env=self._env(), cwd=self.spec.cwd
+        )
+
+    # -- the pump ----------------------------------------------------------------------------
+    def _tap_messages(self, tap: ConnectorProcess, committer: StateCommitter) -> Iterator[Message]:
+        """Parse the tap's stdout once per line; count RECORDs and SCHEMAs per stream."""
+        readline = tap.stdout.readline
+        limit = self.spec.max_line_bytes
+        parse = protocol.parse_line
+        label = tap.label
+        streams = self.streams
+        full_refresh = self.spec.full_refresh
+        line_no = 0
+        while True:
+            line = readline(limit + 1)
+            if not line:
+                return
+            line_no += 1
+            if len(line) > limit and not line.endswith(b"\n"):
+                protocol.check_length(line, limit, source=label, line_no=line_no)
+            if line.isspace():
+                continue
+            msg = parse(line, source=label, line_no=line_no)
+            mtype = msg["type"]
+            if mtype == RECORD:
+                stats = streams.get(msg["stream"])
+                if stats is None:
+                    stats = self._new_stream(msg["stream"])
+                stats.records_in += 1
+            elif mtype == SCHEMA:
+                name = msg["stream"]
+                stats = streams.get(name) or self._new_stream(name)
+                stats.schemas += 1
+                if full_refresh:
+                    with self._confirm.lock:
+                        committer.mark_full_refresh(name)
+            yield msg
+
+    def _new_stream(self, name: str) -> StreamStats:
+        stats = StreamStats(name=name, started_at=time.monotonic())
+        self.streams[name] = stats
+        log.info("stream %s: started", name, extra={"stream": name, "event": "stream_start"})
+        return stats
+
+    def _pump(self, tap: ConnectorProcess, committer: StateCommitter) -> None:
+        messages: Iterator[Message] = self._tap_messages(tap, committer)
+        for stage in self.spec.stages:
+            messages = stage(messages)
+        writers = [t.stdin.write for t in self._targets]
+        single = writers[0] if len(writers) == 1 else None
+        dump = protocol.dump
+        confirm = self._confirm
+        streams = self.streams
+        out_counts: dict[str, int] = {}
+        try:
+            for msg in messages:
+                mtype = msg["type"]
+                if mtype == RECORD:
+                    name = msg["stream"]
+                    out_counts[name] = out_counts.get(name, 0) + 1
+                elif mtype == STATE:
+                    confirm.sent_state(msg["value"])
+                data = dump(msg)
+                if single is not None:
+                    single(data)
+                else:
+                    for write in writers:
+                        write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            self._on_target_gone()
+        finally:
+            for name, n in out_counts.items():
+                stats = streams.get(name) or self._new_stream(name)
+                stats.records_out += n
+
+    def _on_target_gone(self) -> None:
+        for i, t in enumerate(self._targets):
+            code = t.proc.poll()
+            if code is None:
+                with contextlib.suppress(Exception):
+                    code = t.proc.wait(2)
+            if code not in (None, 0):
+                self._target_failed(i, code)
+                return
+        self._target_failed(0, None)
+
+    def _target_failed(self, index: int, code: int | None) -> None:
+        target = self._targets[index]
+        self._confirm.freeze()
+        how = target.describe_exit(code) if code is not None else "stopped reading its input"
+        self._fail(
+            TargetFailed(
+                f"{target.label} {how} before the tap finished; no state past its last "
+                f"confirmed STATE was committed.\n  last lines of its stderr:\n{target.tail()}",
+                hint="fix the target's error above, then run again: the next run resumes "
+                "from the last committed state",
+            )
+        )
+        if self._tap is not None:
+            self._tap.stop(grace=5)
+
+    # -- target output -----------------------------------------------------------------------
+    def _read_target(self, index: int) -> None:
+        target = self._targets[index]
+        line_no = 0
+        for line in target.stdout:
+            line_no += 1
+            if line.isspace():
+                continue
+            try:
+                msg = protocol.parse_line(line, source=target.label, line_no=line_no)
+            except ProtocolError as exc:
+                log.warning("%s", exc)
+                continue
+            if msg["type"] == STATE:
+                try:
+                    self._confirm.target_emitted(index, msg["value"])
+                except GlueError as exc:
+                    self._fail(exc)
+                    self._confirm.freeze()
+        # stdout closed: the target has exited (or is about to). If the tap is still being
+        # pumped, a target that dies early must stop the job even when the tap is idle.
+        code = target.proc.wait()
+        if code != 0 and self._pumping:
+            self._target_failed(index, code)
+
+    # -- signals -----------------------------------------------------------------------------
+    def _on_signal(self, signum: int, frame: Any) -> None:
+        self._interrupted += 1
+        name = signal.Signals(signum).name
+        if self._interrupted == 1:
+            log.warning("%s received: stopping the tap and draining the targets", name)
+            self._fail(
+                Interrupted(
+                    f"interrupted by {name}; the targets drained and the state holds what "
+                    "they confirmed",
+                    hint="run again to resume from the committed state",
+                )
+            )
+            if self._tap is not None:
+                self._tap.signal(signal.SIGTERM)
+        else:
+            log.warning("%s received again: terminating every connector", name)
+            self._confirm.freeze()
+            for p in (self._tap, *self._targets):
+                if p is not None:
+                    p.signal(signal.SIGKILL if self._interrupted > 2 else signal.SIGTERM)
+
+    @contextlib.contextmanager
+    def _signals(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield  # embedded in a thread: the host application owns signal handling
+            return
+        old = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for s, h in old.items():
+                signal.signal(s, h)
+
+    def _progress_loop(self) -> None:
+        callback = self.spec.on_progress
+        assert callback is not None
+        start = time.monotonic()
+        while not self._done.wait(self.spec.progress_interval_s):
+            with contextlib.suppress(Exception):
+                callback(self.streams, time.monotonic() - start)
+
+    # -- the whole run -----------------------------------------------------------------------
+    def run(self) -> JobResult:
+        spec = self.spec
+        started = time.monotonic()
+        committer = StateCommitter(spec.store, spec.state_key)
+        self._confirm = _Confirmations(committer, len(spec.targets))
+        try:
+            self._collect_secrets()
+            self._validate()
+            with committer.locked(), self._signals():
+                self._run_locked(committer)
+        except GlueError as exc:
+            self._fail(exc)
+        finally:
+            self._done.set()
+            for files in self._files:
+                files.cleanup()
+        error = self._error
+        status = "success"
+        if error is not None:
+            status = "interrupted" if isinstance(error, Interrupted) else "failed"
+        result = JobResult(
+            job_id=spec.job_id,
+            status=status,
+            duration_s=time.monotonic() - started,
+            streams=self.streams,
+            state=committer.current,
+            state_key=spec.state_key,
+            state_location=spec.store.location(spec.state_key),
+            state_commits=committer.commits,
+            error=error,
+        )
+        self._log_summary(result)
+        return result
+
+    def _run_locked(self, committer: StateCommitter) -> None:
+        spec = self.spec
+        tap_state = {} if spec.full_refresh else committer.base
+        log.info(
+            "job %s: %s -> %s (state key %r%s)",
+            spec.job_id,
+            spec.tap.label,
+            ", ".join(t.label for t in spec.targets),
+            spec.state_key,
+            ", full refresh" if spec.full_refresh else "",
+        )
+        self._start_targets()
+        readers = [
+            threading.Thread(target=self._read_target, args=(i,), name=f"target-{i}-stdout")
+            for i in range(len(self._targets))
+        ]
+        for r in readers:
+            r.start()
+        try:
+            self._start_tap(tap_state)
+        except GlueError:
+            for t in self._targets:
+                t.close_stdin()
+                t.stop()
+            raise
+        tap = self._tap
+        assert tap is not None
+        progress = None
+        if spec.on_progress is not None:
+            progress = threading.Thread(target=self._progress_loop, daemon=True)
+            progress.start()
+        self._pumping = True
+        try:
+            self._pump(tap, committer)
+        except DataError as exc:
+            self._fail(exc)
+            tap.stop(grace=5)
+        except GlueError as exc:
+            self._fail(exc)
+            tap.stop(grace=5)
+        except BaseException:
+            self._confirm.freeze()
+            tap.stop(grace=5)
+            for t in self._targets:
+                t.stop(grace=5)
+            raise
+        finally:
+            self._pumping = False
+            # The tap is done (or stopped): close the targets' input so they flush and exit.
+            for t in self._targets:
+                t.close_stdin()
+        tap_code = tap.wait()
+        for i, t in enumerate(self._targets):
+            code = t.wait()
+            readers[i].join()
+            if code != 0:
+                self._target_failed(i, code) if self._error is None else self._confirm.freeze()
+        if tap_code != 0 and self._error is None:
+            self._fail(
+                TapFailed(
+                    f"{tap.label} {tap.describe_exit(tap_code)}; the targets flushed what "
+                    f"it had sent and its last confirmed state was committed.\n"
+                    f"  last lines of its stderr:\n{tap.tail()}",
+                    hint="fix the tap's error above, then run again: the next run resumes "
+                    "from the committed state",
+                )
+            )
+
+    def _log_summary(self, result: JobResult) -> None:
+        for name, s in result.streams.items():
+            log.info(
+                "stream %s: %d records in, %d out",
+                name,
+                s.records_in,
+                s.records_out,
+                extra={"stream": name, "event": "stream_end", **s.as_dict()},
+            )
+        level = logging.INFO if result.ok else logging.ERROR
+        log.log(
+            level,
+            "job %s %s in %.2fs: %d records in, %d out, %d state commits (state: %s)",
+            result.job_id,
+            result.status,
+            result.duration_s,
+            result.records_in,
+            result.records_out,
+            result.state_commits,
+            result.state_location,
+            extra={
+                "event": "job_end",
+                **{k: v for k, v in result.as_dict().items() if k not in ("state", "error")},
+            },
+        )
+
+
+def run_job(spec: JobSpec) -> JobResult:
+    """Run one job and return its result (never raises for a failed run; see raise_for_status)."""
+    if not spec.targets:
+        raise ConnectorError("a job needs at least one target")
+    return Job(spec).run()

@@ -1,0 +1,246 @@
+"""State stores: where a job's Singer STATE (its bookmarks) lives between runs.
+
+The default store is a folder with one JSON file per state key. Each file holds the Singer state
+value itself (``{"bookmarks": {...}}``), so any tap can read it with ``--state`` unchanged.
+
+Three rules make it safe:
+
+- writes are atomic: a temp file in the same folder, fsync, rename, fsync of the folder;
+- bookmarks merge per stream: a commit replaces the bookmarks of the streams it carries and keeps
+  the others, so a run over a subset of streams, or a full refresh, never drops other bookmarks;
+- a lock file (``fcntl.flock``) stops two runs on the same key at once, with a clear error.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import re
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from glue_runtime.errors import StateError, StateLocked
+
+DEFAULT_STATE_DIR = Path(".glue") / "state"
+_KEY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@:-]*$")
+
+
+def merge_state(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    """Merge a confirmed STATE into the stored one, per stream.
+
+    ``bookmarks`` merge per stream (the update's stream entry replaces the stored one whole);
+    every other top-level key (``currently_syncing``, a tap's own keys) takes the update's value.
+    """
+    if not isinstance(update, dict):
+        return update
+    merged = dict(base) if isinstance(base, dict) else {}
+    for key, value in update.items():
+        if key == "bookmarks" and isinstance(value, dict):
+            old = merged.get("bookmarks")
+            bookmarks = dict(old) if isinstance(old, dict) else {}
+            bookmarks.update(value)
+            merged["bookmarks"] = bookmarks
+        else:
+            merged[key] = value
+    return merged
+
+
+def drop_bookmarks(state: dict[str, Any], streams: set[str]) -> dict[str, Any]:
+    """Return ``state`` without the bookmarks of ``streams`` (for a full refresh of them)."""
+    bookmarks = state.get("bookmarks") if isinstance(state, dict) else None
+    if not isinstance(bookmarks, dict):
+        return state
+    kept = {k: v for k, v in bookmarks.items() if k not in streams}
+    return {**state, "bookmarks": kept}
+
+
+def write_json_atomic(path: Path, value: Any) -> None:
+    """Write JSON to ``path`` so a reader sees the old file or the new one, never half of one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = orjson.dumps(value, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def read_json(path: Path) -> Any:
+    """Read a JSON state file, with an error that names it when it is not valid JSON."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise StateError(f"cannot read state file {path}: {exc.strerror}") from None
+    if not data.strip():
+        return None
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise StateError(
+            f"state file {path} is not valid JSON ({exc.msg})",
+            hint="fix or remove it (`glue state clear`), or set a known-good state "
+            "with `glue state set`",
+        ) from None
+
+
+class StateLock:
+    """An exclusive, non-blocking lock on one state file, released when the holder exits."""
+
+    def __init__(self, path: Path, key: str) -> None:
+        self.path = path.with_name(path.name + ".lock")
+        self.key = key
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
+            os.close(fd)
+            raise StateLocked(
+                f"another run holds the lock on state key {self.key!r} (pid {holder}, "
+                f"lock file {self.path})",
+                hint="wait for that run to finish; two runs on one key would overwrite "
+                "each other's bookmarks",
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            with contextlib.suppress(OSError):
+                os.ftruncate(self._fd, 0)
+            os.close(self._fd)  # closing drops the flock
+            self._fd = None
+
+    def __enter__(self) -> StateLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+class FileStateStore:
+    """State kept as JSON files: one per key in a folder, or one explicit file."""
+
+    def __init__(self, directory: Path | str = DEFAULT_STATE_DIR) -> None:
+        self.directory = Path(directory)
+
+    def path_for(self, key: str) -> Path:
+        if not _KEY_RE.match(key):
+            raise StateError(
+                f"invalid state key {key!r}",
+                hint="use letters, digits and . _ - @ : (for example 'demo' or 'acme:hubspot')",
+            )
+        return self.directory / f"{key.replace(':', '__')}.json"
+
+    def keys(self) -> list[str]:
+        if not self.directory.is_dir():
+            return []
+        return sorted(
+            p.stem.replace("__", ":")
+            for p in self.directory.glob("*.json")
+            if not p.name.startswith(".")
+        )
+
+    def get(self, key: str) -> dict[str, Any]:
+        value = read_json(self.path_for(key))
+        return value if value is not None else {}
+
+    def set(self, key: str, value: dict[str, Any]) -> None:
+        if not isinstance(value, dict):
+            raise StateError(f"state for {key!r} must be a JSON object, got {type(value).__name__}")
+        write_json_atomic(self.path_for(key), value)
+
+    def clear(self, key: str) -> bool:
+        path = self.path_for(key)
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            return False
+        return True
+
+    def lock(self, key: str) -> StateLock:
+        return StateLock(self.path_for(key), key)
+
+    def location(self, key: str) -> str:
+        return str(self.path_for(key))
+
+
+class SingleFileStateStore(FileStateStore):
+    """A store of exactly one key backed by a file the user named (``--state-file``)."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.file = Path(path)
+        super().__init__(self.file.parent)
+
+    def path_for(self, key: str) -> Path:
+        return self.file
+
+    def keys(self) -> list[str]:
+        return [self.file.stem] if self.file.exists() else []
+
+
+class StateCommitter:
+    """Holds one job's view of its state: the base it started from and what it has committed.
+
+    The runner calls :meth:`commit` with each STATE value every target has confirmed.
+    """
+
+    def __init__(
+        self,
+        store: FileStateStore,
+        key: str,
+        *,
+        full_refresh_streams: set[str] | None = None,
+        dry_run: bool = False,
+    ) -> None:
+        self.store = store
+        self.key = key
+        self.base = store.get(key)
+        self.current = self.base
+        self.commits = 0
+        self._refresh = set(full_refresh_streams or ())
+        self._dry_run = dry_run
+
+    def mark_full_refresh(self, stream: str) -> None:
+        """Drop this stream's stored bookmark at the next commit (it is being re-read whole)."""
+        self._refresh.add(stream)
+
+    def commit(self, value: dict[str, Any]) -> None:
+        if self._refresh:
+            self.current = drop_bookmarks(self.current, self._refresh)
+            self._refresh.clear()
+        self.current = merge_state(self.current, value)
+        self.commits += 1
+        if not self._dry_run:
+            self.store.set(self.key, self.current)
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[StateCommitter]:
+        with self.store.lock(self.key):
+            # Re-read under the lock: another run may have committed since we were built.
+            self.base = self.current = self.store.get(self.key)
+            yield self

@@ -38,7 +38,9 @@ def main() -> int:
 
     for line in sys.stdin:
         msg = json.loads(line)
-        if msg["type"] == "RECORD":
+        if config.get("capture_all"):
+            out.write(line if line.endswith("\n") else line + "\n")
+        if msg["type"] == "RECORD" and not config.get("capture_all"):
             if fail_after is not None and records >= fail_after:
                 print("target: database rejected the batch (constraint violation)", file=sys.stderr)
                 return 1

@@ -214,7 +214,7 @@ def state() -> None:
 def state_list(flow: str | None, state_dir: str | None, state_file: str | None) -> None:
     """List the state keys in the store."""
     store, _ = _store_and_key("-", flow, state_dir, state_file)
-    for key in store.keys():
+    for key in store.keys():  # noqa: SIM118 (a state store, not a dict)
         value = store.get(key)
         streams = sorted((value.get("bookmarks") or {}).keys()) if isinstance(value, dict) else []
         click.echo(f"{key}\t{store.location(key)}\t{', '.join(streams) or '(no bookmarks)'}")

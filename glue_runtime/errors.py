@@ -58,7 +58,7 @@ class TargetFailed(ConnectorError):
 
 
 class DataError(GlueError):
-    """The data itself is wrong: a malformed Singer line, a record for an unknown stream (exit 4)."""
+    """The data is wrong: a malformed Singer line, a record for an unknown stream (exit 4)."""
 
     exit_code = 4
     kind = "data error"

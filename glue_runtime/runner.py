@@ -145,6 +145,7 @@ class Job:
         self._files: list[ConnectorFiles] = []
         self._pumping = False
         self._done = threading.Event()
+        self._last: tuple[Message | None, bytes] = (None, b"")
 
     # -- error bookkeeping -------------------------------------------------------------------
     def _fail(self, error: GlueError) -> None:
@@ -220,6 +221,7 @@ class Job:
             if line.isspace():
                 continue
             msg = parse(line, source=label, line_no=line_no)
+            self._last = (msg, line)
             mtype = msg["type"]
             if mtype == RECORD:
                 stats = streams.get(msg["stream"])
@@ -259,7 +261,12 @@ class Job:
                     out_counts[name] = out_counts.get(name, 0) + 1
                 elif mtype == STATE:
                     confirm.sent_state(msg["value"])
-                data = dump(msg)
+                # A message the stages passed through unchanged goes out as the tap's own bytes.
+                last_msg, last_line = self._last
+                if msg is last_msg:
+                    data = last_line if last_line[-1:] == b"\n" else last_line + b"\n"
+                else:
+                    data = dump(msg)
                 if single is not None:
                     single(data)
                 else:

@@ -25,10 +25,20 @@ def job(tmp_path: Path):
             write_json(tmp_path / "target.json", target)
             return ["--tap-config", "tap.json", "--target-config", "target.json"]
 
-        def run(self, tap: dict[str, Any], target: dict[str, Any] | None = None, *extra: str) -> CliResult:
+        def run(
+            self, tap: dict[str, Any], target: dict[str, Any] | None = None, *extra: str
+        ) -> CliResult:
             return run_cli(
-                "run", "--tap", FAKE_TAP, "--target", FAKE_TARGET, *self.configs(tap, target),
-                "--state-file", str(self.state), *extra, cwd=tmp_path,
+                "run",
+                "--tap",
+                FAKE_TAP,
+                "--target",
+                FAKE_TARGET,
+                *self.configs(tap, target),
+                "--state-file",
+                str(self.state),
+                *extra,
+                cwd=tmp_path,
             )
 
         def committed(self) -> dict[str, Any]:

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-
 SINGER = Path(__file__).parent / "singer"
 FAKE_TAP = str(SINGER / "fake_tap.py")
 FAKE_TARGET = str(SINGER / "fake_target.py")
@@ -23,7 +22,9 @@ class CliResult:
     stderr: str
 
 
-def run_cli(*args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 120) -> CliResult:
+def run_cli(
+    *args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 120
+) -> CliResult:
     """Run ``python -m glue_runtime ARGS`` as a real process."""
     proc = subprocess.run(
         [sys.executable, "-m", "glue_runtime", *args],
@@ -46,5 +47,3 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
     if not path.exists():
         return []
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-

@@ -56,10 +56,26 @@ def test_sigterm_drains_and_commits_only_confirmed_state(tmp_path: Path):
     write_json(tmp_path / "target.json", {"output": str(out)})
     state = tmp_path / "state.json"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "glue_runtime", "run", "--tap", FAKE_TAP, "--target",
-         FAKE_TARGET, "--tap-config", "tap.json", "--target-config", "target.json",
-         "--state-file", str(state)],
-        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "glue_runtime",
+            "run",
+            "--tap",
+            FAKE_TAP,
+            "--target",
+            FAKE_TARGET,
+            "--tap-config",
+            "tap.json",
+            "--target-config",
+            "target.json",
+            "--state-file",
+            str(state),
+        ],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     deadline = time.monotonic() + 30
     while not state.exists() and time.monotonic() < deadline:
@@ -80,7 +96,8 @@ def test_two_targets_commit_only_what_both_confirmed(tmp_path: Path):
     fast, slow = tmp_path / "fast.jsonl", tmp_path / "slow.jsonl"
     write_json(tmp_path / "tap.json", {"records": 23, "state_every": 5})
     write_json(tmp_path / "fast.json", {"output": str(fast)})
-    write_json(tmp_path / "slow.json", {"output": str(slow), "confirm_every": 3})
+    # The slow target confirms only at the end of its input.
+    write_json(tmp_path / "slow.json", {"output": str(slow), "confirm_every": 1000})
     result = glue_runtime.run(
         FAKE_TAP,
         [FAKE_TARGET, FAKE_TARGET],
@@ -92,9 +109,9 @@ def test_two_targets_commit_only_what_both_confirmed(tmp_path: Path):
     assert len(read_jsonl(fast)) == len(read_jsonl(slow)) == 23
     slow_states = read_jsonl(Path(str(slow) + ".states"))
     fast_states = read_jsonl(Path(str(fast) + ".states"))
-    assert len(fast_states) == 5 and len(slow_states) == 2  # every 3rd, then the last at EOF
+    assert len(fast_states) == 5 and len(slow_states) == 1
     assert result.state == slow_states[-1] == {"bookmarks": {"users": {"id": 23}}}
-    assert result.state_commits == 2  # only when the slow target caught up
+    assert result.state_commits == 1  # the fast target's four earlier confirmations waited
 
 
 def test_two_targets_one_fails_nothing_further_committed(tmp_path: Path):
@@ -129,18 +146,43 @@ def test_subset_run_and_full_refresh_keep_other_bookmarks(job):
 def test_concurrent_runs_on_one_state_key_are_refused(tmp_path: Path, job):
     job.configs({"records": 100000, "sleep": 0.002, "state_every": 5})
     slow = subprocess.Popen(
-        [sys.executable, "-m", "glue_runtime", "run", "--tap", FAKE_TAP, "--target",
-         FAKE_TARGET, "--tap-config", "tap.json", "--target-config", "target.json",
-         "--state-file", "state.json"],
-        cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "glue_runtime",
+            "run",
+            "--tap",
+            FAKE_TAP,
+            "--target",
+            FAKE_TARGET,
+            "--tap-config",
+            "tap.json",
+            "--target-config",
+            "target.json",
+            "--state-file",
+            "state.json",
+        ],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         deadline = time.monotonic() + 30
         while not job.out.exists() and time.monotonic() < deadline:
             time.sleep(0.05)
         second = run_cli(
-            "run", "--tap", FAKE_TAP, "--target", FAKE_TARGET, "--tap-config", "tap.json",
-            "--target-config", "target.json", "--state-file", "state.json", cwd=tmp_path,
+            "run",
+            "--tap",
+            FAKE_TAP,
+            "--target",
+            FAKE_TARGET,
+            "--tap-config",
+            "tap.json",
+            "--target-config",
+            "target.json",
+            "--state-file",
+            "state.json",
+            cwd=tmp_path,
         )
         assert second.code == 5
         assert "another run holds the lock" in second.stderr
@@ -163,8 +205,10 @@ def test_malformed_line_fails_with_connector_line_and_excerpt(job):
 
 def test_oversized_line_fails_clearly(job):
     result = job.run(
-        {"records": 30, "huge_line_at": 3, "huge_line_bytes": 5000}, None,
-        "--max-line-bytes", "1000",
+        {"records": 30, "huge_line_at": 3, "huge_line_bytes": 5000},
+        None,
+        "--max-line-bytes",
+        "1000",
     )
     assert result.code == 4
     assert "longer than the limit of 1,000 bytes" in result.stderr
@@ -204,7 +248,10 @@ targets:
     env = {k: v for k, v in os.environ.items() if k != "FAKE_KEY"}
     proc = subprocess.run(
         [sys.executable, "-m", "glue_runtime", "run", str(flow)],
-        cwd=tmp_path, env=env, capture_output=True, text=True,
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
     )
     assert proc.returncode == 2
     assert "source.config.api_key uses ${FAKE_KEY}" in proc.stderr
@@ -223,27 +270,38 @@ def test_state_commands(tmp_path: Path, job):
     shown = run_cli("state", "show", "--state-file", str(job.state), cwd=tmp_path)
     assert json.loads(shown.stdout) == {"bookmarks": {"a": {"id": 2}, "b": {"id": 2}}}
 
-    cleared = run_cli("state", "clear", "--stream", "a", "--state-file", str(job.state),
-                      cwd=tmp_path)
+    cleared = run_cli(
+        "state", "clear", "--stream", "a", "--state-file", str(job.state), cwd=tmp_path
+    )
     assert cleared.code == 0
     assert job.committed() == {"bookmarks": {"b": {"id": 2}}}
 
     value = '{"bookmarks": {"a": {"id": 100}}}'
-    assert run_cli("state", "set", "k1", "--value", value, "--state-dir", "st", cwd=tmp_path).code == 0
-    assert run_cli("state", "set", "k2", "--value", "{}", "--state-dir", "st", cwd=tmp_path).code == 0
+    assert (
+        run_cli("state", "set", "k1", "--value", value, "--state-dir", "st", cwd=tmp_path).code == 0
+    )
+    assert (
+        run_cli("state", "set", "k2", "--value", "{}", "--state-dir", "st", cwd=tmp_path).code == 0
+    )
     listed = run_cli("state", "list", "--state-dir", "st", cwd=tmp_path)
     assert [line.split("\t")[0] for line in listed.stdout.splitlines()] == ["k1", "k2"]
     assert "a" in listed.stdout.splitlines()[0]
 
     bad = run_cli("state", "set", "k1", "--value", "{oops", "--state-dir", "st", cwd=tmp_path)
     assert bad.code == 2 and "not valid JSON" in bad.stderr
-    assert json.loads((tmp_path / "st" / "k1.json").read_text()) == {"bookmarks": {"a": {"id": 100}}}
+    assert json.loads((tmp_path / "st" / "k1.json").read_text()) == {
+        "bookmarks": {"a": {"id": 100}}
+    }
 
 
 @pytest.mark.parametrize(
     "name",
-    sorted(p.stem for p in (Path(__import__("singer_sdk").__file__).parent / "testing"
-                            / "target_test_streams").glob("*.singer")),
+    sorted(
+        p.stem
+        for p in (
+            Path(__import__("singer_sdk").__file__).parent / "testing" / "target_test_streams"
+        ).glob("*.singer")
+    ),
 )
 def test_sdk_target_test_streams_arrive_unchanged(tmp_path: Path, name: str):
     src = Path(__import__("singer_sdk").__file__).parent / "testing" / "target_test_streams"
@@ -259,3 +317,83 @@ def test_sdk_target_test_streams_arrive_unchanged(tmp_path: Path, name: str):
     assert result.ok, result.error
     sent = [json.loads(line) for line in source.read_text().splitlines() if line.strip()]
     assert read_jsonl(out) == sent
+
+
+def test_unchanged_messages_pass_byte_for_byte(tmp_path: Path):
+    """Big integers and long decimals are not rounded through a float on their way."""
+    lines = [
+        '{"type":"SCHEMA","stream":"n","schema":{"type":"object"},"key_properties":[]}',
+        '{"type":"RECORD","stream":"n","record":{"big":123456789012345678901234567890,'
+        '"dec":0.1000000000000000055511151231257827}}',
+        '{"type":"STATE","value":{"bookmarks":{"n":{"v":1}}}}',
+    ]
+    source = tmp_path / "in.singer"
+    source.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "captured.jsonl"
+    result = glue_runtime.run(
+        str(SINGER / "replay_tap.py"),
+        FAKE_TARGET,
+        tap_config={"input": str(source)},
+        target_config={"output": str(out), "capture_all": True},
+        state_file=tmp_path / "state.json",
+    )
+    assert result.ok, result.error
+    assert out.read_text().splitlines() == lines
+
+
+def test_connector_files_are_private_and_removed(tmp_path: Path, job):
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    job.configs({"records": 2})
+    result = run_cli(
+        "run",
+        "--tap",
+        FAKE_TAP,
+        "--target",
+        FAKE_TARGET,
+        "--tap-config",
+        "tap.json",
+        "--target-config",
+        "target.json",
+        "--state-file",
+        "state.json",
+        cwd=tmp_path,
+        env={"TMPDIR": str(tmp)},
+    )
+    assert result.code == 0, result.stderr
+    assert list(tmp.iterdir()) == []
+
+
+def test_json_logs_and_json_result(job):
+    job.configs({"streams": ["a", "b"], "records": 3})
+    result = run_cli(
+        "--log-format",
+        "json",
+        "run",
+        "--tap",
+        FAKE_TAP,
+        "--target",
+        FAKE_TARGET,
+        "--tap-config",
+        "tap.json",
+        "--target-config",
+        "target.json",
+        "--state-file",
+        "state.json",
+        "--json",
+        cwd=job.dir,
+    )
+    assert result.code == 0, result.stderr
+    events = [json.loads(line) for line in result.stderr.splitlines() if line.startswith("{")]
+    ends = {e["stream"]: e for e in events if e.get("event") == "stream_end"}
+    assert ends["a"]["records_in"] == 3 and ends["b"]["records_out"] == 3
+    assert any(e.get("connector", "").startswith("tap-") for e in events)
+    summary = json.loads(result.stdout)
+    assert summary["status"] == "success"
+    assert summary["streams"]["a"] == {
+        "records_in": 3,
+        "records_out": 3,
+        "schemas": 1,
+        "dropped_fields": 0,
+    }
+    assert summary["state"] == {"bookmarks": {"a": {"id": 3}, "b": {"id": 3}}}

@@ -94,6 +94,27 @@ def check_length(line: bytes, max_bytes: int, *, source: str, line_no: int) -> N
         )
 
 
+def target_state(line: bytes) -> dict[str, Any] | None:
+    """The state a target emitted on one stdout line, or None if the line is not one.
+
+    singer-sdk and singer-python targets write the bare state value (``{"bookmarks": ...}``),
+    as the Singer docs' ``target >> state.json`` convention has it; some write a whole STATE
+    message. Both are accepted.
+    """
+    try:
+        value = _loads(line)
+    except orjson.JSONDecodeError:
+        return None
+    if type(value) is not dict:
+        return None
+    mtype = value.get("type")
+    if type(mtype) is str:
+        if mtype.upper() == STATE and isinstance(value.get("value"), dict):
+            return value["value"]
+        return None
+    return value
+
+
 def dump(msg: Message) -> bytes:
     """Serialise one message as a Singer line, newline included."""
     return _dumps(msg, option=_OPT_NEWLINE)

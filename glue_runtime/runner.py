@@ -33,7 +33,6 @@ from glue_runtime.errors import (
     DataError,
     GlueError,
     Interrupted,
-    ProtocolError,
     TapFailed,
     TargetFailed,
 )
@@ -313,17 +312,20 @@ class Job:
             line_no += 1
             if line.isspace():
                 continue
-            try:
-                msg = protocol.parse_line(line, source=target.label, line_no=line_no)
-            except ProtocolError as exc:
-                log.warning("%s", exc)
+            value = protocol.target_state(line)
+            if value is None:
+                log.warning(
+                    "%s: stdout line %d is not a state; ignored: %r",
+                    target.label,
+                    line_no,
+                    protocol.excerpt(line),
+                )
                 continue
-            if msg["type"] == STATE:
-                try:
-                    self._confirm.target_emitted(index, msg["value"])
-                except GlueError as exc:
-                    self._fail(exc)
-                    self._confirm.freeze()
+            try:
+                self._confirm.target_emitted(index, value)
+            except GlueError as exc:
+                self._fail(exc)
+                self._confirm.freeze()
         # stdout closed: the target has exited (or is about to). If the tap is still being
         # pumped, a target that dies early must stop the job even when the tap is idle.
         code = target.proc.wait()

@@ -56,3 +56,11 @@ def test_dump_round_trips_and_canonical_sorts_keys():
     assert protocol.parse_line(protocol.dump(msg)) == msg
     assert protocol.dump(msg).endswith(b"\n")
     assert protocol.canonical({"b": 1, "a": 2}) == protocol.canonical({"a": 2, "b": 1})
+
+
+def test_target_state_accepts_bare_values_and_state_messages():
+    assert protocol.target_state(b'{"bookmarks": {"a": 1}}\n') == {"bookmarks": {"a": 1}}
+    assert protocol.target_state(b'{"type": "STATE", "value": {"x": 1}}') == {"x": 1}
+    assert protocol.target_state(b'{"type": "RECORD", "stream": "s", "record": {}}') is None
+    assert protocol.target_state(b"done writing") is None
+    assert protocol.target_state(b"[1]") is None

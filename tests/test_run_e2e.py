@@ -111,7 +111,26 @@ def test_two_targets_commit_only_what_both_confirmed(tmp_path: Path):
     fast_states = read_jsonl(Path(str(fast) + ".states"))
     assert len(fast_states) == 5 and len(slow_states) == 1
     assert result.state == slow_states[-1] == {"bookmarks": {"users": {"id": 23}}}
-    assert result.state_commits == 1  # the fast target's four earlier confirmations waited
+
+
+def test_two_targets_nothing_committed_until_both_confirm(tmp_path: Path):
+    """The fast target confirms four STATEs; the slow one dies before confirming any."""
+    fast, slow = tmp_path / "fast.jsonl", tmp_path / "slow.jsonl"
+    result = glue_runtime.run(
+        FAKE_TAP,
+        [FAKE_TARGET, FAKE_TARGET],
+        tap_config={"records": 23, "state_every": 5},
+        target_config=[
+            {"output": str(fast)},
+            {"output": str(slow), "confirm_every": 1000, "fail_after": 22},
+        ],
+        state_file=tmp_path / "state.json",
+    )
+    assert isinstance(result.error, glue_runtime.TargetFailed)
+    assert len(read_jsonl(Path(str(fast) + ".states"))) >= 4
+    assert read_jsonl(Path(str(slow) + ".states")) == []
+    assert result.state == {} and result.state_commits == 0
+    assert not (tmp_path / "state.json").exists()
 
 
 def test_two_targets_one_fails_nothing_further_committed(tmp_path: Path):

@@ -1,0 +1,1 @@
+"""A minimal glue_runtime connector package."""

@@ -1,0 +1,167 @@
+"""The connector registry: entry points, PATH, virtualenvs, --about, config validation."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+import pytest
+from glue_test_helpers import FAKE_TAP, FAKE_TARGET, run_cli
+
+from glue_runtime import connectors
+from glue_runtime.errors import ConfigError, ConnectorNotFound
+
+TEMPLATE = Path(__file__).parent.parent / "docs" / "examples" / "connector-template"
+
+
+@pytest.fixture(scope="module")
+def hello_site(tmp_path_factory) -> Path:
+    """The docs' connector template, built and installed (pip) into a folder of its own."""
+    site = tmp_path_factory.mktemp("hello-site")
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-deps",
+            "--no-build-isolation",
+            "--target",
+            str(site),
+            str(TEMPLATE),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return site
+
+
+def env_with(site: Path) -> dict[str, str]:
+    return {"PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")])}
+
+
+def test_template_package_is_found_listed_and_described(hello_site: Path, tmp_path: Path):
+    listed = run_cli("connectors", "list", "--json", cwd=tmp_path, env=env_with(hello_site))
+    assert listed.code == 0, listed.stderr
+    rows = {(c["name"], c["kind"]): c for c in json.loads(listed.stdout)}
+    assert rows[("hello", "tap")]["source"] == "entry point"
+    assert rows[("hello", "tap")]["version"] == "0.1.0"
+    assert ("hello", "target") in rows
+
+    about = run_cli(
+        "connectors", "about", "hello", "--kind", "tap", cwd=tmp_path, env=env_with(hello_site)
+    )
+    assert about.code == 0, about.stderr
+    assert "name" in about.stdout and "[required]" in about.stdout
+    assert "api_key" in about.stdout and "secret" in about.stdout
+
+
+def test_template_runs_end_to_end_and_resumes(hello_site: Path, tmp_path: Path):
+    (tmp_path / "flow.yml").write_text(
+        "name: hello\n"
+        "source: {connector: hello, config: {name: Ada, count: 3, api_key: zz-top-secret}}\n"
+        "targets: [{connector: hello, config: {output: out.txt}}]\n"
+    )
+    for _ in range(2):
+        result = run_cli("run", "flow.yml", cwd=tmp_path, env=env_with(hello_site))
+        assert result.code == 0, result.stderr
+        assert "zz-top-secret" not in result.stderr
+    lines = (tmp_path / "out.txt").read_text().splitlines()
+    assert [json.loads(line.split(": ", 1)[1].replace("'", '"'))["id"] for line in lines] == [
+        1,
+        2,
+        3,
+        4,
+        5,
+        6,
+    ]
+
+
+def test_config_is_checked_against_settings_before_the_run(hello_site: Path, tmp_path: Path):
+    (tmp_path / "flow.yml").write_text(
+        "source: {connector: hello, config: {count: many, api_key: zz-top-secret}}\n"
+        "targets: [{connector: hello, config: {output: out.txt}}]\n"
+    )
+    result = run_cli("run", "flow.yml", cwd=tmp_path, env=env_with(hello_site))
+    assert result.code == 2
+    assert "missing required setting 'name'" in result.stderr
+    assert "setting 'count': expected" in result.stderr
+    assert "zz-top-secret" not in result.stderr
+    assert not (tmp_path / "out.txt").exists()  # nothing ran
+
+
+def test_connector_in_its_own_virtualenv(tmp_path: Path):
+    env_dir = tmp_path / "venv-tap"
+    venv.create(env_dir, with_pip=False)
+    exe = env_dir / "bin" / "tap-fake"
+    exe.write_text(f"#!{env_dir / 'bin' / 'python'}\n" + Path(FAKE_TAP).read_text())
+    exe.chmod(0o755)
+    found = connectors.resolve(str(env_dir), "tap")
+    assert found.source == "venv" and found.argv == [str(exe)]
+    (tmp_path / "tap.json").write_text('{"records": 4}')
+    (tmp_path / "target.json").write_text(json.dumps({"output": str(tmp_path / "o.jsonl")}))
+    result = run_cli(
+        "run",
+        "--tap",
+        str(env_dir),
+        "--target",
+        FAKE_TARGET,
+        "--tap-config",
+        "tap.json",
+        "--target-config",
+        "target.json",
+        "--state-file",
+        "s.json",
+        cwd=tmp_path,
+    )
+    assert result.code == 0, result.stderr
+    assert len((tmp_path / "o.jsonl").read_text().splitlines()) == 4
+
+
+def test_path_executables_are_found_by_prefix(tmp_path: Path, monkeypatch):
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    exe = bindir / "tap-widgets"
+    exe.write_text("#!/bin/sh\nexit 0\n")
+    exe.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ['PATH']}")
+    assert connectors.resolve("widgets", "tap").argv == [str(exe)]
+    assert connectors.resolve("tap-widgets", "tap").source == "PATH"
+    assert any(c.name == "tap-widgets" for c in connectors.available("tap"))
+
+
+def test_unknown_connector_suggests_a_close_name(tmp_path: Path, monkeypatch):
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    exe = bindir / "tap-widgets"
+    exe.write_text("#!/bin/sh\nexit 0\n")
+    exe.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ['PATH']}")
+    with pytest.raises(ConnectorNotFound, match="did you mean 'tap-widgets'"):
+        connectors.resolve("tap-widget", "tap")
+
+
+def test_validate_config_messages_never_show_values():
+    conn = connectors.Connector("x", "tap", ["x"], "path", "x")
+    conn._about = {
+        "settings": {
+            "type": "object",
+            "required": ["token"],
+            "properties": {
+                "token": {"type": "string", "secret": True},
+                "port": {"type": "integer"},
+            },
+        }
+    }
+    conn._about_loaded = True
+    with pytest.raises(ConfigError) as err:
+        connectors.validate_config(conn, {"port": "secret-looking-5432"})
+    text = str(err.value)
+    assert "missing required setting 'token'" in text
+    assert "setting 'port': expected integer, got str" in text
+    assert "secret-looking-5432" not in text

@@ -30,7 +30,6 @@ from glue_runtime import protocol
 from glue_runtime.connectors import Connector, validate_config
 from glue_runtime.errors import (
     ConnectorError,
-    DataError,
     GlueError,
     Interrupted,
     TapFailed,
@@ -420,7 +419,13 @@ class Job:
             spec.state_key,
             ", full refresh" if spec.full_refresh else "",
         )
-        self._start_targets()
+        try:
+            self._start_targets()
+        except GlueError:
+            for t in self._targets:
+                t.close_stdin()
+                t.stop()
+            raise
         readers = [
             threading.Thread(target=self._read_target, args=(i,), name=f"target-{i}-stdout")
             for i in range(len(self._targets))
@@ -443,11 +448,14 @@ class Job:
         self._pumping = True
         try:
             self._pump(tap, committer)
-        except DataError as exc:
+        except GlueError as exc:
+            # Bad data or a failing stage: stop reading, but let the targets flush what came
+            # before and commit what they confirm.
             self._fail(exc)
             tap.stop(grace=5)
-        except GlueError as exc:
-            self._fail(exc)
+        except Exception as exc:
+            log.exception("internal error while pumping messages")
+            self._fail(GlueError(f"internal error in glue_runtime: {exc!r}"))
             tap.stop(grace=5)
         except BaseException:
             self._confirm.freeze()

@@ -416,3 +416,38 @@ def test_json_logs_and_json_result(job):
         "dropped_fields": 0,
     }
     assert summary["state"] == {"bookmarks": {"a": {"id": 3}, "b": {"id": 3}}}
+
+
+def _failing_stage(at_id: int, error: Exception):
+    def stage(messages):
+        for msg in messages:
+            if msg["type"] == "RECORD" and msg["record"]["id"] == at_id:
+                raise error
+            yield msg
+
+    return stage
+
+
+@pytest.mark.parametrize(
+    ("error", "kind"),
+    [
+        (glue_runtime.TransformError("stage failed on users record 13"), glue_runtime.DataError),
+        (ZeroDivisionError("bug"), glue_runtime.GlueError),
+    ],
+)
+def test_a_failing_stage_lets_targets_flush_what_came_before(tmp_path: Path, error, kind):
+    out = tmp_path / "out.jsonl"
+    result = glue_runtime.run(
+        FAKE_TAP,
+        FAKE_TARGET,
+        tap_config={"records": 1000, "state_every": 5},
+        target_config={"output": str(out)},
+        state_file=tmp_path / "state.json",
+        stages=[_failing_stage(13, error)],
+    )
+    assert result.status == "failed" and isinstance(result.error, kind)
+    assert len(read_jsonl(out)) == 12
+    assert result.state == {"bookmarks": {"users": {"id": 10}}}
+    assert result.exit_code == result.error.exit_code != 0
+    with pytest.raises(kind):
+        result.raise_for_status()

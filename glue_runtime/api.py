@@ -18,7 +18,7 @@ ConfigLike = dict[str, Any] | str | Path | None
 ProgressFn = Callable[[dict[str, StreamStats], float], None]
 
 
-def _config(value: ConfigLike, what: str) -> dict[str, Any]:
+def load_config(value: ConfigLike, what: str) -> dict[str, Any]:
     if value is None:
         return {}
     if isinstance(value, dict):
@@ -93,20 +93,20 @@ def run(
     """
     target_names = [target] if isinstance(target, str) else list(target)
     if isinstance(target_config, (list, tuple)):
-        target_configs = [_config(c, "target config") for c in target_config]
+        target_configs = [load_config(c, "target config") for c in target_config]
     else:
-        target_configs = [_config(target_config, "target config")] * len(target_names)
+        target_configs = [load_config(target_config, "target config")] * len(target_names)
     if len(target_configs) != len(target_names):
         raise ConfigError(
             f"{len(target_names)} targets but {len(target_configs)} target configs",
             hint="give one config per target, in the same order",
         )
-    tap_ep = Endpoint(connectors.resolve(tap, "tap"), _config(tap_config, "tap config"))
+    tap_ep = Endpoint(connectors.resolve(tap, "tap"), load_config(tap_config, "tap config"))
     target_eps = [
         Endpoint(connectors.resolve(name, "target"), cfg)
         for name, cfg in zip(target_names, target_configs, strict=True)
     ]
-    catalog_dict = _config(catalog, "catalog") if catalog is not None else None
+    catalog_dict = load_config(catalog, "catalog") if catalog is not None else None
     all_stages, catalog_dict = _stages_for(field_map, etl, catalog_dict, stages)
     spec = JobSpec(
         tap=tap_ep,

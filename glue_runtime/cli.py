@@ -177,6 +177,53 @@ def _summary_table(result: JobResult) -> str:
     return "\n".join([head, *lines])
 
 
+# -- discover --------------------------------------------------------------------------------
+
+
+def _source_of(
+    source: str | None, config: str | None, flow: str | None
+) -> tuple[connectors.Connector, dict[str, Any], Path]:
+    """The tap, its config and the folder for caches, from --flow or SOURCE + --config."""
+    if flow:
+        f = load_flow(flow)
+        return connectors.resolve(f.source.connector, "tap"), f.source.config, f.base_dir
+    if not source:
+        raise UsageError("which tap?", hint="give SOURCE (a tap name or path) or --flow FLOW")
+    cfg: dict[str, Any] = {}
+    if config:
+        cfg = api.load_config(config, "tap config")
+    return connectors.resolve(source, "tap"), cfg, Path.cwd()
+
+
+@main.command()
+@click.argument("source", required=False)
+@click.option("--config", type=click.Path(dir_okay=False), help="Tap config JSON file.")
+@click.option("--flow", type=click.Path(dir_okay=False), help="Discover this flow's source.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write the catalog here.")
+@click.option("--refresh", is_flag=True, help="Ignore the cached catalog.")
+def discover(
+    source: str | None, config: str | None, flow: str | None, output: str | None, refresh: bool
+) -> None:
+    """Run the tap's discovery; the catalog is cached until its config changes."""
+    from glue_runtime.discovery import DEFAULT_CACHE_DIR
+    from glue_runtime.discovery import discover as run_discover
+
+    tap, cfg, base = _source_of(source, config, flow)
+    catalog, path, cached = run_discover(
+        tap, cfg, cache_dir=base / DEFAULT_CACHE_DIR, refresh=refresh
+    )
+    streams = catalog.get("streams", [])
+    how = "from cache" if cached else "discovered"
+    click.echo(f"{tap.label}: {len(streams)} streams ({how}; {path})", err=True)
+    if output:
+        from glue_runtime.state import write_json_atomic
+
+        write_json_atomic(Path(output), catalog)
+        click.echo(f"catalog written to {output}", err=True)
+    else:
+        _echo_json(catalog)
+
+
 # -- state -----------------------------------------------------------------------------------
 
 

@@ -165,3 +165,39 @@ def test_validate_config_messages_never_show_values():
     assert "missing required setting 'token'" in text
     assert "setting 'port': expected integer, got str" in text
     assert "secret-looking-5432" not in text
+
+
+def test_discover_caches_until_the_config_changes(hello_site: Path, tmp_path: Path):
+    env = env_with(hello_site)
+    (tmp_path / "a.json").write_text('{"name": "Ada"}')
+    (tmp_path / "b.json").write_text('{"name": "Bob"}')
+    first = run_cli(
+        "discover", "hello", "--config", "a.json", "-o", "cat.json", cwd=tmp_path, env=env
+    )
+    assert first.code == 0, first.stderr
+    assert "1 streams (discovered" in first.stderr
+    catalog = json.loads((tmp_path / "cat.json").read_text())
+    assert [s["tap_stream_id"] for s in catalog["streams"]] == ["greetings"]
+    again = run_cli("discover", "hello", "--config", "a.json", cwd=tmp_path, env=env)
+    assert "from cache" in again.stderr and json.loads(again.stdout) == catalog
+    changed = run_cli("discover", "hello", "--config", "b.json", cwd=tmp_path, env=env)
+    assert "(discovered" in changed.stderr
+    refreshed = run_cli(
+        "discover", "hello", "--config", "a.json", "--refresh", cwd=tmp_path, env=env
+    )
+    assert "(discovered" in refreshed.stderr
+
+
+def test_failing_discovery_reports_stderr_without_secrets(tmp_path: Path):
+    exe = tmp_path / "tap-broken"
+    exe.write_text(
+        '#!/bin/sh\necho "connecting with $(cat $2 | cut -c1-40)" >&2\n'
+        "echo 'auth failed: 401' >&2\nexit 1\n"
+    )
+    exe.chmod(0o755)
+    (tmp_path / "c.json").write_text('{"token": "tok-very-secret"}')
+    result = run_cli("discover", str(exe), "--config", "c.json", cwd=tmp_path)
+    assert result.code == 3
+    assert "--discover exited with code 1" in result.stderr
+    assert "auth failed: 401" in result.stderr
+    assert "tok-very-secret" not in result.stderr

@@ -26,6 +26,8 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from glue_runtime import protocol
 from glue_runtime.connectors import Connector, validate_config
 from glue_runtime.errors import (
@@ -204,6 +206,8 @@ class Job:
         """Parse the tap's stdout once per line; count RECORDs and SCHEMAs per stream."""
         readline = tap.stdout.readline
         limit = self.spec.max_line_bytes
+        loads = orjson.loads
+        decode_error = orjson.JSONDecodeError
         parse = protocol.parse_line
         label = tap.label
         streams = self.streams
@@ -214,25 +218,34 @@ class Job:
             if not line:
                 return
             line_no += 1
-            if len(line) > limit and not line.endswith(b"\n"):
+            if len(line) > limit and line[-1:] != b"\n":
                 protocol.check_length(line, limit, source=label, line_no=line_no)
-            if line.isspace():
-                continue
-            msg = parse(line, source=label, line_no=line_no)
-            self._last = (msg, line)
-            mtype = msg["type"]
-            if mtype == RECORD:
-                stats = streams.get(msg["stream"])
-                if stats is None:
-                    stats = self._new_stream(msg["stream"])
+            try:
+                msg = loads(line)
+            except decode_error:
+                if line.isspace():
+                    continue
+                parse(line, source=label, line_no=line_no)  # raises the descriptive error
+                raise
+            # Fast path: a RECORD of a stream already seen. Anything else takes the full
+            # validation in parse_line (one more parse, for the rare non-RECORD lines).
+            if type(msg) is dict and msg.get("type") == RECORD:
+                stream = msg.get("stream")
+                stats = streams.get(stream) if type(stream) is str else None
+                if stats is None or type(msg.get("record")) is not dict:
+                    msg = parse(line, source=label, line_no=line_no)
+                    stats = streams.get(msg["stream"]) or self._new_stream(msg["stream"])
                 stats.records_in += 1
-            elif mtype == SCHEMA:
-                name = msg["stream"]
-                stats = streams.get(name) or self._new_stream(name)
-                stats.schemas += 1
-                if full_refresh:
-                    with self._confirm.lock:
-                        committer.mark_full_refresh(name)
+            else:
+                msg = parse(line, source=label, line_no=line_no)
+                if msg["type"] == SCHEMA:
+                    name = msg["stream"]
+                    stats = streams.get(name) or self._new_stream(name)
+                    stats.schemas += 1
+                    if full_refresh:
+                        with self._confirm.lock:
+                            committer.mark_full_refresh(name)
+            self._last = (msg, line)
             yield msg
 
     def _new_stream(self, name: str) -> StreamStats:

@@ -84,6 +84,10 @@ def run(
     cwd: str | Path | None = None,
     validate_config: bool = True,
     on_progress: ProgressFn | None = None,
+    etl_mode: str = "stream",
+    etl_format: str = "jsonl",
+    flow_name: str = "flow",
+    tenant: str = "default",
 ) -> JobResult:
     """Run a tap into one or more targets; bookmarks go to the state store.
 
@@ -107,7 +111,8 @@ def run(
         for name, cfg in zip(target_names, target_configs, strict=True)
     ]
     catalog_dict = load_config(catalog, "catalog") if catalog is not None else None
-    all_stages, catalog_dict = _stages_for(field_map, etl, catalog_dict, stages)
+    batch = etl is not None and etl_mode == "batch"
+    all_stages, catalog_dict = _stages_for(field_map, None if batch else etl, catalog_dict, stages)
     spec = JobSpec(
         tap=tap_ep,
         targets=target_eps,
@@ -122,6 +127,22 @@ def run(
         validate_configs=validate_config,
         on_progress=on_progress,
     )
+    if batch:
+        from glue_runtime.batch import BatchOptions, run_batch
+
+        assert etl is not None
+        glue_dir = Path(cwd or ".") / ".glue"
+        return run_batch(
+            spec,
+            BatchOptions(
+                script=Path(etl),
+                output_format=etl_format,
+                flow=flow_name,
+                tenant=tenant,
+                jobs_dir=glue_dir / "jobs",
+                snapshots_dir=glue_dir / "snapshots",
+            ),
+        )
     return run_job(spec)
 
 
@@ -134,6 +155,7 @@ def run_flow(
     stages: Sequence[Stage] = (),
     on_progress: ProgressFn | None = None,
     max_line_bytes: int | None = None,
+    tenant: str = "default",
 ) -> JobResult:
     """Run a flow (a Flow object, or the path of a flow file)."""
     if not isinstance(flow, Flow):
@@ -158,6 +180,10 @@ def run_flow(
         cwd=base,
         validate_config=flow.source.validate and all(t.validate for t in flow.targets),
         on_progress=on_progress,
+        etl_mode=flow.etl_mode,
+        etl_format=flow.etl_format,
+        flow_name=flow.name,
+        tenant=tenant,
     )
 
 

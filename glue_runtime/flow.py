@@ -71,6 +71,8 @@ class Flow:
     base_dir: Path = field(default_factory=Path.cwd)
     field_map: Path | None = None
     etl: Path | None = None
+    etl_mode: str = "stream"  # or "batch": land tap output, run the script as a process
+    etl_format: str = "jsonl"  # batch: how sync-output/ is written (jsonl or csv)
     state_dir: Path | None = None
     state_file: Path | None = None
     state_key: str | None = None
@@ -190,6 +192,24 @@ def parse_flow(data: Any, *, where: str, base_dir: Path, path: Path | None = Non
     def opt_path(value: Any) -> Path | None:
         return (base_dir / str(value)) if value else None
 
+    etl_raw = data.get("etl")
+    etl_mode, etl_format = "stream", "jsonl"
+    if isinstance(etl_raw, dict):
+        unknown_etl = set(etl_raw) - {"script", "mode", "format"}
+        if unknown_etl or "script" not in etl_raw:
+            raise ConfigError(
+                f"{where}: etl must be a script path or {{script, mode, format}}",
+                hint="for example  etl: {script: etl.py, mode: batch, format: csv}",
+            )
+        etl_mode = str(etl_raw.get("mode", "stream"))
+        etl_format = str(etl_raw.get("format", "jsonl"))
+        if etl_mode not in ("stream", "batch") or etl_format not in ("jsonl", "csv"):
+            raise ConfigError(
+                f"{where}: etl.mode must be stream or batch, etl.format jsonl or csv "
+                f"(got {etl_mode!r}, {etl_format!r})"
+            )
+        etl_raw = etl_raw["script"]
+
     return Flow(
         name=name,
         source=_connector_ref(source_raw, where, base_dir, "source"),
@@ -198,7 +218,9 @@ def parse_flow(data: Any, *, where: str, base_dir: Path, path: Path | None = Non
         ],
         base_dir=base_dir,
         field_map=opt_path(data.get("field_map")),
-        etl=opt_path(data.get("etl")),
+        etl=opt_path(etl_raw),
+        etl_mode=etl_mode,
+        etl_format=etl_format,
         state_dir=opt_path(state.get("dir")),
         state_file=opt_path(state.get("file")),
         state_key=state.get("key"),

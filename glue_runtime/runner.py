@@ -74,6 +74,7 @@ class JobSpec:
     env: dict[str, str] = field(default_factory=dict)
     cwd: str | None = None
     validate_configs: bool = True
+    hold_lock: bool = True  # False when the caller already holds the state key's lock
     job_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     on_progress: Callable[[dict[str, StreamStats], float], None] | None = None
     progress_interval_s: float = 1.0
@@ -395,7 +396,8 @@ class Job:
         try:
             self._collect_secrets()
             self._validate()
-            with committer.locked(), self._signals():
+            lock = committer.locked() if spec.hold_lock else contextlib.nullcontext()
+            with lock, self._signals():
                 self._run_locked(committer)
         except GlueError as exc:
             self._fail(exc)

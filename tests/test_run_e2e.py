@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -451,3 +452,49 @@ def test_a_failing_stage_lets_targets_flush_what_came_before(tmp_path: Path, err
     assert result.exit_code == result.error.exit_code != 0
     with pytest.raises(kind):
         result.raise_for_status()
+
+
+def test_live_progress_line_on_a_terminal(tmp_path: Path, job):
+    """With stderr on a terminal, a progress line with records/s is redrawn in place."""
+    import pty
+
+    job.configs({"records": 400, "sleep": 0.005, "state_every": 50})
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "glue_runtime",
+            "run",
+            "--tap",
+            FAKE_TAP,
+            "--target",
+            FAKE_TARGET,
+            "--tap-config",
+            "tap.json",
+            "--target-config",
+            "target.json",
+            "--state-file",
+            "state.json",
+        ],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=follower,
+        stdin=subprocess.DEVNULL,
+    )
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            data = os.read(leader, 65536)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    proc.wait(60)
+    os.close(leader)
+    screen = b"".join(chunks).decode(errors="replace")
+    assert proc.returncode == 0, screen
+    assert "\r\x1b[K" in screen
+    assert re.search(r"users: [\d,]+ \([\d,]+/s\)", screen)

@@ -5,9 +5,10 @@ Usage: glue_case.py --input FILE --target discard|files [--target-config JSON] -
                     [--select real|standin] [--transform real|standin]
        glue_case.py --describe    (which parts are available, as JSON)
 
-Prints the job's result as one JSON object on stdout. The stages come from
-benchmarks/select_stage.py and benchmarks/transform_stage.py when those exist (each exposes
-``make_stage(spec) -> Stage``; spec is :func:`stage_spec`), else from benchmarks/standin.py.
+The tap is tests/singer/replay_tap.py (config {"input": FILE}); the discarding target is
+benchmarks/discard_target.py. Prints the job's result as one JSON object on stdout. The stages
+come from benchmarks/select_stage.py and benchmarks/transform_stage.py when those exist (each
+exposes ``make_stage(spec) -> Stage``; spec is :func:`stage_spec`), else from benchmarks/standin.py.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import os
 import sys
 import tempfile
 import traceback
@@ -87,6 +89,27 @@ def describe() -> dict[str, Any]:
     return out
 
 
+def executable_copy(src: Path, bin_dir: Path) -> Path:
+    """``src`` with its shebang pointing at this interpreter, as an executable in ``bin_dir``.
+
+    ``#!/usr/bin/env python3`` may resolve to a shell shim (pyenv's adds ~50 ms a start, and
+    the runner starts the tap and the target twice: --about, then the run). Installed
+    connectors have an absolute shebang, so the benchmark gives its helpers one too.
+    """
+    lines = src.read_text().splitlines(keepends=True)
+    if lines and lines[0].startswith("#!"):
+        lines = lines[1:]
+    text = f"#!{sys.executable}\n" + "".join(lines)
+    dst = bin_dir / src.name
+    if not dst.exists() or dst.read_text() != text:
+        bin_dir.mkdir(parents=True, exist_ok=True)
+        tmp = dst.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(text)
+        tmp.chmod(0o755)
+        os.replace(tmp, dst)
+    return dst
+
+
 def build_stages(select: str, transform: str, workdir: Path) -> tuple[list[Any], dict[str, str]]:
     spec = stage_spec(workdir)
     stages: list[Any] = []
@@ -118,6 +141,7 @@ def main(argv: list[str]) -> int:
     p.add_argument("--state-dir")
     p.add_argument("--select", choices=["real", "standin", "none"], default="standin")
     p.add_argument("--transform", choices=["real", "standin", "none"], default="standin")
+    p.add_argument("--bin-dir", default=str(HERE / ".cache" / "bin"))
     args = p.parse_args(argv)
     if args.describe:
         print(json.dumps(describe()))
@@ -126,10 +150,12 @@ def main(argv: list[str]) -> int:
 
     state_dir = args.state_dir or tempfile.mkdtemp(prefix="glue-bench-state-")
     stages, used = build_stages(args.select, args.transform, Path(state_dir))
-    target = str(DISCARD_TARGET) if args.target == "discard" else "files"
+    bin_dir = Path(args.bin_dir)
+    tap = executable_copy(REPLAY_TAP, bin_dir)
+    target = str(executable_copy(DISCARD_TARGET, bin_dir)) if args.target == "discard" else "files"
     try:
         result = glue_runtime.run(
-            str(REPLAY_TAP),
+            str(tap),
             target,
             tap_config={"input": str(Path(args.input).resolve())},
             target_config=json.loads(args.target_config),

@@ -42,6 +42,7 @@ sys.path.insert(0, str(HERE))
 import datagen  # noqa: E402
 import measure  # noqa: E402
 import peers  # noqa: E402
+from glue_case import executable_copy  # noqa: E402
 
 PY = sys.executable
 REPLAY_TAP = REPO / "tests" / "singer" / "replay_tap.py"
@@ -240,6 +241,8 @@ class Suite:
                 self.stage_kinds["transform_stage"],
                 "--target",
                 target,
+                "--bin-dir",
+                str(self.cache / "bin"),
             ]
             check = _glue_check(n)
             if target == "files":
@@ -319,7 +322,8 @@ class Suite:
 
         melt = self.get_peer("meltano")
         tj = self.get_peer("target-jsonl")
-        project = meltano_project.ensure(self.cache / "meltano-project", melt, REPLAY_TAP, tj.exe)
+        tap = executable_copy(REPLAY_TAP, self.cache / "bin")
+        project = meltano_project.ensure(self.cache / "meltano-project", melt, tap, tj.exe)
         out = run_dir / "target-jsonl-out"
         env = meltano_project.env_for(data, out)
         return Command(

@@ -121,6 +121,7 @@ class TapSqlite(Tap):
     """Singer tap reading the tables of one SQLite database file."""
 
     name = "tap-sqlite"
+    package_name = "glue-connector-sqlite"
     config_jsonschema = th.PropertiesList(
         th.Property(
             "database",

@@ -45,8 +45,9 @@ class FastValidator(BaseJSONSchemaValidator):
     """Record validation compiled once per schema with fastjsonschema (formats not checked,
     as singer-sdk's default validator does not check them either)."""
 
-    def __init__(self, schema: dict[str, Any]) -> None:
+    def __init__(self, schema: dict[str, Any], stream_name: str = "") -> None:
         super().__init__(schema)
+        self.stream_name = stream_name
         try:
             self._validate = fastjsonschema.compile(schema, use_formats=False)
         except fastjsonschema.JsonSchemaDefinitionException as exc:
@@ -56,7 +57,8 @@ class FastValidator(BaseJSONSchemaValidator):
         try:
             self._validate(record)
         except fastjsonschema.JsonSchemaValueException as exc:
-            raise InvalidRecord(f"Record Message Validation Error: {exc.message}", record) from exc
+            where = exc.message.replace("data", "record", 1)
+            raise InvalidRecord(f"stream '{self.stream_name}': {where}", record) from exc
 
 
 class SqliteSink(BatchSink):
@@ -91,7 +93,7 @@ class SqliteSink(BatchSink):
         if not self.validate_schema:
             return None
         try:
-            return FastValidator(self.schema)
+            return FastValidator(self.schema, self.stream_name)
         except InvalidJSONSchema:
             # fastjsonschema rejects some schemas jsonschema accepts; use the SDK's then.
             return JSONSchemaValidator(self.schema)
@@ -258,6 +260,7 @@ class TargetSqlite(Target):
     """Singer target writing each stream to a table of one SQLite database file."""
 
     name = "target-sqlite"
+    package_name = "glue-connector-sqlite"
     capabilities = [*Target.capabilities, PluginCapabilities.ACTIVATE_VERSION]
     config_jsonschema = th.PropertiesList(
         th.Property(

@@ -13,17 +13,30 @@ from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
-import fastjsonschema
 import orjson
 from singer_sdk import Target
 from singer_sdk import typing as th
-from singer_sdk.exceptions import InvalidJSONSchema, InvalidRecord
+from singer_sdk.exceptions import InvalidJSONSchema, InvalidRecord, MissingKeyPropertiesError
 from singer_sdk.helpers.capabilities import PluginCapabilities
 from singer_sdk.io_base import SingerReader
+from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.sinks import BatchSink
 from singer_sdk.sinks.core import BaseJSONSchemaValidator, JSONSchemaValidator
 
 from glue_sqlite.types import JSON_TYPES, quote_ident, sqlite_type
+from glue_sqlite.validation import FastValidator
+
+_SDC_COLUMNS = frozenset(
+    {
+        "_sdc_extracted_at",
+        "_sdc_received_at",
+        "_sdc_batched_at",
+        "_sdc_deleted_at",
+        "_sdc_sequence",
+        "_sdc_table_version",
+        "_sdc_sync_started_at",
+    }
+)
 
 # A custom stream map or a foreign reader may hand us Decimals; store them as numbers.
 sqlite3.register_adapter(decimal.Decimal, float)
@@ -39,26 +52,6 @@ class OrjsonReader(SingerReader):
             # orjson refuses what the stdlib accepts (integers over 64 bits, NaN): defer to
             # singer-sdk's parser, which also raises its own error for a really bad line.
             return super().deserialize_json(line)
-
-
-class FastValidator(BaseJSONSchemaValidator):
-    """Record validation compiled once per schema with fastjsonschema (formats not checked,
-    as singer-sdk's default validator does not check them either)."""
-
-    def __init__(self, schema: dict[str, Any], stream_name: str = "") -> None:
-        super().__init__(schema)
-        self.stream_name = stream_name
-        try:
-            self._validate = fastjsonschema.compile(schema, use_formats=False)
-        except fastjsonschema.JsonSchemaDefinitionException as exc:
-            raise InvalidJSONSchema(f"Schema Validation Error: {exc}") from exc
-
-    def validate(self, record: dict[str, Any]) -> None:
-        try:
-            self._validate(record)
-        except fastjsonschema.JsonSchemaValueException as exc:
-            where = exc.message.replace("data", "record", 1)
-            raise InvalidRecord(f"stream '{self.stream_name}': {where}", record) from exc
 
 
 class SqliteSink(BatchSink):
@@ -82,6 +75,7 @@ class SqliteSink(BatchSink):
         ]
         self._getter = itemgetter(*self.columns) if len(self.columns) > 1 else None
         self._insert_sql = ""
+        self._max_rows = self.max_size
 
     @property
     def connection(self) -> sqlite3.Connection:
@@ -192,6 +186,34 @@ class SqliteSink(BatchSink):
         action = f"DO UPDATE SET {', '.join(sets)}" if sets else "DO NOTHING"
         return f"{sql} ON CONFLICT ({conflict}) {action}"
 
+    # -- per-record fast path ---------------------------------------------------------------
+
+    def accept(self, record: dict) -> bool:
+        """What singer-sdk's Target._process_record_message does for a record, for a stream
+        without stream maps, flattening or metadata columns: no copy, no mapper, no date
+        parsing; the same validation, key check, counters and batching. True when full."""
+        if not _SDC_COLUMNS.isdisjoint(record):
+            self._remove_sdc_metadata_from_record(record)
+        context = self._pending_batch or self._get_context(record)
+        if self._validator is not None:
+            try:
+                self._validator.validate(record)
+            except InvalidRecord:
+                self.logger.exception("Record validation failed")
+                if self.fail_on_record_validation_exception:
+                    raise
+        for key in self._key_properties:
+            if key not in record:
+                self._singer_validate_message(record)  # raises MissingKeyPropertiesError
+                raise MissingKeyPropertiesError(f"Record is missing key property {key!r}")
+        self.tally_record_read()
+        context["records"].append(record)
+        self._record_counter.increment()
+        return self._batch_records_read >= self._max_rows
+
+    def start_batch(self, context: dict) -> None:
+        context["records"] = []
+
     # -- writing ---------------------------------------------------------------------------
 
     def _rows(self, records: list[dict]) -> list[tuple]:
@@ -284,6 +306,7 @@ class TargetSqlite(Target):
         # One connection shared by all sinks: SQLite has one writer at a time anyway.
         self.max_parallelism = 1
         self._connection: sqlite3.Connection | None = None
+        self._fast_sinks: dict[str, SqliteSink] = {}
 
     @property
     def connection(self) -> sqlite3.Connection:
@@ -310,6 +333,31 @@ class TargetSqlite(Target):
         super()._process_schema_message(message_dict)
         for sink in self._sinks_to_clear:
             self.drain_one(sink)
+        stream = message_dict["stream"]
+        self._fast_sinks.pop(stream, None)
+        maps = self.mapper.stream_maps.get(stream) or []
+        if (
+            len(maps) == 1
+            and type(maps[0]) is SameRecordTransform
+            and not maps[0].flattening_enabled
+            and maps[0].stream_alias == stream
+        ):
+            sink = self._sinks_active.get(stream)
+            if isinstance(sink, SqliteSink) and not sink.include_sdc_metadata_properties:
+                self._fast_sinks[stream] = sink
+
+    def _process_record_message(self, message_dict: dict) -> None:
+        """Records of plain streams (the usual case) take SqliteSink.accept; anything with
+        stream maps, flattening or metadata takes singer-sdk's general path."""
+        sink = self._fast_sinks.get(message_dict.get("stream"))  # type: ignore[arg-type]
+        record = message_dict.get("record")
+        if sink is None or not isinstance(record, dict):
+            super()._process_record_message(message_dict)
+            return
+        if sink.accept(record):
+            self.logger.info("Target sink for '%s' is full. Draining...", sink.stream_name)
+            self.drain_one(sink)
+        self._handle_max_record_age()
 
     def _process_activate_version_message(self, message_dict: dict) -> None:
         """Apply ACTIVATE_VERSION after the stream's pending rows; unknown streams are ignored."""

@@ -1,0 +1,692 @@
+"""Field maps: the file that says which streams and fields a sync pulls.
+
+Two shapes are read (see docs/fieldmap.md):
+
+- the glue field map, YAML or JSON::
+
+      unlisted_streams: off        # off (the default) or catalog
+      streams:
+        orders: on                 # every field the catalog selects by default
+        customers:
+          fields: [id, name, address.city]
+        events:
+          exclude: ["*_url", payload.raw]
+        "audit_*": off
+
+- hotglue's ``fieldMap.json``: ``{"orders": {"name": "orders", "selected": ["id", "*"]}}``.
+
+A field map is resolved against the tap's catalog into a :class:`~glue_runtime.catalog.Selection`;
+names the catalog does not have are errors (with the closest match) before any tap starts.
+"""
+
+from __future__ import annotations
+
+import difflib
+import fnmatch
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+import yaml
+
+from glue_runtime.catalog import (
+    Catalog,
+    CatalogLike,
+    CatalogStream,
+    FieldPatterns,
+    Selection,
+    StreamSelection,
+    apply_selection,
+    as_catalog,
+    escape_glob,
+    is_wildcard,
+    join_path,
+    path_matches,
+    resolve_stream,
+    split_path,
+)
+from glue_runtime.errors import ConfigError
+
+SHAPE_YAML = "glue field map (YAML)"
+SHAPE_JSON = "glue field map (JSON)"
+SHAPE_HOTGLUE = "hotglue fieldMap.json"
+
+UNLISTED_OFF = "off"
+UNLISTED_CATALOG = "catalog"
+
+TOP_KEYS = ("version", "unlisted_streams", "streams")
+STREAM_KEYS = ("selected", "fields", "exclude")
+MAX_LISTED = 25
+
+
+@dataclass(frozen=True)
+class StreamRule:
+    """One stream entry of a field map (its key may be an fnmatch pattern)."""
+
+    pattern: str
+    selected: bool = True
+    fields: tuple[str, ...] | None = None
+    exclude: tuple[str, ...] = ()
+
+    @property
+    def wildcard(self) -> bool:
+        return is_wildcard(self.pattern)
+
+    def matches(self, cs: CatalogStream) -> bool:
+        if not self.wildcard:
+            return self.pattern in (cs.tap_stream_id, cs.stream)
+        return fnmatch.fnmatchcase(cs.tap_stream_id, self.pattern) or fnmatch.fnmatchcase(
+            cs.stream, self.pattern
+        )
+
+    def patterns(self) -> FieldPatterns | None:
+        if self.fields is None and not self.exclude:
+            return None
+        return FieldPatterns.parse(self.fields, self.exclude)
+
+
+@dataclass
+class FieldMap:
+    """A parsed field map: ordered stream rules, the default for unlisted streams, its shape."""
+
+    rules: list[StreamRule]
+    unlisted: str = UNLISTED_OFF
+    shape: str = SHAPE_YAML
+    source: str = "field map"
+
+    def rule_for(self, cs: CatalogStream) -> StreamRule | None:
+        """An exact name wins; otherwise the last matching wildcard (later lines override)."""
+        found = None
+        for rule in self.rules:
+            if rule.matches(cs):
+                if not rule.wildcard:
+                    return rule
+                found = rule
+        return found
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One finding of :func:`check`: ``level`` is ``error`` or ``warning``."""
+
+    level: str
+    message: str
+    hint: str | None = None
+    stream: str | None = None
+
+    def __str__(self) -> str:
+        text = f"{self.level}: {self.message}"
+        return f"{text}\n  hint: {self.hint}" if self.hint else text
+
+
+# ----------------------------------------------------------------------------- reading
+
+
+def load_field_map(path: str | Path) -> FieldMap:
+    """Read a field map file (``.json`` as JSON, anything else as YAML)."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            f"field map {p} does not exist",
+            hint="write one with `python -m glue_runtime fieldmap init`",
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"field map {p} cannot be read: {exc}") from None
+    if p.suffix.lower() == ".json":
+        try:
+            data = orjson.loads(text)
+        except orjson.JSONDecodeError as exc:
+            raise ConfigError(
+                f"field map {p} is not valid JSON: {exc.msg} (line {exc.lineno})"
+            ) from None
+        is_json = True
+    else:
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+            problem = getattr(exc, "problem", None) or "syntax error"
+            raise ConfigError(f"field map {p} is not valid YAML{where}: {problem}") from None
+        is_json = False
+    return parse_field_map(data, source=str(p), json_file=is_json)
+
+
+def parse_field_map(data: Any, *, source: str = "field map", json_file: bool = False) -> FieldMap:
+    """Parse an already-loaded field map (either shape), e.g. from a UI."""
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"{source}: a field map is a mapping with a 'streams' key, not a {type(data).__name__}",
+            hint="see docs/fieldmap.md for the format",
+        )
+    if _looks_like_hotglue(data):
+        return _parse_hotglue(data, source)
+    return _parse_glue(data, source, SHAPE_JSON if json_file else SHAPE_YAML)
+
+
+def _looks_like_hotglue(data: dict[str, Any]) -> bool:
+    if not data:
+        return False
+    streams = data.get("streams")
+    if isinstance(streams, dict) and "selected" not in streams:
+        return False
+    return all(isinstance(v, dict) and "selected" in v for v in data.values())
+
+
+def _parse_hotglue(data: dict[str, Any], source: str) -> FieldMap:
+    rules: list[StreamRule] = []
+    for key, entry in data.items():
+        name = entry.get("name") or key
+        if not isinstance(name, str):
+            raise ConfigError(f"{source}: stream {key!r} has a 'name' that is not a string")
+        chosen = entry["selected"]
+        if chosen == "*":
+            chosen = ["*"]
+        if not isinstance(chosen, list) or not all(isinstance(f, str) for f in chosen):
+            raise ConfigError(
+                f"{source}: stream {name!r}: 'selected' must be a list of field names or \"*\"",
+                hint='hotglue fieldMap.json entries look like {"name": "orders", '
+                '"selected": ["id", "amount"]}',
+            )
+        # hotglue lists only what is synced: an empty list selects nothing.
+        rules.append(StreamRule(name, selected=bool(chosen), fields=tuple(chosen)))
+    return FieldMap(rules, unlisted=UNLISTED_OFF, shape=SHAPE_HOTGLUE, source=source)
+
+
+def _unknown_key(source: str, where: str, key: Any, allowed: Iterable[str]) -> ConfigError:
+    allowed = list(allowed)
+    near = difflib.get_close_matches(str(key), allowed, n=1)
+    hint = f"did you mean {near[0]!r}? " if near else ""
+    return ConfigError(
+        f"{source}: unknown key {key!r} {where}",
+        hint=f"{hint}allowed keys: {', '.join(allowed)}",
+    )
+
+
+def _as_bool(value: Any) -> bool | None:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("on", "off", "true", "false", "yes", "no"):
+        return value.lower() in ("on", "true", "yes")
+    return None
+
+
+def _str_list(value: Any, source: str, what: str) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return tuple(value)
+    raise ConfigError(
+        f"{source}: {what} must be a list of field names (dotted paths, wildcards allowed)",
+        hint="for example: fields: [id, customer.email, '*_at']",
+    )
+
+
+def _parse_glue(data: dict[str, Any], source: str, shape: str) -> FieldMap:
+    for key in data:
+        if key not in TOP_KEYS:
+            raise _unknown_key(source, "at the top level", key, TOP_KEYS)
+    version = data.get("version", 1)
+    if version != 1:
+        raise ConfigError(f"{source}: version {version!r} is not supported (only 1)")
+    raw_unlisted = data.get("unlisted_streams", UNLISTED_OFF)
+    unlisted = UNLISTED_OFF if raw_unlisted is False else raw_unlisted
+    if unlisted not in (UNLISTED_OFF, UNLISTED_CATALOG):
+        raise ConfigError(
+            f"{source}: unlisted_streams is {raw_unlisted!r}",
+            hint="use 'off' (streams not listed are not pulled) or 'catalog' "
+            "(they follow the catalog's selected-by-default)",
+        )
+    streams = data.get("streams") or {}
+    if not isinstance(streams, dict):
+        raise ConfigError(
+            f"{source}: 'streams' must be a mapping of stream name to its settings",
+            hint="for example:\n  streams:\n    orders: on\n    customers: {fields: [id, name]}",
+        )
+    rules: list[StreamRule] = []
+    for name, value in streams.items():
+        if not isinstance(name, str):
+            raise ConfigError(
+                f"{source}: stream name {name!r} is not a string",
+                hint="quote stream names YAML reads as booleans or numbers, e.g. 'on': off",
+            )
+        rules.append(_parse_stream(name, value, source))
+    return FieldMap(rules, unlisted=unlisted, shape=shape, source=source)
+
+
+def _parse_stream(name: str, value: Any, source: str) -> StreamRule:
+    where = f"stream {name!r}"
+    if value is None:
+        return StreamRule(name)
+    flag = _as_bool(value)
+    if flag is not None:
+        return StreamRule(name, selected=flag)
+    if value == "*":
+        return StreamRule(name, fields=("*",))
+    if isinstance(value, list):
+        return StreamRule(name, fields=_str_list(value, source, f"{where}: the field list"))
+    if not isinstance(value, dict):
+        raise ConfigError(
+            f"{source}: {where} must be on/off, a list of fields, or a mapping",
+            hint="for example: orders: {fields: [id, amount]} or orders: off",
+        )
+    for key in value:
+        if key not in STREAM_KEYS:
+            raise _unknown_key(source, f"in {where}", key, STREAM_KEYS)
+    selected = True
+    if "selected" in value:
+        flag = _as_bool(value["selected"])
+        if flag is None:
+            raise ConfigError(f"{source}: {where}: 'selected' must be true/false (or on/off)")
+        selected = flag
+    fields = None
+    if value.get("fields") is not None:
+        fields = _str_list(value["fields"], source, f"{where}: 'fields'")
+    exclude: tuple[str, ...] = ()
+    if value.get("exclude") is not None:
+        exclude = _str_list(value["exclude"], source, f"{where}: 'exclude'")
+    return StreamRule(name, selected=selected, fields=fields, exclude=exclude)
+
+
+# ----------------------------------------------------------------------------- checking
+
+
+def _closest(name: str, choices: list[str]) -> str:
+    near = difflib.get_close_matches(name, choices, n=1, cutoff=0.5)
+    return f" Did you mean {near[0]!r}?" if near else ""
+
+
+def _listing(what: str, names: list[str]) -> str:
+    shown = ", ".join(names[:MAX_LISTED]) or "(none)"
+    more = f" ... and {len(names) - MAX_LISTED} more" if len(names) > MAX_LISTED else ""
+    return f"{what} ({len(names)}): {shown}{more}"
+
+
+def _any_field_matches(pattern: str, cs: CatalogStream) -> bool:
+    pat = split_path(pattern)
+    return any(path_matches(pat, p) for p in cs.fields)
+
+
+def _check_fields(fm: FieldMap, rule: StreamRule, cs: CatalogStream) -> list[Problem]:
+    out: list[Problem] = []
+    sid = cs.tap_stream_id
+    names = cs.field_names()
+    for kind, patterns in (("fields", rule.fields or ()), ("exclude", rule.exclude)):
+        for pattern in patterns:
+            if is_wildcard(pattern):
+                if not _any_field_matches(pattern, cs):
+                    out.append(
+                        Problem(
+                            "warning",
+                            f"{fm.source}: stream {sid!r}: {kind} pattern {pattern!r} "
+                            "matches no field",
+                            hint=_listing(f"fields of {sid}", names),
+                            stream=sid,
+                        )
+                    )
+                continue
+            path = split_path(pattern)
+            if path not in cs.fields:
+                out.append(
+                    Problem(
+                        "error",
+                        f"{fm.source}: stream {sid!r} has no field {pattern!r} in the tap's "
+                        "catalog (misspelled, or removed at the source)."
+                        + _closest(pattern, names),
+                        hint=_listing(f"fields of {sid}", names),
+                        stream=sid,
+                    )
+                )
+                continue
+            if kind == "fields" and rule.selected:
+                bad = next(
+                    (path[:i] for i in range(1, len(path) + 1) if path[:i] in _unsupported(cs)),
+                    None,
+                )
+                if bad is not None:
+                    out.append(
+                        Problem(
+                            "error",
+                            f"{fm.source}: stream {sid!r}: field {join_path(bad)!r} is "
+                            "unsupported by the tap (inclusion: unsupported) and can never "
+                            "be pulled",
+                            hint=f"remove {pattern!r} from the fields of {sid!r}",
+                            stream=sid,
+                        )
+                    )
+            if kind == "exclude" and (why := cs.always_reason(path)):
+                out.append(
+                    Problem(
+                        "warning",
+                        f"{fm.source}: stream {sid!r}: {pattern!r} is a {why} and is always "
+                        "pulled; excluding it has no effect",
+                        stream=sid,
+                    )
+                )
+    if rule.selected and rule.fields is not None:
+        covered = FieldPatterns.parse(rule.fields, rule.exclude)
+        loose = [
+            f.name
+            for p, f in cs.fields.items()
+            if not f.has_children
+            and cs.always_reason(p) is None
+            and p not in _unsupported(cs)
+            and not _covered(covered, p)
+        ]
+        if loose:
+            out.append(
+                Problem(
+                    "warning",
+                    f"{fm.source}: stream {sid!r}: "
+                    + _listing("catalog fields the field map does not mention (not pulled)", loose),
+                    hint="new at the source? list them under 'fields' to pull them, or under "
+                    "'exclude' to silence this",
+                    stream=sid,
+                )
+            )
+    return out
+
+
+def _unsupported(cs: CatalogStream) -> set[tuple[str, ...]]:
+    return {p for p, f in cs.fields.items() if cs.inclusion(f.breadcrumb) == "unsupported"}
+
+
+def _covered(patterns: FieldPatterns, path: tuple[str, ...]) -> bool:
+    """Whether some pattern names this field or an ancestor (not just a descendant)."""
+    for pat in (*(patterns.include or ()), *patterns.exclude):
+        if len(pat) <= len(path) and path_matches(pat, path[: len(pat)]):
+            return True
+    return False
+
+
+def check(field_map: FieldMap, catalog: CatalogLike) -> list[Problem]:
+    """Everything wrong with a field map against a catalog: errors first, then warnings.
+
+    Errors: unknown stream or field names (with the closest match), unsupported streams or
+    fields asked for. Warnings: wildcards matching nothing, exclusions that cannot apply,
+    catalog fields and streams the map does not mention (new at the source).
+    """
+    cat = as_catalog(catalog)
+    problems: list[Problem] = []
+    stream_names = cat.names
+    used: set[str] = set()
+    for rule in field_map.rules:
+        matched = [cs for cs in cat.streams if rule.matches(cs)]
+        if not matched:
+            if rule.wildcard:
+                problems.append(
+                    Problem(
+                        "warning",
+                        f"{field_map.source}: stream pattern {rule.pattern!r} matches no stream",
+                        hint=_listing("streams in the catalog", stream_names),
+                    )
+                )
+            else:
+                problems.append(
+                    Problem(
+                        "error",
+                        f"{field_map.source}: stream {rule.pattern!r} is not in the tap's "
+                        f"catalog.{_closest(rule.pattern, stream_names)}",
+                        hint=_listing("streams in the catalog", stream_names),
+                        stream=rule.pattern,
+                    )
+                )
+            continue
+        for cs in matched:
+            if field_map.rule_for(cs) is not rule:
+                continue  # overridden by an exact entry or a later pattern
+            used.add(cs.tap_stream_id)
+            if rule.selected and cs.unsupported and not rule.wildcard:
+                problems.append(
+                    Problem(
+                        "error",
+                        f"{field_map.source}: stream {cs.tap_stream_id!r} is unsupported by "
+                        "the tap (inclusion: unsupported) and cannot be pulled",
+                        hint=f"set {cs.tap_stream_id!r} to off or remove it",
+                        stream=cs.tap_stream_id,
+                    )
+                )
+                continue
+            problems.extend(_check_fields(field_map, rule, cs))
+    unlisted = [s for s in stream_names if s not in used]
+    if unlisted and field_map.unlisted == UNLISTED_OFF:
+        problems.append(
+            Problem(
+                "warning",
+                f"{field_map.source}: "
+                + _listing("streams in the catalog the field map does not list (off)", unlisted),
+                hint="list them (on or off) to silence this",
+            )
+        )
+    problems.sort(key=lambda p: p.level != "error")
+    return problems
+
+
+# ----------------------------------------------------------------------------- resolving
+
+
+def resolve(field_map: FieldMap, catalog: CatalogLike) -> Selection:
+    """The selection a field map makes on a catalog; ConfigError listing every error found."""
+    cat = as_catalog(catalog)
+    problems = check(field_map, cat)
+    errors = [p for p in problems if p.level == "error"]
+    if errors:
+        first = errors[0]
+        rest = "".join(f"\n  {p.message}" for p in errors[1:])
+        raise ConfigError(first.message + rest, hint=first.hint)
+    streams: dict[str, StreamSelection] = {}
+    for cs in cat.streams:
+        rule = field_map.rule_for(cs)
+        if rule is None:
+            if field_map.unlisted == UNLISTED_CATALOG:
+                sel = resolve_stream(cs)
+                sel.reason = f"not in the field map, follows the {sel.reason}"
+            else:
+                sel = resolve_stream(
+                    cs, stream_on=False, reason="not in the field map (unlisted streams are off)"
+                )
+        else:
+            how = f"pattern {rule.pattern!r}" if rule.wildcard else "field map"
+            sel = resolve_stream(
+                cs,
+                stream_on=rule.selected and not cs.unsupported,
+                patterns=rule.patterns(),
+                reason=f"{how}: {'on' if rule.selected else 'off'}",
+            )
+        streams[cs.tap_stream_id] = sel
+    return Selection(
+        streams,
+        shape=field_map.shape,
+        source=field_map.source,
+        unlisted=field_map.unlisted,
+        warnings=[str(p) for p in problems],
+    )
+
+
+def write_catalog_selected(
+    path: str | Path, catalog: CatalogLike, selection: Selection
+) -> dict[str, Any]:
+    """Write the tap's catalog with the selection applied (hotglue's ``catalog-selected.json``)."""
+    from glue_runtime.state import write_json_atomic
+
+    data = apply_selection(catalog, selection)
+    write_json_atomic(Path(path), data)
+    return data
+
+
+def selector_for_run(
+    path: str | Path,
+    catalog: CatalogLike | None,
+    *,
+    unknown_fields: str = "drop",
+    stats: Any = None,
+) -> tuple[Any, dict[str, Any]]:
+    """What ``run`` needs from a field map: the selector stage and the catalog for the tap.
+
+    Raises ConfigError (unknown names, unsupported fields) before any tap starts.
+    """
+    from glue_runtime.stages.select import make_selector
+
+    if catalog is None:
+        raise ConfigError(
+            f"field map {path} needs the tap's catalog",
+            hint="pass --catalog, or run discovery first (`python -m glue_runtime discover`)",
+        )
+    cat = as_catalog(catalog)
+    selection = resolve(load_field_map(path), cat)
+    stage = make_selector(selection, unknown_fields=unknown_fields, stats=stats, catalog=cat)
+    return stage, apply_selection(cat, selection)
+
+
+# ----------------------------------------------------------------------------- writing
+
+_PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_\-]*(\.[A-Za-z0-9_\-]+)*")
+_YAML_WORDS = {"y", "n", "yes", "no", "on", "off", "true", "false", "null", "~"}
+
+
+def _yaml_str(text: str) -> str:
+    if _PLAIN.fullmatch(text) and text.lower() not in _YAML_WORDS:
+        return text
+    return json.dumps(text)
+
+
+def _field_pattern(path: tuple[str, ...]) -> str:
+    return ".".join(escape_glob(p).replace(".", "\\.") for p in path)
+
+
+def init_field_map(catalog: CatalogLike, *, title: str | None = None) -> str:
+    """A field map listing every stream (on/off as the catalog selects it) and its fields.
+
+    Fields off by default are listed commented out; unsupported ones are noted. Loading the
+    result gives the catalog's own default selection.
+    """
+    cat = as_catalog(catalog)
+    lines = [
+        f"# Field map{f' for {title}' if title else ''}: which streams and fields are pulled.",
+        "# Generated from the tap's catalog by `glue fieldmap init`; edit freely.",
+        "# A stream is on/off; `fields` lists what is pulled (dotted paths for nested fields,",
+        "# fnmatch wildcards allowed); `exclude` lists fields to leave out. Key properties and",
+        "# replication keys are always pulled. Streams not listed here are off.",
+        "# See docs/fieldmap.md.",
+        "version: 1",
+        "unlisted_streams: off",
+        "streams:" if cat.streams else "streams: {}",
+    ]
+    for cs in cat.streams:
+        on = cs.selected and not cs.unsupported
+        default = resolve_stream(cs, stream_on=True)
+        lines.append(f"  {_yaml_str(escape_glob(cs.tap_stream_id))}:")
+        note = ""
+        if cs.unsupported:
+            note = "  # unsupported by the tap"
+        elif not on:
+            note = "  # off by default"
+        lines.append(f"    selected: {'true' if on else 'false'}{note}")
+        leaves = [p for p, f in cs.fields.items() if not f.has_children]
+        if not leaves:
+            continue
+        lines.append("    fields:")
+        for p in leaves:
+            name = _yaml_str(_field_pattern(p))
+            if p in default.unsupported:
+                lines.append(f"      # {name}  (unsupported by the tap)")
+            elif default.fields.get(p):
+                why = default.always.get(p)
+                lines.append(f"      - {name}" + (f"  # always pulled: {why}" if why else ""))
+            else:
+                lines.append(f"      # - {name}  (off by default: uncomment to pull)")
+    return "\n".join(lines) + "\n"
+
+
+# ----------------------------------------------------------------------------- showing
+
+
+def _join(items: list[str], width: int = 96) -> list[str]:
+    """Comma-joined items wrapped to lines of about ``width`` characters."""
+    out: list[str] = []
+    cur = ""
+    for item in items:
+        piece = item if not cur else f", {item}"
+        if cur and len(cur) + len(piece) > width:
+            out.append(cur + ",")
+            cur = item
+        else:
+            cur += piece
+    if cur or not out:
+        out.append(cur or "-")
+    return out
+
+
+def render_table(selection: Selection) -> str:
+    """The resolved selection as text: a summary table, then each selected stream's fields."""
+    lines = [
+        f"Field map: {selection.source} (read as: {selection.shape}); "
+        f"unlisted streams: {selection.unlisted}",
+        "",
+    ]
+    rows = [("STREAM", "ON", "PULLED", "IGNORED", "WHY")]
+    for sid, s in selection.streams.items():
+        pulled = sum(1 for v in s.fields.values() if v) if s.selected else 0
+        ignored = sum(1 for v in s.fields.values() if not v) if s.selected else 0
+        rows.append(
+            (
+                sid,
+                "on" if s.selected else "off",
+                str(pulled) if s.selected else "-",
+                str(ignored) if s.selected else "-",
+                s.reason,
+            )
+        )
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    for r in rows:
+        lines.append(
+            "  ".join(c.ljust(w) for c, w in zip(r[:4], widths, strict=True)) + "  " + r[4]
+        )
+    for sid, s in selection.streams.items():
+        if not s.selected:
+            continue
+        lines.append("")
+        lines.append(f"{sid}  (on: {s.reason})")
+        always = [f"{join_path(p)} ({why})" for p, why in s.always.items()]
+        for label, items in (
+            ("pulled", s.pulled),
+            ("ignored", s.ignored),
+            ("always", always),
+            ("unsupported", sorted(join_path(p) for p in s.unsupported)),
+        ):
+            if label == "unsupported" and not items:
+                continue
+            wrapped = _join(items)
+            lines.append(f"  {label + ':':<13}{wrapped[0]}")
+            lines.extend(f"  {'':<13}{w}" for w in wrapped[1:])
+    if selection.warnings:
+        lines.append("")
+        lines.extend(selection.warnings)
+    return "\n".join(lines) + "\n"
+
+
+__all__ = [
+    "SHAPE_HOTGLUE",
+    "SHAPE_JSON",
+    "SHAPE_YAML",
+    "Catalog",
+    "FieldMap",
+    "Problem",
+    "StreamRule",
+    "check",
+    "init_field_map",
+    "load_field_map",
+    "parse_field_map",
+    "render_table",
+    "resolve",
+    "selector_for_run",
+    "write_catalog_selected",
+]

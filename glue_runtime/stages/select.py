@@ -1,0 +1,455 @@
+"""The selector stage: enforce a resolved selection on the tap's messages.
+
+Many taps ignore the catalog they are given, so the selection is enforced here too:
+
+- messages of unselected streams (RECORD, SCHEMA, ACTIVATE_VERSION, BATCH) are dropped, and so
+  are those of streams the catalog does not have;
+- unselected fields are dropped from RECORDs and pruned from SCHEMAs, nested objects and arrays
+  of objects included;
+- STATE and unknown message types pass through untouched.
+
+Work per stream happens once per SCHEMA: the set of kept keys and a compiled projection
+function per object level. The per-record path is a couple of C-level set checks on the
+record's keys and, only when something must go, one dict comprehension.
+
+**Fields not in the stream's schema** (a tap sending more than its SCHEMA says) follow one
+policy, ``unknown_fields``: ``"drop"`` (the default: only what the schema declares reaches the
+target), ``"keep"`` (pass them on) or ``"error"`` (fail the job with a DataError). Either way they
+are counted per stream in :class:`SelectStats` for the job summary. The check applies at every
+object level whose schema lists ``properties`` and does not allow ``additionalProperties`` or
+``patternProperties``; objects without listed properties are free-form and pass whole. A
+RECORD arriving before any SCHEMA of its stream is checked against the catalog's fields.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from glue_runtime.catalog import FieldPath, Selection, StreamSelection, join_path
+from glue_runtime.errors import ConfigError, DataError
+from glue_runtime.protocol import ACTIVATE_VERSION, BATCH, RECORD, SCHEMA, Message
+from glue_runtime.stages import Stage
+
+log = logging.getLogger("glue_runtime.select")
+
+UNKNOWN_POLICIES = ("drop", "keep", "error")
+MAX_NAMES = 20
+
+Projection = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+@dataclass
+class SelectStats:
+    """What the selector dropped, per stream, for the job summary."""
+
+    unknown_fields: dict[str, int] = field(default_factory=dict)
+    unknown_field_names: dict[str, set[str]] = field(default_factory=dict)
+    dropped_messages: dict[str, int] = field(default_factory=dict)
+    new_fields: dict[str, list[str]] = field(default_factory=dict)
+    missing_fields: dict[str, list[str]] = field(default_factory=dict)
+    schemas: dict[str, int] = field(default_factory=dict)
+
+    def count_unknown(self, stream: str, names: list[str]) -> None:
+        self.unknown_fields[stream] = self.unknown_fields.get(stream, 0) + len(names)
+        seen = self.unknown_field_names.setdefault(stream, set())
+        if len(seen) < MAX_NAMES:
+            seen.update(names[: MAX_NAMES - len(seen)])
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "unknown_fields": dict(self.unknown_fields),
+            "unknown_field_names": {k: sorted(v) for k, v in self.unknown_field_names.items()},
+            "dropped_messages": dict(self.dropped_messages),
+            "new_fields": dict(self.new_fields),
+            "missing_fields": dict(self.missing_fields),
+        }
+
+    def summary_lines(self, policy: str = "drop") -> list[str]:
+        """Human lines for the job summary (empty when nothing happened)."""
+        verb = {"drop": "dropped", "keep": "kept", "error": "rejected"}.get(policy, policy)
+        out = []
+        for stream, n in sorted(self.unknown_fields.items()):
+            names = ", ".join(sorted(self.unknown_field_names.get(stream, ())))
+            out.append(
+                f"stream {stream}: {n} value(s) of fields not in its schema {verb} ({names})"
+            )
+        for stream, n in sorted(self.dropped_messages.items()):
+            out.append(f"stream {stream}: not selected, {n} message(s) dropped")
+        for stream, names in sorted(self.new_fields.items()):
+            out.append(f"stream {stream}: fields new since discovery: {', '.join(names)}")
+        for stream, names in sorted(self.missing_fields.items()):
+            out.append(f"stream {stream}: selected fields gone from the source: {', '.join(names)}")
+        return out
+
+
+# ----------------------------------------------------------------------------- field trees
+
+
+@dataclass
+class _Tree:
+    """The object levels of a schema: property name -> subtree (None: a leaf or free-form)."""
+
+    props: dict[str, _Tree | None]
+    open: bool = False
+
+
+def _tree_from_schema(schema: Any) -> _Tree | None:
+    if not isinstance(schema, dict):
+        return None
+    props = schema.get("properties")
+    if not isinstance(props, dict) or not props:
+        items = schema.get("items")
+        if isinstance(items, dict) and isinstance(items.get("properties"), dict):
+            return _tree_from_schema(items)
+        return None
+    extra = schema.get("additionalProperties", False)
+    return _Tree(
+        {name: _tree_from_schema(sub) for name, sub in props.items()},
+        open=extra is not False or "patternProperties" in schema,
+    )
+
+
+def _tree_from_paths(paths: list[FieldPath]) -> _Tree | None:
+    if not paths:
+        return None
+    root = _Tree({})
+    nodes: dict[FieldPath, _Tree] = {(): root}
+    for path in sorted(paths, key=len):
+        parent = nodes.get(path[:-1])
+        if parent is None:
+            continue
+        parent.props[path[-1]] = None
+    for path in sorted(paths, key=len):
+        parent = nodes.get(path[:-1])
+        if parent is not None and any(len(p) > len(path) and p[: len(path)] == path for p in paths):
+            sub = nodes[path] = _Tree({})
+            parent.props[path[-1]] = sub
+    return root
+
+
+def _tree_paths(tree: _Tree | None, prefix: FieldPath = ()) -> Iterator[FieldPath]:
+    if tree is None:
+        return
+    for name, sub in tree.props.items():
+        yield (*prefix, name)
+        yield from _tree_paths(sub, (*prefix, name))
+
+
+# ----------------------------------------------------------------------------- projections
+
+
+def _project_list(fn: Projection, items: list[Any]) -> list[Any]:
+    new: list[Any] | None = None
+    for i, x in enumerate(items):
+        if type(x) is dict:
+            y = fn(x)
+            if y is not x:
+                if new is None:
+                    new = list(items)
+                new[i] = y
+    return items if new is None else new
+
+
+def _compile(
+    tree: _Tree,
+    path: FieldPath,
+    sel: StreamSelection,
+    on_unknown: Callable[[dict[str, Any], FieldPath, frozenset[str]], list[str]],
+    policy: str,
+) -> tuple[Projection, Callable[[Any], bool] | None] | None:
+    """One object level's projection, or None when values at this level pass whole.
+
+    Returns ``(project, quick)``: ``quick`` (for a level with nothing to remove, only keys to
+    check) is a C-level "all keys known" test the parent calls first, skipping ``project``.
+    """
+    keep: list[str] = []
+    drop: list[str] = []
+    nested: list[tuple[str, Callable[[Any], bool] | None, Projection]] = []
+    for name, sub in tree.props.items():
+        p = (*path, name)
+        if sel.field_selected(p):
+            keep.append(name)
+            if sub is not None:
+                compiled = _compile(sub, p, sel, on_unknown, policy)
+                if compiled is not None:
+                    nested.append((name, compiled[1], compiled[0]))
+        else:
+            drop.append(name)
+    if tree.open and not drop and not nested:
+        return None
+    keep_f = frozenset(keep)
+    keep_t = tuple(keep)
+    drop_f = frozenset(drop)
+    drop_t = tuple(drop)
+    allowed = frozenset(tree.props)
+    known = allowed.issuperset
+    nested_items = tuple(nested)
+    open_ = tree.open
+    strip_unknown = policy == "drop" and not open_
+    # Removing a few keys from a copy beats rebuilding the dict; rebuilding wins when most go.
+    by_copy = len(drop_t) <= len(keep_t)
+
+    def remove(d: dict[str, Any]) -> dict[str, Any]:
+        if by_copy:
+            out = d.copy()
+            for k in drop_t:
+                if k in out:
+                    del out[k]
+            return out
+        return {k: d[k] for k in keep_t if k in d}
+
+    def other(d: dict[str, Any]) -> dict[str, Any]:
+        """The slow path: the record has keys the schema does not list."""
+        if not open_:
+            on_unknown(d, path, allowed)
+        if strip_unknown:
+            return {k: v for k, v in d.items() if k in keep_f}
+        if drop_f.isdisjoint(d):
+            return d
+        return {k: v for k, v in d.items() if k not in drop_f}
+
+    if not nested_items:
+        if not drop_t:
+
+            def check_only(d: dict[str, Any]) -> dict[str, Any]:
+                return d if known(d) else other(d)
+
+            return check_only, (None if open_ else known)
+
+        def flat(d: dict[str, Any]) -> dict[str, Any]:
+            if known(d):
+                if d.keys().isdisjoint(drop_f):
+                    return d
+                return remove(d)
+            return other(d)
+
+        return flat, None
+
+    def deep(d: dict[str, Any]) -> dict[str, Any]:
+        if not open_ and not known(d):
+            out = other(d)
+        elif d.keys().isdisjoint(drop_f):
+            out = d
+        else:
+            out = remove(d)
+        for key, quick, fn in nested_items:
+            v = out.get(key)
+            tv = type(v)
+            if tv is dict:
+                if quick is not None and quick(v):
+                    continue
+                nv = fn(v)
+            elif tv is list:
+                if quick is not None:
+                    try:
+                        if all(map(quick, v)):
+                            continue
+                    except TypeError:  # an item that is not iterable (null, a number)
+                        pass
+                nv = _project_list(fn, v)
+            else:
+                continue
+            if nv is not v:
+                if out is d:
+                    out = d.copy()
+                out[key] = nv
+        return out
+
+    return deep, None
+
+
+def _prune_schema(schema: dict[str, Any], sel: StreamSelection, path: FieldPath) -> dict[str, Any]:
+    """The schema without unselected properties; the same object when nothing goes."""
+    props = schema.get("properties")
+    if not isinstance(props, dict):
+        items = schema.get("items")
+        if isinstance(items, dict) and isinstance(items.get("properties"), dict):
+            new_items = _prune_schema(items, sel, path)
+            if new_items is not items:
+                return {**schema, "items": new_items}
+        return schema
+    new_props: dict[str, Any] = {}
+    changed = False
+    for name, sub in props.items():
+        p = (*path, name)
+        if not sel.field_selected(p):
+            changed = True
+            continue
+        new_sub = _prune_schema(sub, sel, p) if isinstance(sub, dict) else sub
+        changed = changed or new_sub is not sub
+        new_props[name] = new_sub
+    if not changed:
+        return schema
+    out = {**schema, "properties": new_props}
+    required = schema.get("required")
+    if isinstance(required, list):
+        out["required"] = [r for r in required if r in new_props]
+    return out
+
+
+# ----------------------------------------------------------------------------- the stage
+
+_DROP: Any = object()
+_PASS: Any = object()
+
+
+def make_selector(
+    selection: Selection,
+    *,
+    unknown_fields: str = "drop",
+    stats: SelectStats | None = None,
+    catalog: Any = None,
+) -> Stage:
+    """A stage enforcing ``selection`` on a message stream.
+
+    ``unknown_fields``: ``drop`` (default), ``keep`` or ``error`` for record fields missing
+    from the stream's schema. ``stats`` (optional) collects per-stream counts. ``catalog`` is
+    accepted for symmetry with ``selector_for_run`` and not needed: the selection carries the
+    catalog's fields.
+    """
+    del catalog
+    if unknown_fields not in UNKNOWN_POLICIES:
+        raise ConfigError(
+            f"unknown_fields is {unknown_fields!r}",
+            hint=f"use one of: {', '.join(UNKNOWN_POLICIES)}",
+        )
+    st = stats if stats is not None else SelectStats()
+    policy = unknown_fields
+
+    def unknown_handler(stream: str, sel: StreamSelection):
+        def on_unknown(d: dict[str, Any], path: FieldPath, allowed: frozenset[str]) -> list[str]:
+            names = [join_path((*path, k)) for k in d if k not in allowed]
+            st.count_unknown(stream, names)
+            if policy == "error":
+                keys = {k: d.get(k) for k in sel.key_properties} if not path else {}
+                where = f" (record {keys})" if keys else ""
+                raise DataError(
+                    f"stream {stream!r}: a record{where} has fields not in its schema: "
+                    f"{', '.join(names)}",
+                    hint="the tap sends more than its SCHEMA declares; use unknown_fields "
+                    "'drop' or 'keep' to carry on",
+                )
+            return names
+
+        return on_unknown
+
+    def plan(stream: str, sel: StreamSelection, tree: _Tree | None) -> Any:
+        if tree is None:
+            return _PASS
+        compiled = _compile(tree, (), sel, unknown_handler(stream, sel), policy)
+        return _PASS if compiled is None else compiled[0]
+
+    def report_drift(stream: str, sel: StreamSelection, tree: _Tree | None) -> None:
+        if not sel.fields:
+            return
+        seen = set(_tree_paths(tree))
+        new = [join_path(p) for p in seen if p not in sel.fields]
+        missing = [
+            join_path(p)
+            for p, on in sel.fields.items()
+            if on and p not in seen and (len(p) == 1 or p[:-1] in seen)
+        ]
+        if new and sorted(new) != st.new_fields.get(stream):
+            st.new_fields[stream] = sorted(new)
+            log.warning(
+                "stream %s: the tap's SCHEMA has fields the catalog does not (new at the "
+                "source? rediscover and run `fieldmap check`): %s",
+                stream,
+                ", ".join(sorted(new)),
+            )
+        if missing and sorted(missing) != st.missing_fields.get(stream):
+            st.missing_fields[stream] = sorted(missing)
+            log.warning(
+                "stream %s: selected fields are not in the tap's SCHEMA (removed at the "
+                "source?): %s",
+                stream,
+                ", ".join(sorted(missing)),
+            )
+
+    def stage(messages: Iterator[Message]) -> Iterator[Message]:
+        plans: dict[str, Any] = {}
+        batch_warned: set[str] = set()
+        selections: dict[str, StreamSelection | None] = {}
+
+        def selection_of(stream: str) -> StreamSelection | None:
+            if stream in selections:
+                return selections[stream]
+            sel = selection.for_stream(stream)
+            if sel is None:
+                log.warning(
+                    "stream %s is not in the catalog: its messages are dropped "
+                    "(rediscover the catalog if the tap added it)",
+                    stream,
+                )
+            selections[stream] = sel = sel if sel is not None and sel.selected else None
+            return sel
+
+        def drop(stream: Any) -> None:
+            key = str(stream)
+            st.dropped_messages[key] = st.dropped_messages.get(key, 0) + 1
+
+        for msg in messages:
+            mtype = msg.get("type")
+            if mtype == RECORD:
+                stream = msg.get("stream")
+                p = plans.get(stream)  # type: ignore[arg-type]
+                if p is None:
+                    sel = selection_of(stream) if type(stream) is str else None
+                    if sel is None:
+                        p = _DROP
+                    else:
+                        p = plan(stream, sel, _tree_from_paths(list(sel.fields)))
+                    plans[stream] = p  # type: ignore[index]
+                if p is _PASS:
+                    yield msg
+                elif p is _DROP:
+                    drop(stream)
+                else:
+                    rec = msg["record"]
+                    if type(rec) is not dict:
+                        yield msg
+                        continue
+                    out = p(rec)
+                    yield msg if out is rec else {**msg, "record": out}
+            elif mtype == SCHEMA:
+                stream = msg.get("stream")
+                sel = selection_of(stream) if type(stream) is str else None
+                if sel is None:
+                    plans[stream] = _DROP  # type: ignore[index]
+                    drop(stream)
+                    continue
+                st.schemas[stream] = st.schemas.get(stream, 0) + 1
+                schema = msg.get("schema")
+                if not isinstance(schema, dict):
+                    plans[stream] = _PASS
+                    yield msg
+                    continue
+                tree = _tree_from_schema(schema)
+                report_drift(stream, sel, tree)
+                plans[stream] = plan(stream, sel, tree)
+                pruned = _prune_schema(schema, sel, ())
+                yield msg if pruned is schema else {**msg, "schema": pruned}
+            elif mtype in (ACTIVATE_VERSION, BATCH):
+                stream = msg.get("stream")
+                sel = selection_of(stream) if type(stream) is str else None
+                if sel is None:
+                    drop(stream)
+                    continue
+                if mtype == BATCH and stream not in batch_warned and not all(sel.fields.values()):
+                    batch_warned.add(stream)
+                    log.warning(
+                        "stream %s: BATCH files are passed on whole; deselected fields in "
+                        "them are not removed",
+                        stream,
+                    )
+                yield msg
+            else:
+                yield msg
+
+    return stage
+
+
+__all__ = ["UNKNOWN_POLICIES", "SelectStats", "make_selector"]

@@ -67,6 +67,11 @@ class SqliteSink(BatchSink):
         self._target = target
         super().__init__(target, stream_name, schema, key_properties)
         self.table = (self.config.get("table_prefix") or "") + stream_name
+        self.load_method = self.config.get("load_method") or "upsert"
+        # Keys drive the primary key and ON CONFLICT, except in append-only mode.
+        self.upsert_keys: list[str] = (
+            [] if self.load_method == "append-only" else list(self.key_properties)
+        )
         props = self.schema.get("properties") or {}
         self.columns: list[str] = list(props)
         self.column_types: dict[str, str] = {c: sqlite_type(props[c]) for c in self.columns}
@@ -119,8 +124,8 @@ class SqliteSink(BatchSink):
         with conn:
             if existing is None:
                 cols = [f"{quote_ident(c)} {self.column_types[c]}".rstrip() for c in self.columns]
-                if self.key_properties:
-                    keys = ", ".join(quote_ident(k) for k in self.key_properties)
+                if self.upsert_keys:
+                    keys = ", ".join(quote_ident(k) for k in self.upsert_keys)
                     cols.append(f"PRIMARY KEY ({keys})")
                 conn.execute(f"CREATE TABLE {table} ({', '.join(cols)})")
                 existing = list(self.columns)
@@ -133,14 +138,19 @@ class SqliteSink(BatchSink):
                         conn.execute((sql + self.column_types[col]).rstrip())
                         existing.append(col)
                         self.logger.info("Added column %s to table %s", quote_ident(col), table)
-                if self.key_properties:
+                if self.upsert_keys:
                     self._ensure_unique_keys()
+                if self.load_method == "overwrite" and self.table not in self._target.overwritten:
+                    deleted = conn.execute(f"DELETE FROM {table}").rowcount
+                    self.logger.info("overwrite: deleted %d rows from %s", deleted, table)
+        if self.load_method == "overwrite":
+            self._target.overwritten.add(self.table)
         self._insert_sql = self._build_insert(existing)
 
     def _ensure_unique_keys(self) -> None:
         """An existing table needs a primary key or unique index on exactly the key columns
         for ON CONFLICT to work; add a unique index if it has neither."""
-        wanted = [k.casefold() for k in self.key_properties]
+        wanted = [k.casefold() for k in self.upsert_keys]
         conn = self.connection
         table = quote_ident(self.table)
         pk = sorted(
@@ -153,14 +163,14 @@ class SqliteSink(BatchSink):
                 cols = conn.execute(f"PRAGMA index_info({quote_ident(index[1])})").fetchall()
                 if [c[2].casefold() for c in sorted(cols)] == wanted:
                     return
-        name = quote_ident(f"{self.table}__keys__{'__'.join(self.key_properties)}")
-        keys = ", ".join(quote_ident(k) for k in self.key_properties)
+        name = quote_ident(f"{self.table}__keys__{'__'.join(self.upsert_keys)}")
+        keys = ", ".join(quote_ident(k) for k in self.upsert_keys)
         try:
             conn.execute(f"CREATE UNIQUE INDEX {name} ON {table} ({keys})")
         except sqlite3.IntegrityError as exc:
             raise InvalidJSONSchema(
                 f"Table {table} (stream '{self.stream_name}') has rows with duplicate values of "
-                f"the new key properties {list(self.key_properties)}; deduplicate them or drop "
+                f"the new key properties {self.upsert_keys}; deduplicate them or drop "
                 "the table before loading with these keys."
             ) from exc
         self.logger.info("Added a unique index on %s to table %s", keys, table)
@@ -172,9 +182,9 @@ class SqliteSink(BatchSink):
         cols = ", ".join(quote_ident(c) for c in self.columns)
         params = ", ".join("?" * len(self.columns))
         sql = f"INSERT INTO {table} ({cols}) VALUES ({params})"
-        if not self.key_properties:
+        if not self.upsert_keys:
             return sql
-        keys = {k.casefold() for k in self.key_properties}
+        keys = {k.casefold() for k in self.upsert_keys}
         ours = {c.casefold() for c in self.columns}
         sets = [
             f"{quote_ident(c)} = excluded.{quote_ident(c)}"
@@ -182,7 +192,7 @@ class SqliteSink(BatchSink):
             if c.casefold() not in keys
         ]
         sets += [f"{quote_ident(c)} = NULL" for c in table_columns if c.casefold() not in ours]
-        conflict = ", ".join(quote_ident(k) for k in self.key_properties)
+        conflict = ", ".join(quote_ident(k) for k in self.upsert_keys)
         action = f"DO UPDATE SET {', '.join(sets)}" if sets else "DO NOTHING"
         return f"{sql} ON CONFLICT ({conflict}) {action}"
 
@@ -297,6 +307,18 @@ class TargetSqlite(Target):
             default="",
             description="Prepended to each stream name to make its table name.",
         ),
+        th.Property(
+            "load_method",
+            th.StringType,
+            default="upsert",
+            allowed_values=["upsert", "append-only", "overwrite"],
+            description=(
+                "`upsert` (default): a record replaces the row with the same key properties "
+                "(plain append for streams without keys). `append-only`: every record is a new "
+                "row; new tables get no primary key. `overwrite`: empty each table once per run "
+                "when its stream starts, then upsert."
+            ),
+        ),
     ).to_dict()
     default_sink_class = SqliteSink
     message_reader_class = OrjsonReader
@@ -307,6 +329,7 @@ class TargetSqlite(Target):
         self.max_parallelism = 1
         self._connection: sqlite3.Connection | None = None
         self._fast_sinks: dict[str, SqliteSink] = {}
+        self.overwritten: set[str] = set()  # tables emptied by load_method=overwrite this run
 
     @property
     def connection(self) -> sqlite3.Connection:

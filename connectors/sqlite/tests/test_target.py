@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import json
 import sqlite3
 
 import pytest
+from glue_sqlite.target import TargetSqlite
 from singer_sdk.exceptions import InvalidRecord
 
 USER = {"id": {"type": "integer"}, "name": {"type": ["string", "null"]}}
@@ -235,3 +237,44 @@ def test_database_folder_is_created(tmp_path, run_target, h):
     db = tmp_path / "new" / "dir" / "x.db"
     run_target({"database": str(db)}, [h.schema("s", USER), h.record("s", {"id": 1})])
     assert sqlite3.connect(db).execute("SELECT id, name FROM s").fetchall() == [(1, None)]
+
+
+def test_append_only_keeps_every_record_even_with_keys(db, run_target, h):
+    msgs = [h.schema("users", USER, ["id"]), h.record("users", {"id": 1, "name": "a"})]
+    config = {"database": str(db), "load_method": "append-only"}
+    run_target(config, [*msgs, h.record("users", {"id": 1, "name": "b"})])
+    assert h.rows(db, "SELECT id, name FROM users ORDER BY rowid") == [(1, "a"), (1, "b")]
+
+
+def test_overwrite_empties_the_table_once_per_run(db, run_target, h):
+    wider = {**USER, "email": {"type": "string"}}
+    run_target(
+        {"database": str(db)}, [h.schema("users", USER, ["id"]), h.record("users", {"id": 9})]
+    )
+    run_target(
+        {"database": str(db), "load_method": "overwrite"},
+        [
+            h.schema("users", USER, ["id"]),
+            h.record("users", {"id": 1, "name": "a"}),
+            h.schema("users", wider, ["id"]),  # a new sink in the same run: no second delete
+            h.record("users", {"id": 2, "name": "b"}),
+        ],
+    )
+    assert h.rows(db, "SELECT id FROM users ORDER BY id") == [(1,), (2,)]
+
+
+def test_stream_maps_take_the_general_path(db, h):
+    """A stream with a stream map is not on the fast path and still gets mapped."""
+    msgs = [h.schema("users", USER, ["id"]), h.record("users", {"id": 1, "name": "secret"})]
+    text = "".join(json.dumps(m) + "\n" for m in msgs)
+    mapped = TargetSqlite(
+        config={"database": str(db), "stream_maps": {"users": {"name": "'hidden'"}}}
+    )
+    mapped.listen(io.StringIO(text))
+    assert "users" not in mapped._fast_sinks
+    assert h.rows(db, "SELECT id, name FROM users") == [(1, "hidden")]
+
+    plain = TargetSqlite(config={"database": str(db)})
+    plain.listen(io.StringIO(text))
+    assert "users" in plain._fast_sinks
+    assert h.rows(db, "SELECT id, name FROM users") == [(1, "secret")]

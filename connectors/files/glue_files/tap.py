@@ -266,6 +266,7 @@ class TapFiles(Tap):
     """Singer tap reading CSV and JSON-lines files."""
 
     name = "tap-files"
+    package_name = "glue-connector-files"
     config_jsonschema = th.PropertiesList(
         th.Property(
             "streams",

@@ -1,0 +1,252 @@
+"""target-files: one JSON-lines or CSV file per stream, each replaced atomically.
+
+The hot path is one orjson.dumps per record (JSON lines) into a list that a drain writes with
+one call; record validation is compiled once per schema with fastjsonschema. Files become
+visible (rename over the final name) just before the target emits STATE and at the end, so a
+STATE line always covers data that is in its final file.
+"""
+
+from __future__ import annotations
+
+import csv
+import decimal
+import io
+import re
+import weakref
+from pathlib import Path
+from typing import Any
+
+import fastjsonschema
+import orjson
+from singer_sdk import Target
+from singer_sdk import typing as th
+from singer_sdk.exceptions import InvalidJSONSchema, InvalidRecord
+from singer_sdk.io_base import SingerReader
+from singer_sdk.sinks import Sink
+from singer_sdk.sinks.core import BaseJSONSchemaValidator, JSONSchemaValidator
+
+from glue_files.output import OutputFile
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def _default(value: Any) -> Any:
+    """orjson fallback for what a stream map or foreign reader may hand over."""
+    if isinstance(value, decimal.Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    raise TypeError(f"cannot serialise {type(value).__name__} as JSON")
+
+
+class OrjsonReader(SingerReader):
+    """Parse input lines with orjson (several times faster than the stdlib)."""
+
+    def deserialize_json(self, line: str) -> dict:
+        try:
+            return orjson.loads(line)
+        except orjson.JSONDecodeError:
+            # orjson refuses what the stdlib accepts (integers over 64 bits, NaN): defer to
+            # singer-sdk's parser, which also raises its own error for a really bad line.
+            return super().deserialize_json(line)
+
+
+class FastValidator(BaseJSONSchemaValidator):
+    """Record validation compiled once per schema with fastjsonschema. Formats are not checked
+    (singer-sdk's default validator does not check them either) and defaults are not filled in
+    (records are written as they came). The fast variant builds no error details; a failing
+    record is checked again with a detailed one, for the message."""
+
+    def __init__(self, schema: dict[str, Any], stream: str) -> None:
+        super().__init__(schema)
+        self.stream = stream
+        try:
+            self._validate = fastjsonschema.compile(
+                schema, use_formats=False, use_default=False, detailed_exceptions=False
+            )
+        except fastjsonschema.JsonSchemaDefinitionException as exc:
+            raise InvalidJSONSchema(f"Schema Validation Error: {exc}") from exc
+
+    def validate(self, record: dict[str, Any]) -> None:
+        try:
+            self._validate(record)
+        except fastjsonschema.JsonSchemaValueException:
+            detailed = fastjsonschema.compile(self.schema, use_formats=False, use_default=False)
+            try:
+                detailed(record)
+                message = "record does not match its schema"
+            except fastjsonschema.JsonSchemaValueException as exc:
+                message = exc.message
+            raise InvalidRecord(
+                f"Stream '{self.stream}': record does not match its schema: {message}", record
+            ) from None
+
+
+def _csv_cell(value: Any) -> Any:
+    """CSV text for a value: JSON for objects and arrays (not Python repr), true/false."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None or isinstance(value, str | int | float):
+        return value
+    return orjson.dumps(value, default=_default).decode()
+
+
+class FilesSink(Sink):
+    """Serialises one stream's records into its OutputFile."""
+
+    MAX_SIZE_DEFAULT = 20_000  # records buffered (as bytes or dicts) before a write
+
+    def __init__(
+        self,
+        target: TargetFiles,
+        stream_name: str,
+        schema: dict,
+        key_properties: list[str] | None,
+    ) -> None:
+        self._target = target
+        super().__init__(target, stream_name, schema, key_properties)
+        self.output: OutputFile = target.output_for(stream_name)
+        self._lines: list[bytes] = []  # JSON lines, serialised on arrival
+        self._records: list[dict] = []  # CSV: rows are built at drain, for the current header
+        self._dumps = orjson.dumps
+        self._option = orjson.OPT_APPEND_NEWLINE
+        self._csv = self.output.csv
+
+    def get_validator(self) -> BaseJSONSchemaValidator | None:
+        if not self.validate_schema:
+            return None
+        try:
+            return FastValidator(self.schema, self.stream_name)
+        except InvalidJSONSchema:
+            # fastjsonschema rejects some schemas jsonschema accepts; use the SDK's then.
+            return JSONSchemaValidator(self.schema)
+
+    def _parse_timestamps_in_record(self, record: dict, schema: dict, treatment: Any) -> None:
+        """Keep date/time strings as the text they arrived as: parsing them to datetimes only
+        to format them back would cost time and could change the value."""
+
+    def _get_context(self, record: dict) -> dict:
+        return {}
+
+    def setup(self) -> None:
+        super().setup()
+        # A sink replaced by a schema change still holds records: write them first, so they
+        # land before this sink's and under the header they were built for.
+        for old in self._target._sinks_to_clear:
+            if old.stream_name == self.stream_name:
+                self._target.drain_one(old)
+        if self._csv:
+            self.output.set_columns(list(self.schema.get("properties") or {}))
+        if not self.output.append:
+            self.output.start()
+
+    def process_record(self, record: dict, context: dict) -> None:
+        if self._csv:
+            self._records.append(record)
+            return
+        try:
+            self._lines.append(self._dumps(record, option=self._option))
+        except TypeError:
+            self._lines.append(self._dumps(record, option=self._option, default=_default))
+
+    def process_batch(self, context: dict) -> None:
+        if self._csv:
+            records, self._records = self._records, []
+            self.output.write(self._csv_rows(records))
+        else:
+            lines, self._lines = self._lines, []
+            self.output.write(b"".join(lines))
+
+    def _csv_rows(self, records: list[dict]) -> bytes:
+        columns = self.output.columns
+        cell = _csv_cell
+        buf = io.StringIO()
+        writer = csv.writer(buf, delimiter=self.output.delimiter, lineterminator="\n")
+        writer.writerows([[cell(rec.get(c)) for c in columns] for rec in records])
+        return buf.getvalue().encode()
+
+
+class _Outputs:
+    """The target's open output files; whatever is unpublished at exit is discarded."""
+
+    def __init__(self) -> None:
+        self.files: dict[str, OutputFile] = {}
+
+    def discard_all(self) -> None:
+        for f in self.files.values():
+            f.discard()
+
+
+class TargetFiles(Target):
+    """Singer target writing one JSON-lines or CSV file per stream."""
+
+    name = "target-files"
+    package_name = "glue-connector-files"
+    config_jsonschema = th.PropertiesList(
+        th.Property(
+            "output_dir",
+            th.StringType,
+            required=True,
+            description="Folder for the output files (created if missing).",
+        ),
+        th.Property(
+            "format",
+            th.StringType,
+            default="jsonl",
+            allowed_values=["jsonl", "csv"],
+            description="jsonl (one JSON object a line) or csv (header from the schema).",
+        ),
+        th.Property(
+            "mode",
+            th.StringType,
+            default="overwrite",
+            allowed_values=["overwrite", "append"],
+            description="overwrite: each run replaces a stream's file; append: adds to it.",
+        ),
+        th.Property(
+            "delimiter", th.StringType, default=",", description="CSV delimiter (csv format)."
+        ),
+    ).to_dict()
+    default_sink_class = FilesSink
+    message_reader_class = OrjsonReader
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.max_parallelism = 1  # drains are CPU-bound Python; threads only add overhead
+        self._outputs = _Outputs()
+        # A run that dies would leave its temp files behind: remove them when this target
+        # is collected or the interpreter exits (published files are not touched).
+        weakref.finalize(self, self._outputs.discard_all)
+
+    def output_for(self, stream_name: str) -> OutputFile:
+        """The stream's output file (one per stream for the whole run)."""
+        out = self._outputs.files.get(stream_name)
+        if out is None:
+            fmt = self.config.get("format") or "jsonl"
+            folder = Path(self.config["output_dir"]).expanduser()
+            folder.mkdir(parents=True, exist_ok=True)
+            name = _UNSAFE.sub("_", stream_name).strip(".") or "stream"
+            out = OutputFile(
+                folder / f"{name}.{fmt}",
+                append=self.config.get("mode") == "append",
+                csv_format=fmt == "csv",
+                delimiter=self.config.get("delimiter") or ",",
+            )
+            self._outputs.files[stream_name] = out
+        return out
+
+    def publish_all(self) -> None:
+        for out in self._outputs.files.values():
+            if out.publish():
+                self.logger.info("Wrote %s", out.path)
+
+    def _write_state_message(self, state: dict) -> None:
+        """Files first, then the STATE that says they are written."""
+        self.publish_all()
+        super()._write_state_message(state)
+
+    def process_endofpipe(self) -> None:
+        super().process_endofpipe()
+        self.publish_all()  # the input may have carried no STATE at all
+
+
+if __name__ == "__main__":
+    TargetFiles.cli()

@@ -1,0 +1,177 @@
+"""The stream spec in the tap's config, checked once so a typo fails before any request."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from singer_sdk.exceptions import ConfigValidationError
+from singer_sdk.helpers.jsonpath import _compile_jsonpath
+
+STYLES = ("none", "page", "offset", "cursor", "next_link")
+AUTH_TYPES = ("api_key", "basic", "oauth2_client_credentials", "oauth2_refresh_token")
+
+
+def _fail(message: str) -> ConfigValidationError:
+    return ConfigValidationError(message, errors=[message])
+
+
+@dataclass(frozen=True)
+class Pagination:
+    """How to ask for the next page: one of STYLES and the names the API uses."""
+
+    style: str = "none"
+    page_param: str = "page"
+    page_size_param: str | None = None
+    page_size: int | None = None
+    start_page: int = 1
+    offset_param: str = "offset"
+    limit_param: str = "limit"
+    limit: int = 100
+    cursor_path: str | None = None
+    cursor_param: str = "cursor"
+    next_link_path: str | None = None
+
+
+@dataclass(frozen=True)
+class StreamSpec:
+    """One endpoint -> one stream."""
+
+    name: str
+    path: str
+    records_path: str = "$[*]"
+    primary_keys: tuple[str, ...] = ()
+    replication_key: str | None = None
+    since_param: str | None = None
+    schema: dict[str, Any] | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)
+    is_sorted: bool = False
+    pagination: Pagination = field(default_factory=Pagination)
+
+
+def _jsonpath(value: Any, where: str) -> str:
+    if not isinstance(value, str) or not value.startswith("$"):
+        raise _fail(f"{where} must be a JSONPath starting with '$' (e.g. \"$.data[*]\").")
+    try:
+        _compile_jsonpath(value)
+    except Exception as exc:  # jsonpath_ng raises several types for bad syntax
+        raise _fail(f"{where} is not a valid JSONPath ({value!r}): {exc}") from None
+    return value
+
+
+def _positive_int(value: Any, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise _fail(f"{where} must be a positive integer, got {value!r}.")
+    return value
+
+
+def parse_pagination(raw: Any, where: str) -> Pagination:
+    """Build a Pagination, naming the stream and key of anything missing or unknown."""
+    if raw is None:
+        return Pagination()
+    if not isinstance(raw, dict):
+        raise _fail(f'{where} must be an object like {{"style": "page"}}.')
+    style = raw.get("style", "none")
+    if style not in STYLES:
+        raise _fail(f"{where}.style is {style!r}; use one of: {', '.join(STYLES)}.")
+    known = set(Pagination.__dataclass_fields__)
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise _fail(f"{where} has unknown keys {unknown}; known keys: {sorted(known)}.")
+    values = dict(raw)
+    for key in ("page_size", "limit"):
+        if values.get(key) is not None:
+            _positive_int(values[key], f"{where}.{key}")
+    if "start_page" in values:
+        start = values["start_page"]
+        if isinstance(start, bool) or not isinstance(start, int) or start < 0:
+            raise _fail(f"{where}.start_page must be an integer >= 0, got {start!r}.")
+    if style == "cursor":
+        if not values.get("cursor_path"):
+            raise _fail(f"{where}: style 'cursor' needs cursor_path (JSONPath to the next cursor).")
+        _jsonpath(values["cursor_path"], f"{where}.cursor_path")
+    if values.get("next_link_path"):
+        _jsonpath(values["next_link_path"], f"{where}.next_link_path")
+    return Pagination(**values)
+
+
+def parse_streams(raw: Any) -> list[StreamSpec]:
+    """Check and convert the `streams` setting."""
+    if not isinstance(raw, list) or not raw:
+        raise _fail("`streams` must be a non-empty list of {name, path, ...} objects.")
+    specs: list[StreamSpec] = []
+    seen: set[str] = set()
+    for i, item in enumerate(raw):
+        where = f"streams[{i}]"
+        if not isinstance(item, dict):
+            raise _fail(f"{where} must be an object with at least `name` and `path`.")
+        name = item.get("name")
+        if not isinstance(name, str) or not name:
+            raise _fail(f"{where} needs a `name`.")
+        where = f"stream '{name}'"
+        if name in seen:
+            raise _fail(f"{where} is declared twice; stream names must be unique.")
+        seen.add(name)
+        path = item.get("path")
+        if not isinstance(path, str):
+            raise _fail(f'{where} needs a `path` (e.g. "/items").')
+        keys = item.get("primary_keys") or []
+        if isinstance(keys, str):
+            keys = [keys]
+        schema = item.get("schema")
+        if schema is not None and not (isinstance(schema, dict) and "properties" in schema):
+            raise _fail(f"{where}: `schema` must be a JSON schema object with `properties`.")
+        rkey = item.get("replication_key")
+        if rkey and schema is not None and rkey not in schema["properties"]:
+            raise _fail(f"{where}: replication_key '{rkey}' is not a property of its schema.")
+        params = item.get("params") or {}
+        if not isinstance(params, dict):
+            raise _fail(f"{where}: `params` must be an object of query parameters.")
+        headers = item.get("headers") or {}
+        if not isinstance(headers, dict):
+            raise _fail(f"{where}: `headers` must be an object of header names to values.")
+        if item.get("since_param") and not rkey:
+            raise _fail(f"{where}: since_param needs a replication_key to take its value from.")
+        specs.append(
+            StreamSpec(
+                name=name,
+                path=path,
+                records_path=_jsonpath(item.get("records_path") or "$[*]", f"{where}.records_path"),
+                primary_keys=tuple(keys),
+                replication_key=rkey or None,
+                since_param=item.get("since_param") or None,
+                schema=schema,
+                params=dict(params),
+                headers={str(k): str(v) for k, v in headers.items()},
+                is_sorted=bool(item.get("is_sorted", False)),
+                pagination=parse_pagination(item.get("pagination"), f"{where}.pagination"),
+            )
+        )
+    return specs
+
+
+def check_auth(auth: Any) -> dict[str, Any] | None:
+    """Check the `auth` setting has what its type needs (names only, never values)."""
+    if not auth:
+        return None
+    if not isinstance(auth, dict):
+        raise _fail("`auth` must be an object with a `type`.")
+    kind = auth.get("type")
+    if kind not in AUTH_TYPES:
+        raise _fail(f"auth.type is {kind!r}; use one of: {', '.join(AUTH_TYPES)}.")
+    needs = {
+        "api_key": ("value",),
+        "basic": ("username", "password"),
+        "oauth2_client_credentials": ("token_url", "client_id", "client_secret"),
+        "oauth2_refresh_token": ("token_url", "client_id", "refresh_token"),
+    }[kind]
+    missing = [k for k in needs if not auth.get(k)]
+    if missing:
+        raise _fail(f"auth type '{kind}' needs {', '.join('auth.' + k for k in missing)}.")
+    if kind == "api_key" and bool(auth.get("header")) == bool(auth.get("query")):
+        raise _fail(
+            "auth type 'api_key' needs exactly one of auth.header (a header name) "
+            "or auth.query (a query parameter name)."
+        )
+    return auth

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 
@@ -109,3 +110,21 @@ def test_missing_database_is_not_created(tmp_path):
     with pytest.raises(ConfigValidationError, match="does not exist"):
         TapSqlite(config={"database": str(path)}).discover_streams()
     assert not path.exists()
+
+
+def test_replication_key_chosen_in_the_catalog(source, capsys):
+    """A catalog that marks a column as replication key makes the stream incremental."""
+    catalog = TapSqlite(config={"database": str(source)}).catalog_dict
+    for entry in catalog["streams"]:
+        if entry["tap_stream_id"] == "events":
+            entry["replication_key"] = "id"
+            entry["replication_method"] = "INCREMENTAL"
+            for md in entry["metadata"]:
+                if md["breadcrumb"] == []:
+                    md["metadata"]["replication-key"] = "id"
+                    md["metadata"]["replication-method"] = "INCREMENTAL"
+    state = {"bookmarks": {"events": {"replication_key": "id", "replication_key_value": 2}}}
+    capsys.readouterr()
+    TapSqlite(config={"database": str(source)}, catalog=catalog, state=state).sync_all()
+    out = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["id"] for r in records(out, "events")] == [3]

@@ -6,22 +6,22 @@ Usage: glue_case.py --input FILE --target discard|files [--target-config JSON] -
        glue_case.py --describe    (which parts are available, as JSON)
 
 The tap is tests/singer/replay_tap.py (config {"input": FILE}); the discarding target is
-benchmarks/discard_target.py. Prints the job's result as one JSON object on stdout. The stages
-come from benchmarks/select_stage.py and benchmarks/transform_stage.py when those exist (each
-exposes ``make_stage(spec) -> Stage``; spec is :func:`stage_spec`), else from benchmarks/standin.py.
+benchmarks/discard_target.py. Prints the job's result as one JSON object on stdout.
+
+Stages: ``real`` builds them from glue_runtime's own modules (the selector from a field map
+resolved against the tap's catalog; the transform from an ETL script / declarative map) once
+those modules exist; ``standin`` uses benchmarks/standin.py. ``--describe`` says which exist.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import sys
 import tempfile
 import traceback
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
@@ -33,46 +33,60 @@ sys.path.insert(0, str(HERE))
 import datagen  # noqa: E402
 import standin  # noqa: E402
 
+CATALOG: dict[str, Any] = {
+    "streams": [
+        {
+            "tap_stream_id": datagen.STREAM,
+            "stream": datagen.STREAM,
+            "schema": datagen.SCHEMA,
+            "key_properties": ["id"],
+            "replication_key": "updated_at",
+            "metadata": [
+                {
+                    "breadcrumb": [],
+                    "metadata": {"inclusion": "available", "selected-by-default": True},
+                }
+            ],
+        }
+    ]
+}
+FIELD_MAP = {"streams": {datagen.STREAM: {"exclude": list(datagen.DROPPED_FIELDS)}}}
 
-def stage_spec(workdir: Path) -> dict[str, Any]:
-    """What the benchmark's field map + ETL do, for ``make_stage(spec)`` of the real stages."""
-    return {
-        "stream": datagen.STREAM,
-        "schema": datagen.SCHEMA,
-        "key_properties": ["id"],
-        "drop": list(datagen.DROPPED_FIELDS),
-        "computed": {
-            "name": datagen.COMPUTED_FIELD,
-            "expression": "quantity * unit_price",
-            "type": "number",
-        },
-        "workdir": str(workdir),
-    }
+
+def real_selector(workdir: Path) -> Any:
+    """glue_runtime's selector stage for the benchmark's field map (drop 4 fields)."""
+    from glue_runtime.fieldmap import parse_field_map, resolve
+    from glue_runtime.stages.select import make_selector
+
+    return make_selector(resolve(parse_field_map(FIELD_MAP), CATALOG))
 
 
-def _load(name: str) -> tuple[ModuleType | None, str]:
-    """Load benchmarks/NAME.py; (module, '') or (None, why it is not available)."""
-    path = HERE / f"{name}.py"
-    if not path.exists():
-        return None, f"benchmarks/{name}.py not available yet"
+def real_transform(workdir: Path) -> Any:
+    """glue_runtime's transform stage adding line_total = quantity * unit_price."""
+    raise ImportError("glue_runtime's transform stage is not wired into the benchmark yet")
+
+
+REAL = {"select_stage": real_selector, "transform_stage": real_transform}
+
+
+def _real(part: str) -> tuple[Any, str]:
+    """(builder, '') when glue_runtime's real stage can be built, else (None, why not)."""
+    builder = REAL[part]
     try:
-        spec = importlib.util.spec_from_file_location(f"bench_{name}", path)
-        assert spec is not None and spec.loader is not None
-        mod = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(mod)
+        builder(Path(tempfile.gettempdir()))
+    except ImportError as exc:
+        return None, f"{part.replace('_', ' ')} not available yet ({exc})"
     except Exception as exc:  # a half-landed module must not stop the suite
-        return None, f"benchmarks/{name}.py does not import: {type(exc).__name__}: {exc}"
-    if not callable(getattr(mod, "make_stage", None)):
-        return None, f"benchmarks/{name}.py has no make_stage(spec)"
-    return mod, ""
+        return None, f"{part.replace('_', ' ')} does not build: {type(exc).__name__}: {exc}"
+    return builder, ""
 
 
 def describe() -> dict[str, Any]:
     """Which real parts are available (the harness skips or substitutes the rest)."""
     out: dict[str, Any] = {}
     for part in ("select_stage", "transform_stage"):
-        mod, why = _load(part)
-        out[part] = {"available": mod is not None, "why": why}
+        builder, why = _real(part)
+        out[part] = {"available": builder is not None, "why": why}
     try:
         from glue_runtime import connectors
 
@@ -111,24 +125,23 @@ def executable_copy(src: Path, bin_dir: Path) -> Path:
 
 
 def build_stages(select: str, transform: str, workdir: Path) -> tuple[list[Any], dict[str, str]]:
-    spec = stage_spec(workdir)
     stages: list[Any] = []
     used: dict[str, str] = {}
+    stream = datagen.STREAM
     for part, kind, fallback in (
-        ("select_stage", select, lambda: standin.drop_fields(spec["stream"], spec["drop"])),
-        ("transform_stage", transform, lambda: standin.add_line_total(spec["stream"])),
+        ("select_stage", select, lambda: standin.drop_fields(stream, datagen.DROPPED_FIELDS)),
+        ("transform_stage", transform, lambda: standin.add_line_total(stream)),
     ):
         if kind == "real":
-            mod, why = _load(part)
-            if mod is None:
+            builder, why = _real(part)
+            if builder is None:
                 raise SystemExit(why)
-            stages.append(mod.make_stage(spec))
-            used[part] = "real"
+            stages.append(builder(workdir))
         elif kind == "standin":
             stages.append(fallback())
-            used[part] = "standin"
         elif kind != "none":
             raise SystemExit(f"unknown stage kind {kind!r}")
+        used[part] = kind
     return stages, used
 
 

@@ -12,9 +12,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from rest_fake_api import FakeAPI, start  # noqa: E402
-
-from glue_rest.tap import TapRest  # noqa: E402
+from glue_rest.tap import TapRest
+from rest_fake_api import FakeAPI, start
 
 
 @pytest.fixture

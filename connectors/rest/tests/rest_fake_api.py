@@ -173,17 +173,18 @@ class _Handler(BaseHTTPRequestHandler):
             return auth.startswith("Bearer ") and auth[7:] in api.access_tokens
         return True
 
-    def do_GET(self) -> None:  # noqa: C901, PLR0911, PLR0912
+    def do_GET(self) -> None:
         path, query = self._record({})
         api = self.server.api
         if self._fault(path):
             return
-        if not self._authorized(path, query):
+        route = path.removeprefix("/v1")
+        if not self._authorized(route, query):
             self._send(401, {"message": "Bad or missing credentials."})
             return
         leaf = path.rsplit("/", 2)[-2:]  # e.g. ["page", "items"]
         style = leaf[0] if leaf[-1] == "items" else None
-        if path.startswith("/auth/"):
+        if route.startswith("/auth/"):
             style = "plain"
         rows = api.selected(query)
         if style == "plain":

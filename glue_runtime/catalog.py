@@ -413,6 +413,11 @@ class StreamSelection:
         walk(())
         return out
 
+    def leaves(self) -> list[FieldPath]:
+        """Fields without sub-fields (what a count of fields should count)."""
+        parents = {p[:-1] for p in self.fields}
+        return [p for p in self.fields if p not in parents]
+
     @property
     def pulled(self) -> list[str]:
         """Fields pulled (a whole object is shown once), always-included ones too."""

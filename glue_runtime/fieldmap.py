@@ -634,8 +634,9 @@ def render_table(selection: Selection) -> str:
     ]
     rows = [("STREAM", "ON", "PULLED", "IGNORED", "WHY")]
     for sid, s in selection.streams.items():
-        pulled = sum(1 for v in s.fields.values() if v) if s.selected else 0
-        ignored = sum(1 for v in s.fields.values() if not v) if s.selected else 0
+        leaves = s.leaves()
+        pulled = sum(1 for p in leaves if s.fields[p])
+        ignored = len(leaves) - pulled
         rows.append(
             (
                 sid,

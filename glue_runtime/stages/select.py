@@ -113,20 +113,20 @@ def _tree_from_schema(schema: Any) -> _Tree | None:
 
 
 def _tree_from_paths(paths: list[FieldPath]) -> _Tree | None:
+    """A tree from field paths (the catalog's), for RECORDs that come before any SCHEMA."""
     if not paths:
         return None
+    parents = {p[:-1] for p in paths}
     root = _Tree({})
     nodes: dict[FieldPath, _Tree] = {(): root}
     for path in sorted(paths, key=len):
         parent = nodes.get(path[:-1])
         if parent is None:
             continue
-        parent.props[path[-1]] = None
-    for path in sorted(paths, key=len):
-        parent = nodes.get(path[:-1])
-        if parent is not None and any(len(p) > len(path) and p[: len(path)] == path for p in paths):
-            sub = nodes[path] = _Tree({})
-            parent.props[path[-1]] = sub
+        sub = _Tree({}) if path in parents else None
+        if sub is not None:
+            nodes[path] = sub
+        parent.props[path[-1]] = sub
     return root
 
 

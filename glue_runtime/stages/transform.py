@@ -1,0 +1,587 @@
+"""The transform stage: runs an ETL script (or declarative maps) over the message stream.
+
+Per input stream, once per SCHEMA: the script's ``schema()`` hook decides the output stream,
+schema and key properties; the output's SCHEMA goes out before any record of that shape.
+Per RECORD: ``transform(view, ctx)`` with a read-only view of the record, then routing and
+(for records the script built) validation against the output schema with fastjsonschema.
+
+Rules (docs/etl.md has the user-facing version):
+
+- a record the script returns unchanged (``return record``) to an unchanged stream is the tap's
+  message itself: not validated, written as the tap's bytes;
+- a record the script built is validated against its output stream's schema (compiled once
+  per schema, format checks off); ``validate`` is ``error`` (default), ``warn`` or ``off``;
+- STATE is yielded only after every record before it (generator order). A script with an
+  ``end_stream`` hook holds STATE until the end of input unless it sets ``HOLD_STATE = False``;
+- a stream ends at the end of input or when a SCHEMA for it differs from the one before;
+- BATCH messages cannot be transformed (their records are in files): an error.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Literal
+
+import fastjsonschema
+import orjson
+
+from glue_runtime.errors import ConfigError, TransformError
+from glue_runtime.etl import Context, JobContext, Out, Script, format_script_traceback
+from glue_runtime.protocol import ACTIVATE_VERSION, BATCH, RECORD, SCHEMA, STATE, Message
+from glue_runtime.stages import Stage
+
+log = logging.getLogger("glue_runtime.transform")
+
+Validate = Literal["error", "warn", "off"]
+Guard = Literal["shallow", "deep"]
+WARN_LIMIT = 10  # validation warnings logged per output stream before only counting
+
+_JSON_TYPES = {
+    type(None): "null",
+    bool: "boolean",
+    int: "integer",
+    float: "number",
+    str: "string",
+    list: "array",
+    dict: "object",
+}
+
+
+def json_type(value: Any) -> str:
+    return _JSON_TYPES.get(type(value)) or type(value).__name__
+
+
+@dataclass
+class TransformStats:
+    """Counts the stage keeps: records in per input stream, out per output stream, and
+    records that failed validation under ``validate="warn"``."""
+
+    records_in: dict[str, int] = field(default_factory=dict)
+    records_out: dict[str, int] = field(default_factory=dict)
+    invalid: dict[str, int] = field(default_factory=dict)
+
+
+_validator_cache: dict[bytes, Any] = {}
+
+
+def compile_validator(schema: dict[str, Any], stream: str) -> Any:
+    """A fastjsonschema validator for an output schema, compiled once per distinct schema."""
+    key = orjson.dumps(schema, option=orjson.OPT_SORT_KEYS)
+    fn = _validator_cache.get(key)
+    if fn is None:
+        # "$schema" naming a draft fastjsonschema does not know (singer-sdk writes 2020-12)
+        # would refuse to compile; Singer schemas use nothing past draft 7.
+        definition = {k: v for k, v in schema.items() if k != "$schema"}
+        try:
+            fn = fastjsonschema.compile(definition, use_formats=False)
+        except Exception as exc:
+            raise TransformError(
+                f"the output schema of stream {stream!r} is not a valid JSON schema: {exc}",
+                hint="check what the script's schema() or declare_stream() returns",
+            ) from None
+        if len(_validator_cache) < 1024:
+            _validator_cache[key] = fn
+    return fn
+
+
+class _Output:
+    """One output stream: its current schema, key properties and (lazily) its validator."""
+
+    __slots__ = ("count", "invalid", "key_properties", "msg", "name", "schema", "validator")
+
+    def __init__(self, name: str, schema: dict[str, Any], keys: list[str], msg: Message) -> None:
+        self.name = name
+        self.schema = schema
+        self.key_properties = keys
+        self.msg = msg
+        self.validator: Any = None
+        self.count = 0
+        self.invalid = 0
+
+
+class _Stream:
+    """One input stream: its context, its own output (None: only Out(...) records), and
+    whether records it passes through unchanged can go out as the input messages."""
+
+    __slots__ = ("ctx", "in_msg", "out", "passthrough")
+
+    def __init__(self, ctx: Context, in_msg: Message) -> None:
+        self.ctx = ctx
+        self.in_msg = in_msg
+        self.out: _Output | None = None
+        self.passthrough = False
+
+
+def _same_schema_msg(a: Message, b: Message) -> bool:
+    return (
+        a["schema"] == b["schema"]
+        and (a.get("key_properties") or []) == (b.get("key_properties") or [])
+        and a.get("bookmark_properties") == b.get("bookmark_properties")
+    )
+
+
+class _Run:
+    """The state of one pass of the stage over a message iterator."""
+
+    def __init__(
+        self,
+        script: Script,
+        validate: Validate,
+        job: JobContext,
+        stats: TransformStats | None,
+        guard: Guard,
+    ) -> None:
+        self.script = script
+        self.validate = validate
+        self.job = job
+        self.stats = stats
+        self.guard = guard
+        self.streams: dict[str, _Stream] = {}
+        self.outputs: dict[str, _Output] = {}
+        self.pending: list[Message] = []  # SCHEMA messages to send before the next record
+
+    # -- output streams -------------------------------------------------------------------
+
+    def declare(
+        self,
+        name: str,
+        schema: dict[str, Any],
+        keys: list[str],
+        by: str,
+        *,
+        bookmark: list[str] | None = None,
+        source_msg: Message | None = None,
+    ) -> _Output:
+        """Register (or update) an output stream; queue its SCHEMA when it is new or changed."""
+        props = schema.get("properties")
+        if not isinstance(props, dict):
+            raise TransformError(
+                f"the output schema of stream {name!r} (from input stream {by!r}) has no "
+                "'properties' object",
+                hint='an output schema looks like {"type": "object", "properties": {...}}',
+            )
+        missing = [k for k in keys if k not in props]
+        if missing:
+            raise TransformError(
+                f"output stream {name!r} (from input stream {by!r}): key propert"
+                f"{'y' if len(missing) == 1 else 'ies'} {', '.join(map(repr, missing))} "
+                "not in its schema",
+                hint="a field that is a key was renamed or dropped: set ctx.key_properties "
+                "(or use ctx.reshape, which follows renames)",
+            )
+        o = self.outputs.get(name)
+        if o is not None and o.schema == schema and o.key_properties == keys:
+            return o
+        if source_msg is None:
+            source_msg = {"type": SCHEMA, "stream": name, "schema": schema, "key_properties": keys}
+            if bookmark:
+                source_msg["bookmark_properties"] = bookmark
+        if o is None:
+            o = self.outputs[name] = _Output(name, schema, keys, source_msg)
+        else:  # a schema change for an existing output: new validator, new SCHEMA
+            o.schema, o.key_properties, o.msg, o.validator = schema, keys, source_msg, None
+        self.pending.append(source_msg)
+        return o
+
+    # -- errors ---------------------------------------------------------------------------
+
+    def script_error(self, exc: Exception, hook: str, ctx: Context | None) -> TransformError:
+        """A TransformError for an exception the script raised, with its trimmed traceback."""
+        where = f"stream {ctx.stream!r}" if ctx is not None else "the script"
+        if hook == "transform" and ctx is not None:
+            where += f", record {ctx.position}"
+        tb = format_script_traceback(exc, self.script.frames_from)
+        text = str(exc)
+        if isinstance(exc, (TypeError, AttributeError)) and "mappingproxy" in text:
+            err = TransformError(
+                f"ETL script {self.script.name} changed its input record in {hook}() "
+                f"({where}): {type(exc).__name__}: {text}" + (f"\n{tb}" if tb else ""),
+                hint="records given to transform() are read-only: build a new dict, "
+                'e.g. return {**record, "field": value}, or copy first: r = dict(record)',
+            )
+        else:
+            err = TransformError(
+                f"ETL script {self.script.name} failed in {hook}() ({where}): "
+                f"{type(exc).__name__}: {text}" + (f"\n{tb}" if tb else ""),
+                hint="fix the script (run it on a saved sample with "
+                "`python -m glue_runtime etl test SCRIPT --input FILE`)",
+            )
+        err.stream = ctx.stream if ctx else None  # type: ignore[attr-defined]
+        err.position = ctx.position if ctx else None  # type: ignore[attr-defined]
+        err.script_traceback = tb  # type: ignore[attr-defined]
+        return err
+
+    def invalid(self, o: _Output, record: dict[str, Any], exc: Any, ctx: Context) -> None:
+        """Apply the validation policy to a record that failed its output schema."""
+        name = exc.name or "data"
+        fld = name[5:] if name.startswith("data.") else name[4:] if name != "data" else ""
+        value_type = json_type(exc.value)
+        rule = exc.message.replace(name, "", 1).strip() if exc.message else exc.rule
+        where = f"stream {o.name!r}"
+        if o.name != ctx.stream:
+            where += f" (from input stream {ctx.stream!r})"
+        text = (
+            f"ETL output for {where}, record {ctx.position}: "
+            + (f"field {fld!r}" if fld else "the record")
+            + f" is {value_type}, but the output schema says it {rule}"
+        )
+        if self.validate == "warn":
+            o.invalid += 1
+            if o.invalid <= WARN_LIMIT:
+                more = " (further ones only counted)" if o.invalid == WARN_LIMIT else ""
+                log.warning(text + more)
+            return
+        raise TransformError(
+            text,
+            hint="make the script return that type, or declare the field's type in schema() "
+            "(or in the map: {expr: ..., type: ...}); validate='warn' or 'off' lets it through",
+        )
+
+    # -- emitting -------------------------------------------------------------------------
+
+    def record_msg(self, o: _Output, record: Any, src: Message | None, ctx: Context) -> Message:
+        """A RECORD message for output ``o``, validated per the policy."""
+        if type(record) is not dict:
+            if isinstance(record, MappingProxyType):
+                record = dict(record)
+            elif isinstance(record, dict):
+                pass
+            else:
+                raise TransformError(
+                    f"ETL script {self.script.name} gave a {type(record).__name__} as a record "
+                    f"for stream {o.name!r} (stream {ctx.stream!r}, record {ctx.position})",
+                    hint="a record is a dict of field -> JSON value",
+                )
+        if self.validate != "off":
+            v = o.validator
+            if v is None:
+                v = o.validator = compile_validator(o.schema, o.name)
+            try:
+                v(record)
+            except fastjsonschema.JsonSchemaValueException as exc:
+                self.invalid(o, record, exc, ctx)
+        o.count += 1
+        msg: Message = {"type": RECORD, "stream": o.name, "record": record}
+        if src is not None and len(src) > 3:
+            if "version" in src:
+                msg["version"] = src["version"]
+            if "time_extracted" in src:
+                msg["time_extracted"] = src["time_extracted"]
+        return msg
+
+    def many(self, result: Any, s: _Stream, src: Message | None, hook: str) -> Iterator[Message]:
+        """Route what a hook returned as several records (an iterable of dicts / Out)."""
+        ctx = s.ctx
+        if isinstance(result, (str, bytes, Mapping)) or not hasattr(result, "__iter__"):
+            raise TransformError(
+                f"ETL script {self.script.name}: {hook}() returned a "
+                f"{type(result).__name__} (stream {ctx.stream!r}"
+                + (f", record {ctx.position})" if hook == "transform" else ")"),
+                hint="return a dict (one record), None (drop it), or a list/generator of "
+                "dicts and Out(stream, record)",
+            )
+        it = iter(result)
+        pending = self.pending
+        while True:
+            try:
+                item = next(it)
+            except StopIteration:
+                break
+            except Exception as exc:
+                raise self.script_error(exc, hook, ctx) from None
+            if pending:
+                yield from pending
+                pending.clear()
+            if type(item) is Out:
+                o = self.outputs.get(item.stream)
+                if o is None:
+                    raise TransformError(
+                        f"ETL script {self.script.name} sent a record to stream "
+                        f"{item.stream!r}, which has no schema (from stream {ctx.stream!r}, "
+                        f"{hook}()" + (f", record {ctx.position})" if hook == "transform" else ")"),
+                        hint="declare it first: ctx.declare_stream(name, schema, key_properties)"
+                        " in schema() or start_stream()",
+                    )
+                yield self.record_msg(o, item.record, src, ctx)
+            elif isinstance(item, (dict, MappingProxyType)):
+                yield self.record_msg(self.own_output(s, hook), item, src, ctx)
+            else:
+                raise TransformError(
+                    f"ETL script {self.script.name}: {hook}() gave a {type(item).__name__} "
+                    f"among its records (stream {ctx.stream!r}"
+                    + (f", record {ctx.position})" if hook == "transform" else ")"),
+                    hint="each item must be a dict or Out(stream, record)",
+                )
+
+    def own_output(self, s: _Stream, hook: str) -> _Output:
+        if s.out is None:
+            raise TransformError(
+                f"ETL script {self.script.name}: {hook}() returned a plain record for stream "
+                f"{s.ctx.stream!r}, which has no output of its own (ctx.output_stream is None)",
+                hint="send it to a declared stream with Out(stream, record)",
+            )
+        return s.out
+
+    # -- streams --------------------------------------------------------------------------
+
+    def start(self, msg: Message) -> Iterator[Message]:
+        """A SCHEMA message: (re)start its input stream, decide its output."""
+        name = msg["stream"]
+        schema = msg["schema"]
+        if not isinstance(schema, dict):
+            raise TransformError(f"SCHEMA for stream {name!r} has a schema that is not an object")
+        keys = list(msg.get("key_properties") or [])
+        bookmark = msg.get("bookmark_properties")
+        old = self.streams.get(name)
+        if old is not None:
+            if _same_schema_msg(old.in_msg, msg):
+                # A re-sent, identical SCHEMA does not end the stream; the targets see it again.
+                if old.passthrough:
+                    yield msg
+                elif old.out is not None:
+                    yield old.out.msg
+                return
+            yield from self.end(old)
+        script = self.script
+        ctx = Context(name, schema, keys, bookmark_properties=bookmark, job=self.job, declarer=self)
+        s = _Stream(ctx, msg)
+        self.streams[name] = s
+        out_schema = None
+        if script.schema is not None:
+            try:
+                out_schema = script.schema(name, schema, ctx)
+            except TransformError:
+                raise
+            except Exception as exc:
+                raise self.script_error(exc, "schema", ctx) from None
+            if out_schema is not None and not isinstance(out_schema, dict):
+                raise TransformError(
+                    f"ETL script {script.name}: schema() returned a {type(out_schema).__name__} "
+                    f"for stream {name!r}",
+                    hint="return the output JSON schema (a dict), or None to keep it",
+                )
+        if out_schema is None:
+            out_schema = schema
+        out_name = ctx.output_stream
+        ctx.output_schema = out_schema
+        ctx.key_properties = list(ctx.key_properties or [])
+        if out_name is not None:
+            passthrough = out_name == name and out_schema is schema and ctx.key_properties == keys
+            s.out = self.declare(
+                out_name,
+                out_schema,
+                ctx.key_properties,
+                name,
+                bookmark=bookmark,
+                source_msg=msg if passthrough else None,
+            )
+            s.passthrough = passthrough
+        yield from self.pending
+        self.pending.clear()
+        if script.start_stream is not None:
+            try:
+                result = script.start_stream(ctx)
+            except TransformError:
+                raise
+            except Exception as exc:
+                raise self.script_error(exc, "start_stream", ctx) from None
+            if result is not None:
+                yield from self.many(result, s, None, "start_stream")
+            yield from self.pending
+            self.pending.clear()
+
+    def end(self, s: _Stream) -> Iterator[Message]:
+        """The end of an input stream: its end_stream hook's records."""
+        hook = self.script.end_stream
+        if hook is None:
+            return
+        try:
+            result = hook(s.ctx)
+        except TransformError:
+            raise
+        except Exception as exc:
+            raise self.script_error(exc, "end_stream", s.ctx) from None
+        if result is not None:
+            if isinstance(result, (dict, MappingProxyType)):
+                result = [result]
+            yield from self.many(result, s, None, "end_stream")
+        yield from self.pending
+        self.pending.clear()
+
+    def no_schema(self, msg: Message) -> TransformError:
+        name = msg["stream"]
+        known = ", ".join(repr(n) for n in self.streams) or "none yet"
+        return TransformError(
+            f"{msg['type']} for stream {name!r} arrived before any SCHEMA for it "
+            f"(streams with a schema: {known})",
+            hint="the tap must send a SCHEMA before the first RECORD of a stream",
+        )
+
+    # -- the loop -------------------------------------------------------------------------
+
+    def __call__(self, messages: Iterator[Message]) -> Iterator[Message]:
+        script = self.script
+        transform = script.transform
+        trusted = script.trusted
+        deep = self.guard == "deep" and not trusted
+        hold = script.holds_state
+        streams = self.streams
+        pending = self.pending
+        record_msg = self.record_msg
+        view_of = MappingProxyType
+        dumps = orjson.dumps
+        held: Message | None = None
+        last_name: str | None = None
+        s: _Stream | None = None
+        try:
+            for msg in messages:
+                mtype = msg["type"]
+                if mtype == RECORD:
+                    name = msg["stream"]
+                    if name != last_name or s is None:
+                        s = streams.get(name)
+                        if s is None:
+                            raise self.no_schema(msg)
+                        last_name = name
+                    ctx = s.ctx
+                    ctx.position += 1
+                    if transform is None:
+                        if s.passthrough:
+                            yield msg
+                        elif s.out is not None:
+                            yield record_msg(s.out, msg["record"], msg, ctx)
+                        continue
+                    rec = msg["record"]
+                    view = rec if trusted else view_of(rec)
+                    if deep:
+                        before = dumps(rec)
+                    try:
+                        out = transform(view, ctx)
+                    except TransformError:
+                        raise
+                    except Exception as exc:
+                        raise self.script_error(exc, "transform", ctx) from None
+                    if deep and dumps(rec) != before:
+                        raise TransformError(
+                            f"ETL script {script.name} changed a nested value of its input "
+                            f"record (stream {name!r}, record {ctx.position})",
+                            hint="copy nested objects before changing them "
+                            "(copy.deepcopy(record[...])), and return a new dict",
+                        )
+                    if pending:
+                        yield from pending
+                        pending.clear()
+                    if out is view:
+                        if s.passthrough:
+                            yield msg
+                        else:
+                            yield record_msg(self.own_output(s, "transform"), rec, msg, ctx)
+                    elif type(out) is dict:
+                        o = s.out
+                        if o is None:
+                            o = self.own_output(s, "transform")
+                        yield record_msg(o, out, msg, ctx)
+                    elif out is None:
+                        continue
+                    else:
+                        yield from self.many(out, s, msg, "transform")
+                elif mtype == SCHEMA:
+                    last_name, s = None, None
+                    yield from self.start(msg)
+                elif mtype == STATE:
+                    if hold:
+                        held = msg
+                    else:
+                        yield msg
+                elif mtype == ACTIVATE_VERSION:
+                    st = streams.get(msg["stream"])
+                    if st is None:
+                        raise self.no_schema(msg)
+                    if st.out is None:
+                        continue
+                    if st.out.name == msg["stream"]:
+                        yield msg
+                    else:
+                        yield {**msg, "stream": st.out.name}
+                elif mtype == BATCH:
+                    raise TransformError(
+                        f"BATCH message for stream {msg.get('stream')!r}: an ETL script or map "
+                        "cannot transform records that sit in batch files",
+                        hint="turn off the tap's batch mode (batch_config) for flows with ETL",
+                    )
+                else:
+                    yield msg
+            for st in list(streams.values()):
+                yield from self.end(st)
+            if held is not None:
+                yield held
+        finally:
+            stats = self.stats
+            if stats is not None:
+                for n, st in streams.items():
+                    stats.records_in[n] = stats.records_in.get(n, 0) + st.ctx.position
+                for n, o in self.outputs.items():
+                    stats.records_out[n] = stats.records_out.get(n, 0) + o.count
+                    if o.invalid:
+                        stats.invalid[n] = stats.invalid.get(n, 0) + o.invalid
+
+
+def make_transform(
+    script_or_maps: Script | str | Path | Mapping[str, Any],
+    *,
+    validate: Validate = "error",
+    job_context: JobContext | Mapping[str, Any] | None = None,
+    stats: TransformStats | None = None,
+    guard: Guard = "shallow",
+) -> Stage:
+    """The transform stage for an ETL script or declarative maps.
+
+    ``script_or_maps``: a loaded :class:`Script`, a path (``.py`` script, or ``.json``/``.yml``
+    maps), or a maps config dict (``{"stream_maps": ..., "stream_map_config": ...}``).
+    ``validate``: what a record the script built that does not fit its output schema does:
+    ``error`` (TransformError), ``warn`` (log, count in ``stats.invalid``, pass), ``off``.
+    ``guard="deep"`` also catches changes to nested values of the input record (it compares
+    a serialised copy per record: for ``etl test`` and tests, not production runs).
+    """
+    from glue_runtime.etl import load_transform
+
+    if isinstance(script_or_maps, Script):
+        script = script_or_maps
+    elif isinstance(script_or_maps, (str, Path)):
+        script = load_transform(script_or_maps)
+    elif isinstance(script_or_maps, Mapping):
+        from glue_runtime.stages.maps import compile_maps
+
+        script = compile_maps(script_or_maps)
+    else:
+        raise ConfigError(
+            f"make_transform: expected a Script, a path or a maps dict, got "
+            f"{type(script_or_maps).__name__}"
+        )
+    if validate not in ("error", "warn", "off"):
+        raise ConfigError(f"validate must be error, warn or off (got {validate!r})")
+    if guard not in ("shallow", "deep"):
+        raise ConfigError(f"guard must be shallow or deep (got {guard!r})")
+    if job_context is None:
+        job = JobContext()
+    elif isinstance(job_context, JobContext):
+        job = job_context
+    else:
+        job = JobContext(
+            flow=job_context.get("flow"),
+            tenant=job_context.get("tenant"),
+            job_id=job_context.get("job_id"),
+        )
+
+    def transform_stage(messages: Iterator[Message]) -> Iterator[Message]:
+        return _Run(script, validate, job, stats, guard)(messages)
+
+    transform_stage.script = script  # type: ignore[attr-defined]
+    return transform_stage
+
+
+__all__ = ["TransformStats", "compile_validator", "json_type", "make_transform"]

@@ -13,6 +13,7 @@ import decimal
 import io
 import re
 import weakref
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +39,18 @@ def _default(value: Any) -> Any:
 
 
 class OrjsonReader(SingerReader):
-    """Parse input lines with orjson (several times faster than the stdlib)."""
+    """Parse input lines with orjson (several times faster than the stdlib), and tell the
+    target when reading fails so it can drop its unpublished files."""
+
+    on_error: Callable[[], None] | None = None
+
+    def process_lines(self, file_input: Any, callbacks: dict[str, Callable]) -> Any:
+        try:
+            return super().process_lines(file_input, callbacks)
+        except BaseException:
+            if self.on_error is not None:
+                self.on_error()
+            raise
 
     def deserialize_json(self, line: str) -> dict:
         try:
@@ -215,6 +227,15 @@ class TargetFiles(Target):
         # A run that dies would leave its temp files behind: remove them when this target
         # is collected or the interpreter exits (published files are not touched).
         weakref.finalize(self, self._outputs.discard_all)
+        if isinstance(self.message_reader, OrjsonReader):
+            self.message_reader.on_error = self._discard_unpublished
+
+    def _discard_unpublished(self) -> None:
+        """A failed run: its data never reached a STATE, so it must not reach the files."""
+        self.logger.warning(
+            "Run failed: discarding unpublished output (files keep their last published content)"
+        )
+        self._outputs.discard_all()
 
     def output_for(self, stream_name: str) -> OutputFile:
         """The stream's output file (one per stream for the whole run)."""

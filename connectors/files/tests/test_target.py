@@ -1,0 +1,182 @@
+"""target-files on real files: formats, modes, header handling, atomic publishing, STATE."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+from glue_files.target import TargetFiles
+from singer_sdk.exceptions import InvalidRecord
+
+PROPS = {
+    "id": {"type": "integer"},
+    "name": {"type": ["string", "null"]},
+    "ok": {"type": ["boolean", "null"]},
+    "meta": {"type": ["object", "null"], "properties": {"a": {"type": "integer"}}},
+    "tags": {"type": ["array", "null"], "items": {"type": "string"}},
+}
+
+
+def _rows(path: Path) -> list[list[str]]:
+    with open(path, newline="") as fh:
+        return list(csv.reader(fh))
+
+
+def _hidden(folder: Path) -> list[str]:
+    return [p.name for p in folder.iterdir() if p.name.startswith(".")]
+
+
+def test_jsonl_one_file_per_stream_and_state_after(tmp_path, run_target, h) -> None:
+    msgs = [
+        h.schema("a", PROPS, ["id"]),
+        h.schema("b/c", {"x": {"type": "integer"}}),
+        h.record("a", {"id": 1, "name": "ann", "meta": {"a": 1}, "tags": ["t"]}),
+        h.record("b/c", {"x": 5}),
+        h.record("a", {"id": 2, "name": None}),
+        h.state({"bookmarks": {"a": {"id": 2}}}),
+    ]
+    states = run_target({"output_dir": str(tmp_path)}, msgs)
+    assert states == [{"bookmarks": {"a": {"id": 2}}}]
+    assert h.jsonl(tmp_path / "a.jsonl") == [
+        {"id": 1, "name": "ann", "meta": {"a": 1}, "tags": ["t"]},
+        {"id": 2, "name": None},
+    ]
+    assert h.jsonl(tmp_path / "b_c.jsonl") == [{"x": 5}]  # unsafe characters replaced
+    assert _hidden(tmp_path) == []
+
+
+def test_overwrite_replaces_and_append_appends(tmp_path, run_target, h) -> None:
+    def run(mode: str, ids: list[int]) -> None:
+        msgs = [h.schema("a", PROPS)] + [h.record("a", {"id": i}) for i in ids]
+        run_target({"output_dir": str(tmp_path), "mode": mode}, msgs)
+
+    run("overwrite", [1, 2])
+    run("overwrite", [3])
+    assert [r["id"] for r in h.jsonl(tmp_path / "a.jsonl")] == [3]
+    run("append", [4, 5])
+    assert [r["id"] for r in h.jsonl(tmp_path / "a.jsonl")] == [3, 4, 5]
+    run("overwrite", [])  # a run without records still replaces the file
+    assert (tmp_path / "a.jsonl").read_text() == ""
+
+
+def test_csv_header_in_schema_order_and_nested_values_as_json(tmp_path, run_target, h) -> None:
+    msgs = [
+        h.schema("a", PROPS, ["id"]),
+        h.record("a", {"tags": ["x", "y"], "id": 1, "meta": {"a": 1}, "ok": True, "name": 'q"1'}),
+        h.record("a", {"id": 2, "ok": False, "meta": None}),
+    ]
+    run_target({"output_dir": str(tmp_path), "format": "csv"}, msgs)
+    rows = _rows(tmp_path / "a.csv")
+    assert rows[0] == ["id", "name", "ok", "meta", "tags"]
+    assert rows[1] == ["1", 'q"1', "true", '{"a":1}', '["x","y"]']  # JSON, not repr
+    assert rows[2] == ["2", "", "false", "", ""]
+    assert json.loads(rows[1][3]) == {"a": 1}
+
+
+def test_csv_schema_change_widens_the_header(tmp_path, run_target, h) -> None:
+    """A new column is added at the end; earlier rows get empty cells; a dropped column stays."""
+    msgs = [
+        h.schema("a", {"id": {"type": "integer"}, "v": {"type": "string"}}),
+        h.record("a", {"id": 1, "v": "x,1"}),
+        h.state({"n": 1}),
+        h.schema("a", {"id": {"type": "integer"}, "w": {"type": "object"}}),
+        h.record("a", {"id": 2, "w": {"k": [1]}}),
+    ]
+    run_target({"output_dir": str(tmp_path), "format": "csv"}, msgs)
+    assert _rows(tmp_path / "a.csv") == [
+        ["id", "v", "w"],
+        ["1", "x,1", ""],
+        ["2", "", '{"k":[1]}'],
+    ]
+    # Appending with a narrower schema keeps the file's header and its order.
+    run_target(
+        {"output_dir": str(tmp_path), "format": "csv", "mode": "append"},
+        [
+            h.schema("a", {"w": {"type": "object"}, "id": {"type": "integer"}}),
+            h.record("a", {"id": 3, "w": {}}),
+        ],
+    )
+    assert _rows(tmp_path / "a.csv")[-1] == ["3", "", "{}"]
+    # Appending with a new column rewrites the existing rows under the wider header.
+    run_target(
+        {"output_dir": str(tmp_path), "format": "csv", "mode": "append"},
+        [
+            h.schema("a", {"id": {"type": "integer"}, "z": {"type": "string"}}),
+            h.record("a", {"id": 4, "z": "zz"}),
+        ],
+    )
+    assert _rows(tmp_path / "a.csv") == [
+        ["id", "v", "w", "z"],
+        ["1", "x,1", "", ""],
+        ["2", "", '{"k":[1]}', ""],
+        ["3", "", "{}", ""],
+        ["4", "", "", "zz"],
+    ]
+
+
+class _Probe(TargetFiles):
+    """Records what the output file holds at the moment each STATE is emitted."""
+
+    seen: list[tuple[dict, list[int]]]
+
+    def _write_state_message(self, state: dict) -> None:
+        super()._write_state_message(state)
+        path = Path(self.config["output_dir"]) / "a.jsonl"
+        ids = [json.loads(line)["id"] for line in path.read_text().splitlines()]
+        self.seen.append((state, ids))
+
+
+def test_state_is_emitted_only_after_its_data_is_in_the_final_file(tmp_path, run_target, h) -> None:
+    """Force a full drain after every message (as the 5-minute drain would): each STATE the
+    target emits covers records that are already in a.jsonl, and nothing is lost between."""
+    (tmp_path / "a.jsonl").write_text('{"id": 0}\n')  # a previous run's file
+    _Probe.seen = []
+    _Probe._MAX_RECORD_AGE_IN_MINUTES = -1.0
+    msgs = [h.schema("a", PROPS)]
+    for i in range(1, 7):
+        msgs.append(h.record("a", {"id": i}))
+        if i % 2 == 0:
+            msgs.append(h.state({"bookmarks": {"a": {"id": i}}}))
+    states = run_target({"output_dir": str(tmp_path)}, msgs, cls=_Probe)
+    assert states[-1] == {"bookmarks": {"a": {"id": 6}}}
+    assert len(_Probe.seen) >= 3
+    for state, ids in _Probe.seen:
+        upto = state["bookmarks"]["a"]["id"]
+        assert ids[:upto] == list(range(1, upto + 1))  # overwrite: the old id 0 is gone
+    assert [r["id"] for r in h.jsonl(tmp_path / "a.jsonl")] == [1, 2, 3, 4, 5, 6]
+    assert _hidden(tmp_path) == []
+
+
+def test_readers_never_see_a_partial_file(tmp_path, h) -> None:
+    """While the target reads input, the final file is the previous run's, complete; the new
+    data sits in a hidden temp file until it is published."""
+    final = tmp_path / "a.jsonl"
+    final.write_text('{"id": 0}\n')
+    seen: list[str] = []
+
+    def lines():
+        yield json.dumps(h.schema("a", PROPS)) + "\n"
+        for i in range(1, 30_001):  # more than one batch: written to the temp file meanwhile
+            yield json.dumps(h.record("a", {"id": i, "name": "n" * 20})) + "\n"
+        seen.append(final.read_text())
+        assert _hidden(tmp_path)  # the temp file exists, beside the final one
+
+    TargetFiles(config={"output_dir": str(tmp_path)}).listen(lines())
+    assert seen == ['{"id": 0}\n']
+    assert len(h.jsonl(final)) == 30_000
+    assert _hidden(tmp_path) == []
+
+
+def test_invalid_record_fails_and_leaves_the_previous_file(tmp_path, h) -> None:
+    final = tmp_path / "a.jsonl"
+    final.write_text('{"id": 0}\n')
+    msgs = [h.schema("a", PROPS), h.record("a", {"id": 1}), h.record("a", {"id": "two"})]
+    text = "".join(json.dumps(m) + "\n" for m in msgs)
+    target = TargetFiles(config={"output_dir": str(tmp_path)})
+    with pytest.raises(InvalidRecord) as err:
+        target.listen(iter(text.splitlines(keepends=True)))
+    assert "Stream 'a'" in str(err.value) and "id" in str(err.value)
+    assert final.read_text() == '{"id": 0}\n'
+    assert _hidden(tmp_path) == []  # the unpublished temp file is removed

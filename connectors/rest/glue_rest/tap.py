@@ -44,7 +44,8 @@ class _ConfigFromFiles(dict):
 
 
 _PAGINATION = th.ObjectType(
-    th.Property("style", th.StringType, allowed_values=list(STYLES), description="Paging style."),
+    # No allowed_values: the tap's own check names the stream and lists the styles.
+    th.Property("style", th.StringType, description=f"One of: {', '.join(STYLES)}."),
     th.Property("page_param", th.StringType, description="page: page number parameter."),
     th.Property("page_size_param", th.StringType, description="page: page size parameter."),
     th.Property("page_size", th.IntegerType, description="page: records per page."),

@@ -396,3 +396,15 @@ def test_selector_for_run_fails_before_the_tap_and_returns_stage_and_catalog(
         )
     )
     assert out == [{"type": "RECORD", "stream": "orders", "record": {"id": 1}}]
+
+
+def test_docs_show_the_example_files_verbatim() -> None:
+    doc = (EXAMPLES.parent.parent / "fieldmap.md").read_text()
+    for name in (
+        "basic.yml",
+        "fields.yml",
+        "wildcards.yml",
+        "fieldmap.json",
+        "hotglue-fieldMap.json",
+    ):
+        assert (EXAMPLES / name).read_text() in doc, name

@@ -326,3 +326,65 @@ def test_load_catalog_errors_name_the_file(tmp_path) -> None:
     bad.write_text("[]")
     with pytest.raises(ConfigError, match="'streams' list"):
         load_catalog(bad)
+
+
+def test_a_singer_sdk_tap_given_the_applied_catalog_emits_exactly_the_selection(capsys) -> None:
+    """A real singer-sdk tap, in process: discover, resolve a field map, apply, sync."""
+    import json as _json
+
+    from singer_sdk import Stream, Tap
+    from singer_sdk import typing as th
+
+    class Orders(Stream):
+        name = "orders"
+        primary_keys = ("id",)
+        replication_key = "updated_at"
+        schema = th.PropertiesList(
+            th.Property("id", th.IntegerType),
+            th.Property("updated_at", th.StringType),
+            th.Property("amount", th.NumberType),
+            th.Property("notes", th.StringType),
+            th.Property(
+                "customer",
+                th.ObjectType(
+                    th.Property("email", th.StringType), th.Property("phone", th.StringType)
+                ),
+            ),
+        ).to_dict()
+
+        def get_records(self, context):
+            yield {
+                "id": 1,
+                "updated_at": "2024-01-01",
+                "amount": 2.5,
+                "notes": "n",
+                "customer": {"email": "e", "phone": "p"},
+            }
+
+    class Logs(Stream):
+        name = "logs"
+        schema = th.PropertiesList(th.Property("at", th.StringType)).to_dict()
+
+        def get_records(self, context):
+            yield {"at": "now"}
+
+    class TapDemo(Tap):
+        name = "tap-demo"
+        config_jsonschema = th.PropertiesList().to_dict()
+
+        def discover_streams(self):
+            return [Orders(self), Logs(self)]
+
+    discovered = TapDemo(config={}, validate_config=False).catalog_dict
+    fm = parse_field_map({"streams": {"orders": ["amount", "customer.email"]}})
+    applied = apply_selection(discovered, resolve(fm, discovered))
+    capsys.readouterr()
+    TapDemo(config={}, catalog=applied, validate_config=False).sync_all()
+    lines = [_json.loads(x) for x in capsys.readouterr().out.splitlines() if x.startswith("{")]
+    records = [m for m in lines if m["type"] == "RECORD"]
+    assert {m["stream"] for m in lines if "stream" in m} == {"orders"}
+    assert [r["record"] for r in records] == [
+        {"id": 1, "updated_at": "2024-01-01", "amount": 2.5, "customer": {"email": "e"}}
+    ]
+    schema = next(m for m in lines if m["type"] == "SCHEMA")
+    assert set(schema["schema"]["properties"]) == {"id", "updated_at", "amount", "customer"}

@@ -20,6 +20,7 @@ from singer_sdk import typing as th
 from singer_sdk.streams.core import REPLICATION_INCREMENTAL
 
 from glue_files.infer import converter_for, infer_csv_schema, infer_json_schema
+from glue_files.singer_io import OrjsonWriter
 from glue_files.source import (
     FilesError,
     InputFile,
@@ -267,6 +268,7 @@ class TapFiles(Tap):
 
     name = "tap-files"
     package_name = "glue-connector-files"
+    message_writer_class = OrjsonWriter
     config_jsonschema = th.PropertiesList(
         th.Property(
             "streams",

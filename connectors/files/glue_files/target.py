@@ -9,11 +9,9 @@ STATE line always covers data that is in its final file.
 from __future__ import annotations
 
 import csv
-import decimal
 import io
 import re
 import weakref
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,43 +20,13 @@ import orjson
 from singer_sdk import Target
 from singer_sdk import typing as th
 from singer_sdk.exceptions import InvalidJSONSchema, InvalidRecord
-from singer_sdk.io_base import SingerReader
 from singer_sdk.sinks import Sink
 from singer_sdk.sinks.core import BaseJSONSchemaValidator, JSONSchemaValidator
 
 from glue_files.output import OutputFile
+from glue_files.singer_io import OrjsonReader, default
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
-
-
-def _default(value: Any) -> Any:
-    """orjson fallback for what a stream map or foreign reader may hand over."""
-    if isinstance(value, decimal.Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    raise TypeError(f"cannot serialise {type(value).__name__} as JSON")
-
-
-class OrjsonReader(SingerReader):
-    """Parse input lines with orjson (several times faster than the stdlib), and tell the
-    target when reading fails so it can drop its unpublished files."""
-
-    on_error: Callable[[], None] | None = None
-
-    def process_lines(self, file_input: Any, callbacks: dict[str, Callable]) -> Any:
-        try:
-            return super().process_lines(file_input, callbacks)
-        except BaseException:
-            if self.on_error is not None:
-                self.on_error()
-            raise
-
-    def deserialize_json(self, line: str) -> dict:
-        try:
-            return orjson.loads(line)
-        except orjson.JSONDecodeError:
-            # orjson refuses what the stdlib accepts (integers over 64 bits, NaN): defer to
-            # singer-sdk's parser, which also raises its own error for a really bad line.
-            return super().deserialize_json(line)
 
 
 class FastValidator(BaseJSONSchemaValidator):
@@ -98,7 +66,7 @@ def _csv_cell(value: Any) -> Any:
         return "true" if value else "false"
     if value is None or isinstance(value, str | int | float):
         return value
-    return orjson.dumps(value, default=_default).decode()
+    return orjson.dumps(value, default=default).decode()
 
 
 class FilesSink(Sink):
@@ -157,7 +125,7 @@ class FilesSink(Sink):
         try:
             self._lines.append(self._dumps(record, option=self._option))
         except TypeError:
-            self._lines.append(self._dumps(record, option=self._option, default=_default))
+            self._lines.append(self._dumps(record, option=self._option, default=default))
 
     def process_batch(self, context: dict) -> None:
         if self._csv:
@@ -245,8 +213,16 @@ class TargetFiles(Target):
             folder = Path(self.config["output_dir"]).expanduser()
             folder.mkdir(parents=True, exist_ok=True)
             name = _UNSAFE.sub("_", stream_name).strip(".") or "stream"
+            path = folder / f"{name}.{fmt}"
+            for other, taken in self._outputs.files.items():
+                if taken.path == path:
+                    raise ValueError(
+                        f"Streams '{other}' and '{stream_name}' would both be written to "
+                        f"{path} (file names keep only letters, digits, '.', '_' and '-'); "
+                        "rename one with a stream map."
+                    )
             out = OutputFile(
-                folder / f"{name}.{fmt}",
+                path,
                 append=self.config.get("mode") == "append",
                 csv_format=fmt == "csv",
                 delimiter=self.config.get("delimiter") or ",",

@@ -180,3 +180,9 @@ def test_invalid_record_fails_and_leaves_the_previous_file(tmp_path, h) -> None:
     assert "Stream 'a'" in str(err.value) and "id" in str(err.value)
     assert final.read_text() == '{"id": 0}\n'
     assert _hidden(tmp_path) == []  # the unpublished temp file is removed
+
+
+def test_streams_that_would_share_a_file_are_an_error(tmp_path, run_target, h) -> None:
+    msgs = [h.schema("a/b", PROPS), h.schema("a_b", PROPS)]
+    with pytest.raises(ValueError, match=r"Streams 'a/b' and 'a_b' would both be written"):
+        run_target({"output_dir": str(tmp_path)}, msgs)

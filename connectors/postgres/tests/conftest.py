@@ -1,0 +1,100 @@
+"""A real PostgreSQL server for the tests, one private schema per test.
+
+The server comes from GLUE_TEST_PG_DSN; without it, scripts/start-postgres.sh starts (or
+reuses) a private cluster and prints its DSN, so a plain `pytest` works on a developer machine.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from glue_postgres.target import TargetPostgres
+
+REPO = Path(__file__).resolve().parents[3]
+START_SCRIPT = REPO / "scripts" / "start-postgres.sh"
+
+
+@pytest.fixture(scope="session")
+def pg_dsn() -> str:
+    dsn = os.environ.get("GLUE_TEST_PG_DSN")
+    if dsn:
+        return dsn
+    proc = subprocess.run(
+        ["bash", str(START_SCRIPT)], capture_output=True, text=True, timeout=600, check=False
+    )
+    if proc.returncode != 0:
+        pytest.fail(f"scripts/start-postgres.sh failed ({proc.returncode}):\n{proc.stderr}")
+    return proc.stdout.strip().splitlines()[-1]
+
+
+@pytest.fixture
+def pg_schema(pg_dsn: str) -> Iterator[str]:
+    """A fresh, unique schema name; the schema (if the test created it) is dropped after."""
+    name = f"glue_t_{uuid.uuid4().hex[:12]}"
+    yield name
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+
+
+@pytest.fixture
+def pg_config(pg_dsn: str, pg_schema: str) -> dict[str, Any]:
+    return {"dsn": pg_dsn, "schema": pg_schema}
+
+
+def schema_msg(stream: str, props: dict[str, Any], keys: list[str] | None = None) -> dict:
+    return {
+        "type": "SCHEMA",
+        "stream": stream,
+        "schema": {"type": "object", "properties": props},
+        "key_properties": keys or [],
+    }
+
+
+def record_msg(stream: str, record: dict[str, Any]) -> dict:
+    return {"type": "RECORD", "stream": stream, "record": record}
+
+
+def state_msg(value: Any) -> dict:
+    return {"type": "STATE", "value": value}
+
+
+@pytest.fixture
+def run_target(capsys: pytest.CaptureFixture) -> Callable[..., list[Any]]:
+    """Feed messages to a TargetPostgres in-process; return the states it emitted."""
+
+    def run(config: dict[str, Any], messages: list[dict], cls: type = TargetPostgres) -> list:
+        capsys.readouterr()
+        text = "".join(json.dumps(m) + "\n" for m in messages)
+        cls(config=config).listen(io.StringIO(text))
+        out = capsys.readouterr().out
+        return [json.loads(line) for line in out.splitlines() if line.strip()]
+
+    return run
+
+
+@pytest.fixture
+def query(pg_dsn: str) -> Callable[..., list[tuple]]:
+    """Run a query on a separate connection and return its rows."""
+
+    def run(sql: str, params: Any = None) -> list[tuple]:
+        with psycopg.connect(pg_dsn) as conn:
+            return conn.execute(sql, params).fetchall()
+
+    return run
+
+
+@pytest.fixture
+def h() -> Any:
+    """Message builders (conftest is not importable under importlib mode)."""
+    from types import SimpleNamespace
+
+    return SimpleNamespace(schema=schema_msg, record=record_msg, state=state_msg)

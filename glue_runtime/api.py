@@ -29,6 +29,12 @@ def load_config(value: ConfigLike, what: str) -> dict[str, Any]:
     return data
 
 
+def _config_source(explicit: str | Path | None, config: ConfigLike) -> str | None:
+    """The file a tap's config came from, where a tap's own config updates are saved."""
+    source = explicit or (config if isinstance(config, (str, Path)) else None)
+    return str(source) if source else None
+
+
 def state_store_for(
     *, state_file: str | Path | None = None, state_dir: str | Path | None = None
 ) -> FileStateStore:
@@ -88,6 +94,7 @@ def run(
     etl_format: str = "jsonl",
     flow_name: str = "flow",
     tenant: str = "default",
+    tap_config_source: str | Path | None = None,
 ) -> JobResult:
     """Run a tap into one or more targets; bookmarks go to the state store.
 
@@ -126,6 +133,8 @@ def run(
         cwd=str(cwd) if cwd is not None else None,
         validate_configs=validate_config,
         on_progress=on_progress,
+        tap_config_source=str(tap_config_source or "")
+        or (str(tap_config) if isinstance(tap_config, (str, Path)) else None),
     )
     if batch:
         from glue_runtime.batch import BatchOptions, run_batch
@@ -184,6 +193,7 @@ def run_flow(
         etl_format=flow.etl_format,
         flow_name=flow.name,
         tenant=tenant,
+        tap_config_source=flow.source.config_file,
     )
 
 

@@ -59,6 +59,7 @@ class ConnectorRef:
     config: dict[str, Any] = field(default_factory=dict)
     catalog: dict[str, Any] | None = None
     validate: bool = True
+    config_file: Path | None = None
 
 
 @dataclass
@@ -146,6 +147,7 @@ def _connector_ref(raw: Any, where: str, base: Path, role: str) -> ConnectorRef:
     if unknown:
         raise ConfigError(f"{where}: {role} has unknown keys {sorted(unknown)}")
     config: dict[str, Any] = {}
+    cfg_path = None
     if raw.get("config_file"):
         cfg_path = base / str(raw["config_file"])
         loaded = read_json_file(cfg_path, f"{role} config file")
@@ -160,7 +162,7 @@ def _connector_ref(raw: Any, where: str, base: Path, role: str) -> ConnectorRef:
     name = str(name)
     if "/" in name and not os.path.isabs(name):
         name = str((base / name).resolve())
-    return ConnectorRef(name, config, catalog, bool(raw.get("validate", True)))
+    return ConnectorRef(name, config, catalog, bool(raw.get("validate", True)), cfg_path)
 
 
 def parse_flow(data: Any, *, where: str, base_dir: Path, path: Path | None = None) -> Flow:

@@ -24,6 +24,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -74,6 +75,7 @@ class JobSpec:
     env: dict[str, str] = field(default_factory=dict)
     cwd: str | None = None
     validate_configs: bool = True
+    tap_config_source: str | None = None  # the file the tap's config came from, if any
     hold_lock: bool = True  # False when the caller already holds the state key's lock
     job_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     on_progress: Callable[[dict[str, StreamStats], float], None] | None = None
@@ -192,6 +194,7 @@ class Job:
         ep = self.spec.tap
         files = ConnectorFiles(ep.label)
         self._files.append(files)
+        self._tap_files = files
         argv = [*ep.connector.argv, "--config", str(files.write_json("config.json", ep.config))]
         if self.spec.catalog is not None:
             path = files.write_json("catalog.json", self.spec.catalog)
@@ -201,6 +204,43 @@ class Job:
         self._tap = ConnectorProcess(
             ep.label, argv, stdin=False, redactor=self.redactor, env=self._env(), cwd=self.spec.cwd
         )
+
+    def _keep_updated_tap_config(self) -> None:
+        """Keep what a tap wrote back into its config (a rotated OAuth refresh token, say).
+
+        Taps such as the bundled rest tap save refreshed credentials into the file given with
+        --config, as hotglue's taps do. That file is our temporary copy, so carry the change
+        over to the config's source file; with an inline config, say it could not be kept.
+        """
+        ep = self.spec.tap
+        try:
+            updated = self._tap_files.read_json("config.json")
+        except (OSError, ValueError):
+            return
+        if updated == ep.config or not isinstance(updated, dict):
+            return
+        changed = sorted(k for k in updated if updated.get(k) != ep.config.get(k))
+        self.redactor.add(secret_values(updated, ep.connector.secret_settings()))
+        source = self.spec.tap_config_source
+        if source is None:
+            log.warning(
+                "%s updated its config (%s) but the config was given inline, so the update "
+                "is lost; give the tap's config as a file (config_file:) to keep it",
+                ep.label,
+                ", ".join(changed),
+            )
+            return
+        from glue_runtime.state import write_json_atomic
+
+        path = Path(source)
+        try:
+            on_disk = orjson.loads(path.read_bytes())
+        except (OSError, ValueError):
+            on_disk = {}
+        on_disk.update({k: updated[k] for k in changed})
+        write_json_atomic(path, on_disk)
+        ep.config = updated
+        log.info("%s updated its config (%s); saved to %s", ep.label, ", ".join(changed), source)
 
     # -- the pump ----------------------------------------------------------------------------
     def _tap_messages(self, tap: ConnectorProcess, committer: StateCommitter) -> Iterator[Message]:
@@ -484,6 +524,7 @@ class Job:
             for t in self._targets:
                 t.close_stdin()
         tap_code = tap.wait()
+        self._keep_updated_tap_config()
         for i, t in enumerate(self._targets):
             code = t.wait()
             readers[i].join()

@@ -498,3 +498,36 @@ def test_live_progress_line_on_a_terminal(tmp_path: Path, job):
     assert proc.returncode == 0, screen
     assert "\r\x1b[K" in screen
     assert re.search(r"users: [\d,]+ \([\d,]+/s\)", screen)
+
+
+def test_a_tap_config_update_is_saved_to_its_source_file(tmp_path: Path):
+    (tmp_path / "tap.json").write_text(
+        json.dumps({"records": 2, "rotate_token": True, "refresh_token": "rt-first-one"})
+    )
+    (tmp_path / "flow.yml").write_text(
+        f"name: oauth\nsource: {{connector: {FAKE_TAP}, config_file: tap.json}}\n"
+        f"targets: [{{connector: {FAKE_TARGET}, config: {{output: out.jsonl}}}}]\n"
+    )
+    first = run_cli("run", "flow.yml", cwd=tmp_path)
+    assert first.code == 0, first.stderr
+    saved = json.loads((tmp_path / "tap.json").read_text())
+    assert saved["refresh_token"] == "rt-first-one-next"
+    assert "updated its config (refresh_token); saved to" in first.stderr
+    assert "rt-first-one" not in first.stderr  # old and new tokens are both masked
+    second = run_cli("run", "flow.yml", cwd=tmp_path)
+    assert second.code == 0
+    assert json.loads((tmp_path / "tap.json").read_text())["refresh_token"] == (
+        "rt-first-one-next-next"
+    )
+
+
+def test_a_tap_config_update_with_inline_config_warns(tmp_path: Path, caplog):
+    result = glue_runtime.run(
+        FAKE_TAP,
+        FAKE_TARGET,
+        tap_config={"records": 1, "rotate_token": True},
+        target_config={"output": str(tmp_path / "o.jsonl")},
+        state_file=tmp_path / "s.json",
+    )
+    assert result.ok
+    assert "updated its config (refresh_token) but the config was given inline" in caplog.text

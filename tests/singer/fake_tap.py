@@ -30,6 +30,11 @@ def main() -> int:
     out = sys.stdout
     stopping = []
     signal.signal(signal.SIGTERM, lambda *a: stopping.append(1))
+    if config.get("rotate_token"):  # like an OAuth tap saving its rotated refresh token
+        config["refresh_token"] = config.get("refresh_token", "rt-0") + "-next"
+        with open(args[args.index("--config") + 1], "w") as fh:
+            json.dump(config, fh)
+        print(f"fake_tap: rotated token to {config['refresh_token']}", file=sys.stderr)
     if config.get("api_key"):
         print(f"fake_tap: connecting with key {config['api_key']}", file=sys.stderr)
     print(f"fake_tap: state received {json.dumps(state, sort_keys=True)}", file=sys.stderr)

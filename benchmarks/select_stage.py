@@ -116,12 +116,17 @@ def drain(it: Iterator[dict[str, Any]], last: list[dict[str, Any]]) -> None:
     last.append(m)
 
 
-def timed(label: str, fn, n: int) -> float:
-    t0 = time.perf_counter()
-    fn()
-    dt = time.perf_counter() - t0
-    rate = n / dt
-    print(f"{label:<28} {dt * 1000:8.1f} ms  {rate:>12,.0f} records/s")
+def timed(label: str, fn, n: int, setup=None, repeat: int = 3) -> float:
+    """Best of ``repeat`` runs (the machine may be shared; the best run is the least disturbed)."""
+    best = float("inf")
+    for _ in range(repeat):
+        if setup is not None:
+            setup()
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    rate = n / best
+    print(f"{label:<28} {best * 1000:8.1f} ms  {rate:>12,.0f} records/s")
     return rate
 
 
@@ -173,7 +178,7 @@ def main(n: int = 100_000) -> None:
     results["select (+unknown field)"] = timed(
         "select (nested, +unknown)", lambda: drain(stage(iter(msgs)), []), n
     )
-    assert stats.unknown_fields["orders"] == n
+    assert stats.unknown_fields["orders"] == 3 * n  # three timed runs
 
     base = results["passthrough"]
     print()

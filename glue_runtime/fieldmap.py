@@ -24,6 +24,7 @@ from __future__ import annotations
 import difflib
 import fnmatch
 import json
+import logging
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -50,6 +51,8 @@ from glue_runtime.catalog import (
     split_path,
 )
 from glue_runtime.errors import ConfigError
+
+log = logging.getLogger("glue_runtime.fieldmap")
 
 SHAPE_YAML = "glue field map (YAML)"
 SHAPE_JSON = "glue field map (JSON)"
@@ -542,6 +545,8 @@ def selector_for_run(
         )
     cat = as_catalog(catalog)
     selection = resolve(load_field_map(path), cat)
+    for warning in selection.warnings:  # schema drift and unlisted streams, in the run's log
+        log.warning("%s", warning)
     stage = make_selector(selection, unknown_fields=unknown_fields, stats=stats, catalog=cat)
     return stage, apply_selection(cat, selection)
 

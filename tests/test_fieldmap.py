@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -375,7 +376,7 @@ def test_write_catalog_selected(catalog: Catalog, tmp_path: Path) -> None:
 
 
 def test_selector_for_run_fails_before_the_tap_and_returns_stage_and_catalog(
-    catalog: Catalog, tmp_path: Path
+    catalog: Catalog, tmp_path: Path, caplog
 ) -> None:
     bad = write(tmp_path, "bad.yml", "streams:\n  ordres: on\n")
     with pytest.raises(ConfigError, match="Did you mean 'orders'"):
@@ -383,7 +384,9 @@ def test_selector_for_run_fails_before_the_tap_and_returns_stage_and_catalog(
     with pytest.raises(ConfigError, match="needs the tap's catalog"):
         selector_for_run(bad, None)
     good = write(tmp_path, "good.yml", "streams:\n  orders: [status]\n")
-    stage, tap_catalog = selector_for_run(good, catalog.raw)
+    with caplog.at_level(logging.WARNING, logger="glue_runtime.fieldmap"):
+        stage, tap_catalog = selector_for_run(good, catalog.raw)
+    assert "does not list (off) (3): customers, audit_logins, audit_exports" in caplog.text
     assert [s["selected"] for s in tap_catalog["streams"]] == [True, False, False, False]
     out = list(
         stage(

@@ -26,6 +26,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from operator import is_
 from typing import Any
 
 from glue_runtime.catalog import FieldPath, Selection, StreamSelection, join_path
@@ -142,15 +143,8 @@ def _tree_paths(tree: _Tree | None, prefix: FieldPath = ()) -> Iterator[FieldPat
 
 
 def _project_list(fn: Projection, items: list[Any]) -> list[Any]:
-    new: list[Any] | None = None
-    for i, x in enumerate(items):
-        if type(x) is dict:
-            y = fn(x)
-            if y is not x:
-                if new is None:
-                    new = list(items)
-                new[i] = y
-    return items if new is None else new
+    new = [fn(x) if type(x) is dict else x for x in items]
+    return items if all(map(is_, new, items)) else new
 
 
 def _compile(
@@ -219,11 +213,26 @@ def _compile(
 
             return check_only, (None if open_ else known)
 
+        if by_copy:
+
+            def flat_copy(d: dict[str, Any]) -> dict[str, Any]:
+                if known(d):
+                    if d.keys().isdisjoint(drop_f):
+                        return d
+                    out = d.copy()
+                    for k in drop_t:
+                        if k in out:
+                            del out[k]
+                    return out
+                return other(d)
+
+            return flat_copy, None
+
         def flat(d: dict[str, Any]) -> dict[str, Any]:
             if known(d):
                 if d.keys().isdisjoint(drop_f):
                     return d
-                return remove(d)
+                return {k: d[k] for k in keep_t if k in d}
             return other(d)
 
         return flat, None

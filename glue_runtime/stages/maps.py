@@ -99,12 +99,18 @@ def mask(value: Any, keep: int = 4, char: str = "*") -> Any:
 
 
 def functions() -> dict[str, Any]:
-    """The functions expressions can call: singer-sdk's set, plus ``mask``."""
+    """The functions expressions can call: singer-sdk's set, plus ``mask``, ``round``, ``abs``,
+    ``len``, ``min`` and ``max``."""
     funcs: dict[str, Any] = dict(simpleeval.DEFAULT_FUNCTIONS)
     funcs.update(
         md5=md5,
         sha256=sha256,
         mask=mask,
+        round=round,
+        abs=abs,
+        len=len,
+        min=min,
+        max=max,
         datetime=simpleeval.ModuleWrapper(datetime),
         bool=bool,
         json=simpleeval.ModuleWrapper(json),

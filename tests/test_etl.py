@@ -21,7 +21,7 @@ from glue_runtime.stages.transform import make_transform
 EXAMPLES = Path(__file__).resolve().parent.parent / "docs" / "examples" / "etl"
 
 S = {"type": ["string", "null"]}
-I = {"type": ["integer", "null"]}
+INT = {"type": ["integer", "null"]}
 N = {"type": ["number", "null"]}
 
 
@@ -50,7 +50,7 @@ ORDERS = schema_msg(
         "country": S,
         "status": S,
         "price": N,
-        "qty": I,
+        "qty": INT,
         "internal_note": S,
         "lines": {"type": ["array", "null"], "items": {"type": "object"}},
     },
@@ -183,7 +183,7 @@ def test_reshape_renames_drops_adds_and_keys_follow() -> None:
         "required": ["id", "pw"],
     }
     out, keys = reshape(
-        schema, drop=["pw"], rename={"id": "uid"}, add={"n": I}, key_properties=["id"]
+        schema, drop=["pw"], rename={"id": "uid"}, add={"n": INT}, key_properties=["id"]
     )
     assert list(out["properties"]) == ["uid", "name", "n"]
     assert out["required"] == ["uid"]
@@ -197,7 +197,7 @@ def test_reshape_unknown_field_is_an_error() -> None:
 
 
 def test_context_reshape_refuses_to_drop_a_key() -> None:
-    ctx = Context("users", {"type": "object", "properties": {"id": I, "a": S}}, ["id"])
+    ctx = Context("users", {"type": "object", "properties": {"id": INT, "a": S}}, ["id"])
     with pytest.raises(TransformError, match="drops key property 'id'"):
         ctx.reshape(drop=["id"])
     ctx.key_properties = ["a"]

@@ -6,6 +6,7 @@ every message built here replaces the password and the DSN with *** before it is
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -62,12 +63,17 @@ class ConnectionSettings:
         params: dict[str, Any] = {}
         dsn = config.get("dsn")
         if dsn:
+            # A URL's password (best effort, for redacting libpq's parse errors).
+            url_password = re.search(r"://[^/@:]*:([^@]+)@", dsn)
+            if url_password:
+                self._secrets.append(url_password.group(1))
             try:
                 params = conninfo_to_dict(dsn)
-            except psycopg.ProgrammingError:
+            except psycopg.ProgrammingError as exc:
+                reason = " ".join(self.redact(str(exc)).split())
                 raise PostgresConfigError(
-                    "Setting 'dsn' is not a valid PostgreSQL connection string or URL "
-                    "(expected postgresql://user:password@host:port/database)."
+                    f"Setting 'dsn' is not a valid PostgreSQL connection string or URL "
+                    f"({reason}); expected postgresql://user:password@host:port/database."
                 ) from None
             if params.get("password"):
                 self._secrets.append(str(params["password"]))

@@ -51,6 +51,7 @@ class FastValidator(BaseJSONSchemaValidator):
         except fastjsonschema.JsonSchemaDefinitionException as exc:
             raise InvalidJSONSchema(f"Schema Validation Error: {exc}") from exc
         self._quick: list[tuple[str, frozenset[type]]] = []
+        self._nested: list[tuple[str, Callable[[Any], Any]]] = []
         self._required = list(schema.get("required") or [])
         self._covered = set(schema) <= _TOP_LEVEL and schema.get("type") in ("object", None)
         for name, prop in (schema.get("properties") or {}).items():
@@ -59,10 +60,16 @@ class FastValidator(BaseJSONSchemaValidator):
             if isinstance(prop, dict) and set(prop) <= _ANNOTATIONS - {"type"}:
                 continue  # no constraint at all
             types = _quick_types(prop)
-            if types is None:
-                self._covered = False
-            else:
+            if types is not None:
                 self._quick.append((name, types))
+            elif isinstance(prop, dict) and not _has_refs(prop):
+                # nested objects / arrays, anyOf...: this property's own compiled validator
+                try:
+                    self._nested.append((name, fastjsonschema.compile(prop, use_formats=False)))
+                except fastjsonschema.JsonSchemaDefinitionException:
+                    self._covered = False
+            else:
+                self._covered = False
 
     def validate(self, record: dict[str, Any]) -> None:
         if self._covered and type(record) is dict:
@@ -74,9 +81,25 @@ class FastValidator(BaseJSONSchemaValidator):
                     if name not in record:
                         break
                 else:
-                    return
+                    try:
+                        for name, check in self._nested:
+                            if name in record:
+                                check(record[name])
+                    except fastjsonschema.JsonSchemaValueException:
+                        pass  # the full validator reports it
+                    else:
+                        return
         try:
             self._full(record)
         except fastjsonschema.JsonSchemaValueException as exc:
             where = exc.message.replace("data", "record", 1)
             raise InvalidRecord(f"stream '{self.stream_name}': {where}", record) from exc
+
+
+def _has_refs(schema: Any) -> bool:
+    """A $ref can point outside its property: such properties need the whole schema."""
+    if isinstance(schema, dict):
+        return "$ref" in schema or any(_has_refs(v) for v in schema.values())
+    if isinstance(schema, list):
+        return any(_has_refs(v) for v in schema)
+    return False

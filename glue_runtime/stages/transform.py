@@ -29,7 +29,7 @@ from typing import Any, Literal
 import fastjsonschema
 import orjson
 
-from glue_runtime.errors import ConfigError, TransformError
+from glue_runtime.errors import ConfigError, GlueError, TransformError
 from glue_runtime.etl import Context, JobContext, Out, Script, format_script_traceback
 from glue_runtime.protocol import ACTIVATE_VERSION, BATCH, RECORD, SCHEMA, STATE, Message
 from glue_runtime.stages import Stage
@@ -354,7 +354,7 @@ class _Run:
         if script.schema is not None:
             try:
                 out_schema = script.schema(name, schema, ctx)
-            except TransformError:
+            except GlueError:
                 raise
             except Exception as exc:
                 raise self.script_error(exc, "schema", ctx) from None
@@ -385,7 +385,7 @@ class _Run:
         if script.start_stream is not None:
             try:
                 result = script.start_stream(ctx)
-            except TransformError:
+            except GlueError:
                 raise
             except Exception as exc:
                 raise self.script_error(exc, "start_stream", ctx) from None
@@ -401,7 +401,7 @@ class _Run:
             return
         try:
             result = hook(s.ctx)
-        except TransformError:
+        except GlueError:
             raise
         except Exception as exc:
             raise self.script_error(exc, "end_stream", s.ctx) from None
@@ -461,7 +461,7 @@ class _Run:
                         before = dumps(rec)
                     try:
                         out = transform(view, ctx)
-                    except TransformError:
+                    except GlueError:
                         raise
                     except Exception as exc:
                         raise self.script_error(exc, "transform", ctx) from None

@@ -20,6 +20,7 @@ import orjson
 from singer_sdk import Target
 from singer_sdk import typing as th
 from singer_sdk.exceptions import InvalidJSONSchema, InvalidRecord
+from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.sinks import Sink
 from singer_sdk.sinks.core import BaseJSONSchemaValidator, JSONSchemaValidator
 
@@ -27,6 +28,19 @@ from glue_files.output import OutputFile
 from glue_files.singer_io import OrjsonReader, default
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+_NO_CONTEXT: dict = {}
+# singer-sdk strips these from records when add_record_metadata is off.
+_SDC_META = frozenset(
+    (
+        "_sdc_extracted_at",
+        "_sdc_received_at",
+        "_sdc_batched_at",
+        "_sdc_deleted_at",
+        "_sdc_sequence",
+        "_sdc_table_version",
+        "_sdc_sync_started_at",
+    )
+)
 
 
 class FastValidator(BaseJSONSchemaValidator):
@@ -118,6 +132,23 @@ class FilesSink(Sink):
         if not self.output.append:
             self.output.start()
 
+    def accept(self, record: dict) -> None:
+        """The target's fast path for one record: what singer-sdk does per record when no
+        stream map or record metadata is involved (validate, check keys, count, process)."""
+        validator = self._validator
+        if validator is not None:
+            try:
+                validator.validate(record)
+            except InvalidRecord:
+                self.logger.exception("Record validation failed")
+                if self.fail_on_record_validation_exception:
+                    raise
+        if self._key_properties:
+            self._singer_validate_message(record)
+        self.tally_record_read()
+        self.process_record(record, _NO_CONTEXT)
+        self.record_counter_metric.increment()
+
     def process_record(self, record: dict, context: dict) -> None:
         if self._csv:
             self._records.append(record)
@@ -192,6 +223,7 @@ class TargetFiles(Target):
         super().__init__(*args, **kwargs)
         self.max_parallelism = 1  # drains are CPU-bound Python; threads only add overhead
         self._outputs = _Outputs()
+        self._fast: dict[str, FilesSink | bool] = {}
         # A run that dies would leave its temp files behind: remove them when this target
         # is collected or the interpreter exits (published files are not touched).
         weakref.finalize(self, self._outputs.discard_all)
@@ -229,6 +261,45 @@ class TargetFiles(Target):
             )
             self._outputs.files[stream_name] = out
         return out
+
+    # -- the per-record fast path -------------------------------------------------------------
+
+    def _fast_sink(self, stream: str) -> FilesSink | None:
+        """The stream's sink when its records need no stream-map work: one identity map
+        without flattening, to a FilesSink without record metadata. Cached per SCHEMA."""
+        maps = self.mapper.stream_maps.get(stream)
+        sink = self._sinks_active.get(stream)
+        ok = (
+            maps is not None
+            and len(maps) == 1
+            and type(maps[0]) is SameRecordTransform
+            and maps[0].stream_alias == stream
+            and not (maps[0].flattening_options and maps[0].flattening_enabled)
+            and isinstance(sink, FilesSink)
+            and not sink.include_sdc_metadata_properties
+        )
+        self._fast[stream] = sink if ok else False
+        return sink if ok else None
+
+    def _process_record_message(self, message_dict: dict) -> None:
+        """singer-sdk's record handling, minus the per-record map, copy and sink lookups when
+        they cannot change anything (the message dict is freshly parsed and ours to keep)."""
+        stream = message_dict.get("stream")
+        sink = self._fast.get(stream)
+        if sink is None:
+            sink = self._fast_sink(stream) if stream in self._sinks_active else False
+        record = message_dict.get("record")
+        if not sink or type(record) is not dict or not _SDC_META.isdisjoint(record):
+            super()._process_record_message(message_dict)
+            return
+        sink.accept(record)
+        if sink.is_full:
+            self.drain_one(sink)
+        self._handle_max_record_age()
+
+    def _process_schema_message(self, message_dict: dict) -> None:
+        super()._process_schema_message(message_dict)
+        self._fast.clear()  # sinks or maps may have changed
 
     def publish_all(self) -> None:
         for out in self._outputs.files.values():

@@ -186,3 +186,29 @@ def test_streams_that_would_share_a_file_are_an_error(tmp_path, run_target, h) -
     msgs = [h.schema("a/b", PROPS), h.schema("a_b", PROPS)]
     with pytest.raises(ValueError, match=r"Streams 'a/b' and 'a_b' would both be written"):
         run_target({"output_dir": str(tmp_path)}, msgs)
+
+
+def test_stream_maps_and_record_metadata_still_apply(tmp_path, run_target, h) -> None:
+    """The per-record fast path steps aside when singer-sdk has work to do on records."""
+    msgs = [
+        h.schema("a", PROPS, ["id"]),
+        h.record("a", {"id": 1, "name": "ann", "_sdc_extracted_at": "2024-01-01T00:00:00Z"}),
+        h.record("a", {"id": 2, "name": "bob"}),
+    ]
+    run_target({"output_dir": str(tmp_path), "stream_maps": {"a": {"name": "__NULL__"}}}, msgs)
+    assert h.jsonl(tmp_path / "a.jsonl") == [{"id": 1}, {"id": 2}]
+    run_target({"output_dir": str(tmp_path), "add_record_metadata": True}, msgs)
+    out = h.jsonl(tmp_path / "a.jsonl")
+    # singer-sdk fills the metadata itself (extracted_at from the message's time_extracted).
+    assert "_sdc_extracted_at" in out[0] and out[0]["_sdc_received_at"]
+    assert out[1]["_sdc_received_at"] and out[1]["name"] == "bob"
+    run_target({"output_dir": str(tmp_path)}, msgs)
+    assert h.jsonl(tmp_path / "a.jsonl")[0] == {"id": 1, "name": "ann"}  # metadata stripped
+
+
+def test_missing_key_property_is_rejected_on_the_fast_path(tmp_path, run_target, h) -> None:
+    from singer_sdk.exceptions import MissingKeyPropertiesError
+
+    msgs = [h.schema("a", PROPS, ["id"]), h.record("a", {"name": "no id"})]
+    with pytest.raises(MissingKeyPropertiesError):
+        run_target({"output_dir": str(tmp_path), "validate_records": False}, msgs)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -51,24 +52,38 @@ def default_state_key(tap: str, targets: Sequence[str]) -> str:
 
 
 def _stages_for(
+    tap: Endpoint,
     field_map: str | Path | None,
     etl: str | Path | None,
     catalog: dict[str, Any] | None,
     extra: Sequence[Stage],
-) -> tuple[list[Stage], dict[str, Any] | None]:
-    """The stage list (selector, then transform, then caller-supplied) and the tap's catalog."""
+    cwd: str | Path | None,
+    job_context: dict[str, Any],
+) -> tuple[list[Stage], dict[str, Any] | None, Any]:
+    """The stages (selector, transform, then the caller's), the tap's catalog, select stats."""
     stages: list[Stage] = []
+    select_stats = None
     if field_map is not None:
-        from glue_runtime.fieldmap_runtime import selector_for_run
+        from glue_runtime.discovery import DEFAULT_CACHE_DIR, discover
+        from glue_runtime.fieldmap import selector_for_run
+        from glue_runtime.stages.select import SelectStats
 
-        stage, catalog = selector_for_run(Path(field_map), catalog)
+        if catalog is None:  # the field map is resolved against the tap's discovered catalog
+            catalog, _, _ = discover(
+                tap.connector,
+                tap.config,
+                cache_dir=Path(cwd or ".") / DEFAULT_CACHE_DIR,
+                cwd=cwd,
+            )
+        select_stats = SelectStats()
+        stage, catalog = selector_for_run(Path(field_map), catalog, stats=select_stats)
         stages.append(stage)
     if etl is not None:
-        from glue_runtime.etl_runtime import transform_for_run
+        from glue_runtime.stages.transform import make_transform
 
-        stages.append(transform_for_run(Path(etl)))
+        stages.append(make_transform(Path(etl), job_context=job_context))
     stages.extend(extra)
-    return stages, catalog
+    return stages, catalog, select_stats
 
 
 def run(
@@ -119,7 +134,11 @@ def run(
     ]
     catalog_dict = load_config(catalog, "catalog") if catalog is not None else None
     batch = etl is not None and etl_mode == "batch"
-    all_stages, catalog_dict = _stages_for(field_map, None if batch else etl, catalog_dict, stages)
+    job_id = uuid.uuid4().hex[:12]
+    job_context = {"flow": flow_name, "tenant": tenant, "job_id": job_id}
+    all_stages, catalog_dict, select_stats = _stages_for(
+        tap_ep, field_map, None if batch else etl, catalog_dict, stages, cwd, job_context
+    )
     spec = JobSpec(
         tap=tap_ep,
         targets=target_eps,
@@ -133,8 +152,9 @@ def run(
         cwd=str(cwd) if cwd is not None else None,
         validate_configs=validate_config,
         on_progress=on_progress,
-        tap_config_source=str(tap_config_source or "")
-        or (str(tap_config) if isinstance(tap_config, (str, Path)) else None),
+        tap_config_source=_config_source(tap_config_source, tap_config),
+        select_stats=select_stats,
+        job_id=job_id,
     )
     if batch:
         from glue_runtime.batch import BatchOptions, run_batch

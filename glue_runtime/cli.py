@@ -210,7 +210,7 @@ def discover(
 
     tap, cfg, base = _source_of(source, config, flow)
     catalog, path, cached = run_discover(
-        tap, cfg, cache_dir=base / DEFAULT_CACHE_DIR, refresh=refresh
+        tap, cfg, cache_dir=base / DEFAULT_CACHE_DIR, refresh=refresh, cwd=base
     )
     streams = catalog.get("streams", [])
     how = "from cache" if cached else "discovered"
@@ -222,6 +222,139 @@ def discover(
         click.echo(f"catalog written to {output}", err=True)
     else:
         _echo_json(catalog)
+
+
+# -- fieldmap --------------------------------------------------------------------------------
+
+
+def _catalog_for(
+    catalog: str | None, source: str | None, config: str | None, flow: str | None, refresh: bool
+) -> dict[str, Any]:
+    """A catalog from --catalog, or from (cached) discovery of --flow's or SOURCE's tap."""
+    if catalog:
+        return api.load_config(catalog, "catalog")
+    from glue_runtime.discovery import DEFAULT_CACHE_DIR
+    from glue_runtime.discovery import discover as run_discover
+
+    tap, cfg, base = _source_of(source, config, flow)
+    found, _, _ = run_discover(
+        tap, cfg, cache_dir=base / DEFAULT_CACHE_DIR, refresh=refresh, cwd=base
+    )
+    return found
+
+
+def _catalog_options(fn: Any) -> Any:
+    for opt in reversed(
+        [
+            click.option("--flow", type=click.Path(dir_okay=False), help="Use this flow's tap."),
+            click.option("--source", help="A tap name or path (with --config)."),
+            click.option("--config", type=click.Path(dir_okay=False), help="Tap config file."),
+            click.option("--catalog", type=click.Path(dir_okay=False), help="A catalog file."),
+            click.option("--refresh", is_flag=True, help="Discover again, ignoring the cache."),
+        ]
+    ):
+        fn = opt(fn)
+    return fn
+
+
+def _field_map_path(path: str | None, flow: str | None) -> Path:
+    if path:
+        return Path(path)
+    if flow:
+        f = load_flow(flow)
+        if f.field_map is not None:
+            return f.field_map
+    raise UsageError("which field map?", hint="give its path, or --flow with a field_map key")
+
+
+@main.group()
+def fieldmap() -> None:
+    """Write, show and check field maps (which streams and fields a sync pulls)."""
+
+
+@fieldmap.command("init")
+@click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write here (else stdout).")
+@click.option("--force", is_flag=True, help="Overwrite an existing file.")
+@_catalog_options
+def fieldmap_init(
+    output: str | None,
+    force: bool,
+    flow: str | None,
+    source: str | None,
+    config: str | None,
+    catalog: str | None,
+    refresh: bool,
+) -> None:
+    """Write a field map listing every stream and field of the tap's catalog."""
+    from glue_runtime.fieldmap import init_field_map
+
+    text = init_field_map(_catalog_for(catalog, source, config, flow, refresh))
+    if not output:
+        click.echo(text, nl=False)
+        return
+    out = Path(output)
+    if out.exists() and not force:
+        raise UsageError(f"{out} exists", hint="pass --force to overwrite it")
+    out.write_text(text)
+    click.echo(f"field map written to {out}: edit it, then `fieldmap check {out}`", err=True)
+
+
+@fieldmap.command("show")
+@click.argument("field_map", required=False, type=click.Path(dir_okay=False))
+@click.option(
+    "--catalog-selected",
+    type=click.Path(dir_okay=False),
+    help="Also write the tap's catalog with this selection applied (hotglue's file).",
+)
+@_catalog_options
+def fieldmap_show(
+    field_map: str | None,
+    catalog_selected: str | None,
+    flow: str | None,
+    source: str | None,
+    config: str | None,
+    catalog: str | None,
+    refresh: bool,
+) -> None:
+    """Print the resolved selection: streams on/off, fields pulled, ignored and always kept."""
+    from glue_runtime.fieldmap import load_field_map, render_table, resolve, write_catalog_selected
+
+    path = _field_map_path(field_map, flow)
+    cat = _catalog_for(catalog, source, config, flow, refresh)
+    fm = load_field_map(path)
+    selection = resolve(fm, cat)
+    click.echo(f"{path} (read as {fm.shape})")
+    click.echo(render_table(selection))
+    if catalog_selected:
+        write_catalog_selected(Path(catalog_selected), cat, selection)
+        click.echo(f"catalog with the selection written to {catalog_selected}", err=True)
+
+
+@fieldmap.command("check")
+@click.argument("field_map", required=False, type=click.Path(dir_okay=False))
+@_catalog_options
+@click.pass_context
+def fieldmap_check(
+    ctx: click.Context,
+    field_map: str | None,
+    flow: str | None,
+    source: str | None,
+    config: str | None,
+    catalog: str | None,
+    refresh: bool,
+) -> None:
+    """Check a field map against the tap's current catalog (unknown names, schema drift)."""
+    from glue_runtime.fieldmap import check, load_field_map
+
+    path = _field_map_path(field_map, flow)
+    problems = check(load_field_map(path), _catalog_for(catalog, source, config, flow, refresh))
+    for p in problems:
+        click.echo(str(p), err=True)
+    errors = [p for p in problems if p.level == "error"]
+    if errors:
+        click.echo(f"{path}: {len(errors)} error(s)", err=True)
+        ctx.exit(2)
+    click.echo(f"{path}: OK ({len(problems)} warning(s))", err=True)
 
 
 # -- state -----------------------------------------------------------------------------------

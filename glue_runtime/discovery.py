@@ -34,7 +34,9 @@ def cache_key(connector: Connector, config: dict[str, Any]) -> str:
     return f"{connector.label}-{digest.hexdigest()[:16]}"
 
 
-def run_discovery(connector: Connector, config: dict[str, Any]) -> dict[str, Any]:
+def run_discovery(
+    connector: Connector, config: dict[str, Any], *, cwd: Path | str | None = None
+) -> dict[str, Any]:
     """Run ``TAP --config X --discover`` and return the catalog it prints."""
     redactor = Redactor(secret_values(config, connector.secret_settings()))
     files = ConnectorFiles(connector.label)
@@ -46,6 +48,7 @@ def run_discovery(connector: Connector, config: dict[str, Any]) -> dict[str, Any
                 capture_output=True,
                 timeout=DISCOVER_TIMEOUT_S,
                 stdin=subprocess.DEVNULL,
+                cwd=cwd,
             )
         except subprocess.TimeoutExpired:
             raise ConnectorError(
@@ -81,6 +84,7 @@ def discover(
     *,
     cache_dir: Path | str | None = None,
     refresh: bool = False,
+    cwd: Path | str | None = None,
 ) -> tuple[dict[str, Any], Path, bool]:
     """The tap's catalog, from the cache when its config has not changed.
 
@@ -93,6 +97,6 @@ def discover(
             return orjson.loads(path.read_bytes()), path, True
         except orjson.JSONDecodeError:
             log.warning("cached catalog %s is not valid JSON; discovering again", path)
-    catalog = run_discovery(connector, config)
+    catalog = run_discovery(connector, config, cwd=cwd)
     write_json_atomic(path, catalog)
     return catalog, path, False

@@ -75,6 +75,7 @@ class JobSpec:
     env: dict[str, str] = field(default_factory=dict)
     cwd: str | None = None
     validate_configs: bool = True
+    select_stats: Any = None  # the field map selector's counts (stages.select.SelectStats)
     tap_config_source: str | None = None  # the file the tap's config came from, if any
     hold_lock: bool = True  # False when the caller already holds the state key's lock
     job_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
@@ -449,6 +450,12 @@ class Job:
         status = "success"
         if error is not None:
             status = "interrupted" if isinstance(error, Interrupted) else "failed"
+        if spec.select_stats is not None:
+            for name, n in spec.select_stats.unknown_fields.items():
+                if name in self.streams:
+                    self.streams[name].dropped_fields = n
+            for line in spec.select_stats.summary_lines():
+                log.warning("%s", line)
         result = JobResult(
             job_id=spec.job_id,
             status=status,

@@ -86,7 +86,8 @@ class OutputFile:
     def start(self) -> None:
         """Make sure this run produces the file even if no record arrives (overwrite mode:
         the run's file replaces the previous one; CSV: a header-only file)."""
-        self._open()
+        if self._work is None and not self._published:
+            self._open()
 
     def write(self, data: bytes) -> None:
         if data:

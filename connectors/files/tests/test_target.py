@@ -212,3 +212,26 @@ def test_missing_key_property_is_rejected_on_the_fast_path(tmp_path, run_target,
     msgs = [h.schema("a", PROPS, ["id"]), h.record("a", {"name": "no id"})]
     with pytest.raises(MissingKeyPropertiesError):
         run_target({"output_dir": str(tmp_path), "validate_records": False}, msgs)
+
+
+class _Draining(TargetFiles):
+    """Drains (publishes and emits STATE) after every message, as the 5-minute drain does."""
+
+    _MAX_RECORD_AGE_IN_MINUTES = -1.0
+
+
+def test_csv_header_widening_after_a_mid_run_publish(tmp_path, run_target, h) -> None:
+    msgs = [
+        h.schema("a", {"id": {"type": "integer"}}),
+        h.record("a", {"id": 1}),
+        h.state({"n": 1}),
+        h.record("a", {"id": 2}),
+        h.state({"n": 2}),
+        h.schema("a", {"id": {"type": "integer"}, "tags": {"type": "array"}}),
+        h.record("a", {"id": 3, "tags": ["x"]}),
+        h.state({"n": 3}),
+    ]
+    states = run_target({"output_dir": str(tmp_path), "format": "csv"}, msgs, cls=_Draining)
+    assert {"n": 1} in states and states[-1] == {"n": 3}
+    assert _rows(tmp_path / "a.csv") == [["id", "tags"], ["1", ""], ["2", ""], ["3", '["x"]']]
+    assert _hidden(tmp_path) == []

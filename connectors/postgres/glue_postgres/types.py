@@ -93,10 +93,11 @@ def json_schema(pg: str, *, nullable: bool = True) -> dict[str, Any]:
     if name.endswith("[]"):
         schema = {"type": ["array"], "items": {}}
     elif base in ("json", "jsonb"):
-        schema = {}
+        # any JSON value; listed rather than {} because tools (singer-sdk's own) need a type
+        schema = {"type": ["object", "array", "string", "number", "boolean"]}
     elif base in ("bigint", "integer", "smallint"):
         schema = {"type": ["integer"]}
-    elif base in ("numeric", "real", "double precision", "money"):
+    elif base in ("numeric", "real", "double precision"):
         schema = {"type": ["number"]}
     elif base == "boolean":
         schema = {"type": ["boolean"]}

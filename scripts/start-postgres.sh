@@ -39,7 +39,10 @@ else
 fi
 
 # Serialise concurrent callers (the lock lives beside the cluster folder, not inside it).
-exec 9>"${DIR%/}.lock"
+# Opened read-only (flock works on any fd), so a lock file made by root serves other users too.
+LOCK="${DIR%/}.lock"
+[ -e "$LOCK" ] || (umask 000 && : >"$LOCK")
+exec 9<"$LOCK"
 flock 9
 
 BIN=$(find_bin)

@@ -318,3 +318,22 @@ def test_maps_file_errors(tmp_path: Path) -> None:
     broken.write_text("{")
     with pytest.raises(ConfigError, match="cannot be parsed"):
         load_maps(broken)
+
+
+def test_the_maps_example_in_docs_compiles_and_runs() -> None:
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "etl.md").read_text()
+    block = doc.split("```yaml\n", 1)[1].split("```", 1)[0]
+    config = yaml.safe_load(block)
+    msgs = tap_output()
+    msgs[0] = {**msgs[0], "schema": copy.deepcopy(CUSTOMERS_SCHEMA)}
+    msgs[0]["schema"]["properties"].update(
+        price={"type": ["number", "null"]}, qty={"type": ["integer", "null"]}, phone=STR
+    )
+    for m in msgs:
+        if m["type"] == "RECORD" and m["stream"] == "customers":
+            m["record"].update(price=2.0, qty=3, phone="0612345678")
+    out = glue_map(config, msgs)
+    clients = [m["record"] for m in out if m.get("stream") == "clients" and m["type"] == "RECORD"]
+    assert clients[0]["customer_id"] == 0 and clients[0]["total"] == 6.0
+    assert clients[0]["phone"] == "******5678" and "email" not in clients[0]
+    assert {m.get("stream") for m in out} >= {"clients", "customers_ids", "products"}

@@ -46,6 +46,11 @@ _SDC_COLUMNS = frozenset(
 )
 
 
+UPSERT = "upsert"
+APPEND_ONLY = "append-only"
+OVERWRITE = "overwrite"
+
+
 class PostgresLoadError(Exception):
     """A batch could not be written (the message names the stream, table and row)."""
 
@@ -124,6 +129,11 @@ class PostgresSink(BatchSink):
         self._merge_sql = ""
         self._stage = ""
         self._max_rows = self.max_size
+        self.load_method: str = target.load_method
+        # Keys shape the table (primary key) and the load (upsert) unless appending only.
+        self.upsert_keys: list[str] = (
+            [] if self.load_method == APPEND_ONLY else list(self.key_properties)
+        )
 
     @property
     def connection(self) -> psycopg.Connection:
@@ -168,8 +178,8 @@ class PostgresSink(BatchSink):
             existing = self._target.table_columns(cur, self.table)
             if existing is None:
                 cols = [f"{quote_ident(c)} {self.column_types[c]}" for c in self.columns]
-                if self.key_properties:
-                    keys = ", ".join(quote_ident(k) for k in self.key_properties)
+                if self.upsert_keys:
+                    keys = ", ".join(quote_ident(k) for k in self.upsert_keys)
                     cols.append(f"PRIMARY KEY ({keys})")
                 cur.execute(f"CREATE TABLE IF NOT EXISTS {self.qualified} ({', '.join(cols)})")
                 self.logger.info("Created table %s", self.qualified)
@@ -181,10 +191,10 @@ class PostgresSink(BatchSink):
                             f"{quote_ident(col)} {self.column_types[col]}"
                         )
                         self.logger.info("Added column %s to %s", quote_ident(col), self.qualified)
-                if self.key_properties:
+                if self.upsert_keys:
                     self._ensure_unique_keys(cur)
             cols = ", ".join(quote_ident(c) for c in self.columns)
-            if self.key_properties:
+            if self.upsert_keys:
                 self._stage = quote_ident(f"glue_stage_{self._target.next_stage_id()}")
                 # Same column types as the real table (whatever created it); emptied by every
                 # commit, so each batch starts from an empty stage.
@@ -212,12 +222,12 @@ class PostgresSink(BatchSink):
             """,
             (self.db_schema, self.table),
         )
-        wanted = set(self.key_properties)
+        wanted = set(self.upsert_keys)
         if any(set(row[0]) == wanted for row in cur.fetchall()):
             return
-        digest = hashlib.sha1("\x00".join(self.key_properties).encode()).hexdigest()[:10]
+        digest = hashlib.sha1("\x00".join(self.upsert_keys).encode()).hexdigest()[:10]
         name = quote_ident(f"{self.table[:40]}_glue_key_{digest}")
-        keys = ", ".join(quote_ident(k) for k in self.key_properties)
+        keys = ", ".join(quote_ident(k) for k in self.upsert_keys)
         try:
             with cur.connection.transaction():
                 cur.execute(
@@ -226,7 +236,7 @@ class PostgresSink(BatchSink):
         except psycopg.errors.UniqueViolation:
             raise InvalidJSONSchema(
                 f"Table {self.qualified} (stream '{self.stream_name}') has rows with duplicate "
-                f"values of the new key properties {list(self.key_properties)}; deduplicate "
+                f"values of the new key properties {self.upsert_keys}; deduplicate "
                 "them or drop the table before loading with these keys."
             ) from None
         self.logger.info("Added a unique index on (%s) to %s", keys, self.qualified)
@@ -234,11 +244,11 @@ class PostgresSink(BatchSink):
     def _build_merge(self, cols: str) -> str:
         """Upsert from the stage: a row replaces the values of the columns this schema has;
         columns only the table has keep their values."""
-        keys = set(self.key_properties)
+        keys = set(self.upsert_keys)
         sets = [
             f"{quote_ident(c)} = EXCLUDED.{quote_ident(c)}" for c in self.columns if c not in keys
         ]
-        conflict = ", ".join(quote_ident(k) for k in self.key_properties)
+        conflict = ", ".join(quote_ident(k) for k in self.upsert_keys)
         action = f"DO UPDATE SET {', '.join(sets)}" if sets else "DO NOTHING"
         return (
             f"INSERT INTO {self.qualified} ({cols}) SELECT {cols} FROM {self._stage} "
@@ -302,7 +312,7 @@ class PostgresSink(BatchSink):
 
     def _dedupe(self, rows: list[Any]) -> list[Any]:
         """Keep the last row of each key (ON CONFLICT cannot update one row twice)."""
-        idx = [self.columns.index(k) for k in self.key_properties]
+        idx = [self.columns.index(k) for k in self.upsert_keys]
         key = itemgetter(*idx)
         latest = {key(row): row for row in rows}
         if len(latest) < len(rows):
@@ -328,12 +338,17 @@ class PostgresSink(BatchSink):
 
     def _write(self, rows: list[Any]) -> None:
         with self.connection.transaction(), self.connection.cursor() as cur:
+            if self.load_method == OVERWRITE and self.qualified not in self._target.overwritten:
+                # The old rows go in the same transaction as the first new ones.
+                cur.execute(f"TRUNCATE {self.qualified}")
             with cur.copy(self._copy_sql) as copy:
                 write = copy.write_row
                 for row in rows:
                     write(row)
             if self._merge_sql:
                 cur.execute(self._merge_sql)
+        if self.load_method == OVERWRITE:
+            self._target.overwritten.add(self.qualified)
 
     def process_batch(self, context: dict) -> None:
         """Write the batch in one transaction: COPY (to the stage) and, with keys, upsert."""
@@ -341,7 +356,7 @@ class PostgresSink(BatchSink):
         if not records or not self._copy_sql:
             return
         rows = self._rows(records)
-        if self.key_properties:
+        if self.upsert_keys:
             rows = self._dedupe(rows)
         try:
             self._write(rows)
@@ -356,7 +371,7 @@ class PostgresSink(BatchSink):
                 type(exc).__name__,
             )
             rows = self._rows(repaired)
-            if self.key_properties:
+            if self.upsert_keys:
                 rows = self._dedupe(rows)
             try:
                 self._write(rows)
@@ -424,6 +439,18 @@ class TargetPostgres(Target):
             default="public",
             description="PostgreSQL schema the tables are written to; created if missing.",
         ),
+        th.Property(
+            "load_method",
+            th.StringType,
+            default=UPSERT,
+            allowed_values=[UPSERT, APPEND_ONLY, OVERWRITE],
+            description=(
+                "upsert: rows with the key properties of an existing row replace its values "
+                "(streams without keys append). append-only: every record becomes a new row "
+                "(tables get no primary key). overwrite: each table's old rows are deleted in "
+                "the transaction of its first batch of this run, then rows load as upsert."
+            ),
+        ),
     ).to_dict()
     default_sink_class = PostgresSink
     message_reader_class = OrjsonReader
@@ -434,6 +461,8 @@ class TargetPostgres(Target):
         self.max_parallelism = 1
         self.settings = ConnectionSettings(self.config)
         self.db_schema: str = self.config.get("schema") or "public"
+        self.load_method: str = self.config.get("load_method") or UPSERT
+        self.overwritten: set[str] = set()  # tables already emptied by overwrite this run
         self._connection: psycopg.Connection | None = None
         self._schema_ready = False
         self._stage_ids = itertools.count(1)

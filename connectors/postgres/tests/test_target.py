@@ -344,3 +344,39 @@ def test_activate_version_deletes_older_rows_with_metadata(
     run_target(config, version(1, [1, 2, 3]))
     run_target(config, version(2, [2, 3]))
     assert query(f'SELECT id FROM "{pg_schema}".v ORDER BY id') == [(2,), (3,)]
+
+
+def test_load_method_append_only_keeps_every_record(
+    pg_config, pg_schema, run_target, query, h
+) -> None:
+    config = {**pg_config, "load_method": "append-only"}
+    msgs = [
+        h.schema("people", PEOPLE, ["id"]),
+        h.record("people", {"id": 1, "name": "a"}),
+        h.record("people", {"id": 1, "name": "b"}),
+    ]
+    run_target(config, msgs)
+    run_target(config, msgs)
+    assert query(f'SELECT name, count(*) FROM "{pg_schema}".people GROUP BY 1 ORDER BY 1') == [
+        ("a", 2),
+        ("b", 2),
+    ]
+
+
+def test_load_method_overwrite_replaces_the_table_once_per_run(
+    pg_config, pg_schema, run_target, query, h
+) -> None:
+    config = {**pg_config, "load_method": "overwrite", "batch_size_rows": 2}
+    first = [h.schema("people", PEOPLE, ["id"])]
+    first += [h.record("people", {"id": i, "name": "old"}) for i in range(5)]
+    run_target(config, first)
+    second = [h.schema("people", PEOPLE, ["id"])]
+    # five records in batches of two: only the first batch of the run empties the table
+    second += [h.record("people", {"id": i, "name": "new"}) for i in (10, 11, 12, 13, 11)]
+    run_target(config, second)
+    assert query(f'SELECT id, name FROM "{pg_schema}".people ORDER BY id') == [
+        (10, "new"),
+        (11, "new"),
+        (12, "new"),
+        (13, "new"),
+    ]

@@ -357,6 +357,50 @@ def fieldmap_check(
     click.echo(f"{path}: OK ({len(problems)} warning(s))", err=True)
 
 
+# -- etl -------------------------------------------------------------------------------------
+
+
+@main.group()
+def etl() -> None:
+    """Work on ETL scripts and declarative maps."""
+
+
+@etl.command("test")
+@click.argument("script", type=click.Path(dir_okay=False, exists=True))
+@click.option(
+    "--input",
+    "input_file",
+    required=True,
+    type=click.Path(dir_okay=False, exists=True),
+    help="A saved Singer stream (e.g. a tap's output) to run the script over.",
+)
+@click.option(
+    "--validate",
+    type=click.Choice(["error", "warn", "off"]),
+    default="error",
+    show_default=True,
+    help="What a record that does not fit its output schema does.",
+)
+def etl_test(script: str, input_file: str, validate: str) -> None:
+    """Run a script (or maps file) over a saved stream and print what comes out."""
+    from glue_runtime import protocol
+    from glue_runtime.etl import load_transform
+    from glue_runtime.stages.transform import make_transform
+
+    # guard="deep" also catches in-place changes to nested values: slower, right for testing.
+    stage = make_transform(load_transform(script), guard="deep", validate=validate)  # type: ignore[arg-type]
+    out = sys.stdout.buffer
+    with open(input_file, "rb") as fh:
+        messages = (
+            protocol.parse_line(line, source=input_file, line_no=i)
+            for i, line in enumerate(fh, 1)
+            if line.strip()
+        )
+        for msg in stage(messages):
+            out.write(protocol.dump(msg))
+    out.flush()
+
+
 # -- state -----------------------------------------------------------------------------------
 
 

@@ -36,11 +36,30 @@ def _dsn() -> str:
 
 
 DSN = _dsn()
-SOURCE = f"glue_tap_{uuid.uuid4().hex[:12]}"
+# The creating process's id is in the name, so a later run can drop schemas whose creator is
+# gone without dropping its own (pytest-xdist workers end without running atexit handlers).
+SOURCE = f"glue_tap_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+
+
+def _drop_orphans() -> None:
+    with psycopg.connect(DSN, autocommit=True) as conn:
+        names = conn.execute(
+            "SELECT nspname FROM pg_namespace WHERE nspname ~ '^glue_tap_[0-9]+_[0-9a-f]+$'"
+        ).fetchall()
+        for (name,) in names:
+            pid = int(name.split("_")[2])
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+            except PermissionError:
+                pass  # alive, someone else's
 
 
 def _make_source() -> None:
     with psycopg.connect(DSN, autocommit=True) as conn:
+        if conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (SOURCE,)).fetchone():
+            return
         conn.execute(f'CREATE SCHEMA "{SOURCE}"')
         conn.execute(
             f"""
@@ -62,8 +81,18 @@ def _drop_source() -> None:
         conn.execute(f'DROP SCHEMA IF EXISTS "{SOURCE}" CASCADE')
 
 
+_drop_orphans()
 _make_source()
 atexit.register(_drop_source)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _source_schema():
+    """Dropped after the module's tests; made again if pytest-xdist runs more of them later."""
+    _make_source()
+    yield
+    _drop_source()
+
 
 TestTapPostgres = get_tap_test_class(
     TapPostgres,

@@ -119,7 +119,13 @@ class ConnectionSettings:
     def connect(self, **kwargs: Any) -> psycopg.Connection:
         """Open a connection; a failure raises PostgresConnectionError naming host, port, user."""
         try:
-            return psycopg.connect(**self.params, **kwargs)
+            conn = psycopg.connect(**self.params, **kwargs)
+            # Timestamps without an offset mean UTC (the Singer convention) whatever the
+            # server's, role's or PGTZ's time zone; the tap's timestamps come out in UTC too.
+            conn.execute("SET TIME ZONE 'UTC'")
+            if not conn.autocommit:
+                conn.commit()
+            return conn
         except psycopg.Error as exc:
             reason = " ".join(self.redact(str(exc)).split())
             raise PostgresConnectionError(

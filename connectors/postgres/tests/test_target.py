@@ -380,3 +380,18 @@ def test_load_method_overwrite_replaces_the_table_once_per_run(
         (12, "new"),
         (13, "new"),
     ]
+
+
+def test_timestamps_without_offset_are_utc_whatever_the_session_timezone(
+    pg_config, pg_schema, run_target, query, h, monkeypatch
+) -> None:
+    monkeypatch.setenv("PGTZ", "America/New_York")  # libpq sends it as the session TimeZone
+    props = {"id": {"type": "integer"}, "at": {"type": "string", "format": "date-time"}}
+    run_target(
+        pg_config,
+        [h.schema("naive", props, ["id"]), h.record("naive", {"id": 1, "at": "2024-01-01T12:00"})],
+    )
+    monkeypatch.delenv("PGTZ")
+    assert query(f'SELECT at FROM "{pg_schema}".naive') == [
+        (dt.datetime(2024, 1, 1, 12, tzinfo=dt.UTC),)
+    ]

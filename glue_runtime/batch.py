@@ -26,7 +26,7 @@ import sys
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import orjson
@@ -133,24 +133,7 @@ def run_batch(base: JobSpec, opts: BatchOptions) -> JobResult:
                 _module_connector("glue_runtime.landing", "target", "landing"),
                 {"output_dir": str(sync_output), "format": opts.output_format},
             )
-            phase1 = run_job(
-                JobSpec(
-                    tap=base.tap,
-                    targets=[landing],
-                    store=base.store,
-                    state_key=base.state_key,
-                    catalog=base.catalog,
-                    stages=base.stages,
-                    full_refresh=base.full_refresh,
-                    max_line_bytes=base.max_line_bytes,
-                    env=base.env,
-                    cwd=base.cwd,
-                    validate_configs=base.validate_configs,
-                    hold_lock=False,
-                    job_id=base.job_id,
-                    on_progress=base.on_progress,
-                )
-            )
+            phase1 = run_job(replace(base, targets=[landing], hold_lock=False))
             if not phase1.ok:
                 return _finish(phase1, started, committer)
 
@@ -177,17 +160,16 @@ def run_batch(base: JobSpec, opts: BatchOptions) -> JobResult:
                 {"input": str(etl_output / "data.singer"), "state": tap_state},
             )
             phase3 = run_job(
-                JobSpec(
+                replace(
+                    base,
                     tap=replay,
-                    targets=base.targets,
-                    store=base.store,
-                    state_key=base.state_key,
-                    max_line_bytes=base.max_line_bytes,
-                    env=base.env,
-                    cwd=base.cwd,
-                    validate_configs=base.validate_configs,
+                    catalog=None,
+                    stages=(),
+                    full_refresh=False,
                     hold_lock=False,
-                    job_id=base.job_id,
+                    on_progress=None,
+                    select_stats=None,
+                    tap_config_source=None,
                 )
             )
             if phase3.ok:

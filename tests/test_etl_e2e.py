@@ -27,6 +27,28 @@ def test_etl_test_prints_the_transformed_stream(tmp_path: Path):
     assert record["phone"] == "***1234" and len(record["email"]) == 64
 
 
+def run_with_script(tmp_path: Path, script: str, tap: dict):
+    (tmp_path / "etl.py").write_text(script)
+    (tmp_path / "tap.json").write_text(json.dumps(tap))
+    (tmp_path / "target.json").write_text(json.dumps({"output": str(tmp_path / "out.jsonl")}))
+    return run_cli(
+        "run",
+        "--tap",
+        FAKE_TAP,
+        "--target",
+        FAKE_TARGET,
+        "--tap-config",
+        "tap.json",
+        "--target-config",
+        "target.json",
+        "--state-file",
+        "state.json",
+        "--etl",
+        "etl.py",
+        cwd=tmp_path,
+    )
+
+
 def test_a_script_exception_fails_the_run_with_stream_position_and_traceback(tmp_path: Path):
     script = tmp_path / "etl.py"
     script.write_text(

@@ -386,7 +386,8 @@ class PostgresSink(BatchSink):
         where = f" ({' '.join(where.split())})" if where else ""
         return PostgresLoadError(
             f"Stream '{self.stream_name}': loading a batch of {count} records into "
-            f"{self.qualified} failed: {detail}{where}. COPY line N is the batch's Nth record; "
+            f"{self.qualified} failed: {detail}{where}. COPY line N is the Nth record of the batch "
+            "(after merging duplicate keys); "
             "nothing of this batch was written."
         )
 

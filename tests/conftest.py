@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,14 @@ def job(tmp_path: Path):
                 *extra,
                 cwd=tmp_path,
             )
+
+        def argv(self) -> list[str]:
+            """The CLI command line for a run on the configs written by configs()."""
+            return [
+                sys.executable, "-m", "glue_runtime", "run", "--tap", FAKE_TAP,
+                "--target", FAKE_TARGET, "--tap-config", "tap.json",
+                "--target-config", "target.json", "--state-file", "state.json",
+            ]  # fmt: skip
 
         def committed(self) -> dict[str, Any]:
             return json.loads(self.state.read_text()) if self.state.exists() else {}

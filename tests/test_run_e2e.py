@@ -51,28 +51,11 @@ def test_target_crash_stops_the_tap_and_commits_nothing_further(job):
     assert job.committed() == {"bookmarks": {"users": {"id": 10}}}
 
 
-def test_sigterm_drains_and_commits_only_confirmed_state(tmp_path: Path):
-    write_json(tmp_path / "tap.json", {"records": 100000, "state_every": 5, "sleep": 0.002})
-    out = tmp_path / "out.jsonl"
-    write_json(tmp_path / "target.json", {"output": str(out)})
-    state = tmp_path / "state.json"
+def test_sigterm_drains_and_commits_only_confirmed_state(tmp_path: Path, job):
+    job.configs({"records": 100000, "state_every": 5, "sleep": 0.002})
+    out, state = job.out, job.state
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "glue_runtime",
-            "run",
-            "--tap",
-            FAKE_TAP,
-            "--target",
-            FAKE_TARGET,
-            "--tap-config",
-            "tap.json",
-            "--target-config",
-            "target.json",
-            "--state-file",
-            str(state),
-        ],
+        job.argv(),
         cwd=tmp_path,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -166,22 +149,7 @@ def test_subset_run_and_full_refresh_keep_other_bookmarks(job):
 def test_concurrent_runs_on_one_state_key_are_refused(tmp_path: Path, job):
     job.configs({"records": 100000, "sleep": 0.002, "state_every": 5})
     slow = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "glue_runtime",
-            "run",
-            "--tap",
-            FAKE_TAP,
-            "--target",
-            FAKE_TARGET,
-            "--tap-config",
-            "tap.json",
-            "--target-config",
-            "target.json",
-            "--state-file",
-            "state.json",
-        ],
+        job.argv(),
         cwd=tmp_path,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -191,17 +159,7 @@ def test_concurrent_runs_on_one_state_key_are_refused(tmp_path: Path, job):
         while not job.out.exists() and time.monotonic() < deadline:
             time.sleep(0.05)
         second = run_cli(
-            "run",
-            "--tap",
-            FAKE_TAP,
-            "--target",
-            FAKE_TARGET,
-            "--tap-config",
-            "tap.json",
-            "--target-config",
-            "target.json",
-            "--state-file",
-            "state.json",
+            *job.argv()[3:],
             cwd=tmp_path,
         )
         assert second.code == 5
@@ -366,17 +324,7 @@ def test_connector_files_are_private_and_removed(tmp_path: Path, job):
     tmp.mkdir()
     job.configs({"records": 2})
     result = run_cli(
-        "run",
-        "--tap",
-        FAKE_TAP,
-        "--target",
-        FAKE_TARGET,
-        "--tap-config",
-        "tap.json",
-        "--target-config",
-        "target.json",
-        "--state-file",
-        "state.json",
+        *job.argv()[3:],
         cwd=tmp_path,
         env={"TMPDIR": str(tmp)},
     )
@@ -461,22 +409,7 @@ def test_live_progress_line_on_a_terminal(tmp_path: Path, job):
     job.configs({"records": 400, "sleep": 0.005, "state_every": 50})
     leader, follower = pty.openpty()
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "glue_runtime",
-            "run",
-            "--tap",
-            FAKE_TAP,
-            "--target",
-            FAKE_TARGET,
-            "--tap-config",
-            "tap.json",
-            "--target-config",
-            "target.json",
-            "--state-file",
-            "state.json",
-        ],
+        job.argv(),
         cwd=tmp_path,
         stdout=subprocess.DEVNULL,
         stderr=follower,

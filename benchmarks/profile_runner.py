@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Profile the runner's hot path with py-spy (sampling, in its own cached venv).
 
-    .venv/bin/python benchmarks/profile.py                 # case 2 (stages -> discard), 1M
-    .venv/bin/python benchmarks/profile.py --target files  # case 4 (stages -> files target)
+    .venv/bin/python benchmarks/profile_runner.py                 # case 2 (stages -> discard), 1M
+    .venv/bin/python benchmarks/profile_runner.py --target files  # case 4 (stages -> files target)
 
 Samples only while a thread holds the GIL (``--gil``): the pump is GIL-bound, and threads that
 sit in a blocking read (stderr relay, target stdout reader) would otherwise show as busy.
@@ -39,7 +39,7 @@ def summarize(raw: Path, top: int) -> str:
         chain = [f for f in frames if f.startswith("process ")]
         frames = [f for f in frames if not f.startswith("process ")]
         procs[chain[-1][:100] if chain else "?"] += n
-        if len(chain) != 1 or not frames:
+        if len(chain) > 1 or not frames:
             continue  # a child process (tap, target) or an empty stack
         total += n
         by_line[frames[-1]] += n

@@ -62,8 +62,11 @@ def real_selector(workdir: Path) -> Any:
 
 
 def real_transform(workdir: Path) -> Any:
-    """glue_runtime's transform stage adding line_total = quantity * unit_price."""
-    raise ImportError("glue_runtime's transform stage is not wired into the benchmark yet")
+    """glue_runtime's transform stage: a declarative map adding line_total (a number)."""
+    from glue_runtime.stages.transform import make_transform
+
+    computed = {"expr": "quantity * unit_price", "type": "number"}
+    return make_transform({"stream_maps": {datagen.STREAM: {datagen.COMPUTED_FIELD: computed}}})
 
 
 REAL = {"select_stage": real_selector, "transform_stage": real_transform}

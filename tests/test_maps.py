@@ -337,3 +337,52 @@ def test_the_maps_example_in_docs_compiles_and_runs() -> None:
     assert clients[0]["customer_id"] == 0 and clients[0]["total"] == 6.0
     assert clients[0]["phone"] == "******5678" and "email" not in clients[0]
     assert {m.get("stream") for m in out} >= {"clients", "customers_ids", "products"}
+
+
+# -- compiled expressions ------------------------------------------------------------------------
+
+
+def _one(expr: str, record: dict[str, Any]) -> Any:
+    schema = {"type": "object", "properties": {k: {} for k in record}}
+    stage = make_transform(
+        {"stream_maps": {"s": {"out": {"expr": expr, "type": {}}}}}, validate="off"
+    )
+    msgs = [
+        {"type": "SCHEMA", "stream": "s", "schema": schema, "key_properties": []},
+        {"type": "RECORD", "stream": "s", "record": record},
+    ]
+    return [m for m in stage(iter(msgs)) if m["type"] == "RECORD"][0]["record"]["out"]
+
+
+def test_simple_expressions_compile_and_complex_ones_use_simpleeval():
+    import ast
+
+    from glue_runtime.stages.maps import compile_fast, functions
+
+    fns = functions()
+    assert compile_fast(ast.parse("a * b + 1 if a else md5(c)").body[0], fns) is not None
+    assert compile_fast(ast.parse("email.lower()").body[0], fns) is None  # attribute
+    assert compile_fast(ast.parse("[x for x in y]").body[0], fns) is None
+    assert compile_fast(ast.parse("2 ** 3").body[0], fns) is None
+    assert compile_fast(ast.parse("open('/etc/passwd')").body[0], fns) is None
+
+
+@pytest.mark.parametrize(
+    ("expr", "record", "expected"),
+    [
+        ("quantity * unit_price", {"quantity": 3, "unit_price": 2.5}, 7.5),
+        ("a + b if a > 1 else -b", {"a": 2, "b": 3}, 5),
+        ("name[0:2] + '!'", {"name": "glue"}, "gl!"),
+        ("md5(md5)", {"md5": "x"}, "9dd4e461268c8034f5c8564e155c67a6"),  # a field named md5
+        ("email.lower()", {"email": "A@B.IO"}, "a@b.io"),  # simpleeval path
+        ("__stream_name__", {"x": 1}, "s"),
+    ],
+)
+def test_compiled_and_simpleeval_results_match_python(expr, record, expected):
+    assert _one(expr, record) == expected
+
+
+@pytest.mark.parametrize("expr", ["'x' * 10000000000", "().__class__", "x.__class__"])
+def test_guards_hold_on_both_paths(expr):
+    with pytest.raises(TransformError):
+        _one(expr, {"x": "a"})

@@ -77,6 +77,7 @@ TYPE_NAMES: dict[str, dict[str, Any]] = {
 UNSUPPORTED_TOP = ("flattening_enabled", "flattening_max_depth")
 
 _DROP, _EXPR, _RENAME = 0, 1, 2
+_SLOW = object()
 
 
 def md5(string: str) -> str:
@@ -124,6 +125,99 @@ class _Eval(simpleeval.EvalWithCompoundTypes):
 
     def _check_disallowed_items(self, item: Any) -> None:
         return
+
+
+# -- compiling simple expressions -------------------------------------------------------------
+#
+# simpleeval walks the expression tree for every record (a few microseconds each). Most map
+# expressions are arithmetic, comparisons, conditionals, subscripts and calls of the map
+# functions: those are compiled once into Python code over the same names, with no builtins
+# and no attribute access, and with simpleeval's own guarded + and * (string-size limits).
+# Anything else (attributes, comprehensions, f-strings, **) stays with simpleeval.
+
+_FAST_NODES = (
+    ast.Expression,
+    ast.BinOp,
+    ast.UnaryOp,
+    ast.BoolOp,
+    ast.Compare,
+    ast.IfExp,
+    ast.Name,
+    ast.Load,
+    ast.Constant,
+    ast.Subscript,
+    ast.Slice,
+    ast.Call,
+    ast.Tuple,
+    ast.List,
+    ast.Dict,
+    ast.Add,
+    ast.Sub,
+    ast.Mult,
+    ast.Div,
+    ast.FloorDiv,
+    ast.Mod,
+    ast.USub,
+    ast.UAdd,
+    ast.Not,
+    ast.And,
+    ast.Or,
+    ast.Eq,
+    ast.NotEq,
+    ast.Lt,
+    ast.LtE,
+    ast.Gt,
+    ast.GtE,
+    ast.Is,
+    ast.IsNot,
+    ast.In,
+    ast.NotIn,
+)
+_FN_PREFIX = "__glue_fn_"
+
+
+class _Guard(ast.NodeTransformer):
+    """Rewrites ``a + b`` / ``a * b`` to simpleeval's guarded versions, and calls of map
+    functions to names no record field can shadow (simpleeval keeps functions apart too)."""
+
+    def visit_BinOp(self, node: ast.BinOp) -> ast.AST:
+        self.generic_visit(node)
+        guarded = {ast.Add: "safe_add", ast.Mult: "safe_mult"}.get(type(node.op))
+        if guarded is None:
+            return node
+        fn = ast.Name(id=_FN_PREFIX + guarded, ctx=ast.Load())
+        return ast.Call(func=fn, args=[node.left, node.right], keywords=[])
+
+    def visit_Call(self, node: ast.Call) -> ast.AST:
+        self.generic_visit(node)
+        assert isinstance(node.func, ast.Name)
+        node.func = ast.Name(id=_FN_PREFIX + node.func.id, ctx=ast.Load())
+        return node
+
+
+def compile_fast(parsed: ast.Expr, functions: dict[str, Any]) -> Any:
+    """Python code for a simple expression, or None when simpleeval must evaluate it."""
+    tree = ast.Expression(body=copy.deepcopy(parsed.value))
+    for node in ast.walk(tree):
+        if not isinstance(node, _FAST_NODES):
+            return None
+        if isinstance(node, ast.Call):
+            if not isinstance(node.func, ast.Name) or node.func.id not in functions:
+                return None
+            if node.keywords:
+                return None
+        if isinstance(node, ast.Name) and node.id.startswith(_FN_PREFIX):
+            return None
+    tree = ast.fix_missing_locations(_Guard().visit(tree))
+    return compile(tree, "<map expression>", "eval")
+
+
+def fast_globals(functions: dict[str, Any]) -> dict[str, Any]:
+    env: dict[str, Any] = {"__builtins__": {}}
+    env.update({_FN_PREFIX + name: fn for name, fn in functions.items()})
+    env[_FN_PREFIX + "safe_add"] = simpleeval.safe_add
+    env[_FN_PREFIX + "safe_mult"] = simpleeval.safe_mult
+    return env
 
 
 def _parse(expr: Any, where: str) -> ast.Expr:
@@ -325,6 +419,9 @@ class Maps:
                 raise ConfigError(f"stream_maps: option {key!r} is not expected at this level")
             self.defs.append(_check_def(key, value))
         self.evaluator = _Eval(functions=functions())
+        self._globals = fast_globals(self.evaluator.functions)
+        self._compiled: dict[int, Any] = {}
+        self._keep: list[ast.Expr] = []
         self.fake = _faker(config.get("faker_config") or {})
 
     # -- per stream ---------------------------------------------------------------------
@@ -449,9 +546,15 @@ class Maps:
     def _eval(
         self, text: str, parsed: ast.Expr, names: dict, ctx: Context, m: _Mapper, prop: str
     ) -> Any:
-        ev = self.evaluator
-        ev.names = names
+        code = self._compiled.get(id(parsed), _SLOW)
+        if code is _SLOW:
+            code = self._compiled[id(parsed)] = compile_fast(parsed, self.evaluator.functions)
+            self._keep.append(parsed)  # ids stay unique while the parsed tree lives
         try:
+            if code is not None:
+                return eval(code, self._globals, names)  # compiled once, no builtins: see above
+            ev = self.evaluator
+            ev.names = names
             return ev.eval(text, previously_parsed=parsed)
         except Exception as exc:
             raise TransformError(

@@ -88,10 +88,70 @@ def compile_validator(schema: dict[str, Any], stream: str) -> Any:
     return fn
 
 
+_MISSING = object()
+
+
+class _DeltaPlan:
+    """How to check records of one output stream built from records of one input stream.
+
+    Fields the script passed through (the very same value object as in the input record) whose
+    schema is the same in input and output are not checked again: only what the script changed
+    or added is. A record failing the quick check goes to the full validator, so verdicts and
+    messages are always the full validator's.
+    """
+
+    __slots__ = ("checks", "closed", "in_schema", "out", "props", "required", "same")
+
+    def __init__(self, out: _Output, in_schema: dict[str, Any]) -> None:
+        out_props = out.schema.get("properties") or {}
+        in_props = in_schema.get("properties") or {} if isinstance(in_schema, dict) else {}
+        self.out = out
+        self.in_schema = in_schema
+        self.props = out_props
+        self.same = frozenset(k for k, p in out_props.items() if k in in_props and in_props[k] == p)
+        self.required = tuple(out.schema.get("required") or ())
+        self.closed = out.schema.get("additionalProperties") is False
+        self.checks: dict[str, Any] = {}
+
+    def check(self, name: str) -> Any:
+        """The validator of one output property (None: the schema does not list it)."""
+        fn = self.checks.get(name, _MISSING)
+        if fn is _MISSING:
+            prop = self.props.get(name)
+            fn = None if prop is None else compile_validator(prop, self.out.name)
+            self.checks[name] = fn
+        return fn
+
+    def passes(self, record: dict[str, Any], src_rec: dict[str, Any]) -> bool:
+        same = self.same
+        for k, v in record.items():
+            if k in same and src_rec.get(k, _MISSING) is v:
+                continue
+            fn = self.check(k)
+            if fn is None:
+                if self.closed:
+                    return False
+                continue
+            try:
+                fn(v)
+            except fastjsonschema.JsonSchemaValueException:
+                return False
+        return all(r in record for r in self.required)
+
+
 class _Output:
     """One output stream: its current schema, key properties and (lazily) its validator."""
 
-    __slots__ = ("count", "invalid", "key_properties", "msg", "name", "schema", "validator")
+    __slots__ = (
+        "count",
+        "invalid",
+        "key_properties",
+        "msg",
+        "name",
+        "plans",
+        "schema",
+        "validator",
+    )
 
     def __init__(self, name: str, schema: dict[str, Any], keys: list[str], msg: Message) -> None:
         self.name = name
@@ -99,8 +159,15 @@ class _Output:
         self.key_properties = keys
         self.msg = msg
         self.validator: Any = None
+        self.plans: dict[int, _DeltaPlan] = {}
         self.count = 0
         self.invalid = 0
+
+    def plan_for(self, in_schema: dict[str, Any]) -> _DeltaPlan:
+        plan = self.plans.get(id(in_schema))
+        if plan is None or plan.in_schema is not in_schema:
+            plan = self.plans[id(in_schema)] = _DeltaPlan(self, in_schema)
+        return plan
 
 
 class _Stream:
@@ -256,7 +323,9 @@ class _Run:
                     f"for stream {o.name!r} (stream {ctx.stream!r}, record {ctx.position})",
                     hint="a record is a dict of field -> JSON value",
                 )
-        if self.validate != "off":
+        if self.validate != "off" and (
+            src is None or not o.plan_for(ctx.schema).passes(record, src["record"])
+        ):
             v = o.validator
             if v is None:
                 v = o.validator = compile_validator(o.schema, o.name)

@@ -50,6 +50,11 @@ from glue_runtime.errors import ConfigError, TransformError
 
 HOOKS = ("schema", "start_stream", "transform", "end_stream")
 
+# A key a transform may set in ctx.state (in schema()): the fields its records may change; every
+# other field is passed through as the same value. Validation then checks only these fields.
+# Declarative maps set it; a script may too, when it knows.
+CHANGED_FIELDS = "__glue_changed_fields__"
+
 log = logging.getLogger("glue_runtime.etl")
 
 

@@ -50,7 +50,7 @@ from typing import Any
 import simpleeval
 
 from glue_runtime.errors import ConfigError, TransformError
-from glue_runtime.etl import Context, Out, Script
+from glue_runtime.etl import CHANGED_FIELDS, Context, Out, Script
 
 ELSE = "__else__"
 FILTER = "__filter__"
@@ -571,6 +571,11 @@ class Maps:
         primary, extras = mappers[0], mappers[1:]
         ctx.state["extras"] = extras  # declared in start_stream: after the primary's SCHEMA
         ctx.state["apply"] = self._record_fn(stream, primary, extras)
+        if not extras:
+            # The map copies every other field as is: validation checks only what it computes.
+            ctx.state[CHANGED_FIELDS] = frozenset(
+                p for p, kind, _, _ in primary.ops if kind != _DROP
+            )
         if primary.remove:
             ctx.output_stream = None
             return None

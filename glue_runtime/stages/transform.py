@@ -30,7 +30,14 @@ import fastjsonschema
 import orjson
 
 from glue_runtime.errors import ConfigError, GlueError, TransformError
-from glue_runtime.etl import Context, JobContext, Out, Script, format_script_traceback
+from glue_runtime.etl import (
+    CHANGED_FIELDS,
+    Context,
+    JobContext,
+    Out,
+    Script,
+    format_script_traceback,
+)
 from glue_runtime.protocol import ACTIVATE_VERSION, BATCH, RECORD, SCHEMA, STATE, Message
 from glue_runtime.stages import Stage
 
@@ -109,7 +116,7 @@ class _DeltaPlan:
         self.in_schema = in_schema
         self.props = out_props
         self.same = frozenset(k for k, p in out_props.items() if k in in_props and in_props[k] == p)
-        self.required = tuple(out.schema.get("required") or ())
+        self.required = frozenset(out.schema.get("required") or ())
         self.closed = out.schema.get("additionalProperties") is False
         self.checks: dict[str, Any] = {}
 
@@ -122,7 +129,19 @@ class _DeltaPlan:
             self.checks[name] = fn
         return fn
 
-    def passes(self, record: dict[str, Any], src_rec: dict[str, Any]) -> bool:
+    def passes(
+        self, record: dict[str, Any], src_rec: dict[str, Any], only: frozenset[str] | None
+    ) -> bool:
+        if only is not None:  # the transform said which fields it changes
+            for k in only:
+                if k in record:
+                    fn = self.check(k)
+                    if fn is not None:
+                        try:
+                            fn(record[k])
+                        except fastjsonschema.JsonSchemaValueException:
+                            return False
+            return record.keys() >= self.required
         same = self.same
         for k, v in record.items():
             if k in same and src_rec.get(k, _MISSING) is v:
@@ -136,7 +155,7 @@ class _DeltaPlan:
                 fn(v)
             except fastjsonschema.JsonSchemaValueException:
                 return False
-        return all(r in record for r in self.required)
+        return record.keys() >= self.required
 
 
 class _Output:
@@ -324,7 +343,10 @@ class _Run:
                     hint="a record is a dict of field -> JSON value",
                 )
         if self.validate != "off" and (
-            src is None or not o.plan_for(ctx.schema).passes(record, src["record"])
+            src is None
+            or not o.plan_for(ctx.schema).passes(
+                record, src["record"], ctx.state.get(CHANGED_FIELDS)
+            )
         ):
             v = o.validator
             if v is None:

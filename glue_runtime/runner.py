@@ -302,7 +302,8 @@ class Job:
             messages = stage(messages)
         writers = [t.stdin.write for t in self._targets]
         single = writers[0] if len(writers) == 1 else None
-        dump = protocol.dump
+        dumps = orjson.dumps
+        newline = orjson.OPT_APPEND_NEWLINE
         confirm = self._confirm
         streams = self.streams
         out_counts: dict[str, int] = {}
@@ -317,9 +318,9 @@ class Job:
                 # A message the stages passed through unchanged goes out as the tap's own bytes.
                 last_msg, last_line = self._last
                 if msg is last_msg:
-                    data = last_line if last_line[-1:] == b"\n" else last_line + b"\n"
+                    data = last_line if last_line.endswith(b"\n") else last_line + b"\n"
                 else:
-                    data = dump(msg)
+                    data = dumps(msg, option=newline)
                 if single is not None:
                     single(data)
                 else:

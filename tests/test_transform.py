@@ -370,3 +370,21 @@ def test_start_stream_can_emit_records() -> None:
     assert [m.get("record") for m in out if m["stream"] == "log" and m["type"] == "RECORD"] == [
         {"msg": "start users"}
     ]
+
+
+def test_changed_field_of_the_same_schema_is_still_checked():
+    from glue_runtime.etl import script_from_functions
+
+    schema = {"type": "object", "properties": {"id": {"type": "integer"}, "n": {"type": "string"}}}
+    msgs = [
+        {"type": "SCHEMA", "stream": "s", "schema": schema, "key_properties": ["id"]},
+        {"type": "RECORD", "stream": "s", "record": {"id": 1, "n": "a"}},
+    ]
+    bad = script_from_functions(transform=lambda r, ctx: {**r, "id": "one"})
+    with pytest.raises(TransformError, match=r"id"):
+        list(make_transform(bad)(iter(msgs)))
+    # A field passed through as the same value is the tap's: not re-checked here.
+    odd = [msgs[0], {"type": "RECORD", "stream": "s", "record": {"id": "tap-sent", "n": "a"}}]
+    keep = script_from_functions(transform=lambda r, ctx: {**r, "n": "b"})
+    out = [m for m in make_transform(keep)(iter(odd)) if m["type"] == "RECORD"]
+    assert out[0]["record"] == {"id": "tap-sent", "n": "b"}

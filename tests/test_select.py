@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 import logging
+import random
+import zlib
 from typing import Any
 
 import pytest
@@ -315,3 +317,217 @@ def test_unselected_field_values_of_other_types_do_not_crash() -> None:
     out = run(stage, [schema_msg(), rec_msg(rec), rec_msg(record(lines=[None, 3]))])
     assert out[1]["record"]["customer"] is None and out[1]["record"]["lines"] is None
     assert out[2]["record"]["lines"] == [None, 3]
+
+
+# ----------------------------------------------------------------------------- fast path vs a model
+
+
+def model_project(
+    value: dict[str, Any], schema: dict[str, Any], path: tuple[str, ...], sel, policy: str
+) -> tuple[dict[str, Any], list[str]]:
+    """A plain recursive statement of the selector's rules, to check the compiled paths against.
+
+    Returns the projected value and the dotted names of the unknown fields it met.
+    """
+    props = schema["properties"]
+    open_ = schema.get("additionalProperties", False) is not False
+    out: dict[str, Any] = {}
+    unknown: list[str] = []
+    for k, v in value.items():
+        p = (*path, k)
+        if k not in props:
+            if not open_:
+                unknown.append(".".join(p))
+            if open_ or policy == "keep":
+                out[k] = v
+            continue
+        if not sel.field_selected(p):
+            continue
+        sub = props[k]
+        if "properties" not in sub and isinstance(sub.get("items"), dict):
+            sub = sub["items"]
+        if not sub.get("properties"):
+            out[k] = v
+        elif type(v) is dict:
+            out[k], u = model_project(v, sub, p, sel, policy)
+            unknown += u
+        elif type(v) is list:
+            items = []
+            for x in v:
+                if type(x) is dict:
+                    x, u = model_project(x, sub, p, sel, policy)
+                    unknown += u
+                items.append(x)
+            out[k] = items
+        else:
+            out[k] = v
+    return out, unknown
+
+
+def mutated_records(rng, n: int) -> list[dict[str, Any]]:
+    """Records as a tap might send them: keys missing, unknown keys at any level, odd values."""
+    out = []
+    for i in range(n):
+        rec = copy.deepcopy(record(id=i))
+        roll = rng.random()
+        if roll < 0.3:
+            for k in rng.sample(sorted(rec), rng.randint(1, 3)):
+                del rec[k]
+        if rng.random() < 0.2:
+            rec[f"surprise{rng.randint(0, 2)}"] = 1
+        if rng.random() < 0.2 and type(rec.get("customer")) is dict:
+            rec["customer"]["nickname"] = "x"
+        if rng.random() < 0.2 and type(rec.get("customer")) is dict:
+            rec["customer"]["address"] = rng.choice([None, "str", {"city": "c", "floor": 2}])
+        if rng.random() < 0.2 and "customer" in rec:
+            rec["customer"] = rng.choice([None, 5, [{"email": "e", "phone": "p"}], "x"])
+        if rng.random() < 0.2 and "lines" in rec:
+            rec["lines"] = rng.choice(
+                [None, [], [None, 3], [{"sku": "s", "cost": 1, "secret": 1}], {"sku": "s"}]
+            )
+        if rng.random() < 0.1:
+            rec.pop("notes", None)
+        out.append(rec)
+    return out
+
+
+@pytest.mark.parametrize("policy", ["drop", "keep"])
+@pytest.mark.parametrize(
+    "fmap",
+    [
+        NESTED,
+        {"streams": {"orders": {"exclude": ["notes", "amount"]}}},
+        {"streams": {"orders": {"exclude": ["notes", "lines"]}}},
+        {"streams": {"orders": ["amount", "customer.address.city"]}},
+        {"streams": {"orders": "on"}},
+    ],
+)
+def test_compiled_paths_match_the_model_on_messy_records(fmap, policy) -> None:
+    rng = random.Random(zlib.crc32(repr((fmap, policy)).encode()))
+    recs = mutated_records(rng, 400)
+    stats = SelectStats()
+    msgs = [schema_msg(), *(rec_msg(r) for r in recs)]
+    before = copy.deepcopy(msgs)
+    out = run(selector(fmap, unknown_fields=policy, stats=stats), msgs)
+    sel = resolve(parse_field_map(fmap), CATALOG).for_stream("orders")
+    unknown: list[str] = []
+    for msg, got in zip(msgs[1:], out[1:], strict=True):
+        want, u = model_project(msg["record"], SCHEMA, (), sel, policy)
+        unknown += u
+        assert got["record"] == want, msg["record"]
+        if want == msg["record"]:
+            assert got is msg  # unchanged: the very same message, written as the tap's bytes
+        else:
+            assert got is not msg and got["record"] is not msg["record"]
+            assert {k: v for k, v in got.items() if k != "record"} == {
+                k: v for k, v in msg.items() if k != "record"
+            }
+    assert msgs == before  # nothing mutated in place
+    assert stats.unknown_fields.get("orders", 0) == len(unknown)
+    assert stats.unknown_field_names.get("orders", set()) == set(unknown)
+
+
+ORDERS_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "integer"},
+        "customer_id": {"type": "integer"},
+        "quantity": {"type": "integer"},
+        "status": {"type": "string"},
+        "shipping_address": {
+            "type": ["object", "null"],
+            "properties": {"street": {"type": "string"}, "city": {"type": "string"}},
+        },
+        "tags": {"type": "array", "items": {"type": "string"}},
+        "note": {"type": ["string", "null"]},
+    },
+}
+
+
+def orders_selector(**kw: Any):
+    catalog = {
+        "streams": [
+            {
+                "tap_stream_id": "orders",
+                "key_properties": ["id"],
+                "schema": ORDERS_SCHEMA,
+                "metadata": [{"breadcrumb": [], "metadata": {"selected-by-default": True}}],
+            }
+        ]
+    }
+    fmap = {"streams": {"orders": {"exclude": ["customer_id", "tags", "note"]}}}
+    return make_selector(resolve(parse_field_map(fmap), catalog), **kw)
+
+
+def test_benchmark_shape_keeps_record_order_and_nested_objects_whole() -> None:
+    """Top-level drops with a nested object nothing is dropped from (the benchmark's shape)."""
+    stats = SelectStats()
+    addr = {"street": "s", "city": "c"}
+    recs = [
+        {
+            "id": 1,
+            "customer_id": 7,
+            "quantity": 2,
+            "status": "paid",
+            "shipping_address": addr,
+            "tags": ["a"],
+            "note": None,
+        },
+        {
+            "status": "x",
+            "id": 2,
+            "shipping_address": None,
+            "quantity": 1,
+            "note": "n",
+            "tags": [],
+            "customer_id": 8,
+        },
+        {
+            "id": 3,
+            "quantity": 1,
+            "status": "x",
+            "shipping_address": {**addr, "zip": "z"},
+            "customer_id": 9,
+            "tags": [],
+            "note": None,
+        },
+        {"id": 4, "quantity": 1, "status": "x", "note": None},  # some dropped keys absent
+        {"id": 5, "quantity": 1},  # none of the dropped keys: the same message comes back
+    ]
+    msgs = [schema_msg(ORDERS_SCHEMA), *(rec_msg(r) for r in recs)]
+    out = run(orders_selector(stats=stats), msgs)
+    got = [m["record"] for m in out[1:]]
+    assert list(got[0]) == ["id", "quantity", "status", "shipping_address"]
+    assert got[0]["shipping_address"] is addr  # passed whole, not rebuilt
+    assert list(got[1]) == ["status", "id", "shipping_address", "quantity"]  # record's order
+    assert got[2]["shipping_address"] == addr  # the unknown nested field dropped...
+    assert stats.unknown_field_names == {"orders": {"shipping_address.zip"}}
+    assert stats.unknown_fields == {"orders": 1}  # ...and counted once
+    assert got[3] == {"id": 4, "quantity": 1, "status": "x"}
+    assert out[5] is msgs[5]
+    assert "note" in recs[0] and recs[2]["shipping_address"]["zip"] == "z"  # inputs untouched
+
+
+def test_benchmark_shape_error_policy_on_a_nested_unknown_field() -> None:
+    rec = {"id": 1, "customer_id": 7, "shipping_address": {"street": "s", "floor": 3}}
+    with pytest.raises(DataError, match=r"shipping_address\.floor"):
+        run(orders_selector(unknown_fields="error"), [schema_msg(ORDERS_SCHEMA), rec_msg(rec)])
+
+
+def test_open_level_keeps_extra_keys_however_many_fields_are_dropped() -> None:
+    """additionalProperties: keys the schema does not list pass, with few or many drops."""
+    more = {"x1": {"type": "string"}, "x2": {"type": "string"}}
+    open_schema = {**SCHEMA, "properties": {**SCHEMA["properties"], **more}}
+    open_schema["additionalProperties"] = True
+    for fmap in (
+        {"streams": {"orders": ["amount"]}},
+        {"streams": {"orders": ["amount", "customer.email"]}},  # with a nested level to project
+        {"streams": {"orders": {"exclude": ["notes"]}}},
+    ):
+        stats = SelectStats()
+        out = run(
+            selector(fmap, stats=stats), [schema_msg(open_schema), rec_msg(record(surprise=1))]
+        )
+        assert out[1]["record"]["surprise"] == 1, fmap
+        assert "notes" not in out[1]["record"]
+        assert not stats.unknown_fields

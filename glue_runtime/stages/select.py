@@ -141,10 +141,35 @@ def _tree_paths(tree: _Tree | None, prefix: FieldPath = ()) -> Iterator[FieldPat
 
 # ----------------------------------------------------------------------------- projections
 
+Check = Callable[[Any], bool]
+
 
 def _project_list(fn: Projection, items: list[Any]) -> list[Any]:
     new = [fn(x) if type(x) is dict else x for x in items]
     return items if all(map(is_, new, items)) else new
+
+
+def _list_ok(check: Check, items: list[Any]) -> bool:
+    """Every item passes ``check`` (False, never an error, when an item is not an object)."""
+    try:
+        return all(map(check, items))
+    except TypeError:  # an item a C-level check cannot iterate (null, a number)
+        return False
+
+
+@dataclass
+class _Level:
+    """One object level, compiled once per SCHEMA.
+
+    ``project`` is complete: unknown keys, deselected keys and every nested level. ``check``
+    is set when nothing at or below this level is deselected: it says, without building
+    anything, that a value passes whole (all its keys, at every level, are in the schema), so
+    a parent can skip ``project``. For a closed level without nested levels to check it is
+    ``frozenset.issuperset``, a C-level test.
+    """
+
+    project: Projection
+    check: Check | None
 
 
 def _compile(
@@ -153,26 +178,29 @@ def _compile(
     sel: StreamSelection,
     on_unknown: Callable[[dict[str, Any], FieldPath, frozenset[str]], list[str]],
     policy: str,
-) -> tuple[Projection, Callable[[Any], bool] | None] | None:
-    """One object level's projection, or None when values at this level pass whole.
-
-    Returns ``(project, quick)``: ``quick`` (for a level with nothing to remove, only keys to
-    check) is a C-level "all keys known" test the parent calls first, skipping ``project``.
-    """
+) -> _Level | None:
+    """One object level's projection, or None when values at this level pass whole."""
     keep: list[str] = []
     drop: list[str] = []
-    nested: list[tuple[str, Callable[[Any], bool] | None, Projection]] = []
+    checks: list[tuple[str, Check]] = []  # nested levels with nothing to drop: check only
+    nested: list[tuple[str, Projection]] = []  # nested levels with something to drop
+    children: list[tuple[str, Check | None, Projection]] = []
     for name, sub in tree.props.items():
         p = (*path, name)
-        if sel.field_selected(p):
-            keep.append(name)
-            if sub is not None:
-                compiled = _compile(sub, p, sel, on_unknown, policy)
-                if compiled is not None:
-                    nested.append((name, compiled[1], compiled[0]))
-        else:
+        if not sel.field_selected(p):
             drop.append(name)
-    if tree.open and not drop and not nested:
+            continue
+        keep.append(name)
+        level = _compile(sub, p, sel, on_unknown, policy) if sub is not None else None
+        if level is None:
+            continue
+        children.append((name, level.check, level.project))
+        if level.check is not None:
+            checks.append((name, level.check))
+        else:
+            nested.append((name, level.project))
+    open_ = tree.open
+    if open_ and not drop and not children:
         return None
     keep_f = frozenset(keep)
     keep_t = tuple(keep)
@@ -180,13 +208,18 @@ def _compile(
     drop_t = tuple(drop)
     allowed = frozenset(tree.props)
     known = allowed.issuperset
-    nested_items = tuple(nested)
-    open_ = tree.open
+    children_t = tuple(children)
+    checks_t = tuple(checks)
+    nested_t = tuple(nested)
     strip_unknown = policy == "drop" and not open_
-    # Removing a few keys from a copy beats rebuilding the dict; rebuilding wins when most go.
-    by_copy = len(drop_t) <= len(keep_t)
+    # Deleting a few keys from a copy beats rebuilding the dict; rebuilding wins when most go.
+    # An open level keeps keys the schema does not list, so it always copies.
+    by_copy = open_ or len(drop_t) <= len(keep_t)
 
     def remove(d: dict[str, Any]) -> dict[str, Any]:
+        """``d`` (all keys known, or an open level) without the deselected keys."""
+        if drop_f.isdisjoint(d):
+            return d
         if by_copy:
             out = d.copy()
             for k in drop_t:
@@ -196,68 +229,27 @@ def _compile(
         return {k: d[k] for k in keep_t if k in d}
 
     def other(d: dict[str, Any]) -> dict[str, Any]:
-        """The slow path: the record has keys the schema does not list."""
-        if not open_:
-            on_unknown(d, path, allowed)
+        """A closed level with keys the schema does not list: count them, apply the policy."""
+        on_unknown(d, path, allowed)
         if strip_unknown:
             return {k: v for k, v in d.items() if k in keep_f}
         if drop_f.isdisjoint(d):
             return d
         return {k: v for k, v in d.items() if k not in drop_f}
 
-    if not nested_items:
-        if not drop_t:
-
-            def check_only(d: dict[str, Any]) -> dict[str, Any]:
-                return d if known(d) else other(d)
-
-            return check_only, (None if open_ else known)
-
-        if by_copy:
-
-            def flat_copy(d: dict[str, Any]) -> dict[str, Any]:
-                if known(d):
-                    if d.keys().isdisjoint(drop_f):
-                        return d
-                    out = d.copy()
-                    for k in drop_t:
-                        if k in out:
-                            del out[k]
-                    return out
-                return other(d)
-
-            return flat_copy, None
-
-        def flat(d: dict[str, Any]) -> dict[str, Any]:
-            if known(d):
-                if d.keys().isdisjoint(drop_f):
-                    return d
-                return {k: d[k] for k in keep_t if k in d}
-            return other(d)
-
-        return flat, None
-
-    def deep(d: dict[str, Any]) -> dict[str, Any]:
-        if not open_ and not known(d):
-            out = other(d)
-        elif d.keys().isdisjoint(drop_f):
-            out = d
-        else:
-            out = remove(d)
-        for key, quick, fn in nested_items:
+    def project(d: dict[str, Any]) -> dict[str, Any]:
+        """The complete projection of one value at this level (any keys, any shape)."""
+        out = remove(d) if open_ or known(d) else other(d)
+        for key, check, fn in children_t:
             v = out.get(key)
             tv = type(v)
             if tv is dict:
-                if quick is not None and quick(v):
+                if check is not None and check(v):
                     continue
                 nv = fn(v)
             elif tv is list:
-                if quick is not None:
-                    try:
-                        if all(map(quick, v)):
-                            continue
-                    except TypeError:  # an item that is not iterable (null, a number)
-                        pass
+                if check is not None and _list_ok(check, v):
+                    continue
                 nv = _project_list(fn, v)
             else:
                 continue
@@ -267,7 +259,83 @@ def _compile(
                 out[key] = nv
         return out
 
-    return deep, None
+    if not drop_t and not nested_t:
+        # Nothing to drop here or below: only keys to check.
+        if not checks_t:
+            return _Level(project, known)  # closed (an open one returned None above)
+
+        def check(d: Any) -> bool:
+            if type(d) is not dict or not (open_ or known(d)):
+                return False
+            for key, sub in checks_t:
+                v = d.get(key)
+                tv = type(v)
+                if (tv is dict and not sub(v)) or (tv is list and not _list_ok(sub, v)):
+                    return False
+            return True
+
+        return _Level(project, check)
+
+    if not drop_t or not by_copy:
+        return _Level(project, None)
+
+    return _Level(_fast_projection(keep_f, drop_t, open_, checks_t, nested_t, project), None)
+
+
+def _fast_projection(
+    keep: frozenset[str],
+    drop: tuple[str, ...],
+    open_: bool,
+    checks: tuple[tuple[str, Check], ...],
+    nested: tuple[tuple[str, Projection], ...],
+    project: Projection,
+) -> Projection:
+    """The usual value at a level with keys to drop, as straight-line code built per SCHEMA.
+
+    Copy, delete each deselected key, check the kept keys are all in the schema (one C-level
+    ``issuperset``), check the nested values that pass whole, project the nested values that
+    lose keys. Anything unusual (a deselected key absent, keys the schema lacks) hands the
+    untouched input to ``project``, the complete path, which counts and applies the unknown
+    field policy; nothing has been counted or changed by then. The straight-line form (names
+    as literals, no loops over tuples) is about a third cheaper than the same steps as loops.
+    """
+    ns: dict[str, Any] = {
+        "project": project,
+        "keep_known": keep.issuperset,
+        "_list_ok": _list_ok,
+        "_project_list": _project_list,
+    }
+    lines = ["def fast(d):", "    out = d.copy()", "    try:"]
+    lines += [f"        del out[{k!r}]" for k in drop]
+    lines += ["    except KeyError:", "        return project(d)"]
+    if not open_:
+        lines += ["    if not keep_known(out):", "        return project(d)"]
+    for i, (key, check) in enumerate(checks):
+        ns[f"c{i}"] = check
+        lines += [
+            f"    v = out.get({key!r})",
+            "    if v is not None:",
+            "        tv = type(v)",
+            "        if tv is dict:",
+            f"            if not c{i}(v):",
+            "                return project(d)",
+            f"        elif tv is list and not _list_ok(c{i}, v):",
+            "            return project(d)",
+        ]
+    for i, (key, fn) in enumerate(nested):
+        ns[f"n{i}"] = fn
+        lines += [
+            f"    v = out.get({key!r})",
+            "    if v is not None:",
+            "        tv = type(v)",
+            "        if tv is dict:",
+            f"            out[{key!r}] = n{i}(v)",
+            "        elif tv is list:",
+            f"            out[{key!r}] = _project_list(n{i}, v)",
+        ]
+    lines.append("    return out")
+    exec(compile("\n".join(lines), "<glue_runtime.select fast path>", "exec"), ns)
+    return ns["fast"]
 
 
 def _prune_schema(schema: dict[str, Any], sel: StreamSelection, path: FieldPath) -> dict[str, Any]:
@@ -348,8 +416,13 @@ def make_selector(
     def plan(stream: str, sel: StreamSelection, tree: _Tree | None) -> Any:
         if tree is None:
             return _PASS
-        compiled = _compile(tree, (), sel, unknown_handler(stream, sel), policy)
-        return _PASS if compiled is None else compiled[0]
+        level = _compile(tree, (), sel, unknown_handler(stream, sel), policy)
+        if level is None:
+            return _PASS
+        check, project = level.check, level.project
+        if check is None:
+            return project
+        return lambda d: d if check(d) else project(d)
 
     def report_drift(stream: str, sel: StreamSelection, tree: _Tree | None) -> None:
         if not sel.fields:
@@ -422,7 +495,12 @@ def make_selector(
                         yield msg
                         continue
                     out = p(rec)
-                    yield msg if out is rec else {**msg, "record": out}
+                    if out is rec:
+                        yield msg
+                    else:
+                        new = msg.copy()  # a new message: the runner must re-serialise it
+                        new["record"] = out
+                        yield new
             elif mtype == SCHEMA:
                 stream = msg.get("stream")
                 sel = selection_of(stream) if type(stream) is str else None

@@ -24,6 +24,8 @@ class OrjsonReader(SingerReader):
     target when reading fails so it can drop its unpublished output."""
 
     on_error: Callable[[], None] | None = None
+    # The target's own loop over the input lines (same contract as process_lines), if any.
+    line_loop: Callable[[Any, dict[str, Callable]], Any] | None = None
 
     def deserialize_json(self, line: str) -> dict:
         try:
@@ -35,6 +37,8 @@ class OrjsonReader(SingerReader):
 
     def process_lines(self, file_input: Any, callbacks: dict[str, Callable]) -> Any:
         try:
+            if self.line_loop is not None:
+                return self.line_loop(file_input, callbacks)
             return super().process_lines(file_input, callbacks)
         except BaseException:
             if self.on_error is not None:

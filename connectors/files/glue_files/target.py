@@ -11,7 +11,11 @@ from __future__ import annotations
 import csv
 import io
 import re
+import sys
+import time
 import weakref
+from collections import Counter, defaultdict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +29,7 @@ from singer_sdk.sinks import Sink
 from singer_sdk.sinks.core import BaseJSONSchemaValidator, JSONSchemaValidator
 
 from glue_files.output import OutputFile
+from glue_files.quickcheck import compile_check
 from glue_files.singer_io import OrjsonReader, default
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -44,10 +49,12 @@ _SDC_META = frozenset(
 
 
 class FastValidator(BaseJSONSchemaValidator):
-    """Record validation compiled once per schema with fastjsonschema. Formats are not checked
-    (singer-sdk's default validator does not check them either) and defaults are not filled in
-    (records are written as they came). The fast variant builds no error details; a failing
-    record is checked again with a detailed one, for the message."""
+    """Record validation compiled once per schema: a generated quick check (quickcheck.py)
+    that accepts the common, certainly valid record, then fastjsonschema for the rest. Formats
+    are not checked (singer-sdk's default validator does not check them either) and defaults
+    are not filled in (records are written as they came). The fast fastjsonschema variant
+    builds no error details; a failing record is checked again with a detailed one, for the
+    message."""
 
     def __init__(self, schema: dict[str, Any], stream: str) -> None:
         super().__init__(schema)
@@ -58,8 +65,16 @@ class FastValidator(BaseJSONSchemaValidator):
             )
         except fastjsonschema.JsonSchemaDefinitionException as exc:
             raise InvalidJSONSchema(f"Schema Validation Error: {exc}") from exc
+        self.quick = compile_check(schema)
 
     def validate(self, record: dict[str, Any]) -> None:
+        quick = self.quick
+        if quick is not None and type(record) is dict and quick(record):
+            return
+        self.validate_fully(record)
+
+    def validate_fully(self, record: dict[str, Any]) -> None:
+        """The full validator's verdict (and its message)."""
         try:
             self._validate(record)
         except fastjsonschema.JsonSchemaValueException:
@@ -83,10 +98,20 @@ def _csv_cell(value: Any) -> Any:
     return orjson.dumps(value, default=default).decode()
 
 
-class FilesSink(Sink):
-    """Serialises one stream's records into its OutputFile."""
+def _always_valid(record: dict) -> bool:
+    return True
 
-    MAX_SIZE_DEFAULT = 20_000  # records buffered (as bytes or dicts) before a write
+
+class FilesSink(Sink):
+    """Serialises one stream's records into its OutputFile.
+
+    Records are buffered (JSON lines as bytes, CSV rows as dicts) and written to the temp file
+    every FLUSH_EVERY records, not only at a drain: each orjson result holds a ~4 KB buffer, so
+    a full 20,000-record batch of lines would cost ~80 MB. The temp file is invisible until the
+    target publishes it before a STATE, so writing early changes nothing a reader can see."""
+
+    MAX_SIZE_DEFAULT = 20_000  # records per singer-sdk batch (drain)
+    FLUSH_EVERY = 512  # records buffered before they go to the temp file
 
     def __init__(
         self,
@@ -99,10 +124,23 @@ class FilesSink(Sink):
         super().__init__(target, stream_name, schema, key_properties)
         self.output: OutputFile = target.output_for(stream_name)
         self._lines: list[bytes] = []  # JSON lines, serialised on arrival
-        self._records: list[dict] = []  # CSV: rows are built at drain, for the current header
+        self._records: list[dict] = []  # CSV: rows are built on flush, for the current header
         self._dumps = orjson.dumps
         self._option = orjson.OPT_APPEND_NEWLINE
         self._csv = self.output.csv
+        self.buffer: list = self._records if self._csv else self._lines
+        self.record_check = self._record_check()
+
+    def _record_check(self) -> Callable[[dict], bool] | None:
+        """The target reader's per-record check: True when the record certainly passes
+        validation and has its key properties; None when every record needs slow_check."""
+        keys = list(self._key_properties or ())
+        validator = self._validator
+        if validator is None:
+            return compile_check(None, keys) or _always_valid
+        if isinstance(validator, FastValidator) and validator.quick is not None:
+            return compile_check(self.schema, keys)
+        return None
 
     def get_validator(self) -> BaseJSONSchemaValidator | None:
         if not self.validate_schema:
@@ -132,9 +170,9 @@ class FilesSink(Sink):
         if not self.output.append:
             self.output.start()
 
-    def accept(self, record: dict) -> None:
-        """The target's fast path for one record: what singer-sdk does per record when no
-        stream map or record metadata is involved (validate, check keys, count, process)."""
+    def slow_check(self, record: dict) -> None:
+        """What singer-sdk checks per record: validation (logged, raised unless the target is
+        told to go on) and the key properties."""
         validator = self._validator
         if validator is not None:
             try:
@@ -145,26 +183,45 @@ class FilesSink(Sink):
                     raise
         if self._key_properties:
             self._singer_validate_message(record)
+
+    def accept(self, record: dict) -> None:
+        """The target's fast path for one record: what singer-sdk does per record when no
+        stream map or record metadata is involved (validate, check keys, count, process)."""
+        self.slow_check(record)
         self.tally_record_read()
         self.process_record(record, _NO_CONTEXT)
         self.record_counter_metric.increment()
 
+    def fold(self, count: int) -> None:
+        """Account for ``count`` records the target's reader appended to ``buffer`` itself
+        (singer-sdk's per-record tally and counter metric, in one step), and write them."""
+        self.tally_record_read(count)
+        self.record_counter_metric.increment(count)
+        self.flush()
+
     def process_record(self, record: dict, context: dict) -> None:
         if self._csv:
             self._records.append(record)
+        else:
+            try:
+                self._lines.append(self._dumps(record, option=self._option))
+            except TypeError:
+                self._lines.append(self._dumps(record, option=self._option, default=default))
+        if len(self.buffer) >= self.FLUSH_EVERY:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write the buffered records to the temp file (the buffer list object is kept: the
+        target's reader holds its append method)."""
+        buffer = self.buffer
+        if not buffer:
             return
-        try:
-            self._lines.append(self._dumps(record, option=self._option))
-        except TypeError:
-            self._lines.append(self._dumps(record, option=self._option, default=default))
+        data = self._csv_rows(buffer) if self._csv else b"".join(buffer)
+        buffer.clear()
+        self.output.write(data)
 
     def process_batch(self, context: dict) -> None:
-        if self._csv:
-            records, self._records = self._records, []
-            self.output.write(self._csv_rows(records))
-        else:
-            lines, self._lines = self._lines, []
-            self.output.write(b"".join(lines))
+        self.flush()
 
     def _csv_rows(self, records: list[dict]) -> bytes:
         columns = self.output.columns
@@ -227,8 +284,10 @@ class TargetFiles(Target):
         # A run that dies would leave its temp files behind: remove them when this target
         # is collected or the interpreter exits (published files are not touched).
         weakref.finalize(self, self._outputs.discard_all)
+        self._plans: dict[str, FilesSink | None] = {}
         if isinstance(self.message_reader, OrjsonReader):
             self.message_reader.on_error = self._discard_unpublished
+            self.message_reader.line_loop = self._read_lines
 
     def _discard_unpublished(self) -> None:
         """A failed run: its data never reached a STATE, so it must not reach the files."""
@@ -300,6 +359,117 @@ class TargetFiles(Target):
     def _process_schema_message(self, message_dict: dict) -> None:
         super()._process_schema_message(message_dict)
         self._fast.clear()  # sinks or maps may have changed
+        self._plans.clear()
+
+    # -- the reader loop ----------------------------------------------------------------------
+
+    def _plan(self, stream: Any) -> FilesSink | None:
+        """The sink whose records the reader loop handles itself, or None (singer-sdk's way)."""
+        if stream in self._plans:
+            return self._plans[stream]
+        sink = None
+        if type(stream) is str and stream in self._sinks_active:
+            sink = self._fast.get(stream)
+            if sink is None:
+                sink = self._fast_sink(stream)
+        self._plans[stream] = sink or None
+        return sink or None
+
+    def _fold(self, sink: FilesSink, count: int) -> tuple[int, float]:
+        """Per-record bookkeeping for ``count`` records in one step (tally, counter metric,
+        write, drain when full or too old); returns the next fold's record limit and time."""
+        sink.fold(count)
+        if sink.is_full:
+            self.drain_one(sink)
+        self._handle_max_record_age()
+        return self._limits(sink)
+
+    def _limits(self, sink: FilesSink) -> tuple[int, float]:
+        """Fold after this many records (so a full batch drains exactly when singer-sdk's
+        would) or once this time has passed (its max-record-age drain)."""
+        room = sink.max_size - sink.current_size
+        deadline = self._last_full_drain_at + self._MAX_RECORD_AGE_IN_MINUTES * 60
+        return max(1, min(sink.FLUSH_EVERY, room)), deadline
+
+    def _read_lines(self, file_input: Any, callbacks: dict[str, Callable]) -> Counter[str]:
+        """singer-sdk's reader loop (parse, dispatch by type, count), with RECORD lines of the
+        current stream handled inline when its sink needs no stream-map work: one orjson.loads,
+        the stream's compiled check (the full validator only when it says no), one
+        orjson.dumps appended to the sink's buffer; the per-record bookkeeping (tally, metric,
+        batch-full and record-age drains) is folded every FLUSH_EVERY records and before any
+        other message, so STATE handling and drains see the same counts as singer-sdk's."""
+        reader = self.message_reader
+        if file_input is None:  # bytes from stdin: no decoding to str before orjson
+            file_input = getattr(sys.stdin, "buffer", sys.stdin)
+        loads, bad_json = orjson.loads, orjson.JSONDecodeError
+        dumps, nl = orjson.dumps, orjson.OPT_APPEND_NEWLINE
+        no_meta = _SDC_META.isdisjoint
+        now = time.time
+        stats: dict[str, int] = defaultdict(int)
+        records = 0  # RECORDs handled inline
+        stream: Any = None  # the stream handled inline (None: none)
+        sink: FilesSink | None = None
+        check: Callable[[dict], bool] | None = None
+        append: Callable[[Any], None] = list.append  # placeholder until a stream is set
+        as_csv = False
+        pending, limit, deadline = 0, 0, 0.0
+        for line in file_input:
+            try:
+                msg = loads(line)
+            except bad_json:
+                msg = None
+            if (
+                stream is not None
+                and type(msg) is dict
+                and msg.get("type") == "RECORD"
+                and msg.get("stream") == stream
+            ):
+                record = msg.get("record")
+                if type(record) is dict and no_meta(record):
+                    if check is None or not check(record):
+                        sink.slow_check(record)  # type: ignore[union-attr]
+                    if as_csv:
+                        append(record)
+                    else:
+                        try:
+                            append(dumps(record, option=nl))
+                        except TypeError:
+                            append(dumps(record, option=nl, default=default))
+                    pending += 1
+                    if pending >= limit or now() > deadline:
+                        records += pending
+                        limit, deadline = self._fold(sink, pending)  # type: ignore[arg-type]
+                        pending = 0
+                    continue
+            # Any other message: singer-sdk's handling, once the records before it are counted.
+            if pending:
+                records += pending
+                self._fold(sink, pending)  # type: ignore[arg-type]
+                pending = 0
+            reader._current_message = line
+            if msg is None:
+                text = line if isinstance(line, str) else line.decode("utf-8", "replace")
+                msg = reader.deserialize_json(text)
+            reader.assert_line_requires(msg, requires={"type"})
+            kind = msg["type"]
+            if callback := callbacks.get(kind):
+                callback(msg)
+            else:
+                reader._process_unknown_message(msg)
+            stats[kind] += 1
+            if kind == "RECORD":
+                stream = msg.get("stream")
+            sink = self._plan(stream) if stream is not None else None
+            if sink is None:
+                stream = None
+            else:
+                check, append, as_csv = sink.record_check, sink.buffer.append, sink._csv
+                limit, deadline = self._limits(sink)
+        if pending:
+            records += pending
+            self._fold(sink, pending)  # type: ignore[arg-type]
+        stats["RECORD"] += records
+        return Counter(stats)
 
     def publish_all(self) -> None:
         for out in self._outputs.files.values():

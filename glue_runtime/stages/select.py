@@ -176,7 +176,7 @@ def _compile(
     tree: _Tree,
     path: FieldPath,
     sel: StreamSelection,
-    on_unknown: Callable[[dict[str, Any], FieldPath, frozenset[str]], list[str]],
+    on_unknown: Callable[[dict[str, Any], FieldPath, frozenset[str]], set[str]],
     policy: str,
 ) -> _Level | None:
     """One object level's projection, or None when values at this level pass whole."""
@@ -230,12 +230,16 @@ def _compile(
 
     def other(d: dict[str, Any]) -> dict[str, Any]:
         """A closed level with keys the schema does not list: count them, apply the policy."""
-        on_unknown(d, path, allowed)
-        if strip_unknown:
-            return {k: v for k, v in d.items() if k in keep_f}
-        if drop_f.isdisjoint(d):
+        extra = on_unknown(d, path, allowed)
+        gone = (extra | (drop_f & d.keys())) if strip_unknown else (drop_f & d.keys())
+        if not gone:
             return d
-        return {k: v for k, v in d.items() if k not in drop_f}
+        if len(gone) * 2 <= len(d):  # few go: delete them from a copy (keeps the order)
+            out = d.copy()
+            for k in gone:
+                del out[k]
+            return out
+        return {k: v for k, v in d.items() if k not in gone}
 
     def project(d: dict[str, Any]) -> dict[str, Any]:
         """The complete projection of one value at this level (any keys, any shape)."""
@@ -397,8 +401,17 @@ def make_selector(
     policy = unknown_fields
 
     def unknown_handler(stream: str, sel: StreamSelection):
-        def on_unknown(d: dict[str, Any], path: FieldPath, allowed: frozenset[str]) -> list[str]:
-            names = [join_path((*path, k)) for k in d if k not in allowed]
+        prefixes: dict[FieldPath, str] = {}
+
+        def on_unknown(d: dict[str, Any], path: FieldPath, allowed: frozenset[str]) -> set[str]:
+            """Count the keys of ``d`` not in ``allowed`` (or fail the job); returns them."""
+            extra = d.keys() - allowed
+            prefix = prefixes.get(path)
+            if prefix is None:
+                prefixes[path] = prefix = join_path(path) + "." if path else ""
+            # record order in an error message; sorted (cheaper, deterministic) for counting
+            order = [k for k in d if k in extra] if policy == "error" else sorted(extra)
+            names = [prefix + k.replace(".", "\\.") for k in order]
             st.count_unknown(stream, names)
             if policy == "error":
                 keys = {k: d.get(k) for k in sel.key_properties} if not path else {}
@@ -409,7 +422,7 @@ def make_selector(
                     hint="the tap sends more than its SCHEMA declares; use unknown_fields "
                     "'drop' or 'keep' to carry on",
                 )
-            return names
+            return extra
 
         return on_unknown
 

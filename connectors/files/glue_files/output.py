@@ -20,6 +20,7 @@ import io
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
@@ -93,6 +94,13 @@ class OutputFile:
         if data:
             self._open().write(data)
             self._dirty = True
+
+    def writer(self) -> Callable[[bytes], Any]:
+        """The temp file's buffered ``write``, for a caller writing many records in a row.
+        Valid until the next publish() or discard(): fetch it again after either."""
+        work = self._open()
+        self._dirty = True
+        return work.write
 
     def set_columns(self, properties: list[str]) -> list[str]:
         """Bring the CSV header up to the union with these properties; return the header."""

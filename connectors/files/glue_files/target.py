@@ -105,13 +105,15 @@ def _always_valid(record: dict) -> bool:
 class FilesSink(Sink):
     """Serialises one stream's records into its OutputFile.
 
-    Records are buffered (JSON lines as bytes, CSV rows as dicts) and written to the temp file
-    every FLUSH_EVERY records, not only at a drain: each orjson result holds a ~4 KB buffer, so
-    a full 20,000-record batch of lines would cost ~80 MB. The temp file is invisible until the
-    target publishes it before a STATE, so writing early changes nothing a reader can see."""
+    JSON lines are written to the temp file as they arrive (its 1 MB buffer batches the
+    system calls); holding them for a drain would cost memory (each orjson result keeps a ~4 KB
+    buffer: ~80 MB for a 20,000-record batch) and time. CSV rows are buffered as dicts and
+    written every FLUSH_EVERY records and at each drain, under the file's current header. The
+    temp file is invisible until the target publishes it before a STATE, so writing early
+    changes nothing a reader can see."""
 
     MAX_SIZE_DEFAULT = 20_000  # records per singer-sdk batch (drain)
-    FLUSH_EVERY = 512  # records buffered before they go to the temp file
+    FLUSH_EVERY = 512  # CSV records buffered; records the target's reader counts in one step
 
     def __init__(
         self,
@@ -123,12 +125,10 @@ class FilesSink(Sink):
         self._target = target
         super().__init__(target, stream_name, schema, key_properties)
         self.output: OutputFile = target.output_for(stream_name)
-        self._lines: list[bytes] = []  # JSON lines, serialised on arrival
-        self._records: list[dict] = []  # CSV: rows are built on flush, for the current header
+        self.csv = self.output.csv
+        self.rows: list[dict] = []  # CSV: rows are built on flush, for the current header
         self._dumps = orjson.dumps
         self._option = orjson.OPT_APPEND_NEWLINE
-        self._csv = self.output.csv
-        self.buffer: list = self._records if self._csv else self._lines
         self.record_check = self._record_check()
 
     def _record_check(self) -> Callable[[dict], bool] | None:
@@ -165,7 +165,7 @@ class FilesSink(Sink):
         for old in self._target._sinks_to_clear:
             if old.stream_name == self.stream_name:
                 self._target.drain_one(old)
-        if self._csv:
+        if self.csv:
             self.output.set_columns(list(self.schema.get("properties") or {}))
         if not self.output.append:
             self.output.start()
@@ -193,32 +193,33 @@ class FilesSink(Sink):
         self.record_counter_metric.increment()
 
     def fold(self, count: int) -> None:
-        """Account for ``count`` records the target's reader appended to ``buffer`` itself
-        (singer-sdk's per-record tally and counter metric, in one step), and write them."""
+        """Account for ``count`` records the target's reader stored itself (singer-sdk's
+        per-record tally and counter metric, in one step)."""
         self.tally_record_read(count)
         self.record_counter_metric.increment(count)
-        self.flush()
-
-    def process_record(self, record: dict, context: dict) -> None:
-        if self._csv:
-            self._records.append(record)
-        else:
-            try:
-                self._lines.append(self._dumps(record, option=self._option))
-            except TypeError:
-                self._lines.append(self._dumps(record, option=self._option, default=default))
-        if len(self.buffer) >= self.FLUSH_EVERY:
+        if self.csv:
             self.flush()
 
-    def flush(self) -> None:
-        """Write the buffered records to the temp file (the buffer list object is kept: the
-        target's reader holds its append method)."""
-        buffer = self.buffer
-        if not buffer:
+    def process_record(self, record: dict, context: dict) -> None:
+        if self.csv:
+            self.rows.append(record)
+            if len(self.rows) >= self.FLUSH_EVERY:
+                self.flush()
             return
-        data = self._csv_rows(buffer) if self._csv else b"".join(buffer)
-        buffer.clear()
+        try:
+            data = self._dumps(record, option=self._option)
+        except TypeError:
+            data = self._dumps(record, option=self._option, default=default)
         self.output.write(data)
+
+    def flush(self) -> None:
+        """Write the buffered CSV rows to the temp file (the list object is kept: the
+        target's reader holds its append method)."""
+        rows = self.rows
+        if rows:
+            data = self._csv_rows(rows)
+            rows.clear()
+            self.output.write(data)
 
     def process_batch(self, context: dict) -> None:
         self.flush()
@@ -395,7 +396,7 @@ class TargetFiles(Target):
         """singer-sdk's reader loop (parse, dispatch by type, count), with RECORD lines of the
         current stream handled inline when its sink needs no stream-map work: one orjson.loads,
         the stream's compiled check (the full validator only when it says no), one
-        orjson.dumps appended to the sink's buffer; the per-record bookkeeping (tally, metric,
+        orjson.dumps written to the temp file; the per-record bookkeeping (tally, metric,
         batch-full and record-age drains) is folded every FLUSH_EVERY records and before any
         other message, so STATE handling and drains see the same counts as singer-sdk's."""
         reader = self.message_reader
@@ -410,8 +411,8 @@ class TargetFiles(Target):
         stream: Any = None  # the stream handled inline (None: none)
         sink: FilesSink | None = None
         check: Callable[[dict], bool] | None = None
-        append: Callable[[Any], None] = list.append  # placeholder until a stream is set
-        as_csv = False
+        append: Callable[[dict], None] | None = None  # CSV: the sink's row buffer
+        write: Callable[[bytes], Any] | None = None  # JSON lines: the temp file's write
         pending, limit, deadline = 0, 0, 0.0
         for line in file_input:
             try:
@@ -428,18 +429,21 @@ class TargetFiles(Target):
                 if type(record) is dict and no_meta(record):
                     if check is None or not check(record):
                         sink.slow_check(record)  # type: ignore[union-attr]
-                    if as_csv:
+                    if append is not None:
                         append(record)
                     else:
                         try:
-                            append(dumps(record, option=nl))
+                            data = dumps(record, option=nl)
                         except TypeError:
-                            append(dumps(record, option=nl, default=default))
+                            data = dumps(record, option=nl, default=default)
+                        if write is None:  # (re)opened lazily: a publish closes the file
+                            write = sink.output.writer()  # type: ignore[union-attr]
+                        write(data)
                     pending += 1
                     if pending >= limit or now() > deadline:
                         records += pending
                         limit, deadline = self._fold(sink, pending)  # type: ignore[arg-type]
-                        pending = 0
+                        pending, write = 0, None
                     continue
             # Any other message: singer-sdk's handling, once the records before it are counted.
             if pending:
@@ -460,10 +464,12 @@ class TargetFiles(Target):
             if kind == "RECORD":
                 stream = msg.get("stream")
             sink = self._plan(stream) if stream is not None else None
+            write = None
             if sink is None:
                 stream = None
             else:
-                check, append, as_csv = sink.record_check, sink.buffer.append, sink._csv
+                check = sink.record_check
+                append = sink.rows.append if sink.csv else None
                 limit, deadline = self._limits(sink)
         if pending:
             records += pending

@@ -531,3 +531,41 @@ def test_open_level_keeps_extra_keys_however_many_fields_are_dropped() -> None:
         assert out[1]["record"]["surprise"] == 1, fmap
         assert "notes" not in out[1]["record"]
         assert not stats.unknown_fields
+
+
+def test_field_names_that_need_quoting_in_the_compiled_path() -> None:
+    """Names with quotes, backslashes, newlines, dots and non-ASCII are matched exactly."""
+    names = ['a"b', "c'd", "e\\f", "g\nh", "é.x", "{i}", "j"]
+    schema = {
+        "type": "object",
+        "properties": {
+            **{n: {"type": "string"} for n in names},
+            "nested": {"type": "object", "properties": {n: {"type": "string"} for n in names}},
+        },
+    }
+    catalog = {
+        "streams": [
+            {
+                "tap_stream_id": "s",
+                "schema": schema,
+                "metadata": [
+                    {"breadcrumb": [], "metadata": {"selected-by-default": True}},
+                    *(
+                        {"breadcrumb": ["properties", n], "metadata": {"selected": False}}
+                        for n in names[:3]
+                    ),
+                ],
+            }
+        ]
+    }
+    stats = SelectStats()
+    stage = make_selector(selection_from_catalog(catalog), stats=stats)
+    rec = {n: n for n in names}
+    rec["nested"] = {n: n for n in names}
+    out = run(stage, [schema_msg(schema, "s"), rec_msg(rec, "s"), rec_msg({**rec, "é": 1}, "s")])
+    want = {n: n for n in names[3:]}
+    want["nested"] = rec["nested"]
+    assert out[1]["record"] == want
+    assert out[1]["record"]["nested"] is rec["nested"]
+    assert out[2]["record"] == want
+    assert stats.unknown_field_names == {"s": {"é"}}

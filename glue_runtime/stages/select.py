@@ -23,10 +23,12 @@ RECORD arriving before any SCHEMA of its stream is checked against the catalog's
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from operator import is_
+from types import CodeType
 from typing import Any
 
 from glue_runtime.catalog import FieldPath, Selection, StreamSelection, join_path
@@ -338,8 +340,14 @@ def _fast_projection(
             f"            out[{key!r}] = _project_list(n{i}, v)",
         ]
     lines.append("    return out")
-    exec(compile("\n".join(lines), "<glue_runtime.select fast path>", "exec"), ns)
+    exec(_code("\n".join(lines)), ns)
     return ns["fast"]
+
+
+@functools.lru_cache(maxsize=256)
+def _code(source: str) -> CodeType:
+    """Compiled once per distinct shape: taps that repeat their SCHEMA re-plan cheaply."""
+    return compile(source, "<glue_runtime.select fast path>", "exec")
 
 
 def _prune_schema(schema: dict[str, Any], sel: StreamSelection, path: FieldPath) -> dict[str, Any]:

@@ -8,9 +8,13 @@ Many taps ignore the catalog they are given, so the selection is enforced here t
   of objects included;
 - STATE and unknown message types pass through untouched.
 
-Work per stream happens once per SCHEMA: the set of kept keys and a compiled projection
-function per object level. The per-record path is a couple of C-level set checks on the
-record's keys and, only when something must go, one dict comprehension.
+Work per stream happens once per SCHEMA: the kept keys and a compiled projection per object
+level. For the usual record the per-record path is one dict copy, a ``del`` per deselected key
+and C-level ``frozenset.issuperset`` checks for unknown keys, at the top and in each nested
+object nothing is deselected from (those are passed on whole, not rebuilt). Records with
+unknown keys or absent deselected keys take a complete, slower path. The input message and
+record are never changed: a changed record is a new dict in a new message, an unchanged one
+comes back as the very same message (the runner then writes the tap's own bytes).
 
 **Fields not in the stream's schema** (a tap sending more than its SCHEMA says) follow one
 policy, ``unknown_fields``: ``"drop"`` (the default: only what the schema declares reaches the
@@ -303,7 +307,8 @@ def _fast_projection(
     lose keys. Anything unusual (a deselected key absent, keys the schema lacks) hands the
     untouched input to ``project``, the complete path, which counts and applies the unknown
     field policy; nothing has been counted or changed by then. The straight-line form (names
-    as literals, no loops over tuples) is about a third cheaper than the same steps as loops.
+    as literals, no loops over tuples) saves ~15% over the same steps as loops (~0.13 us a
+    record on the benchmark's orders record). Names go in through ``repr``, a str literal.
     """
     ns: dict[str, Any] = {
         "project": project,

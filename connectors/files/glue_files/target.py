@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 import sys
 import time
@@ -87,6 +88,16 @@ class FastValidator(BaseJSONSchemaValidator):
             raise InvalidRecord(
                 f"Stream '{self.stream}': record does not match its schema: {message}", record
             ) from None
+
+
+def _dumps_fallback(record: dict) -> bytes:
+    """A JSON line for what orjson refuses as is: Decimals (from singer-sdk's parser or a
+    stream map) via ``default``, integers over 64 bits (parsed by the stdlib) via json."""
+    try:
+        return orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE, default=default)
+    except TypeError:
+        text = json.dumps(record, default=default, ensure_ascii=False, separators=(",", ":"))
+        return text.encode() + b"\n"
 
 
 def _csv_cell(value: Any) -> Any:
@@ -209,7 +220,7 @@ class FilesSink(Sink):
         try:
             data = self._dumps(record, option=self._option)
         except TypeError:
-            data = self._dumps(record, option=self._option, default=default)
+            data = _dumps_fallback(record)
         self.output.write(data)
 
     def flush(self) -> None:
@@ -435,7 +446,7 @@ class TargetFiles(Target):
                         try:
                             data = dumps(record, option=nl)
                         except TypeError:
-                            data = dumps(record, option=nl, default=default)
+                            data = _dumps_fallback(record)
                         if write is None:  # (re)opened lazily: a publish closes the file
                             write = sink.output.writer()  # type: ignore[union-attr]
                         write(data)

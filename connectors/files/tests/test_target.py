@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 from pathlib import Path
 
 import pytest
-from glue_files.target import TargetFiles
+from glue_files.target import FilesSink, TargetFiles
 from singer_sdk.exceptions import InvalidRecord
 
 PROPS = {
@@ -235,3 +236,91 @@ def test_csv_header_widening_after_a_mid_run_publish(tmp_path, run_target, h) ->
     assert {"n": 1} in states and states[-1] == {"n": 3}
     assert _rows(tmp_path / "a.csv") == [["id", "tags"], ["1", ""], ["2", ""], ["3", '["x"]']]
     assert _hidden(tmp_path) == []
+
+
+# -- the reader loop's inline path for RECORD lines ------------------------------------------
+
+
+def test_inline_path_counts_orders_and_strips_like_singer_sdk(tmp_path, h) -> None:
+    """Interleaved streams, a record carrying _sdc metadata (singer-sdk's path) among inline
+    ones, and an integer over 64 bits (orjson refuses it): order, content and the per-type
+    line counts are singer-sdk's."""
+    msgs = [h.schema("a", PROPS, ["id"]), h.schema("b", {"x": {"type": "integer"}})]
+    for i in range(1, 1_301):
+        record = {"id": i, "name": f"n{i}"}
+        if i == 700:
+            record["_sdc_extracted_at"] = "2024-01-01T00:00:00Z"
+        msgs.append(h.record("a", record))
+        if i % 400 == 0:
+            msgs.append(h.record("b", {"x": i}))
+            msgs.append(h.state({"n": i}))
+    msgs.append(h.record("b", {"x": 2**70}))
+    text = "".join(json.dumps(m) + "\n" for m in msgs)
+    target = TargetFiles(config={"output_dir": str(tmp_path)})
+    counts = target.process_lines(iter(text.splitlines(keepends=True)))
+    target.process_endofpipe()
+    assert (counts["SCHEMA"], counts["RECORD"], counts["STATE"]) == (2, 1_304, 3)
+    out = h.jsonl(tmp_path / "a.jsonl")
+    assert out == [{"id": i, "name": f"n{i}"} for i in range(1, 1_301)]  # metadata stripped
+    assert [r["x"] for r in h.jsonl(tmp_path / "b.jsonl")] == [400, 800, 1200, 2**70]
+    sink = target._sinks_active["a"]
+    assert sink._total_records_read == 1_300  # tallied, as singer-sdk would
+
+
+class _CountingSink(FilesSink):
+    batches: list[int]
+
+    def process_batch(self, context: dict) -> None:
+        type(self).batches.append(self.current_size)
+        super().process_batch(context)
+
+
+class _CountingTarget(TargetFiles):
+    default_sink_class = _CountingSink
+
+
+def test_inline_path_drains_a_full_batch_where_singer_sdk_would(tmp_path, run_target, h) -> None:
+    _CountingSink.batches = []
+    msgs = [h.schema("a", PROPS)] + [h.record("a", {"id": i}) for i in range(1, 1_051)]
+    cfg = {"output_dir": str(tmp_path), "batch_size_rows": 300}
+    run_target(cfg, msgs, cls=_CountingTarget)
+    assert _CountingSink.batches == [300, 300, 300, 150]
+    assert [r["id"] for r in h.jsonl(tmp_path / "a.jsonl")] == list(range(1, 1_051))
+
+
+def test_state_covers_its_data_with_many_records_between(tmp_path, run_target, h) -> None:
+    """The inline path with a full drain after every record (as the 5-minute drain would):
+    each STATE emitted covers records already in the final file."""
+    _Probe.seen = []
+    _Probe._MAX_RECORD_AGE_IN_MINUTES = -1.0
+    msgs = [h.schema("a", PROPS)]
+    for i in range(1, 1_501):
+        msgs.append(h.record("a", {"id": i}))
+        if i % 500 == 0:
+            msgs.append(h.state({"bookmarks": {"a": {"id": i}}}))
+    states = run_target({"output_dir": str(tmp_path)}, msgs, cls=_Probe)
+    assert states[-1] == {"bookmarks": {"a": {"id": 1_500}}}
+    assert len(_Probe.seen) >= 1_000  # a drain (and STATE) after each record past the first STATE
+    for state, ids in _Probe.seen:
+        upto = state["bookmarks"]["a"]["id"]
+        assert ids[:upto] == list(range(1, upto + 1))
+    assert [r["id"] for r in h.jsonl(tmp_path / "a.jsonl")] == list(range(1, 1_501))
+    assert _hidden(tmp_path) == []
+
+
+def test_invalid_record_after_many_valid_ones(tmp_path, h) -> None:
+    """The quick check says no, the full validator decides and its message names the field;
+    valid records that only fail the quick check (a float integer) are written."""
+    msgs = [h.schema("a", PROPS, ["id"])]
+    msgs += [h.record("a", {"id": i, "tags": ["t"]}) for i in range(1, 600)]
+    msgs.append(h.record("a", {"id": 1.0, "meta": {"a": 2}}))  # valid: 1.0 is an integer
+    msgs.append(h.record("a", {"id": 601, "tags": ["t", 7]}))
+    text = "".join(json.dumps(m) + "\n" for m in msgs)
+    with pytest.raises(InvalidRecord) as err:
+        TargetFiles(config={"output_dir": str(tmp_path)}).listen(io.StringIO(text))
+    assert "Stream 'a'" in str(err.value) and "tags" in str(err.value)
+    assert not (tmp_path / "a.jsonl").exists()  # nothing published
+    assert _hidden(tmp_path) == []
+    ok = "".join(json.dumps(m) + "\n" for m in msgs[:-1])
+    TargetFiles(config={"output_dir": str(tmp_path)}).listen(io.StringIO(ok))
+    assert h.jsonl(tmp_path / "a.jsonl")[-1] == {"id": 1.0, "meta": {"a": 2}}

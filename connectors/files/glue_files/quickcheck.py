@@ -119,6 +119,9 @@ class _Gen:
             t_name, e_name = self.name("T", types), self.name("E", frozenset(enum))
             self.emit(indent, f"if type({var}) not in {t_name} or {var} not in {e_name}:")
             self.emit(indent + 1, "return False")
+        elif types is not None and len(types) == 1:
+            (only,) = types
+            self.emit(indent, f"if type({var}) is not {self.name('T', only)}: return False")
         elif types is not None:
             self.emit(indent, f"if type({var}) not in {self.name('T', types)}: return False")
         if types is None or dict in types:
@@ -167,6 +170,11 @@ class _Gen:
             except _Unmodelled:
                 types = None
         if types is not None:
+            if required and len(types) == 1:  # an identity test is cheaper than a set lookup
+                (only,) = types
+                t_name = self.name("T", only)
+                self.emit(indent, f"if type({get}({name!r}, A)) is not {t_name}: return False")
+                return
             allowed = types if required else types | {_Absent}
             t_name = self.name("T", frozenset(allowed))
             self.emit(indent, f"if type({get}({name!r}, A)) not in {t_name}: return False")
@@ -266,8 +274,10 @@ def compile_check(
             gen._object(schema, "r", 1, check_type=False)
         except (_Unmodelled, fastjsonschema.JsonSchemaDefinitionException):
             return None
+    required = set(schema.get("required") or ()) if isinstance(schema, dict) else set()
     for key in key_properties:
-        gen.emit(1, f"if {key!r} not in r: return False")
+        if key not in required:
+            gen.emit(1, f"if {key!r} not in r: return False")
     if schema is None and not key_properties:
         return None
     source = "def check(r):\n" + "\n".join([*gen.lines, "    return True"]) + "\n"

@@ -351,7 +351,7 @@ def _one(expr: str, record: dict[str, Any]) -> Any:
         {"type": "SCHEMA", "stream": "s", "schema": schema, "key_properties": []},
         {"type": "RECORD", "stream": "s", "record": record},
     ]
-    return [m for m in stage(iter(msgs)) if m["type"] == "RECORD"][0]["record"]["out"]
+    return next(m for m in stage(iter(msgs)) if m["type"] == "RECORD")["record"]["out"]
 
 
 def test_simple_expressions_compile_and_complex_ones_use_simpleeval():

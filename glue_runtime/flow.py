@@ -14,9 +14,10 @@ state:
   dir: .glue/state              # or file: state.json; key: defaults to name
 ```
 
-``${VAR}`` in any string reads the environment (``${VAR:-default}`` gives a default, ``$$`` is
-a literal ``$``), so secrets need not sit in the file. Relative paths resolve against the flow
-file's folder, and connectors run there.
+``${VAR}`` in any string reads the environment (``${VAR:-default}`` gives a default when VAR is
+unset or empty, ``$$`` is a literal ``$``), so secrets need not sit in the file. Files the flow
+names (``config_file``) are read as written, without expansion. Relative paths resolve against
+the flow file's folder, and connectors run there.
 """
 
 from __future__ import annotations
@@ -92,10 +93,11 @@ def expand_env(value: Any, *, where: str, env: dict[str, str] | None = None) -> 
             if m.group(0) == "$$":
                 return "$"
             name, default = m.group(1), m.group(2)
-            if name in environ:
-                return environ[name]
-            if default is not None:
-                return default
+            value = environ.get(name)
+            if default is not None and not value:
+                return default  # as in the shell: unset or empty takes the default
+            if value is not None:
+                return value
             raise ConfigError(
                 f"{where}: {path} uses ${{{name}}} but {name} is not set in the environment",
                 hint=f"export {name}=... before running, or write ${{{name}:-default}}",
@@ -150,8 +152,12 @@ def _connector_ref(raw: Any, where: str, base: Path, role: str) -> ConnectorRef:
     cfg_path = None
     if raw.get("config_file"):
         cfg_path = base / str(raw["config_file"])
+        # Used as written, like --tap-config: a password "Pa$$w0rd" stays what it is, and
+        # a tap that writes refreshed credentials back into this file keeps its own values.
         loaded = read_json_file(cfg_path, f"{role} config file")
-        config.update(expand_env(loaded, where=str(cfg_path)))
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"{role} config file {cfg_path} must hold a JSON object")
+        config.update(loaded)
     inline = raw.get("config") or {}
     if not isinstance(inline, dict):
         raise ConfigError(f"{where}: {role}.config must be a mapping")

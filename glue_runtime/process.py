@@ -23,6 +23,7 @@ from typing import IO, Any
 import orjson
 
 from glue_runtime.errors import ConnectorError
+from glue_runtime.protocol import dumps_exact
 from glue_runtime.secrets import Redactor
 
 log = logging.getLogger("glue_runtime.connector")
@@ -42,7 +43,7 @@ class ConnectorFiles:
         path = self.dir / name
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "wb") as fh:
-            fh.write(orjson.dumps(value))
+            fh.write(dumps_exact(value))
         return path
 
     def read_json(self, name: str) -> Any:
@@ -118,10 +119,28 @@ class ConnectorProcess:
             self.stderr_tail.append(line)
             logger.log(self._log_level, line, extra={"connector": self.label})
 
-    def close_stdin(self) -> None:
-        if self.proc.stdin is not None and not self.proc.stdin.closed:
+    def close_stdin(self) -> bool:
+        """Flush and close our end of its stdin; False if it no longer reads (broken pipe)."""
+        if self.proc.stdin is None or self.proc.stdin.closed:
+            return True
+        try:
+            self.proc.stdin.close()
+        except (BrokenPipeError, ConnectionResetError):
+            return False
+        except (OSError, ValueError):
+            pass
+        return True
+
+    def close_stdout(self) -> None:
+        """Close our end of its stdout (from the thread that reads it), so writes fail at once."""
+        if self.proc.stdout is not None:
             with contextlib.suppress(OSError, ValueError):
-                self.proc.stdin.close()
+                self.proc.stdout.close()
+
+    def kill_group(self) -> None:
+        """SIGKILL what is left of its process group (it runs in a session of its own)."""
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
 
     def signal(self, sig: int) -> None:
         if self.proc.poll() is None:
@@ -146,7 +165,7 @@ class ConnectorProcess:
 
     def tail(self, lines: int = 15) -> str:
         items = list(self.stderr_tail)[-lines:]
-        return "\n".join(f"    {line}" for line in items)
+        return "\n".join(f"    {line}" for line in items) or "    (it wrote nothing to stderr)"
 
     def describe_exit(self, code: int) -> str:
         if code < 0:

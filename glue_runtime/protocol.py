@@ -6,6 +6,7 @@ no wrapper objects on the hot path. Unknown message types are valid and pass thr
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import orjson
@@ -94,6 +95,31 @@ def check_length(line: bytes, max_bytes: int, *, source: str, line_no: int) -> N
         )
 
 
+def loads_exact(data: bytes | str) -> Any:
+    """Parse JSON keeping integers of any size exact (orjson turns those over 64 bits into floats).
+
+    For the few values where that matters and speed does not: STATE values and state files.
+    """
+    return json.loads(data)
+
+
+def dumps_exact(value: Any, option: int = 0) -> bytes:
+    """orjson.dumps, falling back to the stdlib for integers over 64 bits (which orjson refuses)."""
+    try:
+        return _dumps(value, option=option)
+    except TypeError:
+        text = json.dumps(
+            value,
+            ensure_ascii=False,
+            sort_keys=bool(option & orjson.OPT_SORT_KEYS),
+            indent=2 if option & orjson.OPT_INDENT_2 else None,
+            separators=None if option & orjson.OPT_INDENT_2 else (",", ":"),
+        )
+        if option & orjson.OPT_APPEND_NEWLINE:
+            text += "\n"
+        return text.encode()
+
+
 def target_state(line: bytes) -> dict[str, Any] | None:
     """The state a target emitted on one stdout line, or None if the line is not one.
 
@@ -102,8 +128,8 @@ def target_state(line: bytes) -> dict[str, Any] | None:
     message. Both are accepted.
     """
     try:
-        value = _loads(line)
-    except orjson.JSONDecodeError:
+        value = loads_exact(line)
+    except (ValueError, UnicodeDecodeError):
         return None
     if type(value) is not dict:
         return None
@@ -117,9 +143,9 @@ def target_state(line: bytes) -> dict[str, Any] | None:
 
 def dump(msg: Message) -> bytes:
     """Serialise one message as a Singer line, newline included."""
-    return _dumps(msg, option=_OPT_NEWLINE)
+    return dumps_exact(msg, _OPT_NEWLINE)
 
 
 def canonical(value: Any) -> bytes:
     """A stable byte form of a JSON value (sorted keys), for comparing STATE values."""
-    return _dumps(value, option=orjson.OPT_SORT_KEYS)
+    return dumps_exact(value, orjson.OPT_SORT_KEYS)

@@ -15,13 +15,16 @@ further is committed. SIGINT/SIGTERM -> forwarded to the tap, and the job drains
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import logging
 import os
 import signal
+import subprocess
 import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -87,51 +90,71 @@ class _Confirmations:
     """Tracks which STATE each target has confirmed; commits what all of them have.
 
     STATE values sent to targets are numbered in order. A target confirms a STATE by emitting
-    it (after flushing the data before it); with several targets, the job commits the newest
-    STATE every target has confirmed. With one target, whatever STATE it emits is committed, as
-    the Singer spec has orchestrators do.
+    it (after flushing the data before it); the job commits the newest STATE every target has
+    confirmed. A value a target emits that the job never sent (a JSON log line, say) confirms
+    nothing. A value sent more than once confirms its next send after the target's last
+    confirmation, never a later one. Committed sends are forgotten, so memory holds only the
+    STATEs still in flight.
     """
+
+    MAX_PENDING = 10_000  # sends kept for targets that confirm rarely; older ones are dropped
 
     def __init__(self, committer: StateCommitter, n_targets: int) -> None:
         self.committer = committer
         self.n_targets = n_targets
         self.lock = threading.Lock()
-        self.sent: list[tuple[bytes, dict[str, Any]]] = []  # (canonical form, value) by index
-        self.index_of: dict[bytes, int] = {}
+        self.pending: deque[tuple[int, bytes, dict[str, Any]]] = deque()  # (index, key, value)
+        self.indices: dict[bytes, list[int]] = {}  # canonical value -> its pending indices
+        self.sends = 0
         self.confirmed = [-1] * n_targets
+        self.last_key: list[bytes | None] = [None] * n_targets
         self.committed_index = -1
         self.frozen = False  # set when a target fails: nothing further is committed
 
-    def sent_state(self, value: dict[str, Any]) -> None:
-        if self.n_targets == 1:
-            return
+    def sent_state(self, value: Any) -> None:
         key = protocol.canonical(value)
         with self.lock:
-            self.index_of[key] = len(self.sent)
-            self.sent.append((key, value))
+            index = self.sends
+            self.sends += 1
+            self.pending.append((index, key, value))
+            self.indices.setdefault(key, []).append(index)
+            if len(self.pending) > self.MAX_PENDING:
+                self._forget_through(self.pending[0][0])
 
-    def target_emitted(self, target_index: int, value: Any) -> None:
+    def target_emitted(self, target_index: int, value: Any) -> bool:
+        """Credit a target with the STATE it emitted; False if the job never sent that value."""
+        key = protocol.canonical(value)
         with self.lock:
             if self.frozen:
-                return
-            if self.n_targets == 1:
-                if isinstance(value, dict):
-                    self.committer.commit(value)
-                return
-            idx = self.index_of.get(protocol.canonical(value))
-            if idx is None:
-                log.debug("target %d emitted a STATE the job never sent; ignored", target_index)
-                return
-            if idx > self.confirmed[target_index]:
-                self.confirmed[target_index] = idx
+                return True
+            after = self.confirmed[target_index]
+            sends = self.indices.get(key)
+            pos = bisect.bisect_right(sends, after) if sends else 0
+            if not sends or pos == len(sends):
+                # the same value again (some targets repeat their last state) confirms nothing new
+                return key == self.last_key[target_index]
+            self.confirmed[target_index] = sends[pos]
+            self.last_key[target_index] = key
             low = min(self.confirmed)
             if low > self.committed_index:
+                value = next(v for i, _, v in self.pending if i == low)
+                self.committer.commit(value)  # may raise StateError: nothing is marked done
                 self.committed_index = low
-                self.committer.commit(self.sent[low][1])
+                self._forget_through(low)
+            return True
+
+    def _forget_through(self, index: int) -> None:
+        pending, indices = self.pending, self.indices
+        while pending and pending[0][0] <= index:
+            _, key, _ = pending.popleft()
+            sends = indices[key]
+            del sends[0]
+            if not sends:
+                del indices[key]
 
     def freeze(self) -> None:
-        with self.lock:
-            self.frozen = True
+        # No lock: a signal handler calls this, possibly while this thread holds the lock.
+        self.frozen = True
 
 
 class Job:
@@ -142,20 +165,29 @@ class Job:
         self.streams: dict[str, StreamStats] = {}
         self.redactor = Redactor()
         self._error: GlueError | None = None
-        self._error_lock = threading.Lock()
+        self._error_lock = threading.RLock()  # re-entrant: the signal handler takes it too
         self._interrupted = 0
         self._tap: ConnectorProcess | None = None
         self._targets: list[ConnectorProcess] = []
         self._files: list[ConnectorFiles] = []
         self._pumping = False
+        self._pump_done = threading.Event()
         self._done = threading.Event()
         self._last: tuple[Message | None, bytes] = (None, b"")
 
     # -- error bookkeeping -------------------------------------------------------------------
     def _fail(self, error: GlueError) -> None:
-        """Keep the first cause; later failures are usually its consequences."""
+        """Keep the first cause; later failures are usually its consequences.
+
+        The message is redacted here, as it may quote a connector's output (a malformed line).
+        """
         with self._error_lock:
             if self._error is None:
+                if self.redactor:
+                    error.message = self.redactor.redact(error.message)
+                    error.args = (error.message,)
+                    if error.hint:
+                        error.hint = self.redactor.redact(error.hint)
                 self._error = error
 
     # -- set-up ------------------------------------------------------------------------------
@@ -279,14 +311,24 @@ class Job:
                     stats = streams.get(msg["stream"]) or self._new_stream(msg["stream"])
                 stats.records_in += 1
             else:
+                raw_type = msg.get("type") if type(msg) is dict else None
                 msg = parse(line, source=label, line_no=line_no)
-                if msg["type"] == SCHEMA:
+                mtype = msg["type"]
+                if mtype == SCHEMA:
                     name = msg["stream"]
                     stats = streams.get(name) or self._new_stream(name)
                     stats.schemas += 1
-                    if full_refresh:
+                    # Only the stream's first SCHEMA: taps re-send it, and a bookmark this
+                    # run has already committed for the stream must stay.
+                    if full_refresh and stats.schemas == 1:
                         with self._confirm.lock:
                             committer.mark_full_refresh(name)
+                elif mtype == STATE:
+                    msg["value"] = protocol.loads_exact(line)["value"]  # big ints stay exact
+                if mtype != raw_type:  # "record" -> "RECORD": the tap's bytes cannot go out
+                    self._last = (None, b"")
+                    yield msg
+                    continue
             self._last = (msg, line)
             yield msg
 
@@ -301,12 +343,14 @@ class Job:
         for stage in self.spec.stages:
             messages = stage(messages)
         writers = [t.stdin.write for t in self._targets]
+        flushers = [t.stdin.flush for t in self._targets]
         single = writers[0] if len(writers) == 1 else None
         dumps = orjson.dumps
         newline = orjson.OPT_APPEND_NEWLINE
         confirm = self._confirm
         streams = self.streams
         out_counts: dict[str, int] = {}
+        current = 0  # the target being written to, to name it if its pipe breaks
         try:
             for msg in messages:
                 mtype = msg["type"]
@@ -320,34 +364,44 @@ class Job:
                 if msg is last_msg:
                     data = last_line if last_line.endswith(b"\n") else last_line + b"\n"
                 else:
-                    data = dumps(msg, option=newline)
+                    try:
+                        data = dumps(msg, option=newline)
+                    except TypeError:  # an integer over 64 bits, say: the exact, slower path
+                        data = protocol.dump(msg)
                 if single is not None:
                     single(data)
                 else:
-                    for write in writers:
+                    for current, write in enumerate(writers):  # noqa: B007 (named on failure)
                         write(data)
+                if mtype == STATE:
+                    # Push it out now, so the targets can confirm it while the tap runs on.
+                    for current, flush in enumerate(flushers):  # noqa: B007
+                        flush()
         except (BrokenPipeError, ConnectionResetError):
-            self._on_target_gone()
+            self._on_target_gone(current)
         finally:
             for name, n in out_counts.items():
                 stats = streams.get(name) or self._new_stream(name)
                 stats.records_out += n
 
-    def _on_target_gone(self) -> None:
-        for i, t in enumerate(self._targets):
-            code = t.proc.poll()
-            if code is None:
-                with contextlib.suppress(Exception):
-                    code = t.proc.wait(2)
-            if code not in (None, 0):
-                self._target_failed(i, code)
-                return
-        self._target_failed(0, None)
+    def _on_target_gone(self, index: int) -> None:
+        """The pipe to target ``index`` broke: it exited, or closed its input."""
+        target = self._targets[index]
+        try:
+            code: int | None = target.proc.wait(2)
+        except subprocess.TimeoutExpired:
+            code = None
+        self._target_failed(index, code, stopped_reading=True)
 
-    def _target_failed(self, index: int, code: int | None) -> None:
+    def _target_failed(self, index: int, code: int | None, stopped_reading: bool = False) -> None:
         target = self._targets[index]
         self._confirm.freeze()
-        how = target.describe_exit(code) if code is not None else "stopped reading its input"
+        if code is None:
+            how = "stopped reading its input"
+        elif code == 0 and stopped_reading:
+            how = "stopped reading its input (it exited with code 0 before the end of it)"
+        else:
+            how = target.describe_exit(code)
         self._fail(
             TargetFailed(
                 f"{target.label} {how} before the tap finished; no state past its last "
@@ -370,17 +424,27 @@ class Job:
             value = protocol.target_state(line)
             if value is None:
                 log.warning(
-                    "%s: stdout line %d is not a state; ignored: %r",
+                    "%s: stdout line %d is not a state; ignored: %s",
                     target.label,
                     line_no,
-                    protocol.excerpt(line),
+                    self.redactor.redact(repr(protocol.excerpt(line))),
                 )
                 continue
             try:
-                self._confirm.target_emitted(index, value)
-            except GlueError as exc:
-                self._fail(exc)
+                known = self._confirm.target_emitted(index, value)
+            except GlueError as exc:  # the state file could not be written
                 self._confirm.freeze()
+                self._fail(exc)
+                if self._tap is not None:
+                    self._tap.stop(grace=5)
+                continue
+            if not known:
+                log.warning(
+                    "%s: stdout line %d is not a STATE this job sent; ignored: %s",
+                    target.label,
+                    line_no,
+                    self.redactor.redact(repr(protocol.excerpt(line))),
+                )
         # stdout closed: the target has exited (or is about to). If the tap is still being
         # pumped, a target that dies early must stop the job even when the tap is idle.
         code = target.proc.wait()
@@ -433,9 +497,10 @@ class Job:
     def run(self) -> JobResult:
         spec = self.spec
         started = time.monotonic()
-        committer = StateCommitter(spec.store, spec.state_key)
-        self._confirm = _Confirmations(committer, len(spec.targets))
+        committer: StateCommitter | None = None
         try:
+            committer = StateCommitter(spec.store, spec.state_key)  # reads the state file
+            self._confirm = _Confirmations(committer, len(spec.targets))
             self._collect_secrets()
             self._validate()
             lock = committer.locked() if spec.hold_lock else contextlib.nullcontext()
@@ -462,10 +527,10 @@ class Job:
             status=status,
             duration_s=time.monotonic() - started,
             streams=self.streams,
-            state=committer.current,
+            state=committer.current if committer is not None else {},
             state_key=spec.state_key,
             state_location=spec.store.location(spec.state_key),
-            state_commits=committer.commits,
+            state_commits=committer.commits if committer is not None else 0,
             error=error,
         )
         self._log_summary(result)
@@ -504,6 +569,7 @@ class Job:
             raise
         tap = self._tap
         assert tap is not None
+        threading.Thread(target=self._watch_tap, args=(tap,), daemon=True).start()
         progress = None
         if spec.on_progress is not None:
             progress = threading.Thread(target=self._progress_loop, daemon=True)
@@ -515,39 +581,61 @@ class Job:
             # Bad data or a failing stage: stop reading, but let the targets flush what came
             # before and commit what they confirm.
             self._fail(exc)
+            tap.close_stdout()  # a tap blocked writing gets EPIPE instead of waiting on us
             tap.stop(grace=5)
         except Exception as exc:
             log.exception("internal error while pumping messages")
             self._fail(GlueError(f"internal error in glue_runtime: {exc!r}"))
+            tap.close_stdout()
             tap.stop(grace=5)
         except BaseException:
             self._confirm.freeze()
+            tap.close_stdout()
             tap.stop(grace=5)
             for t in self._targets:
                 t.stop(grace=5)
             raise
         finally:
             self._pumping = False
+            self._pump_done.set()
             # The tap is done (or stopped): close the targets' input so they flush and exit.
-            for t in self._targets:
-                t.close_stdin()
+            # A target whose input cannot be flushed exited without reading it all.
+            unread = [i for i, t in enumerate(self._targets) if not t.close_stdin()]
         tap_code = tap.wait()
         self._keep_updated_tap_config()
+        if tap_code != 0 and self._error is None:
+            self._fail(self._tap_failure(tap, tap_code))  # the cause, before its consequences
         for i, t in enumerate(self._targets):
             code = t.wait()
             readers[i].join()
-            if code != 0:
-                self._target_failed(i, code) if self._error is None else self._confirm.freeze()
-        if tap_code != 0 and self._error is None:
-            self._fail(
-                TapFailed(
-                    f"{tap.label} {tap.describe_exit(tap_code)}; the targets flushed what "
-                    f"it had sent and its last confirmed state was committed.\n"
-                    f"  last lines of its stderr:\n{tap.tail()}",
-                    hint="fix the tap's error above, then run again: the next run resumes "
-                    "from the committed state",
-                )
-            )
+            if code != 0 or i in unread:
+                if self._error is None:
+                    self._target_failed(i, code, stopped_reading=i in unread)
+                else:
+                    self._confirm.freeze()
+                    if code != 0:
+                        log.error("%s also failed: %s", t.label, t.describe_exit(code))
+
+    def _watch_tap(self, tap: ConnectorProcess) -> None:
+        """End the job when the tap has exited but a child process it left holds its stdout."""
+        tap.proc.wait()
+        if self._pump_done.wait(1.0):
+            return
+        log.warning(
+            "%s exited, but a process it started still holds its output open; stopping "
+            "its process group",
+            tap.label,
+        )
+        tap.kill_group()
+
+    def _tap_failure(self, tap: ConnectorProcess, code: int) -> TapFailed:
+        return TapFailed(
+            f"{tap.label} {tap.describe_exit(code)}; the targets flushed what "
+            f"it had sent and its last confirmed state was committed.\n"
+            f"  last lines of its stderr:\n{tap.tail()}",
+            hint="fix the tap's error above, then run again: the next run resumes "
+            "from the committed state",
+        )
 
     def _log_summary(self, result: JobResult) -> None:
         for name, s in result.streams.items():

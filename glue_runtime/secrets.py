@@ -8,6 +8,7 @@ values of the job's secrets.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -80,6 +81,18 @@ def redact_config(config: Any, secret_names: Iterable[str] = ()) -> Any:
     return walk(config, False)
 
 
+def _printed_forms(value: str) -> set[str]:
+    """The ways a secret shows up in output: as is, JSON-escaped, and line by line.
+
+    Connectors print configs with json.dumps (quotes and backslashes escaped), and logs are
+    redacted one line at a time, so each line of a multi-line secret (a PEM key) is masked too.
+    """
+    forms = {value, json.dumps(value)[1:-1], json.dumps(value, ensure_ascii=False)[1:-1]}
+    if "\n" in value:
+        forms.update(line.strip() for line in value.splitlines())
+    return {f for f in forms if len(f) >= _MIN_SECRET_LEN}
+
+
 class Redactor:
     """Replaces known secret values in text. Cheap when there are none."""
 
@@ -89,7 +102,7 @@ class Redactor:
         self.add(values)
 
     def add(self, values: Iterable[str]) -> None:
-        new = {v for v in values if v and len(v) >= _MIN_SECRET_LEN}
+        new = {form for v in values if v for form in _printed_forms(v)}
         if not new - self._values:
             return
         self._values |= new

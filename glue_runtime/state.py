@@ -25,6 +25,7 @@ from typing import Any
 import orjson
 
 from glue_runtime.errors import StateError, StateLocked
+from glue_runtime.protocol import dumps_exact, loads_exact
 
 DEFAULT_STATE_DIR = Path(".glue") / "state"
 _KEY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@:-]*$")
@@ -62,7 +63,7 @@ def drop_bookmarks(state: dict[str, Any], streams: set[str]) -> dict[str, Any]:
 def write_json_atomic(path: Path, value: Any) -> None:
     """Write JSON to ``path`` so a reader sees the old file or the new one, never half of one."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    data = orjson.dumps(value, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE)
+    data = dumps_exact(value, orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
@@ -92,10 +93,10 @@ def read_json(path: Path) -> Any:
     if not data.strip():
         return None
     try:
-        return orjson.loads(data)
-    except orjson.JSONDecodeError as exc:
+        return loads_exact(data)  # bookmarks over 64 bits stay exact
+    except ValueError as exc:  # JSONDecodeError, or bytes that are not UTF-8
         raise StateError(
-            f"state file {path} is not valid JSON ({exc.msg})",
+            f"state file {path} is not valid JSON ({exc})",
             hint="fix or remove it (`glue state clear`), or set a known-good state "
             "with `glue state set`",
         ) from None
@@ -154,13 +155,15 @@ class FileStateStore:
                 f"invalid state key {key!r}",
                 hint="use letters, digits and . _ - @ : (for example 'demo' or 'acme:hubspot')",
             )
-        return self.directory / f"{key.replace(':', '__')}.json"
+        # ':' is spelled %3A in the file name ('%' cannot appear in a key, so names never
+        # collide: 'a:b' and 'a__b' are two files).
+        return self.directory / f"{key.replace(':', '%3A')}.json"
 
     def keys(self) -> list[str]:
         if not self.directory.is_dir():
             return []
         return sorted(
-            p.stem.replace("__", ":")
+            p.stem.replace("%3A", ":")
             for p in self.directory.glob("*.json")
             if not p.name.startswith(".")
         )
@@ -172,7 +175,15 @@ class FileStateStore:
     def set(self, key: str, value: dict[str, Any]) -> None:
         if not isinstance(value, dict):
             raise StateError(f"state for {key!r} must be a JSON object, got {type(value).__name__}")
-        write_json_atomic(self.path_for(key), value)
+        path = self.path_for(key)
+        try:
+            write_json_atomic(path, value)
+        except OSError as exc:
+            raise StateError(
+                f"cannot write state file {path}: {exc.strerror or exc}",
+                hint="check that its folder exists and is writable and the disk has room; "
+                "the file still holds the last state written before this error",
+            ) from None
 
     def clear(self, key: str) -> bool:
         path = self.path_for(key)
@@ -230,13 +241,14 @@ class StateCommitter:
         self._refresh.add(stream)
 
     def commit(self, value: dict[str, Any]) -> None:
-        if self._refresh:
-            self.current = drop_bookmarks(self.current, self._refresh)
-            self._refresh.clear()
-        self.current = merge_state(self.current, value)
-        self.commits += 1
+        """Merge and write one confirmed state; on a write error nothing here changes."""
+        merged = drop_bookmarks(self.current, self._refresh) if self._refresh else self.current
+        merged = merge_state(merged, value)
         if not self._dry_run:
-            self.store.set(self.key, self.current)
+            self.store.set(self.key, merged)  # raises StateError; current stays as on disk
+        self.current = merged
+        self._refresh.clear()
+        self.commits += 1
 
     @contextlib.contextmanager
     def locked(self) -> Iterator[StateCommitter]:

@@ -50,8 +50,11 @@ def test_unknown_state_and_frozen_confirmations_commit_nothing():
     assert c.commits == [s(1)]
 
 
-def test_single_target_commits_whatever_it_emits():
+def test_single_target_commits_only_states_the_job_sent():
     c = RecordingCommitter()
     conf = _Confirmations(c, 1)  # type: ignore[arg-type]
-    conf.target_emitted(0, s(7))
+    assert conf.target_emitted(0, s(7)) is False  # never sent: a log line, not a confirmation
+    conf.sent_state(s(7))
+    assert conf.target_emitted(0, s(7)) is True
+    assert conf.target_emitted(0, s(7)) is True  # a repeat of its last confirmation is quiet
     assert c.commits == [s(7)]

@@ -29,7 +29,8 @@ def test_flow_reads_config_file_and_resolves_paths(tmp_path: Path):
         "target: sqlite\nstate: out/state.json\n"
     )
     flow = load_flow(tmp_path / "flow.yml")
-    assert flow.source.config == {"a": 2, "b": "h"}  # inline keys win
+    # inline keys win; the file's own values are used as written (no ${VAR} expansion)
+    assert flow.source.config == {"a": 2, "b": "${HOME_X:-h}"}
     assert flow.source.connector == str((tmp_path / "bin/tap-x").resolve())
     assert [t.connector for t in flow.targets] == ["sqlite"]
     assert flow.state_file == tmp_path / "out/state.json"

@@ -1,8 +1,7 @@
 """Second review of the core runtime: each test proves one finding against the contracts.
 
-Tests marked ``xfail(strict=True, reason="BUG: ...")`` show a bug that is still there (the suite
-stays green, the bug stays visible; fixing it turns the test into an XPASS failure, so drop the
-mark with the fix). Plain tests pin behaviour the review checked and found correct.
+The first group proves findings that were bugs when the review filed them (as strict xfails)
+and are fixed now; the second pins behaviour the review checked and found correct.
 
 Real processes throughout: tests/singer/review_tap.py runs a scripted list of steps,
 tests/singer/review_target.py captures its input and confirms the STATEs it is told to.
@@ -22,7 +21,6 @@ import tracemalloc
 from pathlib import Path
 from typing import Any
 
-import pytest
 from glue_test_helpers import FAKE_TARGET, SINGER, read_jsonl, run_cli, write_json
 
 import glue_runtime
@@ -108,11 +106,6 @@ def lock_is_free(path: Path) -> bool:
 # == findings (bugs) ==========================================================================
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: an OSError writing the state file kills the target's reader thread; the job "
-    "reports success (exit 0) although nothing was committed",
-)
 def test_state_write_failure_fails_the_job(tmp_path: Path):
     # The tap turns the state file's path into a non-empty folder before its STATE, so the
     # commit's rename fails (root ignores permission bits, so chmod cannot be used here).
@@ -123,11 +116,6 @@ def test_state_write_failure_fails_the_job(tmp_path: Path):
     assert result.exit_code == 5
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a target that exits 0 without reading its input: the EPIPE at close_stdin's "
-    "flush is swallowed and the job reports success with nothing delivered",
-)
 def test_target_exiting_0_without_reading_fails_the_job(tmp_path: Path):
     steps = [*emit(schema(), *(rec(i) for i in range(5)), state(s=5)), ["sleep", 0.5]]
     result = run_api(tmp_path, steps, [{"exit_after_lines": 0, "exit_code": 0}])
@@ -135,12 +123,6 @@ def test_target_exiting_0_without_reading_fails_the_job(tmp_path: Path):
     assert isinstance(result.error, TargetFailed)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: the pump never flushes target stdin (1 MiB buffer): a STATE reaches the "
-    "target only after ~1 MiB more data or at the end, so a slow tap's progress is never "
-    "confirmed or committed while it runs",
-)
 def test_a_state_is_committed_while_the_tap_is_still_running(tmp_path: Path):
     state_file = str(tmp_path / "state.json")
     # The tap waits (up to 2 s) for its STATE to be committed, and exits 7 if it never is.
@@ -150,11 +132,6 @@ def test_a_state_is_committed_while_the_tap_is_still_running(tmp_path: Path):
     assert committed(tmp_path) == {"bookmarks": {"s": 1}}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a repeated SCHEMA marks the stream for full refresh again, so the next commit "
-    "drops the bookmark this same run already committed for it",
-)
 def test_full_refresh_keeps_a_bookmark_committed_earlier_in_the_run(tmp_path: Path):
     write_json(tmp_path / "state.json", {"bookmarks": {"a": 100, "b": 100}})
     state_file = str(tmp_path / "state.json")
@@ -170,12 +147,6 @@ def test_full_refresh_keeps_a_bookmark_committed_earlier_in_the_run(tmp_path: Pa
     assert committed(tmp_path) == {"bookmarks": {"a": 1, "b": 1}}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: _Confirmations maps a STATE value to its LAST send; a target confirming an "
-    "earlier copy of a repeated value is credited with the later one, so a STATE one target "
-    "never confirmed gets committed",
-)
 def test_two_targets_a_repeated_state_value_is_not_credited_ahead(tmp_path: Path):
     a, b = state(s=1), state(s=2)
     steps = emit(schema(), rec(1), a, rec(2), b, rec(3), a)  # values: A, B, A again
@@ -192,11 +163,6 @@ def test_two_targets_a_repeated_state_value_is_not_credited_ahead(tmp_path: Path
     assert committed(tmp_path) == a["value"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: any JSON object a (single) target prints on stdout is committed as a state, "
-    "e.g. a JSON log line ends up merged into the state file",
-)
 def test_a_json_log_line_on_target_stdout_is_not_committed(tmp_path: Path):
     target = {
         "output": str(tmp_path / "out0.jsonl"),
@@ -207,11 +173,6 @@ def test_a_json_log_line_on_target_stdout_is_not_committed(tmp_path: Path):
     assert committed(tmp_path) == {"bookmarks": {"s": 1}}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a malformed tap stdout line is quoted in the error (CLI stderr and --json) "
-    "without redaction, so a tap that prints its config to stdout leaks the secret",
-)
 def test_secret_in_a_malformed_tap_line_is_masked(tmp_path: Path):
     secret = "sk-live-0123456789abcdef"
     steps = [*emit(schema()), ["out", f"debug: connecting with api_key={secret}\n"]]
@@ -222,10 +183,6 @@ def test_secret_in_a_malformed_tap_line_is_masked(tmp_path: Path):
     assert secret not in result.stderr + result.stdout
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a target stdout line that is not a state is logged unredacted",
-)
 def test_secret_on_target_stdout_is_masked(tmp_path: Path):
     secret = "hunter2-pw-xyz"
     argv = cli_argv(
@@ -239,11 +196,6 @@ def test_secret_on_target_stdout_is_masked(tmp_path: Path):
     assert secret not in result.stderr + result.stdout
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: the redactor matches only the raw value: a secret with a quote or backslash "
-    "printed JSON-escaped (json.dumps of the config) is not masked",
-)
 def test_json_escaped_secret_is_masked(tmp_path: Path):
     secret = 'pa"ss\\w0rd-9'
     escaped = json.dumps(secret)[1:-1]  # pa\"ss\\w0rd-9
@@ -254,11 +206,6 @@ def test_json_escaped_secret_is_masked(tmp_path: Path):
     assert escaped not in result.stderr
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a multi-line secret (a PEM private key) is matched whole, but stderr is "
-    "redacted line by line, so its lines are never masked",
-)
 def test_multiline_secret_lines_are_masked(tmp_path: Path):
     body = "MIIEvQIBADANBgkqhkiG9w0BAQEFAASC"
     secret = f"-----BEGIN PRIVATE KEY-----\n{body}\n-----END PRIVATE KEY-----"
@@ -269,12 +216,6 @@ def test_multiline_secret_lines_are_masked(tmp_path: Path):
     assert body not in result.stderr
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: parse_line upper-cases a lower-case type in place, but the runner then sends "
-    "the tap's raw bytes (msg is last_msg), so targets get the lower-case type (singer-sdk "
-    "targets fail on it)",
-)
 def test_lowercase_message_types_reach_targets_normalised(tmp_path: Path):
     msgs = [
         {**schema(), "type": "schema"},
@@ -287,11 +228,6 @@ def test_lowercase_message_types_reach_targets_normalised(tmp_path: Path):
     assert [m["type"] for m in sent] == ["SCHEMA", "RECORD", "STATE"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: when the tap fails and a target then also exits non-zero, the target's failure "
-    "is reported (checked first) instead of the tap's, hiding the cause",
-)
 def test_tap_failure_is_reported_when_a_target_then_fails_too(tmp_path: Path):
     steps = [*emit(schema(), rec(1), state(s=1)), ["err", "source API went away"], ["exit", 1]]
     result = run_api(tmp_path, steps, [{"output": str(tmp_path / "o.jsonl"), "eof_exit_code": 1}])
@@ -299,11 +235,6 @@ def test_tap_failure_is_reported_when_a_target_then_fails_too(tmp_path: Path):
     assert "source API went away" in str(result.error)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: _on_target_gone blames target 0 when the target that stopped reading "
-    "exited 0 (it falls back to index 0), and waits 2 s on each live target first",
-)
 def test_the_target_that_stopped_reading_is_the_one_named(tmp_path: Path):
     big = "y" * 800_000
     steps = emit(schema(), *(rec(i, pad=big) for i in range(4)), state(s=4))
@@ -319,11 +250,6 @@ def test_the_target_that_stopped_reading_is_the_one_named(tmp_path: Path):
     assert "[1]" in str(result.error) and "[0]" not in str(result.error)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a tap that dies leaving a child holding its stdout/stderr: the runner waits "
-    "for the child (readline, then the 5 s stderr join) instead of noticing the tap is gone",
-)
 def test_a_dead_tap_with_a_child_holding_its_stdout_ends_the_job(tmp_path: Path):
     pidfile = tmp_path / "sleeper.pid"
     steps = [*emit(schema(), rec(1)), ["spawn_sleeper", 6, str(pidfile)], ["exit", 1]]
@@ -339,31 +265,15 @@ def test_a_dead_tap_with_a_child_holding_its_stdout_ends_the_job(tmp_path: Path)
     assert took < 4, f"the job waited {took:.1f}s for the tap's orphaned child"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: state keys 'a:b' and 'a__b' map to the same file (and lock): two jobs share "
-    "bookmarks",
-)
 def test_distinct_state_keys_map_to_distinct_files(tmp_path: Path):
     store = FileStateStore(tmp_path)
     assert store.path_for("acme:hubspot") != store.path_for("acme__hubspot")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (surprise): ${VAR:-default} keeps an empty VAR; bash and docker compose use "
-    "the default for unset OR empty",
-)
 def test_default_applies_when_the_variable_is_empty():
     assert expand_env({"port": "${PORT:-5432}"}, where="f", env={"PORT": ""}) == {"port": "5432"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (surprise): a flow's config_file JSON goes through ${VAR}/$$ expansion (the "
-    "same file given with --tap-config does not): a password 'Pa$$w0rd' reaches the tap as "
-    "'Pa$w0rd'",
-)
 def test_config_file_values_are_not_rewritten_by_env_expansion(tmp_path: Path):
     write_json(tmp_path / "tap.json", {"password": "Pa$$w0rd"})
     (tmp_path / "flow.yml").write_text(
@@ -373,11 +283,6 @@ def test_config_file_values_are_not_rewritten_by_env_expansion(tmp_path: Path):
     assert load_flow(tmp_path / "flow.yml").source.config["password"] == "Pa$$w0rd"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: with several targets every STATE value sent is kept for the whole run "
-    "(_Confirmations.sent/index_of), even once all targets confirmed it: unbounded memory",
-)
 def test_confirmed_states_are_released(tmp_path: Path):
     conf = _Confirmations(StateCommitter(FileStateStore(tmp_path), "k"), 2)
     conf.committer.commit = lambda value: None  # count memory, not disk writes
@@ -396,11 +301,6 @@ def test_confirmed_states_are_released(tmp_path: Path):
     assert kept < 1_000_000, f"{kept:,} bytes kept for 5000 confirmed states"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: committed STATE goes through orjson, which turns an integer over 64 bits into a "
-    "float: a big numeric bookmark is rounded (the runner keeps such records byte for byte)",
-)
 def test_a_big_integer_bookmark_is_committed_exactly(tmp_path: Path):
     big = 123456789012345678901234567890
     result = run_api(
@@ -410,12 +310,6 @@ def test_a_big_integer_bookmark_is_committed_exactly(tmp_path: Path):
     assert f'"s": {big}' in (tmp_path / "state.json").read_text()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: glue_runtime.run raises StateError for an unreadable state file instead of "
-    "returning a failed JobResult as documented ('a failed run does not raise'): "
-    "StateCommitter is built outside Job.run's try",
-)
 def test_a_corrupt_state_file_gives_a_failed_result_not_an_exception(tmp_path: Path):
     (tmp_path / "state.json").write_text("{not json")
     result = run_api(tmp_path, emit(schema(), rec(1)))

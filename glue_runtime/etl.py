@@ -55,6 +55,11 @@ HOOKS = ("schema", "start_stream", "transform", "end_stream")
 # Declarative maps set it; a script may too, when it knows.
 CHANGED_FIELDS = "__glue_changed_fields__"
 
+# Set by trusted scripts (the declarative maps) in schema(): ``fn(record) -> dict | None``, the
+# same result as ``transform`` for a plain record, without the per-record Context work. It may
+# raise for anything unusual; the stage then runs ``transform`` on that record (the reference).
+FAST_RECORD = "__glue_fast_record__"
+
 log = logging.getLogger("glue_runtime.etl")
 
 

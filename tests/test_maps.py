@@ -13,6 +13,7 @@ import yaml
 from singer_sdk.mapper import PluginMapper, RemoveRecordTransform
 
 from glue_runtime.errors import ConfigError, TransformError
+from glue_runtime.etl import FAST_RECORD, Context
 from glue_runtime.stages.maps import load_maps, mask
 from glue_runtime.stages.transform import make_transform
 
@@ -386,3 +387,68 @@ def test_compiled_and_simpleeval_results_match_python(expr, record, expected):
 def test_guards_hold_on_both_paths(expr):
     with pytest.raises(TransformError):
         _one(expr, {"x": "a"})
+
+
+# -- the fast path: a plain function per stream, falling back to the general path -----------
+
+
+def load_maps_config(stream_maps: dict[str, Any]) -> Any:
+    from glue_runtime.stages.maps import Maps
+
+    return Maps({"stream_maps": stream_maps}).script()
+
+
+def _with_and_without_fast_path(stream_maps: dict[str, Any]) -> tuple[list, list]:
+    """The map's output, and the same map's output with the fast path ruled out.
+
+    A `__filter__` that keeps every record makes the general path run every record (filters
+    need the per-record names), so the two runs differ only in the path taken.
+    """
+    general = copy.deepcopy(stream_maps)
+    for spec in general.values():
+        if isinstance(spec, dict):
+            spec["__filter__"] = "True"
+    fast = glue_map({"stream_maps": stream_maps}, tap_output())
+    slow = glue_map({"stream_maps": general}, tap_output())
+    return fast, slow
+
+
+@pytest.mark.parametrize(
+    "stream_maps",
+    [
+        {"customers": {"email": None, "score2": {"expr": "score * 2", "type": "number"}}},
+        {"customers": {"cid": {"from": "id"}, "h": {"expr": "sha256(email)", "type": "string"}}},
+        {"customers": {"id": "id", "e": {"expr": "email", "type": "string"}, "__else__": None}},
+        {"customers": {"__alias__": "clients", "country": None}},
+    ],
+)
+def test_fast_path_gives_the_general_paths_output(stream_maps: dict[str, Any]) -> None:
+    script = load_maps_config(stream_maps)
+    ctx = Context("customers", tap_output()[0]["schema"], ["id"])
+    script.schema("customers", ctx.schema, ctx)
+    assert FAST_RECORD in ctx.state  # these maps do take the fast path
+    fast, slow = _with_and_without_fast_path(stream_maps)
+    assert fast == slow
+    assert any(m["type"] == "RECORD" for m in fast)
+
+
+def test_maps_needing_per_record_names_take_the_general_path() -> None:
+    for spec in ({"x": "record['id']"}, {"x": "__stream_name__"}, {"x": "config.get('a')"}):
+        script = load_maps_config({"customers": spec})
+        ctx = Context("customers", tap_output()[0]["schema"], ["id"])
+        script.schema("customers", ctx.schema, ctx)
+        assert FAST_RECORD not in ctx.state, spec
+
+
+def test_fast_path_errors_are_the_general_paths_errors() -> None:
+    # validation failure on the fast path: reported by the general path, naming the field
+    config = {"stream_maps": {"customers": {"n": {"expr": "score + 0.25", "type": "integer"}}}}
+    with pytest.raises(TransformError, match="field 'n' is number"):
+        glue_map(config, tap_output())
+    # a field missing from a record: the NameError is reported with the record's position
+    msgs = tap_output()
+    rec = next(m for m in msgs if m["type"] == "RECORD" and m["stream"] == "customers")
+    del rec["record"]["score"]
+    config = {"stream_maps": {"customers": {"s": {"expr": "score", "type": "number"}}}}
+    with pytest.raises(TransformError, match=r"record 1: s = 'score' failed: NameError"):
+        glue_map(config, msgs)

@@ -50,7 +50,7 @@ from typing import Any
 import simpleeval
 
 from glue_runtime.errors import ConfigError, TransformError
-from glue_runtime.etl import CHANGED_FIELDS, Context, Out, Script
+from glue_runtime.etl import CHANGED_FIELDS, FAST_RECORD, Context, Out, Script
 
 ELSE = "__else__"
 FILTER = "__filter__"
@@ -576,6 +576,9 @@ class Maps:
             ctx.state[CHANGED_FIELDS] = frozenset(
                 p for p, kind, _, _ in primary.ops if kind != _DROP
             )
+            fast = self._fast_fn(primary)
+            if fast is not None:
+                ctx.state[FAST_RECORD] = fast
         if primary.remove:
             ctx.output_stream = None
             return None
@@ -584,6 +587,44 @@ class Maps:
         ctx.output_stream = primary.alias
         ctx.key_properties = primary.keys
         return primary.schema
+
+    def _fast_fn(self, m: _Mapper) -> Callable[[dict[str, Any]], Any] | None:
+        """The mapper as one plain function of the record, when nothing in it needs ``names``.
+
+        That is: no filter, and every expression compiled (no simpleeval) and naming only
+        record fields and functions. Record fields are then the expression's locals directly,
+        the lookup order ``names`` gives them (fields first, then functions). Any error falls
+        back to :meth:`apply` through the stage, which reports it.
+        """
+        if m.filter is not None or m.same or m.remove:
+            return None
+        steps: list[tuple[str, int, Any]] = []
+        for prop, kind, arg, _text in m.ops:
+            if kind == _EXPR:
+                code = self._compiled.get(id(arg), _SLOW)
+                if code is _SLOW:
+                    code = self._compiled[id(arg)] = compile_fast(arg, self.evaluator.functions)
+                    self._keep.append(arg)
+                if code is None or _names_in(arg) & _CONTEXT_NAMES:
+                    return None
+                steps.append((prop, _EXPR, code))
+            else:
+                steps.append((prop, kind, arg))
+        include, keys, env = m.include, m.keys, self._globals
+
+        def fast(record: dict[str, Any]) -> dict[str, Any] | None:
+            result = record.copy() if include else {k: record[k] for k in keys if k in record}
+            for prop, kind, arg in steps:
+                if kind == _EXPR:
+                    result[prop] = eval(arg, env, record)  # compiled once, no builtins
+                elif kind == _DROP:
+                    result.pop(prop, None)
+                elif arg in record:  # rename
+                    result.pop(arg, None)
+                    result[prop] = record[arg]
+            return result or None
+
+        return fast
 
     def _record_fn(
         self, stream: str, primary: _Mapper, extras: list[_Mapper]
@@ -635,6 +676,16 @@ class Maps:
             trusted=True,
             hold_state=False,
         )
+
+
+# Names an expression can use that are not record fields or functions (see Maps.names).
+_CONTEXT_NAMES = frozenset(
+    {"_", "record", "self", "config", "fake", "__stream_name__", "__original_stream_name__"}
+)
+
+
+def _names_in(parsed: ast.Expr) -> set[str]:
+    return {n.id for n in ast.walk(parsed) if isinstance(n, ast.Name)}
 
 
 def _set_self(names: dict[str, Any], record: dict[str, Any], prop: str | None) -> None:

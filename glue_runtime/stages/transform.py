@@ -32,6 +32,7 @@ import orjson
 from glue_runtime.errors import ConfigError, GlueError, TransformError
 from glue_runtime.etl import (
     CHANGED_FIELDS,
+    FAST_RECORD,
     Context,
     JobContext,
     Out,
@@ -193,13 +194,14 @@ class _Stream:
     """One input stream: its context, its own output (None: only Out(...) records), and
     whether records it passes through unchanged can go out as the input messages."""
 
-    __slots__ = ("ctx", "in_msg", "out", "passthrough")
+    __slots__ = ("ctx", "fast", "in_msg", "out", "passthrough")
 
     def __init__(self, ctx: Context, in_msg: Message) -> None:
         self.ctx = ctx
         self.in_msg = in_msg
         self.out: _Output | None = None
         self.passthrough = False
+        self.fast: Any = None  # record -> record | None, with its checks (see fast_path)
 
 
 def _same_schema_msg(a: Message, b: Message) -> bool:
@@ -471,6 +473,8 @@ class _Run:
                 source_msg=msg if passthrough else None,
             )
             s.passthrough = passthrough
+            if not passthrough and script.trusted and FAST_RECORD in ctx.state:
+                s.fast = self.fast_path(s.out, ctx)
         yield from self.pending
         self.pending.clear()
         if script.start_stream is not None:
@@ -484,6 +488,35 @@ class _Run:
                 yield from self.many(result, s, None, "start_stream")
             yield from self.pending
             self.pending.clear()
+
+    def fast_path(self, o: _Output, ctx: Context) -> Any:
+        """A trusted script's plain record function plus the checks record_msg would make.
+
+        It raises (anything) where the general path must decide: a field that fails its
+        check, a required field missing, an expression error. Only the declared changed fields
+        are checked, as in _DeltaPlan.passes; without that declaration there is no fast path.
+        """
+        fn = ctx.state[FAST_RECORD]
+        if self.validate == "off":
+            return fn
+        changed = ctx.state.get(CHANGED_FIELDS)
+        if changed is None:
+            return None
+        plan = o.plan_for(ctx.schema)
+        checks = [(k, plan.check(k)) for k in changed if plan.check(k) is not None]
+        required = plan.required
+
+        def checked(record: dict[str, Any]) -> dict[str, Any] | None:
+            out = fn(record)
+            if out is not None:
+                for k, check in checks:
+                    if k in out:
+                        check(out[k])
+                if not out.keys() >= required:
+                    raise LookupError("a required field is missing")
+            return out
+
+        return checked
 
     def end(self, s: _Stream) -> Iterator[Message]:
         """The end of an input stream: its end_stream hook's records."""
@@ -540,6 +573,24 @@ class _Run:
                         last_name = name
                     ctx = s.ctx
                     ctx.position += 1
+                    fast = s.fast
+                    if fast is not None and not pending:
+                        try:
+                            out = fast(msg["record"])
+                        except Exception:  # the general path below decides (or reports)
+                            pass
+                        else:
+                            if out is not None:
+                                o = s.out
+                                o.count += 1  # type: ignore[union-attr]
+                                out_msg = {"type": RECORD, "stream": o.name, "record": out}  # type: ignore[union-attr]
+                                if len(msg) > 3:
+                                    if "version" in msg:
+                                        out_msg["version"] = msg["version"]
+                                    if "time_extracted" in msg:
+                                        out_msg["time_extracted"] = msg["time_extracted"]
+                                yield out_msg
+                            continue
                     if transform is None:
                         if s.passthrough:
                             yield msg

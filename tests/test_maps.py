@@ -452,3 +452,14 @@ def test_fast_path_errors_are_the_general_paths_errors() -> None:
     config = {"stream_maps": {"customers": {"s": {"expr": "score", "type": "number"}}}}
     with pytest.raises(TransformError, match=r"record 1: s = 'score' failed: NameError"):
         glue_map(config, msgs)
+
+
+def test_fast_path_type_checks_agree_with_the_validator() -> None:
+    # whole floats are integers to the validator: the quick type check must not refuse them
+    maps = {"customers": {"n": {"expr": "id * 1.0", "type": "integer"}}}
+    fast, slow = _with_and_without_fast_path(maps)
+    assert fast == slow and any(m.get("record", {}).get("n") == 3.0 for m in fast)
+    # a boolean is not a number, though Python's bool is an int
+    config = {"stream_maps": {"customers": {"b": {"expr": "id > 2", "type": "number"}}}}
+    with pytest.raises(TransformError, match="field 'b' is boolean"):
+        glue_map(config, tap_output())

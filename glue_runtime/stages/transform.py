@@ -98,6 +98,26 @@ def compile_validator(schema: dict[str, Any], stream: str) -> Any:
 
 _MISSING = object()
 
+# The Python types a JSON schema type surely accepts. A subset on purpose: anything else (a
+# whole float for "integer", a subclass) goes to the compiled validator, which decides.
+_PLAIN_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,),
+    "integer": (int,),
+    "number": (int, float),
+    "boolean": (bool,),
+    "null": (type(None),),
+}
+
+
+def _plain_types(prop: Any) -> frozenset[type]:
+    """Types a property schema of only ``{"type": ...}`` accepts outright (else: none)."""
+    if not isinstance(prop, dict) or set(prop) != {"type"}:
+        return frozenset()
+    types = prop["type"] if isinstance(prop["type"], list) else [prop["type"]]
+    if not all(isinstance(t, str) and t in _PLAIN_TYPES for t in types):
+        return frozenset()
+    return frozenset(py for t in types for py in _PLAIN_TYPES[t])
+
 
 class _DeltaPlan:
     """How to check records of one output stream built from records of one input stream.
@@ -503,15 +523,21 @@ class _Run:
         if changed is None:
             return None
         plan = o.plan_for(ctx.schema)
-        checks = [(k, plan.check(k)) for k in changed if plan.check(k) is not None]
+        checks = [
+            (k, _plain_types(plan.props.get(k)), plan.check(k))
+            for k in changed
+            if plan.check(k) is not None
+        ]
         required = plan.required
 
         def checked(record: dict[str, Any]) -> dict[str, Any] | None:
             out = fn(record)
             if out is not None:
-                for k, check in checks:
+                for k, plain, check in checks:
                     if k in out:
-                        check(out[k])
+                        value = out[k]
+                        if type(value) not in plain:  # the common case costs a set lookup
+                            check(value)
                 if not out.keys() >= required:
                     raise LookupError("a required field is missing")
             return out

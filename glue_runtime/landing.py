@@ -1,20 +1,38 @@
 """The landing target: writes a tap's selected output per stream into a job's ``sync-output/``.
 
 Run by batch ETL jobs as ``python -m glue_runtime.landing --config CONFIG`` (a real Singer
-target process). Config: ``output_dir``, ``format`` (``jsonl`` or ``csv``). It writes
-``<stream>.jsonl`` (or ``.csv``, nested values as JSON), ``_schemas.json`` (stream -> schema and
-key properties) and ``_state.json`` (the tap's last STATE). It confirms no STATE: a batch job
-commits bookmarks only after its targets have loaded the ETL output.
+target process). Config: ``output_dir``, ``format`` (``jsonl``, ``csv`` or ``parquet``). It
+writes ``<stream>.jsonl`` (or ``.csv``, nested values as JSON; or ``.parquet``, see below),
+``_schemas.json`` (stream -> schema, key properties and the stream's data files) and
+``_state.json`` (the tap's last STATE, integers of any size kept exact). It confirms no STATE: a
+batch job commits bookmarks only after its targets have loaded the ETL output.
+
+Parquet (needs the ``parquet`` extra, ``pip install glue_runtime[parquet]``; pyarrow is imported
+only for this format) is written in row groups of :data:`PARQUET_BATCH_ROWS` records, so memory
+stays flat. The Arrow schema comes from the stream's JSON schema properties, every column
+nullable: ``integer`` -> int64, ``number`` (or integer-or-number) -> float64, ``boolean`` -> bool,
+``string`` (date-time strings too) -> string; objects, arrays and anything else -> a string
+holding the value as JSON. Fields not in the schema's properties are dropped. When a stream sends
+a SCHEMA whose Arrow schema differs from the one its file was opened with, that file is closed
+and the stream goes on in ``<stream>.2.parquet`` (then ``.3``, ...); ``_schemas.json`` lists a
+stream's files in order under ``files`` and keeps the stream's last schema.
 """
 
 from __future__ import annotations
 
 import csv
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
 import orjson
+
+from glue_runtime.protocol import dumps_exact, loads_exact
+
+FORMATS = ("jsonl", "csv", "parquet")
+PARQUET_BATCH_ROWS = 10_000
+_SIMPLE = ("integer", "number", "boolean", "string")
 
 
 def _csv_value(value: Any) -> Any:
@@ -23,11 +41,157 @@ def _csv_value(value: Any) -> Any:
     return value
 
 
+def _json_types(schema: Any) -> set[str] | None:
+    """The non-null JSON types a property schema allows; None when it allows anything."""
+    if not isinstance(schema, dict):
+        return None
+    branches = schema.get("anyOf") or schema.get("oneOf")
+    if isinstance(branches, list) and "type" not in schema:
+        found: set[str] = set()
+        for branch in branches:
+            types = _json_types(branch)
+            if types is None:
+                return None
+            found |= types
+        return found
+    declared = schema.get("type")
+    if declared is None:
+        return None
+    types = {declared} if isinstance(declared, str) else set(declared)
+    types.discard("null")
+    return types
+
+
+def _column_kind(schema: Any) -> str:
+    """integer, number, boolean, string or json (a string holding the value as JSON)."""
+    types = _json_types(schema)
+    if types is None or not types:
+        return "json"
+    if types == {"integer", "number"}:
+        return "number"
+    if len(types) == 1 and next(iter(types)) in _SIMPLE:
+        return next(iter(types))
+    return "json"
+
+
+def _to_json(value: Any) -> str | None:
+    if value is None:
+        return None
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:  # an integer over 64 bits, say
+        return dumps_exact(value).decode()
+
+
+def _to_int(value: Any) -> Any:
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _to_float(value: Any) -> Any:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    return value
+
+
+def _to_str(value: Any) -> Any:
+    if value is None or isinstance(value, str):
+        return value
+    return _to_json(value)
+
+
+_CONVERTERS: dict[str, Callable[[Any], Any]] = {
+    "integer": _to_int,
+    "number": _to_float,
+    "boolean": lambda v: v,
+    "string": _to_str,
+    "json": _to_json,
+}
+
+
+def _import_pyarrow(stream: str) -> tuple[Any, Any]:
+    try:
+        import pyarrow as pa  # only the parquet format needs it
+        import pyarrow.parquet as pq
+    except ImportError as exc:
+        raise SystemExit(
+            f"landing: stream {stream!r}: the parquet format needs pyarrow, which is not "
+            f"installed ({exc}); install it with  pip install glue_runtime[parquet]  or choose "
+            f"format jsonl or csv"
+        ) from None
+    return pa, pq
+
+
+class _ParquetLayout:
+    """A stream's columns: names, value converters and the Arrow schema, from its JSON schema."""
+
+    def __init__(self, stream: str, schema: dict[str, Any]) -> None:
+        self.pa, self.pq = _import_pyarrow(stream)
+        pa = self.pa
+        props = schema.get("properties") or {}
+        arrow = {"integer": pa.int64(), "number": pa.float64(), "boolean": pa.bool_()}
+        self.names = list(props)
+        kinds = [_column_kind(props[name]) for name in self.names]
+        self.convert = [_CONVERTERS[kind] for kind in kinds]
+        self.schema = pa.schema(
+            [
+                pa.field(name, arrow.get(kind, pa.string()), nullable=True)
+                for name, kind in zip(self.names, kinds, strict=True)
+            ]
+        )
+
+
+class _ParquetFile:
+    """One stream's parquet file, written PARQUET_BATCH_ROWS records at a time."""
+
+    def __init__(self, stream: str, layout: _ParquetLayout, path: Path) -> None:
+        self.pa, self.stream, self.path = layout.pa, stream, path
+        self.names, self.convert, self.schema = layout.names, layout.convert, layout.schema
+        self.columns: list[list[Any]] = [[] for _ in self.names]
+        self.rows = 0
+        self.writer = layout.pq.ParquetWriter(str(path), self.schema)
+
+    def write(self, record: dict[str, Any]) -> None:
+        get = record.get
+        for column, name, convert in zip(self.columns, self.names, self.convert, strict=True):
+            column.append(convert(get(name)))
+        self.rows += 1
+        if self.rows >= PARQUET_BATCH_ROWS:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.rows:
+            return
+        pa = self.pa
+        arrays = []
+        for column, field in zip(self.columns, self.schema, strict=True):
+            try:
+                arrays.append(pa.array(column, type=field.type))
+            except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, OverflowError) as exc:
+                raise SystemExit(
+                    f"landing: stream {self.stream!r}: a value of field {field.name!r} does not "
+                    f"fit its parquet type {field.type} (from the stream's JSON schema): {exc}"
+                ) from None
+        self.writer.write_batch(pa.RecordBatch.from_arrays(arrays, schema=self.schema))
+        self.columns = [[] for _ in self.names]
+        self.rows = 0
+
+    def close(self) -> None:
+        try:
+            self.flush()
+        finally:
+            self.writer.close()
+
+
 def land(lines: IO[bytes], output_dir: Path, fmt: str = "jsonl") -> dict[str, int]:
+    if fmt not in FORMATS:
+        raise SystemExit(f"landing: unknown format {fmt!r} (choose {', '.join(FORMATS)})")
     output_dir.mkdir(parents=True, exist_ok=True)
     schemas: dict[str, Any] = {}
     files: dict[str, IO[Any]] = {}
     writers: dict[str, Any] = {}
+    parquet: dict[str, _ParquetFile] = {}
     counts: dict[str, int] = {}
     state: Any = None
     try:
@@ -38,13 +202,24 @@ def land(lines: IO[bytes], output_dir: Path, fmt: str = "jsonl") -> dict[str, in
             mtype = msg.get("type")
             if mtype == "SCHEMA":
                 stream = msg["stream"]
-                schemas[stream] = {
-                    "schema": msg["schema"],
-                    "key_properties": msg.get("key_properties") or [],
-                }
-                if stream not in files:
-                    suffix = "csv" if fmt == "csv" else "jsonl"
-                    path = output_dir / f"{stream}.{suffix}"
+                entry = schemas.get(stream) or {"files": []}
+                entry["schema"] = msg["schema"]
+                entry["key_properties"] = msg.get("key_properties") or []
+                schemas[stream] = {k: entry[k] for k in ("schema", "key_properties", "files")}
+                if fmt == "parquet":
+                    current = parquet.get(stream)
+                    layout = _ParquetLayout(stream, msg["schema"])
+                    if current is None or not layout.schema.equals(current.schema):
+                        if current is not None:  # new columns: close the file, start the next
+                            del parquet[stream]
+                            current.close()
+                        n = len(entry["files"]) + 1
+                        name = f"{stream}.parquet" if n == 1 else f"{stream}.{n}.parquet"
+                        parquet[stream] = _ParquetFile(stream, layout, output_dir / name)
+                        entry["files"].append(name)
+                        counts.setdefault(stream, 0)
+                elif stream not in files:
+                    path = output_dir / f"{stream}.{fmt}"
                     if fmt == "csv":
                         fh = open(path, "w", newline="")  # noqa: SIM115 (closed below)
                         fields = list((msg["schema"].get("properties") or {}).keys())
@@ -54,12 +229,15 @@ def land(lines: IO[bytes], output_dir: Path, fmt: str = "jsonl") -> dict[str, in
                     else:
                         fh = open(path, "wb")  # noqa: SIM115 (closed below)
                     files[stream] = fh
+                    entry["files"].append(path.name)
                     counts[stream] = 0
             elif mtype == "RECORD":
                 stream = msg["stream"]
-                if stream not in files:
+                if stream not in counts:
                     raise SystemExit(f"landing: RECORD for stream {stream!r} before its SCHEMA")
-                if fmt == "csv":
+                if fmt == "parquet":
+                    parquet[stream].write(msg["record"])
+                elif fmt == "csv":
                     writers[stream].writerow({k: _csv_value(v) for k, v in msg["record"].items()})
                 else:
                     files[stream].write(
@@ -67,12 +245,14 @@ def land(lines: IO[bytes], output_dir: Path, fmt: str = "jsonl") -> dict[str, in
                     )
                 counts[stream] += 1
             elif mtype == "STATE":
-                state = msg["value"]
+                state = loads_exact(line)["value"]  # integers over 64 bits stay exact
     finally:
         for fh in files.values():
             fh.close()
+        for pf in parquet.values():
+            pf.close()
     (output_dir / "_schemas.json").write_bytes(orjson.dumps(schemas, option=orjson.OPT_INDENT_2))
-    (output_dir / "_state.json").write_bytes(orjson.dumps(state))
+    (output_dir / "_state.json").write_bytes(dumps_exact(state))
     return counts
 
 

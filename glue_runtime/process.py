@@ -7,13 +7,16 @@ with the connector, and keeps the tail for error messages.
 
 from __future__ import annotations
 
+import array
 import contextlib
+import fcntl
 import logging
 import os
 import shutil
 import signal
 import subprocess
 import tempfile
+import termios
 import threading
 from collections import deque
 from collections.abc import Iterable, Sequence
@@ -136,6 +139,42 @@ class ConnectorProcess:
         if self.proc.stdout is not None:
             with contextlib.suppress(OSError, ValueError):
                 self.proc.stdout.close()
+
+    def group_alive(self) -> bool:
+        """True while a process of its process group, other than itself, still exists.
+
+        Its own exit is awaited without reaping, so it stays a zombie in the group and its
+        id (the group's id) cannot be given to another process meanwhile.
+        """
+        leader = self.proc.pid
+        try:
+            entries = os.listdir("/proc")
+        except OSError:
+            return False
+        for entry in entries:
+            if not entry.isdigit() or int(entry) == leader:
+                continue
+            try:
+                with open(f"/proc/{entry}/stat", "rb") as fh:
+                    stat = fh.read()
+            except OSError:
+                continue  # it exited meanwhile
+            fields = stat[stat.rfind(b")") + 2 :].split()
+            if len(fields) > 2 and int(fields[2]) == leader and fields[0] != b"Z":
+                return True
+        return False
+
+    def output_pending(self) -> bool:
+        """True if the pipe from its stdout holds bytes not yet read."""
+        out = self.proc.stdout
+        if out is None or out.closed:
+            return False
+        waiting = array.array("i", [0])
+        try:
+            fcntl.ioctl(out.fileno(), termios.FIONREAD, waiting)
+        except (OSError, ValueError):
+            return False
+        return waiting[0] > 0
 
     def kill_group(self) -> None:
         """SIGKILL what is left of its process group (it runs in a session of its own)."""

@@ -7,6 +7,7 @@ no wrapper objects on the hot path. Unknown message types are valid and pass thr
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import orjson
@@ -95,12 +96,27 @@ def check_length(line: bytes, max_bytes: int, *, source: str, line_no: int) -> N
         )
 
 
+_LONG_DIGITS = re.compile(rb"\d{19}")  # 19 digits: the shortest integer orjson may not keep
+
+
+def has_long_number(line: bytes) -> bool:
+    """True if the line holds a run of 19+ digits: an integer orjson might not keep exact."""
+    return _LONG_DIGITS.search(line) is not None
+
+
 def loads_exact(data: bytes | str) -> Any:
     """Parse JSON keeping integers of any size exact (orjson turns those over 64 bits into floats).
 
-    For the few values where that matters and speed does not: STATE values and state files.
+    For STATE values and state files. orjson parses unless a 19-digit run is present; then, and
+    for what orjson rejects but the stdlib takes (NaN, non-UTF-8), the stdlib parses.
     """
-    return json.loads(data)
+    raw = data.encode() if isinstance(data, str) else data
+    if _LONG_DIGITS.search(raw) is None:
+        try:
+            return _loads(raw)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(raw)
 
 
 def dumps_exact(value: Any, option: int = 0) -> bytes:

@@ -84,6 +84,45 @@ class JobSpec:
     job_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     on_progress: Callable[[dict[str, StreamStats], float], None] | None = None
     progress_interval_s: float = 1.0
+    # Confirmed state is written at most this often (and at the end): with a STATE per record,
+    # a write each (two fsyncs) would bound the job at a few hundred records a second.
+    state_write_interval_s: float = 1.0
+
+
+class _PrunedKeys:
+    """A fixed-size Bloom filter of the STATE values dropped from memory while in flight.
+
+    A target confirming a value that may have been dropped cannot be matched to its send: the
+    value may be an earlier send of one still held. False positives only withhold credit, which
+    is safe; the filter costs 1 MiB however many values pass through it.
+    """
+
+    BITS = 1 << 23  # positions are 23-bit slices of the key's hash
+
+    def __init__(self) -> None:
+        self.bits = bytearray(self.BITS // 8)
+        self.through = -1  # the highest index dropped so far
+
+    @staticmethod
+    def _positions(key: bytes) -> tuple[int, int, int]:
+        h = hash(key)  # 64 bits, salted per process: three overlapping 23-bit slices
+        return h & 0x7FFFFF, (h >> 20) & 0x7FFFFF, (h >> 40) & 0x7FFFFF
+
+    def add(self, index: int, key: bytes) -> None:
+        bits = self.bits
+        a, b, c = self._positions(key)
+        bits[a >> 3] |= 1 << (a & 7)
+        bits[b >> 3] |= 1 << (b & 7)
+        bits[c >> 3] |= 1 << (c & 7)
+        self.through = index
+
+    def may_hold(self, key: bytes) -> bool:
+        bits = self.bits
+        return all(bits[p >> 3] & (1 << (p & 7)) for p in self._positions(key))
+
+    def clear(self) -> None:
+        self.bits = bytearray(self.BITS // 8)
+        self.through = -1
 
 
 class _Confirmations:
@@ -92,69 +131,151 @@ class _Confirmations:
     STATE values sent to targets are numbered in order. A target confirms a STATE by emitting
     it (after flushing the data before it); the job commits the newest STATE every target has
     confirmed. A value a target emits that the job never sent (a JSON log line, say) confirms
-    nothing. A value sent more than once confirms its next send after the target's last
-    confirmation, never a later one. Committed sends are forgotten, so memory holds only the
-    STATEs still in flight.
+    nothing, and neither does a repeat of the value it confirmed last. A value sent more than
+    once confirms its next send after the target's last confirmation, never a later one.
+    Committed sends are forgotten, so memory holds only the STATEs still in flight; past
+    MAX_PENDING the oldest are dropped, and a value that may be one of those earns no credit.
     """
 
     MAX_PENDING = 10_000  # sends kept for targets that confirm rarely; older ones are dropped
 
-    def __init__(self, committer: StateCommitter, n_targets: int) -> None:
+    def __init__(
+        self,
+        committer: StateCommitter,
+        n_targets: int,
+        write_interval_s: float = 0.0,
+        on_write_error: Callable[[GlueError], None] | None = None,
+    ) -> None:
         self.committer = committer
         self.n_targets = n_targets
+        self.write_interval_s = write_interval_s
+        self.on_write_error = on_write_error
+        self.last_write = -float("inf")
+        self.timer: threading.Timer | None = None
         self.lock = threading.Lock()
-        self.pending: deque[tuple[int, bytes, dict[str, Any]]] = deque()  # (index, key, value)
-        self.indices: dict[bytes, list[int]] = {}  # canonical value -> its pending indices
+        self.pending: deque[tuple[int, bytes]] = deque()  # (index, key), oldest first
+        self.indices: dict[bytes, deque[int]] = {}  # canonical value -> its pending indices
         self.sends = 0
         self.confirmed = [-1] * n_targets
+        self.confirmed_value: list[Any] = [None] * n_targets
         self.last_key: list[bytes | None] = [None] * n_targets
         self.committed_index = -1
+        self.pruned = _PrunedKeys()
         self.frozen = False  # set when a target fails: nothing further is committed
 
     def sent_state(self, value: Any) -> None:
         key = protocol.canonical(value)
         with self.lock:
             index = self.sends
-            self.sends += 1
-            self.pending.append((index, key, value))
-            self.indices.setdefault(key, []).append(index)
+            self.sends = index + 1
+            self.pending.append((index, key))
+            sends = self.indices.get(key)
+            if sends is None:
+                self.indices[key] = deque((index,))
+            else:
+                sends.append(index)
             if len(self.pending) > self.MAX_PENDING:
-                self._forget_through(self.pending[0][0])
+                old_index, old_key = self._drop_oldest()
+                self.pruned.add(old_index, old_key)
 
     def target_emitted(self, target_index: int, value: Any) -> bool:
         """Credit a target with the STATE it emitted; False if the job never sent that value."""
         key = protocol.canonical(value)
         with self.lock:
-            if self.frozen:
-                return True
+            if self.frozen or key == self.last_key[target_index]:
+                return True  # some targets repeat their last state: it confirms nothing new
             after = self.confirmed[target_index]
+            if after < self.pruned.through and self.pruned.may_hold(key):
+                return True  # may be a send no longer held: no credit rather than wrong credit
             sends = self.indices.get(key)
-            pos = bisect.bisect_right(sends, after) if sends else 0
-            if not sends or pos == len(sends):
-                # the same value again (some targets repeat their last state) confirms nothing new
-                return key == self.last_key[target_index]
-            self.confirmed[target_index] = sends[pos]
+            if not sends or sends[-1] <= after:
+                return False
+            index = sends[bisect.bisect_right(sends, after)]
+            self.confirmed[target_index] = index
+            self.confirmed_value[target_index] = value
             self.last_key[target_index] = key
             low = min(self.confirmed)
             if low > self.committed_index:
-                value = next(v for i, _, v in self.pending if i == low)
-                self.committer.commit(value)  # may raise StateError: nothing is marked done
+                self.committer.stage(self.confirmed_value[self.confirmed.index(low)])
                 self.committed_index = low
-                self._forget_through(low)
+                self._write_or_schedule()
+                while self.pending and self.pending[0][0] <= low:
+                    self._drop_oldest()
+                if low >= self.pruned.through >= 0:
+                    self.pruned.clear()  # every target is past everything dropped
             return True
 
-    def _forget_through(self, index: int) -> None:
-        pending, indices = self.pending, self.indices
-        while pending and pending[0][0] <= index:
-            _, key, _ = pending.popleft()
-            sends = indices[key]
-            del sends[0]
-            if not sends:
-                del indices[key]
+    def _write_or_schedule(self) -> None:
+        """Write now if the last write is old enough, else once the interval has passed."""
+        wait = self.last_write + self.write_interval_s - time.monotonic()
+        if wait <= 0:
+            self._write()  # may raise StateError
+        elif self.timer is None:
+            self.timer = threading.Timer(wait, self._timed_write)
+            self.timer.daemon = True
+            self.timer.start()
+
+    def _write(self) -> None:
+        self.committer.write()
+        self.last_write = time.monotonic()
+
+    def _timed_write(self) -> None:
+        try:
+            with self.lock:
+                self.timer = None
+                self._write()
+        except GlueError as exc:
+            if self.on_write_error is not None:
+                self.on_write_error(exc)
+
+    def finish(self) -> None:
+        """Write what was confirmed and is not yet written (a failed job keeps it too)."""
+        with self.lock:
+            if self.timer is not None:
+                self.timer.cancel()
+                self.timer = None
+            self._write()
+
+    def _drop_oldest(self) -> tuple[int, bytes]:
+        index, key = self.pending.popleft()
+        sends = self.indices[key]
+        sends.popleft()
+        if not sends:
+            del self.indices[key]
+        return index, key
 
     def freeze(self) -> None:
         # No lock: a signal handler calls this, possibly while this thread holds the lock.
         self.frozen = True
+
+
+class _StatePusher:
+    """Flushes the targets' input shortly after a STATE is written to it.
+
+    A STATE must reach the targets soon, so they can confirm it while the tap runs on (or sits
+    idle), but a flush per STATE costs a system call per target and a wake-up of each target:
+    with a STATE per record that is most of the job. So a timer flushes at most every DELAY_S,
+    in its own thread (BufferedWriter locks around flush and write). A pipe that broke is left
+    for the pump to find at its next write, which names the target.
+    """
+
+    DELAY_S = 0.02
+
+    def __init__(self, inputs: Sequence[Any]) -> None:
+        self.inputs = inputs
+        self.timer: threading.Timer | None = None
+
+    def soon(self) -> None:
+        if self.timer is None:
+            self.timer = threading.Timer(self.DELAY_S, self._flush)
+            self.timer.daemon = True
+            self.timer.start()
+
+    def _flush(self) -> None:
+        self.timer = None  # set before flushing: a STATE written meanwhile gets its own timer
+        for stream in self.inputs:
+            with contextlib.suppress(OSError, ValueError):  # broken or closed: the pump sees it
+                stream.flush()
 
 
 class Job:
@@ -286,6 +407,7 @@ class Job:
         label = tap.label
         streams = self.streams
         full_refresh = self.spec.full_refresh
+        long_number = protocol.has_long_number
         line_no = 0
         while True:
             line = readline(limit + 1)
@@ -301,17 +423,21 @@ class Job:
                     continue
                 parse(line, source=label, line_no=line_no)  # raises the descriptive error
                 raise
-            # Fast path: a RECORD of a stream already seen. Anything else takes the full
-            # validation in parse_line (one more parse, for the rare non-RECORD lines).
-            if type(msg) is dict and msg.get("type") == RECORD:
+            # Fast paths: a RECORD of a stream already seen, a STATE. Anything else takes the
+            # full validation in parse_line (one more parse, for the rarer lines).
+            mtype = msg.get("type") if type(msg) is dict else None
+            if mtype == RECORD:
                 stream = msg.get("stream")
                 stats = streams.get(stream) if type(stream) is str else None
                 if stats is None or type(msg.get("record")) is not dict:
                     msg = parse(line, source=label, line_no=line_no)
                     stats = streams.get(msg["stream"]) or self._new_stream(msg["stream"])
                 stats.records_in += 1
+            elif mtype == STATE and "value" in msg:
+                if long_number(line):
+                    msg["value"] = protocol.loads_exact(line)["value"]  # big ints stay exact
             else:
-                raw_type = msg.get("type") if type(msg) is dict else None
+                raw_type = mtype
                 msg = parse(line, source=label, line_no=line_no)
                 mtype = msg["type"]
                 if mtype == SCHEMA:
@@ -323,8 +449,8 @@ class Job:
                     if full_refresh and stats.schemas == 1:
                         with self._confirm.lock:
                             committer.mark_full_refresh(name)
-                elif mtype == STATE:
-                    msg["value"] = protocol.loads_exact(line)["value"]  # big ints stay exact
+                elif mtype == STATE and long_number(line):
+                    msg["value"] = protocol.loads_exact(line)["value"]
                 if mtype != raw_type:  # "record" -> "RECORD": the tap's bytes cannot go out
                     self._last = (None, b"")
                     yield msg
@@ -343,7 +469,7 @@ class Job:
         for stage in self.spec.stages:
             messages = stage(messages)
         writers = [t.stdin.write for t in self._targets]
-        flushers = [t.stdin.flush for t in self._targets]
+        push = _StatePusher([t.stdin for t in self._targets])
         single = writers[0] if len(writers) == 1 else None
         dumps = orjson.dumps
         newline = orjson.OPT_APPEND_NEWLINE
@@ -374,9 +500,7 @@ class Job:
                     for current, write in enumerate(writers):  # noqa: B007 (named on failure)
                         write(data)
                 if mtype == STATE:
-                    # Push it out now, so the targets can confirm it while the tap runs on.
-                    for current, flush in enumerate(flushers):  # noqa: B007
-                        flush()
+                    push.soon()  # so the targets can confirm it while the tap runs on
         except (BrokenPipeError, ConnectionResetError):
             self._on_target_gone(current)
         finally:
@@ -421,35 +545,47 @@ class Job:
             line_no += 1
             if line.isspace():
                 continue
-            value = protocol.target_state(line)
-            if value is None:
-                log.warning(
-                    "%s: stdout line %d is not a state; ignored: %s",
-                    target.label,
-                    line_no,
-                    self.redactor.redact(repr(protocol.excerpt(line))),
-                )
-                continue
             try:
-                known = self._confirm.target_emitted(index, value)
+                self._credit_target(index, line, line_no)
             except GlueError as exc:  # the state file could not be written
-                self._confirm.freeze()
-                self._fail(exc)
-                if self._tap is not None:
-                    self._tap.stop(grace=5)
-                continue
-            if not known:
-                log.warning(
-                    "%s: stdout line %d is not a STATE this job sent; ignored: %s",
-                    target.label,
-                    line_no,
-                    self.redactor.redact(repr(protocol.excerpt(line))),
-                )
-        # stdout closed: the target has exited (or is about to). If the tap is still being
-        # pumped, a target that dies early must stop the job even when the tap is idle.
+                self._stop_committing(exc)
+            except Exception as exc:  # keep draining its stdout, or the target blocks on it
+                log.exception("internal error while reading %s's output", target.label)
+                self._stop_committing(GlueError(f"internal error in glue_runtime: {exc!r}"))
+        # stdout closed: the target has exited (or is about to). While the tap is still being
+        # pumped that is too early, even with code 0, and even when the tap is idle.
         code = target.proc.wait()
-        if code != 0 and self._pumping:
-            self._target_failed(index, code)
+        if self._pumping:
+            self._target_failed(index, code, stopped_reading=code == 0)
+
+    def _credit_target(self, index: int, line: bytes, line_no: int) -> None:
+        target = self._targets[index]
+        value = protocol.target_state(line)
+        if value is None:
+            what = "is not a state"
+        elif self._confirm.target_emitted(index, value):
+            return
+        else:
+            what = "is not a STATE this job sent"
+        log.warning(
+            "%s: stdout line %d %s; ignored: %s",
+            target.label,
+            line_no,
+            what,
+            self.redactor.redact(repr(protocol.excerpt(line))),
+        )
+
+    def _write_confirmed_state(self) -> None:
+        try:
+            self._confirm.finish()
+        except GlueError as exc:
+            self._fail(exc)
+
+    def _stop_committing(self, error: GlueError) -> None:
+        self._confirm.freeze()
+        self._fail(error)
+        if self._tap is not None:
+            self._tap.stop(grace=5)
 
     # -- signals -----------------------------------------------------------------------------
     def _on_signal(self, signum: int, frame: Any) -> None:
@@ -500,12 +636,17 @@ class Job:
         committer: StateCommitter | None = None
         try:
             committer = StateCommitter(spec.store, spec.state_key)  # reads the state file
-            self._confirm = _Confirmations(committer, len(spec.targets))
+            self._confirm = _Confirmations(
+                committer, len(spec.targets), spec.state_write_interval_s, self._stop_committing
+            )
             self._collect_secrets()
             self._validate()
             lock = committer.locked() if spec.hold_lock else contextlib.nullcontext()
             with lock, self._signals():
-                self._run_locked(committer)
+                try:
+                    self._run_locked(committer)
+                finally:
+                    self._write_confirmed_state()
         except GlueError as exc:
             self._fail(exc)
         finally:
@@ -599,8 +740,10 @@ class Job:
             self._pumping = False
             self._pump_done.set()
             # The tap is done (or stopped): close the targets' input so they flush and exit.
-            # A target whose input cannot be flushed exited without reading it all.
-            unread = [i for i, t in enumerate(self._targets) if not t.close_stdin()]
+            # A target that exited before its input ended, or whose input cannot be flushed,
+            # did not read it all, whatever its exit code.
+            unread = {i for i, t in enumerate(self._targets) if t.proc.poll() is not None}
+            unread |= {i for i, t in enumerate(self._targets) if not t.close_stdin()}
         tap_code = tap.wait()
         self._keep_updated_tap_config()
         if tap_code != 0 and self._error is None:
@@ -617,14 +760,31 @@ class Job:
                         log.error("%s also failed: %s", t.label, t.describe_exit(code))
 
     def _watch_tap(self, tap: ConnectorProcess) -> None:
-        """End the job when the tap has exited but a child process it left holds its stdout."""
-        tap.proc.wait()
-        if self._pump_done.wait(1.0):
+        """End the job when the tap has exited but a process it started holds its stdout.
+
+        Reading would never end: the pipe stays open while any process has it. After the
+        tap's own exit (seen without reaping it, so its process group id cannot be reused),
+        a group that still has members and a pump still waiting for the end of the output
+        mean an orphan holds it. What the orphan might still have written is unknown, so
+        the job fails rather than report a complete sync.
+        """
+        with contextlib.suppress(ChildProcessError, OSError):
+            os.waitid(os.P_PID, tap.pid, os.WEXITED | os.WNOWAIT)
+        while not self._pump_done.wait(1.0):
+            if not tap.group_alive():
+                return  # nothing holds the pipe: the pump is only busy with the backlog
+            if not tap.output_pending():
+                break
+        else:
             return
-        log.warning(
-            "%s exited, but a process it started still holds its output open; stopping "
-            "its process group",
-            tap.label,
+        self._fail(
+            TapFailed(
+                f"{tap.label} exited, but a process it started kept its output open; that "
+                "process group was stopped. Records it might still have written are missing; "
+                "the state holds only what the targets confirmed.",
+                hint="make the tap wait for the processes it starts, or not hand them its "
+                "stdout; then run again",
+            )
         )
         tap.kill_group()
 

@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import logging
 import os
 import re
+import shlex
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,6 +28,8 @@ import orjson
 
 from glue_runtime.errors import StateError, StateLocked
 from glue_runtime.protocol import dumps_exact, loads_exact
+
+log = logging.getLogger("glue_runtime.state")
 
 DEFAULT_STATE_DIR = Path(".glue") / "state"
 _KEY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@:-]*$")
@@ -169,8 +173,26 @@ class FileStateStore:
         )
 
     def get(self, key: str) -> dict[str, Any]:
-        value = read_json(self.path_for(key))
+        path = self.path_for(key)
+        value = read_json(path)
+        if value is None and ":" in key:
+            self._warn_of_old_name(key, path)
         return value if value is not None else {}
+
+    def _warn_of_old_name(self, key: str, path: Path) -> None:
+        """Earlier builds spelled ':' as '__'; such a file is not used, as it may be another key."""
+        old = self.directory / f"{key.replace(':', '__')}.json"
+        if old.exists() and path.parent == old.parent:  # a store of one file per key
+            log.warning(
+                "state key %r has no file %s, but %s exists: earlier versions named it so. "
+                "If it holds this key's state, rename it (mv %s %s); this run starts without "
+                "a bookmark",
+                key,
+                path.name,
+                old.name,
+                shlex.quote(str(old)),
+                shlex.quote(str(path)),
+            )
 
     def set(self, key: str, value: dict[str, Any]) -> None:
         if not isinstance(value, dict):
@@ -217,7 +239,9 @@ class SingleFileStateStore(FileStateStore):
 class StateCommitter:
     """Holds one job's view of its state: the base it started from and what it has committed.
 
-    The runner calls :meth:`commit` with each STATE value every target has confirmed.
+    The runner stages each STATE value every target has confirmed and writes the newest at
+    most once per interval, and at the end: a tap emitting a STATE per record must not cost
+    two fsyncs per record.
     """
 
     def __init__(
@@ -233,6 +257,7 @@ class StateCommitter:
         self.base = store.get(key)
         self.current = self.base
         self.commits = 0
+        self._staged: dict[str, Any] | None = None  # merged, not yet written
         self._refresh = set(full_refresh_streams or ())
         self._dry_run = dry_run
 
@@ -241,13 +266,26 @@ class StateCommitter:
         self._refresh.add(stream)
 
     def commit(self, value: dict[str, Any]) -> None:
-        """Merge and write one confirmed state; on a write error nothing here changes."""
-        merged = drop_bookmarks(self.current, self._refresh) if self._refresh else self.current
-        merged = merge_state(merged, value)
-        if not self._dry_run:
-            self.store.set(self.key, merged)  # raises StateError; current stays as on disk
-        self.current = merged
+        """Merge and write one confirmed state; on a write error nothing on disk changes."""
+        self.stage(value)
+        self.write()
+
+    def stage(self, value: dict[str, Any]) -> None:
+        """Merge one confirmed state in memory; :meth:`write` puts it on disk."""
+        latest = self._staged if self._staged is not None else self.current
+        merged = drop_bookmarks(latest, self._refresh) if self._refresh else latest
+        self._staged = merge_state(merged, value)
         self._refresh.clear()
+
+    def write(self) -> None:
+        """Write the staged state, if any (raises StateError; it stays staged then)."""
+        staged = self._staged
+        if staged is None:
+            return
+        if not self._dry_run:
+            self.store.set(self.key, staged)
+        self.current = staged
+        self._staged = None
         self.commits += 1
 
     @contextlib.contextmanager

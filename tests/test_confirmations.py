@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+import time
+
 from glue_runtime.runner import _Confirmations
 
 
 class RecordingCommitter:
+    """Records each write; with no write interval, every staged value is written at once."""
+
     def __init__(self) -> None:
         self.commits: list[dict] = []
+        self.staged: dict | None = None
 
-    def commit(self, value: dict) -> None:
-        self.commits.append(value)
+    def stage(self, value: dict) -> None:
+        self.staged = value
+
+    def write(self) -> None:
+        if self.staged is not None:
+            self.commits.append(self.staged)
+            self.staged = None
 
 
 def s(i: int) -> dict:
@@ -58,3 +68,62 @@ def test_single_target_commits_only_states_the_job_sent():
     assert conf.target_emitted(0, s(7)) is True
     assert conf.target_emitted(0, s(7)) is True  # a repeat of its last confirmation is quiet
     assert c.commits == [s(7)]
+
+
+class SmallWindow(_Confirmations):
+    MAX_PENDING = 3  # so the tests can drop sends from memory
+
+
+def test_a_confirmed_send_dropped_from_memory_still_commits():
+    c = RecordingCommitter()
+    conf = SmallWindow(c, 2)  # type: ignore[arg-type]
+    for i in range(1, 4):
+        conf.sent_state(s(i))
+    conf.target_emitted(0, s(2))
+    for i in range(4, 8):
+        conf.sent_state(s(i))  # s(2), target 0's confirmation, leaves memory
+    conf.target_emitted(1, s(7))
+    assert c.commits == [s(2)]
+
+
+def test_a_repeat_of_the_last_confirmation_earns_no_credit():
+    c = RecordingCommitter()
+    conf = _Confirmations(c, 2)  # type: ignore[arg-type]
+    for value in (s(1), s(2), s(1)):
+        conf.sent_state(value)
+    conf.target_emitted(0, s(1))
+    conf.target_emitted(0, s(1))  # repeats its last state; it has not flushed the third send
+    conf.target_emitted(1, s(1))
+    conf.target_emitted(1, s(2))
+    assert c.commits == [s(1)]  # target 0 is still at the first send, before s(2)
+
+
+def test_a_value_that_may_be_a_dropped_send_earns_no_credit():
+    c = RecordingCommitter()
+    conf = SmallWindow(c, 2)  # type: ignore[arg-type]
+    for value in (s(1), s(2), s(3), s(1)):
+        conf.sent_state(value)  # the first s(1) is dropped when s(3) arrives
+    conf.target_emitted(1, s(3))
+    conf.target_emitted(0, s(1))  # the first send or the fourth? Unknown: no credit
+    assert c.commits == []
+    conf.target_emitted(0, s(2))
+    assert c.commits == [s(2)]
+    conf.target_emitted(0, s(3))
+    conf.target_emitted(0, s(1))  # after s(3) only the fourth send is possible
+    conf.target_emitted(1, s(1))
+    assert c.commits == [s(2), s(3), s(1)]
+
+
+def test_confirmations_are_written_at_most_once_per_interval_and_at_the_end():
+    c = RecordingCommitter()
+    conf = _Confirmations(c, 1, write_interval_s=0.3)  # type: ignore[arg-type]
+    for i in range(1, 4):
+        conf.sent_state(s(i))
+        conf.target_emitted(0, s(i))
+    assert c.commits == [s(1)]  # the first at once; s(2) and s(3) wait for the interval
+    time.sleep(0.6)
+    assert c.commits == [s(1), s(3)]  # a timer wrote the newest, though nothing else came
+    conf.sent_state(s(4))
+    conf.target_emitted(0, s(4))
+    conf.finish()
+    assert c.commits == [s(1), s(3), s(4)]

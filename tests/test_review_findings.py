@@ -428,3 +428,42 @@ def test_three_sigints_end_a_job_whose_tap_ignores_sigterm(tmp_path: Path):
     confirmed = read_jsonl(tmp_path / "out.jsonl.states")
     assert committed(tmp_path) in [None, *confirmed]
     assert lock_is_free(tmp_path / "state.json.lock")
+
+
+def test_a_target_that_exits_0_while_the_tap_still_runs_fails_the_job(tmp_path: Path):
+    # Everything is flushed to the target's pipe before it exits, so no write fails.
+    steps = [*emit(schema(), rec(1), state(s=1)), ["flush"], ["sleep", 1]]
+    result = run_api(tmp_path, steps, [{"exit_after_lines": 1, "exit_code": 0}])
+    assert isinstance(result.error, TargetFailed)
+    assert "exited with code 0 before the end" in str(result.error)
+    assert result.state == {}
+
+
+def test_a_tap_that_leaves_no_process_behind_is_not_stopped_while_targets_are_slow(
+    tmp_path: Path,
+):
+    # The tap exits at once; the pump then spends seconds writing to a slow target.
+    big = "z" * 300_000
+    steps = emit(schema(), *(rec(i, pad=big) for i in range(20)), state(s=20))
+    result = run_api(tmp_path, steps, [{"output": str(tmp_path / "o.jsonl"), "delay_s": 0.1}])
+    assert result.ok, result.error
+    assert result.state == {"bookmarks": {"s": 20}}
+
+
+def test_a_state_file_under_the_old_name_is_pointed_out_not_used(tmp_path: Path, caplog):
+    (tmp_path / "acme__hubspot.json").write_text('{"bookmarks": {"s": 1}}')
+    with caplog.at_level("WARNING", logger="glue_runtime.state"):
+        assert FileStateStore(tmp_path).get("acme:hubspot") == {}
+    assert "acme__hubspot.json exists" in caplog.text
+    assert "acme%3Ahubspot.json" in caplog.text
+
+
+def test_a_state_per_record_is_committed_in_full_without_a_write_per_state(tmp_path: Path):
+    msgs = [schema()]
+    for i in range(1, 301):
+        msgs += [rec(i), state(s=i)]
+    result = run_api(tmp_path, emit(*msgs))
+    assert result.ok, result.error
+    assert result.state == {"bookmarks": {"s": 300}}
+    assert json.loads((tmp_path / "state.json").read_text()) == result.state
+    assert 1 <= result.state_commits < 50

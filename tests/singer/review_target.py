@@ -4,11 +4,13 @@
 Config: output (raw input lines are appended here, bytes as received), confirm ("all",
 "none", or a list of 1-based STATE numbers to emit), exit_after_lines (exit with exit_code
 after reading that many lines; 0 exits before reading), exit_code, eof_exit_code (exit code
-after reading all input), stdout_lines (printed to stdout first), echo_config_to_stdout.
+after reading all input), stdout_lines (printed to stdout first), echo_config_to_stdout,
+delay_s (a pause after each line read: a slow target).
 """
 
 import json
 import sys
+import time
 
 
 def main() -> int:
@@ -25,7 +27,10 @@ def main() -> int:
     confirm = config.get("confirm", "all")
     out = open(config["output"], "ab") if config.get("output") else None
     n_states = 0
+    delay = config.get("delay_s", 0)
     for n_lines, line in enumerate(sys.stdin.buffer, 1):
+        if delay:
+            time.sleep(delay)
         if out is not None:
             out.write(line)
             out.flush()

@@ -29,10 +29,9 @@ from collections import deque
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import orjson
-
 from glue_runtime.connectors import Connector
 from glue_runtime.errors import ConfigError, GlueError, TransformError
+from glue_runtime.protocol import loads_exact
 from glue_runtime.result import JobResult
 from glue_runtime.runner import Endpoint, JobSpec, run_job
 from glue_runtime.state import StateCommitter
@@ -154,7 +153,7 @@ def run_batch(base: JobSpec, opts: BatchOptions) -> JobResult:
             _run_script(opts, job_dir, env)
 
             log.info("batch job %s: phase 3/3: etl-output -> targets", base.job_id)
-            tap_state = orjson.loads((sync_output / "_state.json").read_bytes())
+            tap_state = loads_exact((sync_output / "_state.json").read_bytes())
             replay = Endpoint(
                 _module_connector("glue_runtime.replay", "tap", "etl-output"),
                 {"input": str(etl_output / "data.singer"), "state": tap_state},

@@ -74,7 +74,7 @@ class Flow:
     field_map: Path | None = None
     etl: Path | None = None
     etl_mode: str = "stream"  # or "batch": land tap output, run the script as a process
-    etl_format: str = "jsonl"  # batch: how sync-output/ is written (jsonl or csv)
+    etl_format: str = "jsonl"  # batch: how sync-output/ is written (jsonl, csv or parquet)
     state_dir: Path | None = None
     state_file: Path | None = None
     state_key: str | None = None
@@ -211,9 +211,9 @@ def parse_flow(data: Any, *, where: str, base_dir: Path, path: Path | None = Non
             )
         etl_mode = str(etl_raw.get("mode", "stream"))
         etl_format = str(etl_raw.get("format", "jsonl"))
-        if etl_mode not in ("stream", "batch") or etl_format not in ("jsonl", "csv"):
+        if etl_mode not in ("stream", "batch") or etl_format not in ("jsonl", "csv", "parquet"):
             raise ConfigError(
-                f"{where}: etl.mode must be stream or batch, etl.format jsonl or csv "
+                f"{where}: etl.mode must be stream or batch, etl.format jsonl, csv or parquet "
                 f"(got {etl_mode!r}, {etl_format!r})"
             )
         etl_raw = etl_raw["script"]

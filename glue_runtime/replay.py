@@ -10,13 +10,13 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import orjson
+from glue_runtime.protocol import dump, loads_exact
 
 
 def main(argv: list[str]) -> int:
     if "--about" in argv or "--discover" in argv:
         return 2
-    config = orjson.loads(Path(argv[argv.index("--config") + 1]).read_bytes())
+    config = loads_exact(Path(argv[argv.index("--config") + 1]).read_bytes())
     out = sys.stdout.buffer
     with open(config["input"], "rb") as src:
         last = b"\n"
@@ -26,7 +26,7 @@ def main(argv: list[str]) -> int:
         if not last.endswith(b"\n"):
             out.write(b"\n")
     if config.get("state") is not None:
-        out.write(orjson.dumps({"type": "STATE", "value": config["state"]}) + b"\n")
+        out.write(dump({"type": "STATE", "value": config["state"]}))
     out.flush()
     return 0
 

@@ -118,25 +118,19 @@ def write_singer(path: Path, orders: int) -> Path:
 
 
 def run_parquet_job(tmp_path: Path, orders: int, env: dict | None = None):
-    """A batch flow (run_flow) with etl format parquet: replay tap -> landing -> script -> target."""
-    import dataclasses
-
+    """A batch flow file with etl format parquet: replay tap -> landing -> script -> target."""
     from glue_runtime import run_flow
-    from glue_runtime.api import load_flow
 
     write_singer(tmp_path / "input.singer", orders)
     flow_file = tmp_path / "flow.yml"
     flow_file.write_text(
         f"name: shop\n"
         f"source: {{connector: {SINGER / 'replay_tap.py'}, config: {{input: input.singer}}}}\n"
-        f"etl: {{script: {PARQUET_ETL}, mode: batch}}\n"
+        f"etl: {{script: {PARQUET_ETL}, mode: batch, format: parquet}}\n"
         f"targets: [{{connector: {FAKE_TARGET}, config: {{output: out.jsonl}}}}]\n"
         f"env: {json.dumps(env or {})}\n"
     )
-    # The flow file's `etl: {format: parquet}` passes straight through to the landing target;
-    # set it on the loaded flow so this test does not depend on the flow file's validation.
-    flow = dataclasses.replace(load_flow(flow_file), etl_format="parquet")
-    return run_flow(flow)
+    return run_flow(flow_file)
 
 
 def test_parquet_lands_typed_columns_and_a_script_loads_them(tmp_path: Path, monkeypatch):

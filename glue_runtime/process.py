@@ -140,29 +140,36 @@ class ConnectorProcess:
             with contextlib.suppress(OSError, ValueError):
                 self.proc.stdout.close()
 
-    def group_alive(self) -> bool:
-        """True while a process of its process group, other than itself, still exists.
+    def stdout_writers(self) -> list[int]:
+        """The processes, other than our own, that hold its stdout pipe open for writing.
 
-        Its own exit is awaited without reaping, so it stays a zombie in the group and its
-        id (the group's id) cannot be given to another process meanwhile.
+        After it exits, these are what it started and left behind with its stdout: while any
+        is alive, reading never ends. Found in /proc (Linux): an fd linking to the pipe,
+        opened write-only.
         """
-        leader = self.proc.pid
+        out = self.proc.stdout
+        if out is None or out.closed:
+            return []
         try:
+            target = f"pipe:[{os.fstat(out.fileno()).st_ino}]"
             entries = os.listdir("/proc")
-        except OSError:
-            return False
+        except (OSError, ValueError):
+            return []
+        me = os.getpid()
+        writers = []
         for entry in entries:
-            if not entry.isdigit() or int(entry) == leader:
+            if not entry.isdigit() or int(entry) == me:
                 continue
-            try:
-                with open(f"/proc/{entry}/stat", "rb") as fh:
-                    stat = fh.read()
-            except OSError:
-                continue  # it exited meanwhile
-            fields = stat[stat.rfind(b")") + 2 :].split()
-            if len(fields) > 2 and int(fields[2]) == leader and fields[0] != b"Z":
-                return True
-        return False
+            with contextlib.suppress(OSError):
+                for fd in os.listdir(f"/proc/{entry}/fd"):
+                    if os.readlink(f"/proc/{entry}/fd/{fd}") != target:
+                        continue
+                    with open(f"/proc/{entry}/fdinfo/{fd}") as fh:
+                        flags = next(ln for ln in fh if ln.startswith("flags:")).split()[1]
+                    if int(flags, 8) & os.O_ACCMODE == os.O_WRONLY:
+                        writers.append(int(entry))
+                        break
+        return writers
 
     def output_pending(self) -> bool:
         """True if the pipe from its stdout holds bytes not yet read."""
@@ -176,10 +183,16 @@ class ConnectorProcess:
             return False
         return waiting[0] > 0
 
-    def kill_group(self) -> None:
-        """SIGKILL what is left of its process group (it runs in a session of its own)."""
+    def kill_group(self, also: Iterable[int] = ()) -> None:
+        """SIGKILL what is left of its process group (it runs in a session of its own).
+
+        ``also``: further processes to kill (ones it started that left its group).
+        """
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.proc.pid, signal.SIGKILL)
+        for pid in also:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
 
     def signal(self, sig: int) -> None:
         if self.proc.poll() is None:

@@ -762,31 +762,32 @@ class Job:
     def _watch_tap(self, tap: ConnectorProcess) -> None:
         """End the job when the tap has exited but a process it started holds its stdout.
 
-        Reading would never end: the pipe stays open while any process has it. After the
-        tap's own exit (seen without reaping it, so its process group id cannot be reused),
-        a group that still has members and a pump still waiting for the end of the output
-        mean an orphan holds it. What the orphan might still have written is unknown, so
-        the job fails rather than report a complete sync.
+        Reading would never end: the pipe stays open while any process has it. Once the tap
+        has exited, the pump is still waiting for the end of its output a second later, the
+        pipe is drained and other processes hold its write end, those are killed. What they
+        might still have written is unknown, so the job fails rather than report a full sync.
+        (The tap is awaited without reaping it, so its id is not reused meanwhile.)
         """
         with contextlib.suppress(ChildProcessError, OSError):
             os.waitid(os.P_PID, tap.pid, os.WEXITED | os.WNOWAIT)
         while not self._pump_done.wait(1.0):
-            if not tap.group_alive():
-                return  # nothing holds the pipe: the pump is only busy with the backlog
-            if not tap.output_pending():
-                break
-        else:
-            return
-        self._fail(
-            TapFailed(
-                f"{tap.label} exited, but a process it started kept its output open; that "
-                "process group was stopped. Records it might still have written are missing; "
-                "the state holds only what the targets confirmed.",
-                hint="make the tap wait for the processes it starts, or not hand them its "
-                "stdout; then run again",
+            holders = tap.stdout_writers()
+            if not holders:
+                return  # the end of the output is coming: the pump is busy with the rest
+            if tap.output_pending():
+                continue
+            self._fail(
+                TapFailed(
+                    f"{tap.label} exited, but processes it started (pids "
+                    f"{', '.join(map(str, holders))}) kept its output open; they were killed. "
+                    "Records they might still have written are missing; the state holds only "
+                    "what the targets confirmed.",
+                    hint="make the tap wait for the processes it starts, or not hand them its "
+                    "stdout; then run again",
+                )
             )
-        )
-        tap.kill_group()
+            tap.kill_group(also=holders)
+            return
 
     def _tap_failure(self, tap: ConnectorProcess, code: int) -> TapFailed:
         return TapFailed(

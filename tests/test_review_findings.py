@@ -467,3 +467,22 @@ def test_a_state_per_record_is_committed_in_full_without_a_write_per_state(tmp_p
     assert result.state == {"bookmarks": {"s": 300}}
     assert json.loads((tmp_path / "state.json").read_text()) == result.state
     assert 1 <= result.state_commits < 50
+
+
+def test_a_process_the_tap_leaves_without_its_stdout_does_not_fail_the_job(tmp_path: Path):
+    # The tap leaves a sleeper behind (stdout on /dev/null) and exits; the slow target keeps
+    # the pump busy for seconds after that. Nothing holds the tap's output: the job is fine.
+    pidfile = tmp_path / "sleeper.pid"
+    big = "q" * 300_000
+    steps = [
+        *emit(schema(), *(rec(i, pad=big) for i in range(15)), state(s=15)),
+        ["spawn_quiet_sleeper", 8, str(pidfile)],
+    ]
+    try:
+        result = run_api(tmp_path, steps, [{"output": str(tmp_path / "o.jsonl"), "delay_s": 0.2}])
+        assert result.ok, result.error
+        assert result.state == {"bookmarks": {"s": 15}}
+        os.kill(int(pidfile.read_text()), 0)  # and it was left alone
+    finally:
+        with contextlib.suppress(ProcessLookupError, FileNotFoundError):
+            os.kill(int(pidfile.read_text()), signal.SIGKILL)

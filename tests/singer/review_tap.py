@@ -5,7 +5,8 @@ Steps (lists): ["out", text] writes text to stdout as UTF-8 (no newline added); 
 writes raw bytes; ["err", text] writes a stderr line; ["flush"]; ["sleep", s];
 ["wait_file", path, text, timeout] waits until the file holds text (else exits 7);
 ["mkdir", path] makes a non-empty folder; ["close_stdout"]; ["spawn_sleeper", s, pidfile]
-starts a child that inherits stdout and sleeps; ["dump_config", path]; ["exit", code].
+starts a child that inherits stdout and sleeps;
+["spawn_quiet_sleeper", s, pidfile] the same with its stdout on /dev/null; ["dump_config", path]; ["exit", code].
 ``ignore_sigterm: true`` ignores SIGTERM.
 """
 
@@ -54,9 +55,12 @@ def main() -> int:
         elif op == "close_stdout":
             out.flush()
             os.close(1)
-        elif op == "spawn_sleeper":
+        elif op in ("spawn_sleeper", "spawn_quiet_sleeper"):
             out.flush()
-            child = subprocess.Popen(["sleep", str(step[1])])
+            quiet = op == "spawn_quiet_sleeper"  # its stdout is /dev/null, not ours
+            child = subprocess.Popen(
+                ["sleep", str(step[1])], stdout=subprocess.DEVNULL if quiet else None
+            )
             with open(step[2], "w") as fh:
                 fh.write(str(child.pid))
         elif op == "dump_config":

@@ -54,3 +54,16 @@ def test_quick_mode_writes_every_case(tmp_path):
             assert "not available" in cases[key]["skipped"]
     assert result["ratios"]["case2/case1"]["2000"]["value"] > 0
     assert "| orjson loop (the bound)" in proc.stdout
+
+
+def test_state_heavy_benchmark_runs_and_prints_its_ratios():
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "state_heavy.py"), "--records", "300"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = [ln for ln in proc.stdout.splitlines() if ln.startswith("| STATE per record")]
+    assert len(rows) == 2, proc.stdout
+    assert all(float(row.rstrip(" |").rsplit("|", 1)[1]) > 0 for row in rows)

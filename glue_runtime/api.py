@@ -110,12 +110,14 @@ def run(
     flow_name: str = "flow",
     tenant: str = "default",
     tap_config_source: str | Path | None = None,
+    state_write_interval_s: float = 1.0,
 ) -> JobResult:
     """Run a tap into one or more targets; bookmarks go to the state store.
 
     ``tap`` and ``target`` are connector names (``glue connectors list``), executables on PATH,
     or paths. Configs are dicts or JSON file paths. Returns a :class:`JobResult`; a failed run
-    does not raise (call ``result.raise_for_status()`` for that).
+    does not raise (call ``result.raise_for_status()`` for that). Confirmed state is written
+    at most once per ``state_write_interval_s`` and at the end (0: at every confirmation).
     """
     target_names = [target] if isinstance(target, str) else list(target)
     if isinstance(target_config, (list, tuple)):
@@ -155,6 +157,7 @@ def run(
         tap_config_source=_config_source(tap_config_source, tap_config),
         select_stats=select_stats,
         job_id=job_id,
+        state_write_interval_s=state_write_interval_s,
     )
     if batch:
         from glue_runtime.batch import BatchOptions, run_batch
@@ -185,6 +188,7 @@ def run_flow(
     on_progress: ProgressFn | None = None,
     max_line_bytes: int | None = None,
     tenant: str = "default",
+    state_write_interval_s: float = 1.0,
 ) -> JobResult:
     """Run a flow (a Flow object, or the path of a flow file)."""
     if not isinstance(flow, Flow):
@@ -214,6 +218,7 @@ def run_flow(
         flow_name=flow.name,
         tenant=tenant,
         tap_config_source=flow.source.config_file,
+        state_write_interval_s=state_write_interval_s,
     )
 
 

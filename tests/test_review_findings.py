@@ -486,3 +486,12 @@ def test_a_process_the_tap_leaves_without_its_stdout_does_not_fail_the_job(tmp_p
     finally:
         with contextlib.suppress(ProcessLookupError, FileNotFoundError):
             os.kill(int(pidfile.read_text()), signal.SIGKILL)
+
+
+def test_state_write_interval_0_writes_every_confirmation(tmp_path: Path):
+    msgs = [schema()]
+    for i in range(1, 6):
+        msgs += [rec(i), state(s=i)]
+    result = run_api(tmp_path, emit(*msgs), state_write_interval_s=0)
+    assert result.ok, result.error
+    assert result.state == {"bookmarks": {"s": 5}} and result.state_commits == 5

@@ -120,20 +120,22 @@ def loads_exact(data: bytes | str) -> Any:
 
 
 def dumps_exact(value: Any, option: int = 0) -> bytes:
-    """orjson.dumps, falling back to the stdlib for integers over 64 bits (which orjson refuses)."""
+    """orjson.dumps, falling back to the stdlib for what orjson refuses (integers over 64 bits,
+    lone surrogates)."""
     try:
         return _dumps(value, option=option)
     except TypeError:
-        text = json.dumps(
-            value,
-            ensure_ascii=False,
-            sort_keys=bool(option & orjson.OPT_SORT_KEYS),
-            indent=2 if option & orjson.OPT_INDENT_2 else None,
-            separators=None if option & orjson.OPT_INDENT_2 else (",", ":"),
-        )
-        if option & orjson.OPT_APPEND_NEWLINE:
-            text += "\n"
-        return text.encode()
+        kwargs: dict[str, Any] = {
+            "sort_keys": bool(option & orjson.OPT_SORT_KEYS),
+            "indent": 2 if option & orjson.OPT_INDENT_2 else None,
+            "separators": None if option & orjson.OPT_INDENT_2 else (",", ":"),
+        }
+        text = json.dumps(value, ensure_ascii=False, **kwargs)
+        try:
+            data = text.encode()
+        except UnicodeEncodeError:  # a lone surrogate (orjson refuses those too): escape it
+            data = json.dumps(value, ensure_ascii=True, **kwargs).encode()
+        return data + b"\n" if option & orjson.OPT_APPEND_NEWLINE else data
 
 
 def target_state(line: bytes) -> dict[str, Any] | None:

@@ -35,6 +35,7 @@ import orjson
 from glue_runtime import protocol
 from glue_runtime.connectors import Connector, validate_config
 from glue_runtime.errors import (
+    ConfigError,
     ConnectorError,
     GlueError,
     Interrupted,
@@ -311,6 +312,24 @@ class Job:
                         error.hint = self.redactor.redact(error.hint)
                 self._error = error
 
+    def _fail_state(self, error: GlueError) -> None:
+        """A state write failed: the job's error, or an addition to the error it already has.
+
+        A tap failure recorded first says its last confirmed state was committed; when that
+        write then fails, the report must say so rather than keep the claim.
+        """
+        with self._error_lock:
+            first = self._error
+            if first is None or first is error:
+                self._fail(error)
+                return
+            message = self.redactor.redact(error.message) if self.redactor else error.message
+            if message in first.message:
+                return  # the same write failing again at the end
+            log.error("%s", message)
+            first.message = f"{first.message}\n  and then: {message}"
+            first.args = (first.message,)
+
     # -- set-up ------------------------------------------------------------------------------
     def _collect_secrets(self) -> None:
         for ep in (self.spec.tap, *self.spec.targets):
@@ -392,7 +411,18 @@ class Job:
         except (OSError, ValueError):
             on_disk = {}
         on_disk.update({k: updated[k] for k in changed})
-        write_json_atomic(path, on_disk)
+        try:
+            write_json_atomic(path, on_disk)
+        except OSError as exc:
+            self._fail(
+                ConfigError(
+                    f"{ep.label} updated its config ({', '.join(changed)}) but the update could "
+                    f"not be saved to {source}: {exc.strerror or exc}",
+                    hint="make that file writable; credentials the tap rotated (a refresh token, "
+                    "say) are otherwise lost, and the connection may need authorising again",
+                )
+            )
+            return
         ep.config = updated
         log.info("%s updated its config (%s); saved to %s", ep.label, ", ".join(changed), source)
 
@@ -528,8 +558,8 @@ class Job:
             how = target.describe_exit(code)
         self._fail(
             TargetFailed(
-                f"{target.label} {how} before the tap finished; no state past its last "
-                f"confirmed STATE was committed.\n  last lines of its stderr:\n{target.tail()}",
+                f"{target.label} {how}; no state past its last confirmed STATE was "
+                f"committed.\n  last lines of its stderr:\n{target.tail()}",
                 hint="fix the target's error above, then run again: the next run resumes "
                 "from the last committed state",
             )
@@ -579,11 +609,11 @@ class Job:
         try:
             self._confirm.finish()
         except GlueError as exc:
-            self._fail(exc)
+            self._fail_state(exc)
 
     def _stop_committing(self, error: GlueError) -> None:
         self._confirm.freeze()
-        self._fail(error)
+        self._fail_state(error)
         if self._tap is not None:
             self._tap.stop(grace=5)
 
@@ -688,26 +718,33 @@ class Job:
             spec.state_key,
             ", full refresh" if spec.full_refresh else "",
         )
+        readers: list[threading.Thread] = []
         try:
             self._start_targets()
-        except GlueError:
-            for t in self._targets:
-                t.close_stdin()
-                t.stop()
-            raise
-        readers = [
-            threading.Thread(target=self._read_target, args=(i,), name=f"target-{i}-stdout")
-            for i in range(len(self._targets))
-        ]
-        for r in readers:
-            r.start()
-        try:
+            readers = [
+                threading.Thread(target=self._read_target, args=(i,), name=f"target-{i}-stdout")
+                for i in range(len(self._targets))
+            ]
+            for r in readers:
+                r.start()
             self._start_tap(tap_state)
-        except GlueError:
-            for t in self._targets:
-                t.close_stdin()
-                t.stop()
+            self._run_started(committer, readers)
+        except BaseException:
+            # Whatever escaped: nothing more is committed, and no target or reader thread
+            # outlives the job (the state lock is released right after this).
+            self._confirm.freeze()
+            if self._tap is not None:
+                self._tap.close_stdout()
+            for p in (self._tap, *self._targets):
+                if p is not None:
+                    p.close_stdin()
+                    p.stop(grace=5)
+            for r in readers:
+                r.join(5)
             raise
+
+    def _run_started(self, committer: StateCommitter, readers: list[threading.Thread]) -> None:
+        spec = self.spec
         tap = self._tap
         assert tap is not None
         threading.Thread(target=self._watch_tap, args=(tap,), daemon=True).start()
@@ -729,13 +766,6 @@ class Job:
             self._fail(GlueError(f"internal error in glue_runtime: {exc!r}"))
             tap.close_stdout()
             tap.stop(grace=5)
-        except BaseException:
-            self._confirm.freeze()
-            tap.close_stdout()
-            tap.stop(grace=5)
-            for t in self._targets:
-                t.stop(grace=5)
-            raise
         finally:
             self._pumping = False
             self._pump_done.set()

@@ -495,3 +495,54 @@ def test_state_write_interval_0_writes_every_confirmation(tmp_path: Path):
     result = run_api(tmp_path, emit(*msgs), state_write_interval_s=0)
     assert result.ok, result.error
     assert result.state == {"bookmarks": {"s": 5}} and result.state_commits == 5
+
+
+def test_a_lone_surrogate_in_a_target_log_line_is_only_a_warning(tmp_path: Path):
+    log_line = '{"level": "info", "msg": "truncated \\ud83d"}'
+    target = {"output": str(tmp_path / "o.jsonl"), "stdout_lines": [log_line]}
+    result = run_api(tmp_path, emit(schema(), rec(1), state(s=1)), [target])
+    assert result.ok, result.error
+    assert result.state == {"bookmarks": {"s": 1}}
+
+
+def test_a_stored_bookmark_with_a_lone_surrogate_survives_a_commit(tmp_path: Path):
+    (tmp_path / "state.json").write_text('{"bookmarks": {"other": "cut \\ud83d"}}')
+    result = run_api(tmp_path, emit(schema(), rec(1), state(s=1)))
+    assert result.ok, result.error
+    assert json.loads((tmp_path / "state.json").read_text()) == {
+        "bookmarks": {"other": "cut \ud83d", "s": 1}
+    }
+
+
+def test_a_state_write_failure_after_a_tap_failure_is_reported(tmp_path: Path):
+    # The tap fails first; the slow target confirms afterwards, and that write fails: the
+    # report must not only claim that the last confirmed state was committed.
+    steps = [["mkdir", str(tmp_path / "state.json")], *emit(schema(), rec(1), state(s=1))]
+    steps.append(["exit", 1])
+    target = {"output": str(tmp_path / "o.jsonl"), "delay_s": 0.3}
+    result = run_api(tmp_path, steps, [target])
+    assert isinstance(result.error, TapFailed)
+    assert "and then: cannot write state file" in str(result.error)
+
+
+def test_a_rotated_config_that_cannot_be_saved_fails_the_run_cleanly(tmp_path: Path):
+    source_dir = tmp_path / "cfg"
+    source_dir.mkdir()
+    config = source_dir / "tap.json"
+    steps = [
+        *emit(schema(), rec(1), state(s=1)),
+        ["set_config", "refresh_token", "rotated-secret-value"],
+        ["dir_to_file", str(source_dir)],
+    ]
+    config.write_text(json.dumps({"steps": steps}))
+    result = glue_runtime.run(
+        REVIEW_TAP,
+        REVIEW_TARGET,
+        tap_config=str(config),
+        target_config={"output": str(tmp_path / "o.jsonl"), "delay_s": 0.2},
+        state_file=tmp_path / "state.json",
+    )
+    assert not result.ok
+    assert "could not be saved to" in str(result.error)
+    assert "rotated-secret-value" not in str(result.error)
+    assert result.state == {"bookmarks": {"s": 1}}  # the sync itself was confirmed

@@ -6,12 +6,14 @@ writes raw bytes; ["err", text] writes a stderr line; ["flush"]; ["sleep", s];
 ["wait_file", path, text, timeout] waits until the file holds text (else exits 7);
 ["mkdir", path] makes a non-empty folder; ["close_stdout"]; ["spawn_sleeper", s, pidfile]
 starts a child that inherits stdout and sleeps;
-["spawn_quiet_sleeper", s, pidfile] the same with its stdout on /dev/null; ["dump_config", path]; ["exit", code].
+["spawn_quiet_sleeper", s, pidfile] the same with its stdout on /dev/null;
+["set_config", key, value] rewrites its own config file; ["dir_to_file", path]; ["dump_config", path]; ["exit", code].
 ``ignore_sigterm: true`` ignores SIGTERM.
 """
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -66,6 +68,13 @@ def main() -> int:
         elif op == "dump_config":
             with open(step[1], "w") as fh:
                 json.dump(config, fh)
+        elif op == "set_config":  # rewrite its own config file, as OAuth taps save tokens
+            config[step[1]] = step[2]
+            with open(path, "w") as fh:
+                json.dump(config, fh)
+        elif op == "dir_to_file":  # a folder becomes a plain file: nothing can be saved in it
+            shutil.rmtree(step[1])
+            open(step[1], "w").close()
         elif op == "exit":
             out.flush()
             return step[1]

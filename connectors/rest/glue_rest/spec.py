@@ -48,6 +48,10 @@ class StreamSpec:
     headers: dict[str, str] = field(default_factory=dict)
     is_sorted: bool = False
     pagination: Pagination = field(default_factory=Pagination)
+    #: a child stream: requested once per record of `parent`, with `{name}` placeholders in
+    #: its path filled from that record (parent_keys: placeholder name -> parent field).
+    parent: str | None = None
+    parent_keys: dict[str, str] = field(default_factory=dict)
 
 
 def _jsonpath(value: Any, where: str) -> str:
@@ -133,6 +137,7 @@ def parse_streams(raw: Any) -> list[StreamSpec]:
             raise _fail(f"{where}: `headers` must be an object of header names to values.")
         if item.get("since_param") and not rkey:
             raise _fail(f"{where}: since_param needs a replication_key to take its value from.")
+        parent, parent_keys = _parent_of(item, where)
         specs.append(
             StreamSpec(
                 name=name,
@@ -146,9 +151,56 @@ def parse_streams(raw: Any) -> list[StreamSpec]:
                 headers={str(k): str(v) for k, v in headers.items()},
                 is_sorted=bool(item.get("is_sorted", False)),
                 pagination=parse_pagination(item.get("pagination"), f"{where}.pagination"),
+                parent=parent,
+                parent_keys=parent_keys,
             )
         )
+    _check_parents(specs)
     return specs
+
+
+def _parent_of(item: dict[str, Any], where: str) -> tuple[str | None, dict[str, str]]:
+    """The `parent` and `parent_keys` of a child stream.
+
+    Placeholders in a path that parent_keys does not name are left to singer-sdk, which fills
+    them from the config (``/accounts/{account_id}/orders`` with ``account_id`` set there).
+    """
+    parent = item.get("parent")
+    keys = item.get("parent_keys") or {}
+    if parent is None:
+        if keys:
+            raise _fail(f"{where}: parent_keys needs a `parent` stream to take values from.")
+        return None, {}
+    if not isinstance(parent, str) or not parent:
+        raise _fail(f"{where}: `parent` must be the name of another stream.")
+    if (
+        not isinstance(keys, dict)
+        or not keys
+        or not all(isinstance(k, str) and isinstance(v, str) and k and v for k, v in keys.items())
+    ):
+        raise _fail(
+            f"{where}: a child stream needs parent_keys, an object of path placeholder -> "
+            'parent record field, e.g. {"customer_id": "id"} for /customers/{customer_id}/orders.'
+        )
+    return parent, dict(keys)
+
+
+def _check_parents(specs: list[StreamSpec]) -> None:
+    by_name = {s.name: s for s in specs}
+    for spec in specs:
+        seen = [spec.name]
+        current = spec
+        while current.parent is not None:
+            if current.parent not in by_name:
+                raise _fail(
+                    f"stream '{current.name}': parent '{current.parent}' is not a declared "
+                    f"stream; streams: {', '.join(sorted(by_name))}."
+                )
+            if current.parent in seen:
+                chain = " -> ".join([*seen, current.parent])
+                raise _fail(f"stream '{spec.name}': its parents form a loop ({chain}).")
+            seen.append(current.parent)
+            current = by_name[current.parent]
 
 
 def check_auth(auth: Any) -> dict[str, Any] | None:

@@ -7,7 +7,7 @@ from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
 import requests
-from singer_sdk.exceptions import RetriableAPIError
+from singer_sdk.exceptions import ConfigValidationError, RetriableAPIError
 from singer_sdk.pagination import BaseAPIPaginator, SinglePagePaginator
 from singer_sdk.streams.rest import HTTPRequest, PageContext, RESTStream
 
@@ -39,8 +39,12 @@ class RestStream(RESTStream):
         super().__init__(tap, name=spec.name, schema=schema, path=path)
         self.primary_keys = list(spec.primary_keys)
         self.replication_key = spec.replication_key
+        if spec.parent_keys:
+            # bookmarks are kept per parent record (singer-sdk state partitions)
+            self.state_partitioning_keys = list(spec.parent_keys)
         if spec.headers:
             self._http_headers.update(spec.headers)
+        self.sample: list[dict] | None = None  # the first page, once fetched for inference
 
     # -- what to request ---------------------------------------------------------------------
     @property
@@ -104,6 +108,31 @@ class RestStream(RESTStream):
             request.params = {}
         return request
 
+    # -- child streams -----------------------------------------------------------------------
+    def get_child_context(self, record: dict, context: dict | None) -> dict | None:
+        """The values each child stream's path needs, from one record of this stream."""
+        if not self.child_streams:
+            return super().get_child_context(record, context)
+        child_context: dict[str, Any] = {}
+        for child in self.child_streams:
+            assert isinstance(child, RestStream)
+            child_context.update(self.context_for(child.spec, record))
+        return child_context
+
+    def context_for(self, child: StreamSpec, record: dict) -> dict[str, Any]:
+        """The child's parent_keys values from one record of this stream."""
+        values = {}
+        for name, field_name in child.parent_keys.items():
+            if record.get(field_name) is None:
+                raise ConfigValidationError(
+                    f"stream '{child.name}': parent_keys.{name} is the field '{field_name}' of "
+                    f"stream '{self.name}', but a record of it has no value there; fields "
+                    f"seen: {sorted(record)[:20]}",
+                    errors=[f"stream '{child.name}': parent field '{field_name}' missing"],
+                )
+            values[name] = record[field_name]
+        return values
+
     # -- responses ---------------------------------------------------------------------------
     def parse_response(self, response: requests.Response) -> Iterable[dict]:
         yield from records(response, self.spec.records_path)
@@ -135,13 +164,16 @@ class RestStream(RESTStream):
             what=f"stream '{self.name}'",
         )
 
-    def sample_records(self) -> list[dict]:
-        """The first page's records (no since filter), for schema inference."""
+    def sample_records(self, context: dict | None = None) -> list[dict]:
+        """The first page's records (no since filter), for schema inference; kept in sample."""
+        if self.sample is not None and context is None:
+            return self.sample
         self._sampling = True
         try:
             paginator = SinglePagePaginator()
-            prepared = self._prepare_request(context=None, page=paginator)
-            response = self.request_decorator(self._request)(prepared, None)
-            return records(response, self.spec.records_path)
+            prepared = self._prepare_request(context=context, page=paginator)
+            response = self.request_decorator(self._request)(prepared, context)
+            self.sample = records(response, self.spec.records_path)
+            return self.sample
         finally:
             self._sampling = False

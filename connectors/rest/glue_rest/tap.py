@@ -217,9 +217,15 @@ class TapRest(Tap):
         schema = entry.schema.to_dict()
         return schema if schema.get("properties") else None
 
-    def _inferred(self, stream: RestStream) -> dict[str, Any]:
+    def _inferred(self, stream: RestStream, parent: RestStream | None) -> dict[str, Any]:
         spec = stream.spec
-        sample = stream.sample_records()
+        if parent is None:
+            sample = stream.sample_records()
+        else:
+            # a child's first page, for the parent's first record
+            parent_sample = parent.sample_records()
+            context = parent.context_for(spec, parent_sample[0]) if parent_sample else None
+            sample = stream.sample_records(context) if context else []
         if not sample:
             self.logger.warning(
                 "Stream '%s': the first page had no records at %s, so its schema holds only "
@@ -241,11 +247,26 @@ class TapRest(Tap):
         return schema
 
     def discover_streams(self) -> list[RestStream]:
-        streams = []
-        for spec in self.specs:
+        # singer-sdk links a child to its parent by class, so each stream gets a class of its
+        # own; parents are built first, as a child's inference needs its parent's records.
+        classes: dict[str, type[RestStream]] = {}
+        built: dict[str, RestStream] = {}
+        by_name = {spec.name: spec for spec in self.specs}
+
+        def build(spec: StreamSpec) -> RestStream:
+            if spec.name in built:
+                return built[spec.name]
+            parent = build(by_name[spec.parent]) if spec.parent else None
+            cls = classes[spec.name] = type(
+                f"RestStream_{len(classes)}",
+                (RestStream,),
+                {"parent_stream_type": classes[spec.parent] if spec.parent else None},
+            )
             schema = spec.schema or self._catalog_schema(spec.name)
-            stream = RestStream(self, spec, schema or {"type": "object", "properties": {}})
+            stream = cls(self, spec, schema or {"type": "object", "properties": {}})
+            built[spec.name] = stream
             if schema is None:
-                stream._schema = self._inferred(stream)
-            streams.append(stream)
-        return streams
+                stream._schema = self._inferred(stream, parent)
+            return stream
+
+        return [build(spec) for spec in self.specs]

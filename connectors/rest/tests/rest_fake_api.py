@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -37,6 +38,21 @@ def make_items(n: int = 25) -> list[dict[str, Any]]:
             "meta": {"color": "red" if i % 2 else "blue", "size": i},
         }
         for i in range(1, n + 1)
+    ]
+
+
+def make_notes(item_id: int) -> list[dict[str, Any]]:
+    """Two notes per item, served at /v1/items/<id>/notes."""
+    return [
+        {
+            "id": f"{item_id}-{k}",
+            "item_id": item_id,
+            "body": f"note {k} on item {item_id}",
+            "updated_at": (T0 + timedelta(hours=item_id, minutes=k))
+            .isoformat()
+            .replace("+00:00", "Z"),
+        }
+        for k in (1, 2)
     ]
 
 
@@ -181,6 +197,15 @@ class _Handler(BaseHTTPRequestHandler):
         route = path.removeprefix("/v1")
         if not self._authorized(route, query):
             self._send(401, {"message": "Bad or missing credentials."})
+            return
+        child = re.fullmatch(r"/items/(\d+)/notes", route)
+        if child:  # a child endpoint: each item's notes
+            item_id = int(child.group(1))
+            if not any(r["id"] == item_id for r in api.items):
+                self._send(404, {"message": f"No item {item_id}"})
+                return
+            notes = [n for n in make_notes(item_id) if n["updated_at"] >= query.get("since", "")]
+            self._send(200, {"data": notes})
             return
         leaf = path.rsplit("/", 2)[-2:]  # e.g. ["page", "items"]
         style = leaf[0] if leaf[-1] == "items" else None

@@ -48,17 +48,35 @@ def first_match(path: str, response: requests.Response) -> Any:
     return next(iter(extract_jsonpath(path, body(response))), None)
 
 
+def said_more(spec: Pagination, response: requests.Response) -> bool | None:
+    """What the body's has_more flag says, or None without one."""
+    if not spec.has_more_path:
+        return None
+    return bool(first_match(spec.has_more_path, response))
+
+
 class PagePaginator(BaseAPIPaginator[int]):
-    """page=1,2,3...; stops on an empty page, or a short one when the page size is known."""
+    """page=1,2,3...; stops on an empty page, on the body's has_more flag or page count when
+    the spec names them, else on a short page when the page size is known."""
 
     def __init__(self, spec: Pagination, records_path: str) -> None:
         super().__init__(spec.start_page)
+        self.spec = spec
         self.size = spec.page_size
         self.records_path = records_path
 
     def has_more(self, response: requests.Response) -> bool:
         n = len(records(response, self.records_path))
-        return n > 0 and (self.size is None or n >= self.size)
+        if n == 0:
+            return False
+        more = said_more(self.spec, response)
+        if more is not None:
+            return more
+        if self.spec.total_pages_path:
+            total = first_match(self.spec.total_pages_path, response)
+            pages_read = self._value - self.spec.start_page + 1
+            return total is not None and pages_read < int(total)
+        return self.size is None or n >= self.size
 
     def get_next(self, response: requests.Response) -> int | None:
         return self._value + 1
@@ -73,15 +91,21 @@ class PagePaginator(BaseAPIPaginator[int]):
 
 
 class OffsetPaginator(BaseAPIPaginator[int]):
-    """offset=0,limit,2*limit...; stops on a short or empty page."""
+    """offset=0,limit,2*limit...; stops on an empty page, on the body's has_more flag when the
+    spec names it, else on a short page."""
 
     def __init__(self, spec: Pagination, records_path: str) -> None:
         super().__init__(0)
+        self.spec = spec
         self.limit = spec.limit
         self.records_path = records_path
 
     def has_more(self, response: requests.Response) -> bool:
-        return len(records(response, self.records_path)) >= self.limit
+        n = len(records(response, self.records_path))
+        more = said_more(self.spec, response)
+        if more is not None:
+            return n > 0 and more
+        return n >= self.limit
 
     def get_next(self, response: requests.Response) -> int | None:
         return self._value + self.limit

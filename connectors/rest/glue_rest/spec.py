@@ -31,6 +31,8 @@ class Pagination:
     cursor_path: str | None = None
     cursor_param: str = "cursor"
     next_link_path: str | None = None
+    has_more_path: str | None = None  # page/offset: a boolean in the body, true while more
+    total_pages_path: str | None = None  # page: the number of pages, in the body
 
 
 @dataclass(frozen=True)
@@ -97,6 +99,11 @@ def parse_pagination(raw: Any, where: str) -> Pagination:
         _jsonpath(values["cursor_path"], f"{where}.cursor_path")
     if values.get("next_link_path"):
         _jsonpath(values["next_link_path"], f"{where}.next_link_path")
+    for key, styles in (("has_more_path", ("page", "offset")), ("total_pages_path", ("page",))):
+        if values.get(key):
+            if style not in styles:
+                raise _fail(f"{where}.{key} works with style {' or '.join(styles)}, not {style!r}.")
+            _jsonpath(values[key], f"{where}.{key}")
     return Pagination(**values)
 
 

@@ -217,6 +217,14 @@ class _Handler(BaseHTTPRequestHandler):
         elif style == "page":
             page, size = int(query.get("page", 1)), int(query.get("per_page", 10))
             self._send(200, {"data": rows[(page - 1) * size : page * size], "page": page})
+        elif style == "hasmore":  # full pages of 10, and a flag (no short last page needed)
+            page = int(query.get("page", 1))
+            chunk = rows[(page - 1) * 10 : page * 10]
+            self._send(200, {"data": chunk, "has_more": page * 10 < len(rows)})
+        elif style == "totalpages":
+            page = int(query.get("page", 1))
+            total = -(-len(rows) // 10)
+            self._send(200, {"data": rows[(page - 1) * 10 : page * 10], "meta": {"pages": total}})
         elif style == "offset":
             offset, limit = int(query.get("offset", 0)), int(query.get("limit", 10))
             self._send(200, {"results": rows[offset : offset + limit]})

@@ -87,3 +87,26 @@ def test_cursor_is_passed_back(api, run_tap, h) -> None:
     run_tap(h.config(api, spec))
     cursors = [r.query.get("cursor") for r in api.hits("/v1/cursor/items")][1:]
     assert cursors[0] is None and cursors[1] and cursors[2] and cursors[1] != cursors[2]
+
+
+@pytest.mark.parametrize(
+    ("path", "pagination"),
+    [
+        ("/hasmore/items", {"style": "page", "has_more_path": "$.has_more"}),
+        ("/totalpages/items", {"style": "page", "total_pages_path": "$.meta.pages"}),
+    ],
+)
+def test_page_style_stops_where_the_body_says(path, pagination, api, run_tap, h) -> None:
+    api.items = api.items[:20]  # two full pages: only the body can tell the second is the last
+    messages = run_tap(h.config(api, _stream(path, "$.data[*]", pagination)))
+    assert [r["id"] for r in h.records(messages)] == list(range(1, 21))
+    assert [r.query.get("page") for r in api.hits(f"/v1{path}")] == ["1", "1", "2"]
+
+
+def test_a_pagination_key_for_another_style_is_refused(api, h) -> None:
+    from glue_rest.tap import TapRest
+    from singer_sdk.exceptions import ConfigValidationError
+
+    spec = _stream("/x", "$[*]", {"style": "cursor", "cursor_path": "$.c", "has_more_path": "$.m"})
+    with pytest.raises(ConfigValidationError, match="has_more_path works with style page or"):
+        TapRest(config=h.config(api, spec))

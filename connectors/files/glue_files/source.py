@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import csv
 import glob
+import gzip
 import os
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import orjson
 
 EXTENSIONS = {".csv": "csv", ".tsv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl"}
 FORMATS = ("csv", "jsonl")
+GZIP = ".gz"  # data.csv.gz is read as data.csv, decompressed on the fly
 
 # CSV cells may be long (JSON blobs, notes); lift the stdlib's 128 KiB cap.
 csv.field_size_limit(64 * 1024 * 1024)
@@ -30,11 +33,30 @@ class InputFile:
     delimiter: str
 
 
+def data_extension(path: str) -> str:
+    """The extension that says the format: ``.csv`` for both data.csv and data.csv.gz."""
+    base, ext = os.path.splitext(path.lower())
+    return os.path.splitext(base)[1] if ext == GZIP else ext
+
+
+def open_text(path: str) -> IO[str]:
+    """A file for the csv module (newline="" as it asks, a UTF-8 BOM dropped); .gz decompressed."""
+    if path.lower().endswith(GZIP):
+        return gzip.open(path, "rt", newline="", encoding="utf-8-sig")
+    return open(path, newline="", encoding="utf-8-sig")
+
+
+def open_binary(path: str) -> IO[bytes]:
+    if path.lower().endswith(GZIP):
+        return gzip.open(path, "rb")  # type: ignore[return-value]
+    return open(path, "rb")
+
+
 def file_format(path: str, configured: str | None) -> str:
     """The configured format, else the one the extension implies."""
     if configured:
         return configured
-    ext = os.path.splitext(path)[1].lower()
+    ext = data_extension(path)
     if ext not in EXTENSIONS:
         raise FilesError(
             f"Cannot tell the format of '{path}' from its extension; set the stream's "
@@ -54,9 +76,7 @@ def find_files(
     if os.path.isdir(expanded):
         wanted = {e for e, f in EXTENSIONS.items() if fmt in (None, f)}
         names = [
-            os.path.join(expanded, n)
-            for n in os.listdir(expanded)
-            if os.path.splitext(n)[1].lower() in wanted
+            os.path.join(expanded, n) for n in os.listdir(expanded) if data_extension(n) in wanted
         ]
     else:
         names = glob.glob(expanded, recursive=True)
@@ -72,7 +92,7 @@ def find_files(
     out = []
     for p in paths:
         f = file_format(p, fmt)
-        delim = delimiter or ("\t" if p.lower().endswith(".tsv") else ",")
+        delim = delimiter or ("\t" if data_extension(p) == ".tsv" else ",")
         out.append(InputFile(p, f, delim))
     return out
 
@@ -88,7 +108,7 @@ def csv_rows(f: InputFile) -> Iterator[tuple[list[str], int, list[str]]]:
     """(header, line number, cells) for each data row; blank lines are skipped. A row whose
     number of cells differs from the header's, or text the csv module cannot parse, is an error
     naming the file and line."""
-    with open(f.path, newline="", encoding="utf-8-sig") as fh:
+    with open_text(f.path) as fh:
         reader = csv.reader(fh, delimiter=f.delimiter, strict=True)
         try:
             header = next(reader, None)
@@ -114,14 +134,25 @@ def csv_rows(f: InputFile) -> Iterator[tuple[list[str], int, list[str]]]:
                 f"{f.path}: not UTF-8 text near byte {exc.start} (line {reader.line_num + 1}); "
                 "convert the file to UTF-8."
             ) from None
+        except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
+            raise _bad_gzip(f.path, exc) from None
 
 
 def csv_header(f: InputFile) -> list[str]:
-    with open(f.path, newline="", encoding="utf-8-sig") as fh:
+    with open_text(f.path) as fh:
         try:
             return next(csv.reader(fh, delimiter=f.delimiter, strict=True), [])
         except csv.Error as exc:
             raise FilesError(f"{f.path}, line 1: malformed CSV header ({exc}).") from None
+        except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
+            raise _bad_gzip(f.path, exc) from None
+
+
+def _bad_gzip(path: str, exc: Exception) -> FilesError:
+    return FilesError(
+        f"{path}: not a complete gzip file ({exc or type(exc).__name__}); recompress it, or "
+        "drop the .gz from its name if it is not compressed."
+    )
 
 
 # -- JSON lines -------------------------------------------------------------------------------
@@ -131,8 +162,8 @@ def jsonl_records(f: InputFile) -> Iterator[tuple[int, dict[str, Any]]]:
     """(line number, object) for each non-blank line; anything but a JSON object is an error
     naming the file and line."""
     loads = orjson.loads
-    with open(f.path, "rb") as fh:
-        for n, line in enumerate(fh, 1):
+    with open_binary(f.path) as fh:
+        for n, line in _lines(fh, f.path):
             try:
                 value = loads(line)
             except orjson.JSONDecodeError as exc:
@@ -148,6 +179,13 @@ def jsonl_records(f: InputFile) -> Iterator[tuple[int, dict[str, Any]]]:
                     f"{type(value).__name__}."
                 )
             yield n, value
+
+
+def _lines(fh: IO[bytes], path: str) -> Iterator[tuple[int, bytes]]:
+    try:
+        yield from enumerate(fh, 1)
+    except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
+        raise _bad_gzip(path, exc) from None
 
 
 def display_path(path: str) -> str:

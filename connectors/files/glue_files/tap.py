@@ -236,7 +236,10 @@ _STREAM = th.ObjectType(
         "path",
         th.StringType,
         required=True,
-        description="A folder (its .csv/.tsv/.jsonl/.ndjson/.json files) or a glob (** recurses).",
+        description=(
+            "A folder (its .csv/.tsv/.jsonl/.ndjson/.json files, also gzipped) "
+            "or a glob (** recurses)."
+        ),
     ),
     th.Property(
         "format",

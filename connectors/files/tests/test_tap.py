@@ -182,3 +182,30 @@ def test_unknown_key_property_is_an_error(tmp_path, run_tap) -> None:
     path = _write(tmp_path / "c.csv", CUSTOMERS)
     with pytest.raises(FilesError, match=r"Stream 's': key_properties \['ID'\]"):
         run_tap(_config(path=str(path), key_properties=["ID"]))
+
+
+def test_gzipped_files_are_read_like_plain_ones(tmp_path, run_tap, h) -> None:
+    import gzip
+
+    plain = _write(tmp_path / "plain" / "c.csv", CUSTOMERS)
+    (tmp_path / "gz").mkdir()
+    with gzip.open(tmp_path / "gz" / "c.csv.gz", "wt") as fh:
+        fh.write(CUSTOMERS)
+    with gzip.open(tmp_path / "gz" / "e.jsonl.gz", "wb") as fh:
+        fh.write(b'{"id": 1, "kind": "click"}\n{"id": 2, "kind": "view"}\n')
+    from_plain = h.records(run_tap(_config(path=str(plain))))
+    from_gz = h.records(run_tap(_config(path=str(tmp_path / "gz" / "c.csv.gz"))))
+    strip = lambda recs: [{k: v for k, v in r.items() if not k.startswith("_sdc")} for r in recs]  # noqa: E731
+    assert strip(from_gz) == strip(from_plain)
+    # a folder picks up the compressed files of the stream's format
+    events = h.records(run_tap(_config(path=str(tmp_path / "gz"), format="jsonl")))
+    assert [r["kind"] for r in events] == ["click", "view"]
+
+
+def test_a_truncated_gzip_file_is_named_with_what_to_do(tmp_path, run_tap) -> None:
+    import gzip
+
+    data = gzip.compress(CUSTOMERS.encode() * 50)
+    (tmp_path / "c.csv.gz").write_bytes(data[: len(data) // 2])
+    with pytest.raises(FilesError, match=r"c\.csv\.gz: not a complete gzip file"):
+        run_tap(_config(path=str(tmp_path / "c.csv.gz")))

@@ -171,7 +171,7 @@ class TapSqlite(Tap):
             found = [
                 r[0]
                 for r in conn.execute(
-                    "SELECT name FROM sqlite_master WHERE type = 'table' "
+                    "SELECT name FROM sqlite_master WHERE type IN ('table', 'view') "
                     "AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name"
                 )
             ]
@@ -180,7 +180,7 @@ class TapSqlite(Tap):
                 if unknown:
                     raise ConfigValidationError(
                         f"Tables {unknown} are not in database '{self.config['database']}'. "
-                        f"Its tables: {', '.join(found) or '(none)'}."
+                        f"Its tables and views: {', '.join(found) or '(none)'}."
                     )
             streams: list[Stream] = []
             for table in found if wanted is None else list(wanted):

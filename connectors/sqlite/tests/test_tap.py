@@ -128,3 +128,22 @@ def test_replication_key_chosen_in_the_catalog(source, capsys):
     TapSqlite(config={"database": str(source)}, catalog=catalog, state=state).sync_all()
     out = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [r["id"] for r in records(out, "events")] == [3]
+
+
+def test_views_are_streams_too_and_read_incrementally(source, run_tap):
+    conn = sqlite3.connect(source)
+    conn.execute(
+        "CREATE VIEW recent AS SELECT id, upper(kind) AS kind, updated_at FROM events WHERE id > 1"
+    )
+    conn.commit()
+    conn.close()
+    catalog = TapSqlite(config={"database": str(source)}).catalog_dict
+    assert sorted(s["tap_stream_id"] for s in catalog["streams"]) == ["blobs", "events", "recent"]
+    config = {
+        "database": str(source),
+        "tables": [{"name": "recent", "replication_key": "updated_at"}],
+    }
+    first = run_tap(config)
+    assert [(r["id"], r["kind"]) for r in records(first, "recent")] == [(2, "B"), (3, "C")]
+    state = [m for m in first if m["type"] == "STATE"][-1]["value"]
+    assert records(run_tap(config, state=state), "recent") == []  # nothing newer

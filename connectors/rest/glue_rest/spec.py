@@ -54,6 +54,10 @@ class StreamSpec:
     #: its path filled from that record (parent_keys: placeholder name -> parent field).
     parent: str | None = None
     parent_keys: dict[str, str] = field(default_factory=dict)
+    method: str = "GET"  # or POST (search endpoints), with `body` as its JSON body
+    body: dict[str, Any] = field(default_factory=dict)
+    #: the since and paging values go into the JSON body instead of the query
+    params_in_body: bool = False
 
 
 def _jsonpath(value: Any, where: str) -> str:
@@ -145,6 +149,16 @@ def parse_streams(raw: Any) -> list[StreamSpec]:
         if item.get("since_param") and not rkey:
             raise _fail(f"{where}: since_param needs a replication_key to take its value from.")
         parent, parent_keys = _parent_of(item, where)
+        method = str(item.get("method") or "GET").upper()
+        if method not in ("GET", "POST"):
+            raise _fail(f"{where}: method is {item.get('method')!r}; use GET or POST.")
+        body = item.get("body") or {}
+        if not isinstance(body, dict):
+            raise _fail(f"{where}: `body` must be a JSON object (sent as the request body).")
+        if (body or item.get("params_in_body")) and method != "POST":
+            raise _fail(f"{where}: `body` and params_in_body need method POST.")
+        if item.get("params_in_body") and pagination_style(item) == "next_link":
+            raise _fail(f"{where}: params_in_body does not apply to next_link pagination.")
         specs.append(
             StreamSpec(
                 name=name,
@@ -160,10 +174,18 @@ def parse_streams(raw: Any) -> list[StreamSpec]:
                 pagination=parse_pagination(item.get("pagination"), f"{where}.pagination"),
                 parent=parent,
                 parent_keys=parent_keys,
+                method=method,
+                body=dict(body),
+                params_in_body=bool(item.get("params_in_body", False)),
             )
         )
     _check_parents(specs)
     return specs
+
+
+def pagination_style(item: dict[str, Any]) -> str:
+    raw = item.get("pagination")
+    return raw.get("style", "none") if isinstance(raw, dict) else "none"
 
 
 def _parent_of(item: dict[str, Any], where: str) -> tuple[str | None, dict[str, str]]:

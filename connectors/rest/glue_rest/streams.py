@@ -25,7 +25,7 @@ def _no_auth(r: requests.PreparedRequest) -> requests.PreparedRequest:
 
 
 class RestStream(RESTStream):
-    """Records at spec.records_path of each page of GET base_url + spec.path."""
+    """Records at spec.records_path of each page of base_url + spec.path (GET, or POST)."""
 
     # Logging request URLs could leak API keys in query strings.
     _LOG_REQUEST_METRIC_URLS = False
@@ -44,6 +44,7 @@ class RestStream(RESTStream):
             self.state_partitioning_keys = list(spec.parent_keys)
         if spec.headers:
             self._http_headers.update(spec.headers)
+        self.http_method = spec.method
         self.sample: list[dict] | None = None  # the first page, once fetched for inference
 
     # -- what to request ---------------------------------------------------------------------
@@ -84,7 +85,22 @@ class RestStream(RESTStream):
         return self.get_starting_replication_key_value(context)
 
     def get_url_params(self, context: dict | None, next_page_token: Any) -> dict[str, Any]:
-        params = dict(self.spec.params)
+        if self.spec.params_in_body:
+            return dict(self.spec.params)
+        return {**self.spec.params, **self._paging_values(context, next_page_token)}
+
+    def prepare_request_payload(self, context: dict | None, next_page_token: Any) -> dict | None:
+        """The JSON body of a POST: the spec's body, plus the since and paging values when
+        params_in_body says so."""
+        if self.spec.method != "POST":
+            return None
+        payload = dict(self.spec.body)
+        if self.spec.params_in_body:
+            payload.update(self._paging_values(context, next_page_token))
+        return payload
+
+    def _paging_values(self, context: dict | None, next_page_token: Any) -> dict[str, Any]:
+        params: dict[str, Any] = {}
         since = self.since_value(context)
         if since is not None:
             params[self.spec.since_param] = since

@@ -146,10 +146,18 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length).decode()
-        form = {k: v[-1] for k, v in parse_qs(raw).items()}
+        is_json = self.headers.get("Content-Type", "").startswith("application/json")
+        form = json.loads(raw or "{}") if is_json else {k: v[-1] for k, v in parse_qs(raw).items()}
         path, _ = self._record(form)
         api = self.server.api
         if self._fault(path):
+            return
+        if path == "/v1/search/items":  # a search endpoint: filters and paging in the body
+            rows = [r for r in api.items if r["updated_at"] >= form.get("since", "")]
+            if form.get("active") is not None:
+                rows = [r for r in rows if r["active"] == form["active"]]
+            page = int(form.get("page", 1))
+            self._send(200, {"data": rows[(page - 1) * 10 : page * 10]})
             return
         if path != "/oauth/token":
             self._send(404, {"message": f"No route {path}"})

@@ -30,7 +30,7 @@ from singer_sdk.sinks import BatchSink
 from singer_sdk.sinks.core import BaseJSONSchemaValidator, JSONSchemaValidator
 
 from glue_postgres.connection import CONNECTION_SETTINGS, ConnectionSettings
-from glue_postgres.types import BIGINT, KIND_JSON, pg_type, quote_ident
+from glue_postgres.types import BIGINT, KIND_JSON, pg_type, quote_ident, widens
 from glue_postgres.validation import FastValidator
 
 _SDC_COLUMNS = frozenset(
@@ -191,6 +191,8 @@ class PostgresSink(BatchSink):
                             f"{quote_ident(col)} {self.column_types[col]}"
                         )
                         self.logger.info("Added column %s to %s", quote_ident(col), self.qualified)
+                    elif existing[col] != self.column_types[col]:
+                        self._retype(cur, col, existing[col])
                 if self.upsert_keys:
                     self._ensure_unique_keys(cur)
             cols = ", ".join(quote_ident(c) for c in self.columns)
@@ -206,6 +208,31 @@ class PostgresSink(BatchSink):
                 self._merge_sql = self._build_merge(cols)
             else:
                 self._copy_sql = f"COPY {self.qualified} ({cols}) FROM STDIN"
+
+    def _retype(self, cur: psycopg.Cursor, col: str, old: str) -> None:
+        """A property whose type changed: widen its column when no value can be lost (an
+        integer column to numeric, a scalar column to text); otherwise keep it, and say so."""
+        new = self.column_types[col]
+        if widens(old, new):
+            cur.execute(
+                f"ALTER TABLE {self.qualified} ALTER COLUMN {quote_ident(col)} TYPE {new} "
+                f"USING {quote_ident(col)}::{new}"
+            )
+            self.logger.info(
+                "Widened column %s of %s from %s to %s", quote_ident(col), self.qualified, old, new
+            )
+        else:
+            self.logger.warning(
+                "Stream '%s': property %s now maps to %s, but column %s of %s is %s; the "
+                "column is kept (retyping it could lose values), so new values must fit %s",
+                self.stream_name,
+                col,
+                new,
+                quote_ident(col),
+                self.qualified,
+                old,
+                old,
+            )
 
     def _ensure_unique_keys(self, cur: psycopg.Cursor) -> None:
         """ON CONFLICT needs a unique index on exactly the key columns: add one if missing."""
@@ -496,11 +523,11 @@ class TargetPostgres(Target):
             self.logger.info("Created schema %s", quote_ident(self.db_schema))
         self._schema_ready = True
 
-    def table_columns(self, cur: psycopg.Cursor, table: str) -> list[str] | None:
-        """Column names of a table in the target schema, or None if it does not exist."""
+    def table_columns(self, cur: psycopg.Cursor, table: str) -> dict[str, str] | None:
+        """Column names -> types of a table in the target schema, or None if it does not exist."""
         cur.execute(
             """
-            SELECT a.attname::text FROM pg_attribute a
+            SELECT a.attname::text, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a
             JOIN pg_class c ON c.oid = a.attrelid
             JOIN pg_namespace n ON n.oid = c.relnamespace
             WHERE n.nspname = %s AND c.relname = %s AND c.relkind IN ('r', 'p')
@@ -509,15 +536,15 @@ class TargetPostgres(Target):
             """,
             (self.db_schema, table),
         )
-        names = [row[0] for row in cur.fetchall()]
-        if names:
-            return names
+        columns = {row[0]: row[1] for row in cur.fetchall()}
+        if columns:
+            return columns
         cur.execute(
             "SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
             "WHERE n.nspname = %s AND c.relname = %s AND c.relkind IN ('r', 'p')",
             (self.db_schema, table),
         )
-        return [] if cur.fetchone() else None
+        return {} if cur.fetchone() else None
 
     def _process_schema_message(self, message_dict: dict) -> None:
         """Drain a replaced sink right away, so its rows land before any of the new sink's

@@ -62,6 +62,32 @@ def _collect(schema: Any, types: set[str], formats: list[str | None]) -> None:
         types.add("any")
 
 
+_INTEGERS = {"smallint", "integer", BIGINT}
+_SCALARS = {
+    *_INTEGERS,
+    NUMERIC,
+    "real",
+    "double precision",
+    BOOLEAN,
+    TIMESTAMPTZ,
+    "timestamp without time zone",
+    DATE,
+    TIME,
+}
+
+
+def widens(old: str, new: str) -> bool:
+    """True when a column of type ``old`` can become ``new`` keeping every value exactly: an
+    integer type to numeric (integer -> number) or any scalar type to text (-> string). Not
+    float types to numeric: PostgreSQL converts those with 15 significant digits."""
+    base = old.split("(")[0].strip()
+    if new == NUMERIC:
+        return base in _INTEGERS or base == NUMERIC  # numeric(p,s) -> numeric: unbounded
+    if new == TEXT:
+        return base in _SCALARS or base.startswith(("character", "varchar"))
+    return False
+
+
 def pg_type(prop: Any) -> tuple[str, str | None]:
     """The PostgreSQL column type for one JSON Schema property, and its value kind."""
     types: set[str] = set()

@@ -395,3 +395,43 @@ def test_timestamps_without_offset_are_utc_whatever_the_session_timezone(
     assert query(f'SELECT at FROM "{pg_schema}".naive') == [
         (dt.datetime(2024, 1, 1, 12, tzinfo=dt.UTC),)
     ]
+
+
+def test_a_property_that_widens_retypes_its_column_without_losing_values(
+    pg_config, pg_schema, run_target, query, h, caplog
+) -> None:
+    props = {"id": {"type": "integer"}, "amount": {"type": "integer"}, "code": {"type": "integer"}}
+    run_target(
+        pg_config,
+        [h.schema("t", props, ["id"]), h.record("t", {"id": 1, "amount": 5, "code": 7})],
+    )
+    wider = {**props, "amount": {"type": "number"}, "code": {"type": ["string", "null"]}}
+    run_target(
+        pg_config,
+        [h.schema("t", wider, ["id"]), h.record("t", {"id": 2, "amount": 2.5, "code": "A-1"})],
+    )
+    types = dict(
+        query(
+            "SELECT column_name, data_type FROM information_schema.columns "
+            f"WHERE table_schema = '{pg_schema}' AND table_name = 't'"
+        )
+    )
+    assert types["amount"] == "numeric" and types["code"] == "text"
+    rows = query(f'SELECT id, amount, code FROM "{pg_schema}".t ORDER BY id')
+    assert rows == [(1, decimal.Decimal(5), "7"), (2, decimal.Decimal("2.5"), "A-1")]
+
+
+def test_a_property_that_narrows_keeps_its_column_and_says_so(
+    pg_config, pg_schema, run_target, query, h, caplog
+) -> None:
+    run_target(
+        pg_config,
+        [h.schema("t", {"v": {"type": "string"}}), h.record("t", {"v": "x"})],
+    )
+    with caplog.at_level("WARNING"):
+        run_target(
+            pg_config,
+            [h.schema("t", {"v": {"type": "integer"}}), h.record("t", {"v": 3})],
+        )
+    assert "column is kept" in caplog.text and '"v"' in caplog.text
+    assert sorted(query(f'SELECT v FROM "{pg_schema}".t')) == [("3",), ("x",)]

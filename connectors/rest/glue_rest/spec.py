@@ -9,6 +9,7 @@ from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.helpers.jsonpath import _compile_jsonpath
 
 STYLES = ("none", "page", "offset", "cursor", "next_link")
+SINCE_FORMATS = ("epoch", "epoch_ms", "date")
 AUTH_TYPES = ("api_key", "basic", "oauth2_client_credentials", "oauth2_refresh_token")
 
 
@@ -45,6 +46,7 @@ class StreamSpec:
     primary_keys: tuple[str, ...] = ()
     replication_key: str | None = None
     since_param: str | None = None
+    since_format: str | None = None  # None: as bookmarked; or one of SINCE_FORMATS
     schema: dict[str, Any] | None = None
     params: dict[str, Any] = field(default_factory=dict)
     headers: dict[str, str] = field(default_factory=dict)
@@ -148,6 +150,14 @@ def parse_streams(raw: Any) -> list[StreamSpec]:
             raise _fail(f"{where}: `headers` must be an object of header names to values.")
         if item.get("since_param") and not rkey:
             raise _fail(f"{where}: since_param needs a replication_key to take its value from.")
+        since_format = item.get("since_format")
+        if since_format is not None and since_format not in SINCE_FORMATS:
+            raise _fail(
+                f"{where}: since_format is {since_format!r}; use one of "
+                f"{', '.join(SINCE_FORMATS)} (or leave it out to send the bookmark as it is)."
+            )
+        if since_format and not item.get("since_param"):
+            raise _fail(f"{where}: since_format needs a since_param to send the value in.")
         parent, parent_keys = _parent_of(item, where)
         method = str(item.get("method") or "GET").upper()
         if method not in ("GET", "POST"):
@@ -167,6 +177,7 @@ def parse_streams(raw: Any) -> list[StreamSpec]:
                 primary_keys=tuple(keys),
                 replication_key=rkey or None,
                 since_param=item.get("since_param") or None,
+                since_format=since_format,
                 schema=schema,
                 params=dict(params),
                 headers={str(k): str(v) for k, v in headers.items()},

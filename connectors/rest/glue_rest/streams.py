@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +19,25 @@ from glue_rest.spec import StreamSpec
 
 if TYPE_CHECKING:
     from glue_rest.tap import TapRest
+
+
+def format_since(value: Any, fmt: str, stream: str) -> Any:
+    """A date-time bookmark in the form the API's since parameter takes (spec.since_format)."""
+    try:
+        moment = datetime.fromisoformat(str(value))
+    except ValueError:
+        raise ConfigValidationError(
+            f"stream '{stream}': since_format {fmt!r} needs a date-time bookmark or start_date, "
+            f"got {value!r}; drop since_format to send the value as it is.",
+            errors=[f"stream '{stream}': since_format needs a date-time"],
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    if fmt == "epoch":
+        return int(moment.timestamp())
+    if fmt == "epoch_ms":
+        return int(moment.timestamp() * 1000)
+    return moment.date().isoformat()
 
 
 def _no_auth(r: requests.PreparedRequest) -> requests.PreparedRequest:
@@ -82,7 +102,10 @@ class RestStream(RESTStream):
         """The bookmark (or start_date) sent as since_param, or None on a first full run."""
         if self._sampling or not (self.replication_key and self.spec.since_param):
             return None
-        return self.get_starting_replication_key_value(context)
+        value = self.get_starting_replication_key_value(context)
+        if value is None or self.spec.since_format is None:
+            return value
+        return format_since(value, self.spec.since_format, self.name)
 
     def get_url_params(self, context: dict | None, next_page_token: Any) -> dict[str, Any]:
         if self.spec.params_in_body:

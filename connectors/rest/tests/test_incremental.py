@@ -60,3 +60,28 @@ def test_other_streams_bookmarks_are_kept(api, run_tap, h) -> None:
     state = {"bookmarks": {"orders": {"replication_key_value": "x", "replication_key": "u"}}}
     messages = run_tap(h.config(api, SPEC), state=state)
     assert h.state(messages)["bookmarks"]["orders"]["replication_key_value"] == "x"
+
+
+def test_since_format_converts_the_bookmark_for_the_api(api, run_tap, h) -> None:
+    state = {
+        "bookmarks": {
+            "items": {
+                "replication_key": "updated_at",
+                "replication_key_value": "2024-01-01T20:00:00Z",
+            }
+        }
+    }
+    expected = {"epoch": "1704139200", "epoch_ms": "1704139200000", "date": "2024-01-01"}
+    for fmt, sent in expected.items():
+        api.requests.clear()
+        run_tap(h.config(api, {**SPEC, "since_format": fmt}), state=state)
+        assert {q.get("since") for q in _sync_queries(api)} == {sent}, fmt
+
+
+def test_a_since_format_needs_a_date_time_bookmark(api, run_tap, h) -> None:
+    import pytest
+    from singer_sdk.exceptions import ConfigValidationError
+
+    state = {"bookmarks": {"items": {"replication_key": "updated_at", "replication_key_value": 7}}}
+    with pytest.raises(ConfigValidationError, match="since_format 'epoch' needs a date-time"):
+        run_tap(h.config(api, {**SPEC, "since_format": "epoch"}), state=state)

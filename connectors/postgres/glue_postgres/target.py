@@ -213,26 +213,37 @@ class PostgresSink(BatchSink):
         """A property whose type changed: widen its column when no value can be lost (an
         integer column to numeric, a scalar column to text); otherwise keep it, and say so."""
         new = self.column_types[col]
+        reason = "retyping it could lose values"
         if widens(old, new):
-            cur.execute(
-                f"ALTER TABLE {self.qualified} ALTER COLUMN {quote_ident(col)} TYPE {new} "
-                f"USING {quote_ident(col)}::{new}"
-            )
-            self.logger.info(
-                "Widened column %s of %s from %s to %s", quote_ident(col), self.qualified, old, new
-            )
-        else:
-            self.logger.warning(
-                "Stream '%s': property %s now maps to %s, but column %s of %s is %s; the "
-                "column is kept (retyping it could lose values), so new values must fit %s",
-                self.stream_name,
-                col,
-                new,
-                quote_ident(col),
-                self.qualified,
-                old,
-                old,
-            )
+            try:
+                with cur.connection.transaction():  # a savepoint: a refusal keeps the column
+                    cur.execute(
+                        f"ALTER TABLE {self.qualified} ALTER COLUMN {quote_ident(col)} "
+                        f"TYPE {new} USING {quote_ident(col)}::{new}"
+                    )
+            except psycopg.Error as exc:  # e.g. a view uses the column
+                reason = f"PostgreSQL refused to retype it: {str(exc).strip()}"
+            else:
+                self.logger.info(
+                    "Widened column %s of %s from %s to %s",
+                    quote_ident(col),
+                    self.qualified,
+                    old,
+                    new,
+                )
+                return
+        self.logger.warning(
+            "Stream '%s': property %s now maps to %s, but column %s of %s is %s; the "
+            "column is kept (%s), so new values must fit %s",
+            self.stream_name,
+            col,
+            new,
+            quote_ident(col),
+            self.qualified,
+            old,
+            reason,
+            old,
+        )
 
     def _ensure_unique_keys(self, cur: psycopg.Cursor) -> None:
         """ON CONFLICT needs a unique index on exactly the key columns: add one if missing."""

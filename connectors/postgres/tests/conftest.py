@@ -100,16 +100,17 @@ def h() -> Any:
     return SimpleNamespace(schema=schema_msg, record=record_msg, state=state_msg)
 
 
-# singer-sdk's standard tap suite makes an "is numeric" test for every property whose type list
-# holds "number". A jsonb column's schema lists every JSON type (it may hold any value), so the
-# test fails whenever the sync's records reach it with a non-number; it does not apply there.
+# singer-sdk's standard tap suite makes "is numeric/boolean/object" tests for every property
+# whose type list holds that type. A jsonb column's schema lists every JSON type (it may hold
+# any value), so each fails whenever the sync's records reach it with another kind of value;
+# they do not apply there.
 _ANY_JSON_COLUMNS = ("people.meta", "people.tags")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     skip = pytest.mark.skip(reason="a jsonb column holds any JSON value, not only numbers")
     for item in items:
-        if item.name.startswith("test_tap_stream_attribute_is_numeric[") and any(
+        if item.name.startswith("test_tap_stream_attribute_is_") and any(
             f"[{col}]" in item.name for col in _ANY_JSON_COLUMNS
         ):
             item.add_marker(skip)

@@ -227,6 +227,16 @@ def _parent_of(item: dict[str, Any], where: str) -> tuple[str | None, dict[str, 
 
 def _check_parents(specs: list[StreamSpec]) -> None:
     by_name = {s.name: s for s in specs}
+    fields: dict[tuple[str, str], tuple[str, str]] = {}  # (parent, name) -> (field, child)
+    for spec in specs:
+        for name, field_name in spec.parent_keys.items():
+            seen = fields.setdefault((str(spec.parent), name), (field_name, spec.name))
+            if seen[0] != field_name:
+                raise _fail(
+                    f"stream '{spec.name}': parent_keys.{name} reads '{field_name}' but stream "
+                    f"'{seen[1]}' reads '{seen[0]}' for the same name under parent "
+                    f"'{spec.parent}'; give one of them another placeholder name."
+                )
     for spec in specs:
         seen = [spec.name]
         current = spec

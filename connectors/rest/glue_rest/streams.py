@@ -37,7 +37,7 @@ def format_since(value: Any, fmt: str, stream: str) -> Any:
         return int(moment.timestamp())
     if fmt == "epoch_ms":
         return int(moment.timestamp() * 1000)
-    return moment.date().isoformat()
+    return moment.astimezone(UTC).date().isoformat()
 
 
 def _no_auth(r: requests.PreparedRequest) -> requests.PreparedRequest:
@@ -155,7 +155,8 @@ class RestStream(RESTStream):
         child_context: dict[str, Any] = {}
         for child in self.child_streams:
             assert isinstance(child, RestStream)
-            child_context.update(self.context_for(child.spec, record))
+            if child.selected or child.has_selected_descendents:
+                child_context.update(self.context_for(child.spec, record))
         return child_context
 
     def context_for(self, child: StreamSpec, record: dict) -> dict[str, Any]:

@@ -260,7 +260,12 @@ class TapRest(Tap):
             cls = classes[spec.name] = type(
                 f"RestStream_{len(classes)}",
                 (RestStream,),
-                {"parent_stream_type": classes[spec.parent] if spec.parent else None},
+                {
+                    "parent_stream_type": classes[spec.parent] if spec.parent else None,
+                    # read every parent record, not only those changed since its bookmark:
+                    # an unchanged parent may have new children
+                    "ignore_parent_replication_key": spec.parent is not None,
+                },
             )
             schema = spec.schema or self._catalog_schema(spec.name)
             stream = cls(self, spec, schema or {"type": "object", "properties": {}})

@@ -100,3 +100,26 @@ def test_selecting_only_the_child_reads_the_parent_without_emitting_it(api: Fake
     messages = run_tap(config, catalog=catalog)
     assert records_of(messages, "items") == []
     assert len(records_of(messages, "notes")) == 6
+
+
+def test_two_children_reading_one_placeholder_name_from_different_fields_are_refused(
+    api: FakeAPI,
+):
+    other = {**NOTES, "name": "tags", "parent_keys": {"item_id": "name"}}
+    with pytest.raises(ConfigValidationError, match="for the same name under parent 'items'"):
+        TapRest(config=config_for(api, ITEMS, NOTES, other))
+
+
+def test_a_child_reads_every_parent_record_even_when_the_parent_is_incremental(
+    api: FakeAPI, run_tap
+):
+    items = {**ITEMS, "replication_key": "updated_at", "since_param": "since"}
+    api.items = make_items(3)
+    state = {
+        "bookmarks": {"items": {"replication_key": "updated_at", "replication_key_value": "2099"}}
+    }
+    messages = run_tap(config_for(api, items, NOTES), state=state)
+    # no item changed since the bookmark, yet every item's notes are read
+    notes_paths = {r.path for r in api.requests if r.path.endswith("/notes")}
+    assert notes_paths == {f"/v1/items/{i}/notes" for i in (1, 2, 3)}
+    assert len(records_of(messages, "notes")) == 6

@@ -85,3 +85,9 @@ def test_a_since_format_needs_a_date_time_bookmark(api, run_tap, h) -> None:
     state = {"bookmarks": {"items": {"replication_key": "updated_at", "replication_key_value": 7}}}
     with pytest.raises(ConfigValidationError, match="since_format 'epoch' needs a date-time"):
         run_tap(h.config(api, {**SPEC, "since_format": "epoch"}), state=state)
+
+
+def test_since_format_date_is_the_utc_date() -> None:
+    from glue_rest.streams import format_since
+
+    assert format_since("2024-01-02T01:00:00+02:00", "date", "s") == "2024-01-01"

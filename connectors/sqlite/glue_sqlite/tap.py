@@ -184,7 +184,16 @@ class TapSqlite(Tap):
                     )
             streams: list[Stream] = []
             for table in found if wanted is None else list(wanted):
-                info = conn.execute(f"PRAGMA table_info({quote_ident(table)})").fetchall()
+                try:
+                    info = conn.execute(f"PRAGMA table_info({quote_ident(table)})").fetchall()
+                except sqlite3.OperationalError as exc:  # a view over a dropped table, say
+                    if wanted is not None:
+                        raise ConfigValidationError(
+                            f"'{table}' in database '{self.config['database']}' cannot be "
+                            f"read: {exc}."
+                        ) from None
+                    self.logger.warning("Skipping '%s': it cannot be read (%s).", table, exc)
+                    continue
                 columns = [(r[1], r[2] or "", bool(r[3])) for r in info]
                 keys = [r[1] for r in sorted(info, key=lambda r: r[5]) if r[5] > 0]
                 rk = (wanted or {}).get(table)

@@ -147,3 +147,15 @@ def test_views_are_streams_too_and_read_incrementally(source, run_tap):
     assert [(r["id"], r["kind"]) for r in records(first, "recent")] == [(2, "B"), (3, "C")]
     state = [m for m in first if m["type"] == "STATE"][-1]["value"]
     assert records(run_tap(config, state=state), "recent") == []  # nothing newer
+
+
+def test_a_broken_view_is_skipped_with_a_warning(source, caplog):
+    conn = sqlite3.connect(source)
+    conn.executescript(
+        "CREATE TABLE gone (x); CREATE VIEW v AS SELECT x FROM gone; DROP TABLE gone;"
+    )
+    conn.close()
+    with caplog.at_level("WARNING"):
+        catalog = TapSqlite(config={"database": str(source)}).catalog_dict
+    assert sorted(s["tap_stream_id"] for s in catalog["streams"]) == ["blobs", "events"]
+    assert "Skipping 'v'" in caplog.text

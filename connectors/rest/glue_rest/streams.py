@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 import requests
 from singer_sdk.exceptions import ConfigValidationError, RetriableAPIError
@@ -71,6 +72,16 @@ class RestStream(RESTStream):
     @property
     def url_base(self) -> str:
         return str(self.config["base_url"]).rstrip("/")
+
+    def get_url(self, context: dict | None) -> str:
+        """Placeholders filled from parent records are URL-encoded whole (singer-sdk escapes
+        only '/', so a key like 'a#1' would end the path)."""
+        if context and self.spec.parent_keys:
+            context = {
+                k: quote(str(v), safe="") if k in self.spec.parent_keys else v
+                for k, v in context.items()
+            }
+        return super().get_url(context)
 
     @property
     def records_jsonpath(self) -> str:

@@ -123,3 +123,10 @@ def test_a_child_reads_every_parent_record_even_when_the_parent_is_incremental(
     notes_paths = {r.path for r in api.requests if r.path.endswith("/notes")}
     assert notes_paths == {f"/v1/items/{i}/notes" for i in (1, 2, 3)}
     assert len(records_of(messages, "notes")) == 6
+
+
+def test_parent_key_values_are_url_encoded_in_the_child_path(api: FakeAPI):
+    api.items = make_items(1)
+    tap = TapRest(config=config_for(api, ITEMS, {**NOTES, "schema": {"properties": {}}}))
+    url = tap.streams["notes"].get_url({"item_id": "a#1/b?c"})
+    assert url.endswith("/items/a%231%2Fb%3Fc/notes")

@@ -127,6 +127,7 @@ def test_a_child_reads_every_parent_record_even_when_the_parent_is_incremental(
 
 def test_parent_key_values_are_url_encoded_in_the_child_path(api: FakeAPI):
     api.items = make_items(1)
-    tap = TapRest(config=config_for(api, ITEMS, {**NOTES, "schema": {"properties": {}}}))
+    notes = {**NOTES, "schema": {"properties": {"updated_at": {"type": "string"}}}}
+    tap = TapRest(config=config_for(api, ITEMS, notes))
     url = tap.streams["notes"].get_url({"item_id": "a#1/b?c"})
     assert url.endswith("/items/a%231%2Fb%3Fc/notes")

@@ -30,15 +30,18 @@ from typing import IO, Any
 
 import orjson
 
+from glue_runtime.protocol import dumps_exact, loads_exact, loads_line
+
 
 def _clean(value: Any) -> Any:
-    """Make a value JSON-safe the way hotglue cleans ETL output: no NaN/Infinity, ISO dates."""
+    """Make a value JSON-safe the way hotglue cleans ETL output: no NaN/Infinity, ISO dates;
+    Decimals stay (written unquoted with all their digits)."""
     if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
         return None
     if isinstance(value, (dt.datetime, dt.date)):
         return value.isoformat()
-    if isinstance(value, Decimal):
-        return float(value)
+    if isinstance(value, Decimal):  # written as its digits: only NaN / Infinity go
+        return value if value.is_finite() else None
     if isinstance(value, dict):
         return {k: _clean(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -63,14 +66,14 @@ class SingerWriter:
             "schema": schema,
             "key_properties": list(key_properties),
         }
-        self._fh.write(orjson.dumps(msg, option=orjson.OPT_APPEND_NEWLINE))
+        self._fh.write(dumps_exact(msg, orjson.OPT_APPEND_NEWLINE))
         self._schemas.add(stream)
 
     def record(self, stream: str, record: dict[str, Any]) -> None:
         if stream not in self._schemas:
             raise ValueError(f"write a SCHEMA for stream {stream!r} before its records")
         msg = {"type": "RECORD", "stream": stream, "record": _clean(record)}
-        self._fh.write(orjson.dumps(msg, option=orjson.OPT_APPEND_NEWLINE))
+        self._fh.write(dumps_exact(msg, orjson.OPT_APPEND_NEWLINE))
 
     def close(self) -> None:
         self._fh.close()
@@ -104,7 +107,7 @@ class Snapshot:
     def changed(self, records: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
         """Yield only new or changed records, remembering them."""
         for record in records:
-            digest = hashlib.sha256(orjson.dumps(_clean(record), option=orjson.OPT_SORT_KEYS))
+            digest = hashlib.sha256(dumps_exact(_clean(record), orjson.OPT_SORT_KEYS))
             h = digest.hexdigest()[:32]
             key = self._key(record)
             if self.seen.get(key) != h:
@@ -145,7 +148,7 @@ class BatchJob:
         )
 
     def _schemas(self) -> dict[str, Any]:
-        return orjson.loads((self.sync_output / "_schemas.json").read_bytes())
+        return loads_exact((self.sync_output / "_schemas.json").read_bytes())
 
     def streams(self) -> list[str]:
         return list(self._schemas())
@@ -162,7 +165,7 @@ class BatchJob:
         if jsonl.exists():
             with open(jsonl, "rb") as fh:
                 for line in fh:
-                    yield orjson.loads(line)
+                    yield loads_line(line)  # numbers exact: int, float, or Decimal
             return
         with open(self.sync_output / f"{stream}.csv", newline="") as fh:
             yield from csv.DictReader(fh)

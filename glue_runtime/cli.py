@@ -17,7 +17,13 @@ from glue_runtime.state import DEFAULT_STATE_DIR, FileStateStore
 
 
 def _echo_json(value: Any) -> None:
-    click.echo(orjson.dumps(value, option=orjson.OPT_INDENT_2, default=str).decode())
+    from glue_runtime.protocol import dumps_exact  # numbers exact (a state's big bookmarks)
+
+    try:
+        text = dumps_exact(value, orjson.OPT_INDENT_2)
+    except TypeError:  # a value JSON has no type for (a path, say): as text
+        text = orjson.dumps(value, option=orjson.OPT_INDENT_2, default=str)
+    click.echo(text.decode())
 
 
 class GlueGroup(click.Group):
@@ -477,9 +483,11 @@ def state_set(
     )
     if raw is None:
         raise UsageError("give the new state with --value JSON or --input FILE")
+    from glue_runtime.protocol import loads_exact
+
     try:
-        value = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
+        value = loads_exact(raw)  # numbers exact: bookmarks past a float's digits stay whole
+    except ValueError as exc:
         raise ConfigError(f"the new state is not valid JSON: {exc}") from None
     if isinstance(value, dict) and set(value) == {"type", "value"}:
         value = value["value"]  # a STATE message pasted whole

@@ -4,7 +4,8 @@ Run by batch ETL jobs as ``python -m glue_runtime.landing --config CONFIG`` (a r
 target process). Config: ``output_dir``, ``format`` (``jsonl``, ``csv`` or ``parquet``). It
 writes ``<stream>.jsonl`` (or ``.csv``, nested values as JSON; or ``.parquet``, see below),
 ``_schemas.json`` (stream -> schema, key properties and the stream's data files) and
-``_state.json`` (the tap's last STATE, integers of any size kept exact). It confirms no STATE: a
+``_state.json`` (the tap's last STATE). Numbers stay exact: a number a float cannot hold is
+written with all its digits (in CSV too). It confirms no STATE: a
 batch job commits bookmarks only after its targets have loaded the ETL output.
 
 Parquet (needs the ``parquet`` extra, ``pip install glue_runtime[parquet]``; pyarrow is imported
@@ -28,7 +29,7 @@ from typing import IO, Any
 
 import orjson
 
-from glue_runtime.protocol import dumps_exact, loads_exact
+from glue_runtime.protocol import dumps_exact, loads_line
 
 FORMATS = ("jsonl", "csv", "parquet")
 PARQUET_BATCH_ROWS = 10_000
@@ -37,8 +38,8 @@ _SIMPLE = ("integer", "number", "boolean", "string")
 
 def _csv_value(value: Any) -> Any:
     if isinstance(value, (dict, list)):
-        return orjson.dumps(value).decode()
-    return value
+        return dumps_exact(value).decode()
+    return value  # a Decimal or big integer is written as its digits
 
 
 def _json_types(schema: Any) -> set[str] | None:
@@ -77,10 +78,7 @@ def _column_kind(schema: Any) -> str:
 def _to_json(value: Any) -> str | None:
     if value is None:
         return None
-    try:
-        return orjson.dumps(value).decode()
-    except TypeError:  # an integer over 64 bits, say
-        return dumps_exact(value).decode()
+    return dumps_exact(value).decode()  # numbers exact (Decimals, integers over 64 bits)
 
 
 def _to_int(value: Any) -> Any:
@@ -198,7 +196,7 @@ def land(lines: IO[bytes], output_dir: Path, fmt: str = "jsonl") -> dict[str, in
         for line in lines:
             if line.isspace():
                 continue
-            msg = orjson.loads(line)
+            msg = loads_line(line)  # numbers a float cannot hold stay exact
             mtype = msg.get("type")
             if mtype == "SCHEMA":
                 stream = msg["stream"]
@@ -240,18 +238,16 @@ def land(lines: IO[bytes], output_dir: Path, fmt: str = "jsonl") -> dict[str, in
                 elif fmt == "csv":
                     writers[stream].writerow({k: _csv_value(v) for k, v in msg["record"].items()})
                 else:
-                    files[stream].write(
-                        orjson.dumps(msg["record"], option=orjson.OPT_APPEND_NEWLINE)
-                    )
+                    files[stream].write(dumps_exact(msg["record"], orjson.OPT_APPEND_NEWLINE))
                 counts[stream] += 1
             elif mtype == "STATE":
-                state = loads_exact(line)["value"]  # integers over 64 bits stay exact
+                state = msg["value"]
     finally:
         for fh in files.values():
             fh.close()
         for pf in parquet.values():
             pf.close()
-    (output_dir / "_schemas.json").write_bytes(orjson.dumps(schemas, option=orjson.OPT_INDENT_2))
+    (output_dir / "_schemas.json").write_bytes(dumps_exact(schemas, orjson.OPT_INDENT_2))
     (output_dir / "_state.json").write_bytes(dumps_exact(state))
     return counts
 

@@ -1,13 +1,18 @@
-"""Singer messages on the wire: parse and write JSON lines with orjson.
+"""Singer messages on the wire: parse and write JSON lines with orjson, numbers exact.
 
 A message is the plain dict orjson gives (``{"type": "RECORD", "stream": ..., "record": ...}``):
 no wrapper objects on the hot path. Unknown message types are valid and pass through untouched.
+Numbers stay exact: a line that may hold a number a float cannot (needs_exact) is parsed into
+int / float / Decimal values (exact_number), and dump writes Decimals and big integers back as
+their digits.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
+from decimal import MAX_PREC, Decimal, localcontext
 from typing import Any
 
 import orjson
@@ -50,7 +55,7 @@ def excerpt(line: bytes | str, limit: int = EXCERPT_CHARS) -> str:
 def parse_line(line: bytes, *, source: str = "input", line_no: int = 0) -> Message:
     """Parse one Singer line; raise ProtocolError naming the source, line number and an excerpt."""
     try:
-        msg = _loads(line)
+        msg = loads_line(line)
     except orjson.JSONDecodeError as exc:
         raise ProtocolError(
             f"{source}: line {line_no} is not valid JSON ({exc.msg}): {excerpt(line)!r}",
@@ -96,46 +101,209 @@ def check_length(line: bytes, max_bytes: int, *, source: str, line_no: int) -> N
         )
 
 
-_LONG_DIGITS = re.compile(rb"\d{19}")  # 19 digits: the shortest integer orjson may not keep
+# -- numbers a float cannot hold ------------------------------------------------------------
+#
+# orjson parses every JSON number with a fraction or exponent into a float, and integers past
+# 64 bits into floats too, so such a number would lose digits as soon as a message is written
+# out again. Most lines hold no such number, so one cheap byte-level check decides whether the
+# exact (slower) parse is needed: after mapping digits and "." to "0" and "e"/"E" to "e", a
+# run of 17 digits or dots, or "<digit>e-<3 digits>", flags the line. A second, exact check
+# (a regex, run only on flagged lines) then looks for what orjson may really lose:
+#   - an integer of 19+ digits (orjson keeps only 64-bit integers),
+#   - a decimal of 16+ significant digits (a float holds 15 for sure),
+#   - a negative exponent of 3+ digits (1.5e-400 underflows to 0.0).
+# A positive exponent too big for a float (1E+400) makes orjson fail instead, so callers that
+# see orjson fail retry with the exact parse (see loads_line). False positives (long digit runs
+# inside strings, a UUID's "3e-412") only cost speed.
+_FLAG_TABLE = bytes(
+    ord("0") if chr(c) in "0123456789." else ord("e") if chr(c) in "eE" else c if c == 45 else 32
+    for c in range(256)
+)
+_FLAG_RUN = b"0" * 17
+_FLAG_EXP = b"0e-000"
+_RISKY = re.compile(rb"\d{19}|(?=[\d.]{17})\d*\.|\d[eE]-\d{3}")
+_BIG_EXPONENT = re.compile(rb"\d[eE]\+?\d{3}")
+_INT_TEXT_LIMIT = 4000  # digits; Python refuses int(text) past 4,300 (sys.int_info)
 
 
-def has_long_number(line: bytes) -> bool:
-    """True if the line holds a run of 19+ digits: an integer orjson might not keep exact."""
-    return _LONG_DIGITS.search(line) is not None
+def needs_exact(line: bytes) -> bool:
+    """True if the line may hold a number orjson would not parse exactly (see above)."""
+    flagged = line.translate(_FLAG_TABLE)
+    if _FLAG_RUN not in flagged and _FLAG_EXP not in flagged:
+        return False
+    return _RISKY.search(line) is not None
+
+
+# Kept for callers of the old name: the check now covers decimals and exponents too.
+has_long_number = needs_exact
+
+
+def exact_number(text: str) -> float | Decimal:
+    """A JSON number with a fraction or exponent: a float when the float is the same decimal
+    value as the text (shortest repr, so 0.1 stays a float), else a Decimal that keeps it."""
+    f = float(text)
+    if len(text) < 16 and "e" not in text and "E" not in text:
+        return f  # at most 15 significant digits and no exponent: a float holds it
+    if f - f == 0.0 and Decimal(repr(f)) == Decimal(text):  # finite and the same value
+        return f
+    return Decimal(text)
+
+
+def _exact_int(text: str) -> int | Decimal:
+    return int(text) if len(text) <= _INT_TEXT_LIMIT else Decimal(text)
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _stdlib_exact(raw: bytes | str, *, constants: bool) -> Any:
+    kwargs: dict[str, Any] = {"parse_float": exact_number}
+    if not constants:
+        kwargs["parse_constant"] = _no_constant
+    try:
+        return json.loads(raw, **kwargs)
+    except ValueError as exc:
+        if "int" not in str(exc) or "digits" not in str(exc):
+            raise
+        return json.loads(raw, parse_int=_exact_int, **kwargs)  # an integer of 4,300+ digits
+
+
+def loads_line(line: bytes) -> Any:
+    """Parse one line as JSON, numbers exact: orjson, or the exact parse when needs_exact says
+    so, or when orjson fails on a number too big for a float. Raises orjson.JSONDecodeError
+    (a ValueError) for what is not JSON, as orjson does: NaN and Infinity included."""
+    if needs_exact(line):
+        try:
+            return _stdlib_exact(line, constants=False)
+        except (ValueError, RecursionError):
+            pass  # report orjson's error below
+    else:
+        try:
+            return _loads(line)
+        except orjson.JSONDecodeError:
+            if _BIG_EXPONENT.search(line) is None:
+                raise
+            try:
+                return _stdlib_exact(line, constants=False)
+            except (ValueError, RecursionError):
+                pass
+    return _loads(line)
 
 
 def loads_exact(data: bytes | str) -> Any:
-    """Parse JSON keeping integers of any size exact (orjson turns those over 64 bits into floats).
+    """Parse JSON keeping every number exact (int, float or Decimal; see exact_number).
 
-    For STATE values and state files. orjson parses unless a 19-digit run is present; then, and
-    for what orjson rejects but the stdlib takes (NaN, non-UTF-8), the stdlib parses.
+    For STATE values and state files: like loads_line, but it also takes what orjson rejects
+    and the stdlib accepts (NaN, non-UTF-8), as state files written before may hold it.
     """
     raw = data.encode() if isinstance(data, str) else data
-    if _LONG_DIGITS.search(raw) is None:
+    if not needs_exact(raw):
         try:
             return _loads(raw)
         except orjson.JSONDecodeError:
             pass
-    return json.loads(raw)
+    return _stdlib_exact(raw, constants=True)
 
 
-def dumps_exact(value: Any, option: int = 0) -> bytes:
-    """orjson.dumps, falling back to the stdlib for what orjson refuses (integers over 64 bits,
-    lone surrogates)."""
-    try:
-        return _dumps(value, option=option)
-    except TypeError:
-        kwargs: dict[str, Any] = {
-            "sort_keys": bool(option & orjson.OPT_SORT_KEYS),
-            "indent": 2 if option & orjson.OPT_INDENT_2 else None,
-            "separators": None if option & orjson.OPT_INDENT_2 else (",", ":"),
-        }
-        text = json.dumps(value, ensure_ascii=False, **kwargs)
+def _exact_default(value: Any) -> Any:
+    """orjson's ``default``: a Decimal goes out as its own digits, unquoted."""
+    if type(value) is Decimal or isinstance(value, Decimal):
+        if value.is_finite():
+            return orjson.Fragment(str(value))
+        return None  # NaN / Infinity are not JSON: null, as orjson writes a float NaN
+    raise TypeError(f"Type is not JSON serializable: {type(value).__name__}")
+
+
+_INT64_MIN = -(2**63)
+_UINT64_MAX = 2**64 - 1
+
+
+def _fragments(value: Any, default: Callable[[Any], Any]) -> Any:
+    """A copy of ``value`` that orjson can write: integers past 64 bits, Decimals and strings
+    with lone surrogates become orjson.Fragment (already-serialised JSON)."""
+    t = type(value)
+    if t is dict:
+        return {k if type(k) is str else _key(k): _fragments(v, default) for k, v in value.items()}
+    if t is list or t is tuple:
+        return [_fragments(v, default) for v in value]
+    if t is int:
+        if _INT64_MIN <= value <= _UINT64_MAX:
+            return value
+        return orjson.Fragment(str(value) if value.bit_length() < 13_000 else _int_text(value))
+    if t is str:
         try:
-            data = text.encode()
-        except UnicodeEncodeError:  # a lone surrogate (orjson refuses those too): escape it
-            data = json.dumps(value, ensure_ascii=True, **kwargs).encode()
-        return data + b"\n" if option & orjson.OPT_APPEND_NEWLINE else data
+            value.encode()
+        except UnicodeEncodeError:
+            return orjson.Fragment(json.dumps(value))  # \ud800 escapes, as the stdlib writes
+        return value
+    if isinstance(value, Decimal):
+        return default(value)
+    if isinstance(value, dict):
+        return {k if type(k) is str else _key(k): _fragments(v, default) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_fragments(v, default) for v in value]
+    return value
+
+
+def _key(key: Any) -> Any:
+    """A dict key as the stdlib writes it (orjson takes only strings): 1 -> "1", True ->
+    "true", None -> "null"; anything else stays, for the stdlib to refuse."""
+    if key is True or key is False or key is None:
+        return json.dumps(key)
+    if isinstance(key, (int, float)):
+        return json.dumps(key)
+    if isinstance(key, Decimal):
+        return str(key)
+    return key
+
+
+def _int_text(value: int) -> str:
+    """Digits of an integer past Python's int-to-text limit (Decimal has no such limit)."""
+    with localcontext() as ctx:
+        ctx.prec = MAX_PREC
+        return str(Decimal(value))
+
+
+def dumps_exact(
+    value: Any, option: int = 0, default: Callable[[Any], Any] = _exact_default
+) -> bytes:
+    """orjson.dumps that writes every number exactly: a Decimal as its digits (unquoted), an
+    integer past 64 bits as its digits; also strings with lone surrogates (escaped).
+
+    orjson writes Decimals through ``default`` at full speed; what orjson refuses outright
+    (big integers, lone surrogates, keys that are not strings) takes a copy with those values
+    as fragments and keys as the stdlib writes them; the stdlib is the last resort.
+    """
+    try:
+        return _dumps(value, default=default, option=option)
+    except TypeError:
+        pass
+    try:
+        return _dumps(_fragments(value, default), default=default, option=option)
+    except TypeError:
+        pass
+    kwargs: dict[str, Any] = {
+        "sort_keys": bool(option & orjson.OPT_SORT_KEYS),
+        "indent": 2 if option & orjson.OPT_INDENT_2 else None,
+        "separators": None if option & orjson.OPT_INDENT_2 else (",", ":"),
+        "default": _stdlib_default,
+    }
+    text = json.dumps(value, ensure_ascii=False, **kwargs)
+    try:
+        data = text.encode()
+    except UnicodeEncodeError:  # a lone surrogate (orjson refuses those too): escape it
+        data = json.dumps(value, ensure_ascii=True, **kwargs).encode()
+    return data + b"\n" if option & orjson.OPT_APPEND_NEWLINE else data
+
+
+def _stdlib_default(value: Any) -> Any:
+    """The last resort (keys with lone surrogates): the stdlib cannot write a Decimal unquoted, so a
+    Decimal that is not a float's value goes out as a string of its digits (none lost)."""
+    if isinstance(value, Decimal):
+        f = float(value)
+        return f if f - f == 0.0 and Decimal(repr(f)) == value else str(value)
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 
 def target_state(line: bytes) -> dict[str, Any] | None:
@@ -164,6 +332,18 @@ def dump(msg: Message) -> bytes:
     return dumps_exact(msg, _OPT_NEWLINE)
 
 
+def _canonical_decimal(value: Any) -> Any:
+    """A Decimal in one spelling per value: 1.50 and 1.5E0 alike (a target may re-spell the
+    STATE it echoes), an integral one as the integer's digits."""
+    if not isinstance(value, Decimal) or not value.is_finite():
+        return _exact_default(value)
+    with localcontext() as ctx:
+        ctx.prec = max(28, len(value.as_tuple().digits))
+        if value == value.to_integral_value() and value.adjusted() < _INT_TEXT_LIMIT:
+            return orjson.Fragment(str(int(value)))
+        return orjson.Fragment(str(value.normalize()))
+
+
 def canonical(value: Any) -> bytes:
     """A stable byte form of a JSON value (sorted keys), for comparing STATE values."""
-    return dumps_exact(value, orjson.OPT_SORT_KEYS)
+    return dumps_exact(value, orjson.OPT_SORT_KEYS, _canonical_decimal)

@@ -437,7 +437,7 @@ class Job:
         label = tap.label
         streams = self.streams
         full_refresh = self.spec.full_refresh
-        long_number = protocol.has_long_number
+        needs_exact = protocol.needs_exact
         line_no = 0
         while True:
             line = readline(limit + 1)
@@ -447,12 +447,16 @@ class Job:
             if len(line) > limit and line[-1:] != b"\n":
                 protocol.check_length(line, limit, source=label, line_no=line_no)
             try:
-                msg = loads(line)
+                # Numbers a float cannot hold (one cheap byte check) take the exact parse.
+                msg = loads(line) if not needs_exact(line) else protocol.loads_line(line)
             except decode_error:
                 if line.isspace():
                     continue
-                parse(line, source=label, line_no=line_no)  # raises the descriptive error
-                raise
+                try:  # a number too big for a float (1E+400) fails orjson: the exact parse
+                    msg = protocol.loads_line(line)
+                except decode_error:
+                    parse(line, source=label, line_no=line_no)  # raises the descriptive error
+                    raise
             # Fast paths: a RECORD of a stream already seen, a STATE. Anything else takes the
             # full validation in parse_line (one more parse, for the rarer lines).
             mtype = msg.get("type") if type(msg) is dict else None
@@ -464,8 +468,7 @@ class Job:
                     stats = streams.get(msg["stream"]) or self._new_stream(msg["stream"])
                 stats.records_in += 1
             elif mtype == STATE and "value" in msg:
-                if long_number(line):
-                    msg["value"] = protocol.loads_exact(line)["value"]  # big ints stay exact
+                pass  # nothing more to check; its numbers were parsed exactly above
             else:
                 raw_type = mtype
                 msg = parse(line, source=label, line_no=line_no)
@@ -479,8 +482,6 @@ class Job:
                     if full_refresh and stats.schemas == 1:
                         with self._confirm.lock:
                             committer.mark_full_refresh(name)
-                elif mtype == STATE and long_number(line):
-                    msg["value"] = protocol.loads_exact(line)["value"]
                 if mtype != raw_type:  # "record" -> "RECORD": the tap's bytes cannot go out
                     self._last = (None, b"")
                     yield msg

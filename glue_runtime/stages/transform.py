@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal
@@ -39,7 +40,15 @@ from glue_runtime.etl import (
     Script,
     format_script_traceback,
 )
-from glue_runtime.protocol import ACTIVATE_VERSION, BATCH, RECORD, SCHEMA, STATE, Message
+from glue_runtime.protocol import (
+    ACTIVATE_VERSION,
+    BATCH,
+    RECORD,
+    SCHEMA,
+    STATE,
+    Message,
+    dumps_exact,
+)
 from glue_runtime.stages import Stage
 
 log = logging.getLogger("glue_runtime.transform")
@@ -56,6 +65,7 @@ _JSON_TYPES = {
     str: "string",
     list: "array",
     dict: "object",
+    Decimal: "number",  # a number a float cannot hold (see protocol.exact_number)
 }
 
 
@@ -78,7 +88,7 @@ _validator_cache: dict[bytes, Any] = {}
 
 def compile_validator(schema: dict[str, Any], stream: str) -> Any:
     """A fastjsonschema validator for an output schema, compiled once per distinct schema."""
-    key = orjson.dumps(schema, option=orjson.OPT_SORT_KEYS)
+    key = dumps_exact(schema, orjson.OPT_SORT_KEYS)  # a schema may hold exact numbers too
     fn = _validator_cache.get(key)
     if fn is None:
         # "$schema" naming a draft fastjsonschema does not know (singer-sdk writes 2020-12)
@@ -103,7 +113,7 @@ _MISSING = object()
 _PLAIN_TYPES: dict[str, tuple[type, ...]] = {
     "string": (str,),
     "integer": (int,),
-    "number": (int, float),
+    "number": (int, float, Decimal),
     "boolean": (bool,),
     "null": (type(None),),
 }
@@ -583,7 +593,7 @@ class _Run:
         pending = self.pending
         record_msg = self.record_msg
         view_of = MappingProxyType
-        dumps = orjson.dumps
+        dumps = dumps_exact  # orjson, or the exact path for Decimals and big integers
         held: Message | None = None
         last_name: str | None = None
         s: _Stream | None = None

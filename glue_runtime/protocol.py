@@ -107,10 +107,12 @@ def check_length(line: bytes, max_bytes: int, *, source: str, line_no: int) -> N
 # 64 bits into floats too, so such a number would lose digits as soon as a message is written
 # out again. Most lines hold no such number, so one cheap byte-level check decides whether the
 # exact (slower) parse is needed: after mapping digits and "." to "0" and "e"/"E" to "e", a
-# run of 17 digits or dots, or "<digit>e-<3 digits>", flags the line. A second, exact check
-# (a regex, run only on flagged lines) then looks for what orjson may really lose:
+# run of 17 digits or dots, 16 digits before an "e", or "<digit>e-<3 digits>" flags the line.
+# A second, exact check (a regex, run only on flagged lines) then looks for what orjson may
+# really lose:
 #   - an integer of 19+ digits (orjson keeps only 64-bit integers),
-#   - a decimal of 16+ significant digits (a float holds 15 for sure),
+#   - a mantissa of 16+ digits (a float holds 15 for sure): with a "." (17+ characters) or
+#     before an exponent,
 #   - a negative exponent of 3+ digits (1.5e-400 underflows to 0.0).
 # A positive exponent too big for a float (1E+400) makes orjson fail instead, so callers that
 # see orjson fail retry with the exact parse (see loads_line). False positives (long digit runs
@@ -120,8 +122,9 @@ _FLAG_TABLE = bytes(
     for c in range(256)
 )
 _FLAG_RUN = b"0" * 17
+_FLAG_MANTISSA = b"0" * 16 + b"e"
 _FLAG_EXP = b"0e-000"
-_RISKY = re.compile(rb"\d{19}|(?=[\d.]{17})\d*\.|\d[eE]-\d{3}")
+_RISKY = re.compile(rb"\d{19}|(?=[\d.]{17})\d*\.|\d{16}[eE]|\d[eE]-\d{3}")
 _BIG_EXPONENT = re.compile(rb"\d[eE]\+?\d{3}")
 _INT_TEXT_LIMIT = 4000  # digits; Python refuses int(text) past 4,300 (sys.int_info)
 
@@ -129,7 +132,7 @@ _INT_TEXT_LIMIT = 4000  # digits; Python refuses int(text) past 4,300 (sys.int_i
 def needs_exact(line: bytes) -> bool:
     """True if the line may hold a number orjson would not parse exactly (see above)."""
     flagged = line.translate(_FLAG_TABLE)
-    if _FLAG_RUN not in flagged and _FLAG_EXP not in flagged:
+    if _FLAG_RUN not in flagged and _FLAG_EXP not in flagged and _FLAG_MANTISSA not in flagged:
         return False
     return _RISKY.search(line) is not None
 
@@ -144,7 +147,8 @@ def exact_number(text: str) -> float | Decimal:
     f = float(text)
     if len(text) < 16 and "e" not in text and "E" not in text:
         return f  # at most 15 significant digits and no exponent: a float holds it
-    if f - f == 0.0 and Decimal(repr(f)) == Decimal(text):  # finite and the same value
+    r = repr(f)
+    if r == text or (f - f == 0.0 and Decimal(r) == Decimal(text)):  # finite, the same value
         return f
     return Decimal(text)
 

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import math
+import random
+from decimal import Decimal
+
+import orjson
 import pytest
 
 from glue_runtime import protocol
@@ -64,3 +70,138 @@ def test_target_state_accepts_bare_values_and_state_messages():
     assert protocol.target_state(b'{"type": "RECORD", "stream": "s", "record": {}}') is None
     assert protocol.target_state(b"done writing") is None
     assert protocol.target_state(b"[1]") is None
+
+
+# -- numbers a float cannot hold ----------------------------------------------------------------
+
+
+def _value_of(v: object) -> Decimal:
+    """The decimal value a parsed number stands for (a float: its shortest repr)."""
+    return Decimal(repr(v)) if type(v) is float else Decimal(v)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("123456789012345678901234567890", int),
+        ("-123456789012345678901234567890", int),
+        ("18446744073709551617", int),
+        ("-9223372036854775809", int),
+        ("12345678901234567890.1234567890", Decimal),
+        ("-12345678901234567890.1234567890", Decimal),
+        ("1.000000000000000001", Decimal),
+        ("0.1000000000000000055511151231257827", Decimal),  # not 0.1, though a float says so
+        ("1E+400", Decimal),
+        ("-1e400", Decimal),
+        ("1.5e-400", Decimal),
+        ("-1.5E-400", Decimal),
+        ("0.1", float),
+        ("1.10", float),
+        ("-2.5e-7", float),
+        ("1e100", float),
+        ("12345678901234567", int),
+    ],
+)
+def test_numbers_parse_exactly_and_dump_back_to_the_same_value(text: str, kind: type):
+    line = (
+        f'{{"type":"RECORD","stream":"s","record":{{"x":{text},'
+        f'"deep":[{{"y":[{text}]}}],"o":{{"z":{text}}}}}}}'
+    ).encode()
+    rec = protocol.parse_line(line)["record"]
+    for v in (rec["x"], rec["deep"][0]["y"][0], rec["o"]["z"]):
+        assert type(v) is kind
+        assert _value_of(v) == Decimal(text)
+    again = json.loads(protocol.dump({"record": rec}), parse_float=Decimal)["record"]
+    assert _value_of(again["x"]) == Decimal(text)
+    assert _value_of(again["deep"][0]["y"][0]) == Decimal(text)
+
+
+def test_negative_zero_stays_negative_zero():
+    v = protocol.parse_line(
+        b'{"type":"RECORD","stream":"s","record":{"x":-0.0,"y":1.000000000000000001}}'
+    )
+    assert math.copysign(1.0, v["record"]["x"]) == -1.0
+    assert protocol.dump(v["record"]).startswith(b'{"x":-0.0,')
+
+
+def test_the_fast_check_never_lets_a_lossy_number_through():
+    """needs_exact False must mean orjson parses the line to the very same values."""
+    rnd = random.Random(20261201)
+
+    def number() -> str:
+        sign = rnd.choice(["", "-"])
+        whole = str(rnd.randrange(10 ** rnd.randrange(1, 25)))
+        frac = (
+            "." + "".join(rnd.choices("0123456789", k=rnd.randrange(1, 22)))
+            if rnd.random() < 0.7
+            else ""
+        )
+        exp = f"e{rnd.choice(['', '+', '-'])}{rnd.randrange(0, 420)}" if rnd.random() < 0.3 else ""
+        return sign + whole + frac + exp
+
+    checked = 0
+    for _ in range(20_000):
+        text = number()
+        line = f'{{"type":"RECORD","stream":"s","record":{{"x":{text}}}}}'.encode()
+        if protocol.needs_exact(line):
+            assert _value_of(protocol.parse_line(line)["record"]["x"]) == Decimal(text)
+            continue
+        try:
+            v = orjson.loads(line)["record"]["x"]
+        except orjson.JSONDecodeError:  # out of a float's range: the exact parse takes it
+            assert _value_of(protocol.parse_line(line)["record"]["x"]) == Decimal(text)
+            continue
+        assert _value_of(v) == Decimal(text), text
+        checked += 1
+    assert checked > 5_000  # the fast path was really exercised
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        b'{"id":1234567890123456,"at":"2025-01-01T15:39:07.483324Z","price":20.75}',
+        b'{"uuid":"3f2a9e41-7c3e-4b1a-9e2d-8c1f0a6b5d4e","n":"SO00000001FD47"}',
+        b'{"ms":1732000000123,"us":1732000000123456,"total":83.0,"ratio":0.33333333333333}',
+    ],
+)
+def test_ordinary_lines_take_the_fast_path(line: bytes):
+    assert not protocol.needs_exact(line)
+
+
+def test_nan_is_still_refused_in_messages_but_read_from_old_state_files():
+    with pytest.raises(ProtocolError):
+        protocol.parse_line(
+            b'{"type":"RECORD","stream":"s","record":{"x":NaN,"y":1.000000000000000001}}'
+        )
+    assert math.isnan(protocol.loads_exact(b'{"x": NaN, "y": 1.000000000000000001}')["x"])
+
+
+def test_dumps_exact_writes_decimals_and_big_integers_unquoted():
+    value = {
+        "d": Decimal("12345678901234567890.1234567890"),
+        "i": -(2**100),
+        "nan": Decimal("NaN"),
+        "s": "\ud800",
+        "nested": [{"e": Decimal("1E+400")}],
+    }
+    data = protocol.dumps_exact(value)
+    assert data == (
+        b'{"d":12345678901234567890.1234567890,"i":-1267650600228229401496703205376,'
+        b'"nan":null,"s":"\\ud800","nested":[{"e":1E+400}]}'
+    )
+    assert (
+        protocol.dumps_exact({1: Decimal("1.5"), None: 2**70})
+        == b'{"1":1.5,"null":1180591620717411303424}'
+    )
+    huge = 10**5000  # past Python's int-to-text limit
+    assert protocol.dumps_exact([huge]) == b"[1" + b"0" * 5000 + b"]"
+    assert protocol.loads_exact(b"1" + b"0" * 5000) == Decimal(10**5000)
+
+
+def test_canonical_compares_values_not_spellings():
+    a = protocol.loads_exact(b'{"v": 1.0000000000000000010, "w": 12345678901234567890.0}')
+    b = protocol.loads_exact(b'{"w": 12345678901234567890, "v": 1.000000000000000001}')
+    assert protocol.canonical(a) == protocol.canonical(b)
+    assert protocol.canonical({"v": Decimal("1.000000000000000001")}) != protocol.canonical(
+        {"v": Decimal("1.000000000000000002")}
+    )

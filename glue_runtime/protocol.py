@@ -106,17 +106,16 @@ def check_length(line: bytes, max_bytes: int, *, source: str, line_no: int) -> N
 # orjson parses every JSON number with a fraction or exponent into a float, and integers past
 # 64 bits into floats too, so such a number would lose digits as soon as a message is written
 # out again. Most lines hold no such number, so one cheap byte-level check decides whether the
-# exact (slower) parse is needed: after mapping digits and "." to "0" and "e"/"E" to "e", a
-# run of 17 digits or dots, 16 digits before an "e", or "<digit>e-<3 digits>" flags the line.
-# A second, exact check (a regex, run only on flagged lines) then looks for what orjson may
-# really lose:
-#   - an integer of 19+ digits (orjson keeps only 64-bit integers),
-#   - a mantissa of 16+ digits (a float holds 15 for sure): with a "." (17+ characters) or
-#     before an exponent,
-#   - a negative exponent of 3+ digits (1.5e-400 underflows to 0.0).
+# exact (slower) parse is needed. It maps digits and "." to "0", "e"/"E" to "e" and keeps "-",
+# then looks for what orjson may lose:
+#   - a run of 17 digits or dots: an integer of 19+ digits (orjson keeps only 64-bit ones), or
+#     a decimal of 16+ digits (a float holds 15 for sure),
+#   - 16 digits before an exponent (a mantissa of 16+ digits),
+#   - "<digit>e-<3 digits>": a negative exponent of 3+ digits (1.5e-400 underflows to 0.0).
 # A positive exponent too big for a float (1E+400) makes orjson fail instead, so callers that
 # see orjson fail retry with the exact parse (see loads_line). False positives (long digit runs
-# inside strings, a UUID's "3e-412") only cost speed.
+# inside strings, 17-digit integers, a float's 17-digit repr) only cost the exact parse's time;
+# a regex to weed them out costs about as much as that parse (sre is slow on such patterns).
 _FLAG_TABLE = bytes(
     ord("0") if chr(c) in "0123456789." else ord("e") if chr(c) in "eE" else c if c == 45 else 32
     for c in range(256)
@@ -124,7 +123,6 @@ _FLAG_TABLE = bytes(
 _FLAG_RUN = b"0" * 17
 _FLAG_MANTISSA = b"0" * 16 + b"e"
 _FLAG_EXP = b"0e-000"
-_RISKY = re.compile(rb"\d{19}|(?=[\d.]{17})\d*\.|\d{16}[eE]|\d[eE]-\d{3}")
 _BIG_EXPONENT = re.compile(rb"\d[eE]\+?\d{3}")
 _INT_TEXT_LIMIT = 4000  # digits; Python refuses int(text) past 4,300 (sys.int_info)
 
@@ -132,9 +130,7 @@ _INT_TEXT_LIMIT = 4000  # digits; Python refuses int(text) past 4,300 (sys.int_i
 def needs_exact(line: bytes) -> bool:
     """True if the line may hold a number orjson would not parse exactly (see above)."""
     flagged = line.translate(_FLAG_TABLE)
-    if _FLAG_RUN not in flagged and _FLAG_EXP not in flagged and _FLAG_MANTISSA not in flagged:
-        return False
-    return _RISKY.search(line) is not None
+    return _FLAG_RUN in flagged or _FLAG_MANTISSA in flagged or _FLAG_EXP in flagged
 
 
 # Kept for callers of the old name: the check now covers decimals and exponents too.

@@ -205,6 +205,7 @@ def test_declarative_maps_keep_numbers_exact(tmp_path: Path):
         "    note: null\n"
         '    amount_text: {expr: "str(amount)", type: string}\n'
         '    amount_twice: {expr: "amount * 2", type: number}\n'
+        '    nested_json: {expr: "json.dumps(nested)", type: string}\n'
     )
     result = run(tmp_path, "--etl", "maps.yml")
     assert result.code == 0, result.stderr
@@ -213,6 +214,7 @@ def test_declarative_maps_keep_numbers_exact(tmp_path: Path):
         assert "note" not in r
         assert Decimal(r["amount_text"]) == Decimal(amount)  # the expression saw every digit
         assert r["amount_twice"] == exact(amount) * 2
+        assert exact(r["nested_json"]) == exact(NESTED)  # json.dumps writes Decimals exactly
 
 
 BATCH_SCRIPT = """

@@ -42,8 +42,10 @@ import datetime
 import fnmatch
 import hashlib
 import json
+import types
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -99,6 +101,37 @@ def mask(value: Any, keep: int = 4, char: str = "*") -> Any:
     return char * (len(text) - len(shown)) + shown
 
 
+def _json_dumps(value: Any, **kwargs: Any) -> str:
+    """json.dumps that also writes Decimals (numbers a float cannot hold) as their digits,
+    unquoted, in the stdlib's layout; anything else as json.dumps does."""
+    try:
+        return json.dumps(value, **kwargs)
+    except TypeError:
+        pass
+    digits: dict[str, str] = {}
+
+    def mark(v: Any) -> Any:
+        if isinstance(v, Decimal):
+            key = f"\x00glue-decimal-{len(digits)}\x00"
+            digits[key] = str(v) if v.is_finite() else "null"
+            return key
+        if isinstance(v, dict):
+            return {k: mark(x) for k, x in v.items()}
+        if isinstance(v, (list, tuple)):
+            return [mark(x) for x in v]
+        return v
+
+    text = json.dumps(mark(value), **kwargs)
+    for key, number in digits.items():  # a NUL is always escaped, so no string holds the mark
+        text = text.replace(json.dumps(key), number)
+    return text
+
+
+_JSON = types.ModuleType("json", "the json module for expressions (Decimals written exactly)")
+_JSON.dumps = _json_dumps  # type: ignore[attr-defined]
+_JSON.loads = json.loads  # type: ignore[attr-defined]
+
+
 def functions() -> dict[str, Any]:
     """The functions expressions can call: singer-sdk's set, plus ``mask``, ``round``, ``abs``,
     ``len``, ``min`` and ``max``."""
@@ -114,7 +147,7 @@ def functions() -> dict[str, Any]:
         max=max,
         datetime=simpleeval.ModuleWrapper(datetime),
         bool=bool,
-        json=simpleeval.ModuleWrapper(json),
+        json=simpleeval.ModuleWrapper(_JSON),
     )
     return funcs
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import copy
 import fnmatch
+import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -31,6 +32,7 @@ from typing import Any
 import orjson
 
 from glue_runtime.errors import ConfigError
+from glue_runtime.protocol import dumps_exact, loads_exact
 
 Breadcrumb = tuple[str, ...]
 FieldPath = tuple[str, ...]
@@ -287,13 +289,13 @@ def load_catalog(path: str | Path) -> Catalog:
     """Read a catalog JSON file; errors name the file."""
     p = Path(path)
     try:
-        data = orjson.loads(p.read_bytes())
+        data = loads_exact(p.read_bytes())  # numbers exact, as the tap wrote them
     except FileNotFoundError:
         raise ConfigError(
             f"catalog file {p} does not exist",
             hint="run `python -m glue_runtime discover SOURCE --output FILE` to write one",
         ) from None
-    except orjson.JSONDecodeError as exc:
+    except json.JSONDecodeError as exc:
         raise ConfigError(f"catalog file {p} is not valid JSON ({exc.msg})") from None
     try:
         return Catalog(data)
@@ -303,7 +305,7 @@ def load_catalog(path: str | Path) -> Catalog:
 
 def dump_catalog(catalog: CatalogLike) -> bytes:
     data = catalog.raw if isinstance(catalog, Catalog) else catalog
-    return orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE)
+    return dumps_exact(data, orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE)
 
 
 # ----------------------------------------------------------------------------- patterns

@@ -8,6 +8,7 @@ is cached under ``.glue/catalogs/`` keyed by the tap and a hash of its config: a
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import subprocess
 from pathlib import Path
@@ -18,6 +19,7 @@ import orjson
 from glue_runtime.connectors import Connector
 from glue_runtime.errors import ConnectorError
 from glue_runtime.process import ConnectorFiles
+from glue_runtime.protocol import loads_exact
 from glue_runtime.secrets import Redactor, secret_values
 from glue_runtime.state import write_json_atomic
 
@@ -67,8 +69,8 @@ def run_discovery(
             hint="check the tap's config (credentials, host) and that it supports discovery",
         )
     try:
-        catalog = orjson.loads(proc.stdout)
-    except orjson.JSONDecodeError as exc:
+        catalog = loads_exact(proc.stdout)  # schema bounds a float cannot hold stay exact
+    except json.JSONDecodeError as exc:
         raise ConnectorError(
             f"{connector.label} --discover did not print a JSON catalog ({exc.msg})",
             hint="a tap must print its catalog as one JSON object on stdout, logs on stderr",
@@ -94,8 +96,8 @@ def discover(
     path = folder / f"{cache_key(connector, config)}.json"
     if not refresh and path.exists():
         try:
-            return orjson.loads(path.read_bytes()), path, True
-        except orjson.JSONDecodeError:
+            return loads_exact(path.read_bytes()), path, True
+        except ValueError:
             log.warning("cached catalog %s is not valid JSON; discovering again", path)
     catalog = run_discovery(connector, config, cwd=cwd)
     write_json_atomic(path, catalog)

@@ -23,10 +23,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import IO, Any
 
-import orjson
-
 from glue_runtime.errors import ConnectorError
-from glue_runtime.protocol import dumps_exact
+from glue_runtime.protocol import dumps_exact, loads_exact
 from glue_runtime.secrets import Redactor
 
 log = logging.getLogger("glue_runtime.connector")
@@ -50,7 +48,7 @@ class ConnectorFiles:
         return path
 
     def read_json(self, name: str) -> Any:
-        return orjson.loads((self.dir / name).read_bytes())
+        return loads_exact((self.dir / name).read_bytes())
 
     def cleanup(self) -> None:
         shutil.rmtree(self.dir, ignore_errors=True)

@@ -407,7 +407,7 @@ class Job:
 
         path = Path(source)
         try:
-            on_disk = orjson.loads(path.read_bytes())
+            on_disk = protocol.loads_exact(path.read_bytes())  # its numbers stay exact
         except (OSError, ValueError):
             on_disk = {}
         on_disk.update({k: updated[k] for k in changed})

@@ -266,3 +266,28 @@ def test_state_with_long_decimals_is_committed_exactly_without_stages(tmp_path: 
     result = run(tmp_path)
     assert result.code == 0, result.stderr
     assert_exact(tmp_path / "out.jsonl", tmp_path / "state.json")
+
+
+def test_state_set_and_show_keep_every_digit(tmp_path: Path):
+    value = (
+        '{"bookmarks": {"nums": {"v": 12345678901234567890.1234567890, "n": 18446744073709551617}}}'
+    )
+    done = run_cli("state", "set", "--state-file", "s.json", "--value", value, cwd=tmp_path)
+    assert done.code == 0, done.stderr
+    assert exact((tmp_path / "s.json").read_text()) == exact(value)
+    shown = run_cli("state", "show", "--state-file", "s.json", cwd=tmp_path)
+    assert shown.code == 0, shown.stderr
+    assert exact(shown.stdout) == exact(value)
+
+
+def test_catalogs_keep_schema_numbers_exact(tmp_path: Path):
+    from glue_runtime.catalog import dump_catalog, load_catalog
+
+    schema = dict(SCHEMA, properties={"n": {"type": "number", "maximum": "MAX"}})
+    text = json.dumps({"streams": [dict(CATALOG["streams"][0], schema=schema)]})
+    text = text.replace('"MAX"', "99999999999999999999.99999")
+    (tmp_path / "catalog.json").write_text(text)
+    again = exact(dump_catalog(load_catalog(tmp_path / "catalog.json")).decode())
+    assert again["streams"][0]["schema"]["properties"]["n"]["maximum"] == Decimal(
+        "99999999999999999999.99999"
+    )

@@ -291,3 +291,28 @@ def test_catalogs_keep_schema_numbers_exact(tmp_path: Path):
     assert again["streams"][0]["schema"]["properties"]["n"]["maximum"] == Decimal(
         "99999999999999999999.99999"
     )
+
+
+def test_validation_takes_decimals_as_numbers_and_big_ints_as_integers():
+    from glue_runtime.errors import TransformError
+    from glue_runtime.etl import script_from_functions
+    from glue_runtime.stages.transform import make_transform
+
+    schema = {
+        "type": "object",
+        "properties": {"id": {"type": "integer"}, "x": {"type": ["number", "null"]}},
+    }
+    msgs = [
+        {"type": "SCHEMA", "stream": "s", "schema": schema, "key_properties": ["id"]},
+        {"type": "RECORD", "stream": "s", "record": {"id": 2**70, "x": None}},
+    ]
+
+    def built(value: Any) -> Any:
+        return script_from_functions(transform=lambda r, ctx: {"id": r["id"], "x": value})
+
+    for good in (Decimal("1.000000000000000001"), Decimal("1E+400"), 2**90, 1.5):
+        out = list(make_transform(built(good), guard="deep")(iter(msgs)))
+        assert out[1]["record"] == {"id": 2**70, "x": good}
+    bad = script_from_functions(transform=lambda r, ctx: {"id": Decimal("1.5"), "x": None})
+    with pytest.raises(TransformError, match="'id' is number"):
+        list(make_transform(bad)(iter(msgs)))

@@ -32,6 +32,7 @@ import orjson
 import yaml
 
 from glue_runtime.errors import ConfigError
+from glue_runtime.protocol import loads_exact
 
 _VAR = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _TOP_KEYS = {
@@ -119,7 +120,7 @@ def expand_env(value: Any, *, where: str, env: dict[str, str] | None = None) -> 
 
 def read_json_file(path: Path, what: str) -> Any:
     try:
-        return orjson.loads(path.read_bytes())
+        return loads_exact(path.read_bytes())  # numbers a float cannot hold stay exact
     except FileNotFoundError:
         raise ConfigError(f"{what} {path} does not exist") from None
     except orjson.JSONDecodeError as exc:

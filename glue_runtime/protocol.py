@@ -111,8 +111,9 @@ def check_length(line: bytes, max_bytes: int, *, source: str, line_no: int) -> N
 #   - a run of 16 digits or dots: an integer of 19+ digits (orjson keeps only 64-bit ones), or
 #     a mantissa of 16+ digits, with a "." or before an exponent (a float holds 15 for sure),
 #   - "<digit>e-<3 digits>": a negative exponent of 3+ digits (1.5e-400 underflows to 0.0).
-# Two substring searches and one translate: each more search costs about a tenth of orjson's
-# parse of the line, so the needles are as few as the cases allow.
+# One translate and two substring searches: each search costs a fair part of what orjson's
+# parse of the line costs (see docs/performance.md), so the needles are as few as the cases
+# allow.
 # A positive exponent too big for a float (1E+400) makes orjson fail instead, so callers that
 # see orjson fail retry with the exact parse (see loads_line). False positives (long digit runs
 # inside strings, 16-digit integers, a float's 17-digit repr) only cost the exact parse's time;
@@ -203,12 +204,15 @@ def loads_exact(data: bytes | str) -> Any:
             return _loads(raw)
         except orjson.JSONDecodeError:
             pass
-    return _stdlib_exact(raw, constants=True)
+    try:
+        return _stdlib_exact(raw, constants=True)
+    except ValueError:
+        return _loads(raw)  # not JSON: orjson's error (callers catch orjson.JSONDecodeError)
 
 
 def _exact_default(value: Any) -> Any:
     """orjson's ``default``: a Decimal goes out as its own digits, unquoted."""
-    if type(value) is Decimal or isinstance(value, Decimal):
+    if isinstance(value, Decimal):
         if value.is_finite():
             return orjson.Fragment(str(value))
         return None  # NaN / Infinity are not JSON: null, as orjson writes a float NaN

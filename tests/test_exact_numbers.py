@@ -316,3 +316,11 @@ def test_validation_takes_decimals_as_numbers_and_big_ints_as_integers():
     bad = script_from_functions(transform=lambda r, ctx: {"id": Decimal("1.5"), "x": None})
     with pytest.raises(TransformError, match="'id' is number"):
         list(make_transform(bad)(iter(msgs)))
+
+
+def test_config_files_keep_numbers_exact(tmp_path: Path):
+    from glue_runtime.flow import read_json_file
+
+    (tmp_path / "tap.json").write_text('{"start": 12345678901234567890.1234567890, "n": 2e-400}')
+    config = read_json_file(tmp_path / "tap.json", "tap config")
+    assert config == {"start": Decimal("12345678901234567890.1234567890"), "n": Decimal("2e-400")}

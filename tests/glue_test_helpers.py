@@ -6,9 +6,12 @@ import json
 import os
 import subprocess
 import sys
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 SINGER = Path(__file__).parent / "singer"
 FAKE_TAP = str(SINGER / "fake_tap.py")
@@ -47,3 +50,58 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
     if not path.exists():
         return []
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+# Deadlines for waiting on an event: generous, since a loaded 2-core run can be slow. They
+# bound a failing test; a passing one never waits them out.
+WAIT_S = 60.0
+
+
+def wait_until(check: Callable[[], Any], what: str, timeout: float = WAIT_S) -> Any:
+    """Poll ``check`` until it returns something truthy (returned); fail naming ``what``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        got = check()
+        if got:
+            return got
+        if time.monotonic() > deadline:
+            raise AssertionError(f"gave up after {timeout:.0f} s waiting for {what}")
+        time.sleep(0.02)
+
+
+class LineWatcher:
+    """Reads a process's text stream in a thread, so a test can wait for a line to appear."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self.lines: list[str] = []
+        self._cond = threading.Condition()
+        self._thread = threading.Thread(target=self._read, args=(stream,), daemon=True)
+        self._thread.start()
+
+    def _read(self, stream: IO[str]) -> None:
+        for line in stream:
+            with self._cond:
+                self.lines.append(line)
+                self._cond.notify_all()
+
+    def count(self, text: str) -> int:
+        with self._cond:
+            return sum(text in line for line in self.lines)
+
+    def wait_for(self, text: str, count: int = 1, timeout: float = WAIT_S) -> None:
+        """Wait until ``count`` lines holding ``text`` were read; fail with what was read."""
+        with self._cond:
+            if not self._cond.wait_for(lambda: self.count_locked(text) >= count, timeout):
+                raise AssertionError(
+                    f"gave up after {timeout:.0f} s waiting for {count} line(s) with {text!r}; "
+                    f"read so far:\n{''.join(self.lines)[-3000:]}"
+                )
+
+    def count_locked(self, text: str) -> int:
+        return sum(text in line for line in self.lines)
+
+    def text(self, timeout: float = WAIT_S) -> str:
+        """Everything read, once the stream has closed."""
+        self._thread.join(timeout)
+        with self._cond:
+            return "".join(self.lines)

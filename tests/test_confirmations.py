@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 from glue_runtime.runner import _Confirmations
@@ -114,16 +115,43 @@ def test_a_value_that_may_be_a_dropped_send_earns_no_credit():
     assert c.commits == [s(2), s(3), s(1)]
 
 
+class ThreadRecordingCommitter(RecordingCommitter):
+    """Also records which thread wrote each value, and lets a test wait for a write."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writers: list[tuple[dict, bool]] = []  # (value, written by the main thread)
+        self.times: list[float] = []
+        self.cond = threading.Condition()
+
+    def write(self) -> None:
+        with self.cond:
+            if self.staged is not None:
+                self.writers.append((self.staged, threading.current_thread() is MAIN))
+                self.times.append(time.monotonic())
+            super().write()
+            self.cond.notify_all()
+
+
+MAIN = threading.main_thread()
+
+
 def test_confirmations_are_written_at_most_once_per_interval_and_at_the_end():
-    c = RecordingCommitter()
+    c = ThreadRecordingCommitter()
     conf = _Confirmations(c, 1, write_interval_s=0.3)  # type: ignore[arg-type]
     for i in range(1, 4):
         conf.sent_state(s(i))
         conf.target_emitted(0, s(i))
-    assert c.commits == [s(1)]  # the first at once; s(2) and s(3) wait for the interval
-    time.sleep(0.6)
-    assert c.commits == [s(1), s(3)]  # a timer wrote the newest, though nothing else came
+    # the first at once; s(2) and s(3) wait for the interval: no caller writes them
+    assert [v for v, by_caller in c.writers if by_caller] == [s(1)]
+    # a timer writes the newest, though nothing else comes
+    with c.cond:
+        assert c.cond.wait_for(lambda: (s(3), False) in c.writers, timeout=60)
+    assert c.commits[0] == s(1) and c.commits[-1] == s(3)
+    # at most one write per interval (a lower bound: a slow machine only spaces them more)
+    assert all(b - a >= 0.29 for a, b in zip(c.times, c.times[1:], strict=False))
     conf.sent_state(s(4))
     conf.target_emitted(0, s(4))
     conf.finish()
-    assert c.commits == [s(1), s(3), s(4)]
+    assert c.commits[-2:] == [s(3), s(4)]
+    assert c.commits.count(s(4)) == 1

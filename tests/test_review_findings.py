@@ -16,12 +16,21 @@ import os
 import signal
 import subprocess
 import sys
-import time
+import threading
 import tracemalloc
 from pathlib import Path
 from typing import Any
 
-from glue_test_helpers import FAKE_TARGET, SINGER, read_jsonl, run_cli, write_json
+from glue_test_helpers import (
+    FAKE_TARGET,
+    SINGER,
+    WAIT_S,
+    LineWatcher,
+    read_jsonl,
+    run_cli,
+    wait_until,
+    write_json,
+)
 
 import glue_runtime
 from glue_runtime.errors import StateError, TapFailed, TargetFailed
@@ -116,8 +125,13 @@ def test_state_write_failure_fails_the_job(tmp_path: Path):
     assert result.exit_code == 5
 
 
+def never(tmp_path: Path) -> list[Any]:
+    """A tap step that waits for a file that never appears: the tap runs until stopped."""
+    return ["wait_file", str(tmp_path / "never"), "x", WAIT_S]
+
+
 def test_target_exiting_0_without_reading_fails_the_job(tmp_path: Path):
-    steps = [*emit(schema(), *(rec(i) for i in range(5)), state(s=5)), ["sleep", 0.5]]
+    steps = [*emit(schema(), *(rec(i) for i in range(5)), state(s=5)), never(tmp_path)]
     result = run_api(tmp_path, steps, [{"exit_after_lines": 0, "exit_code": 0}])
     assert not result.ok
     assert isinstance(result.error, TargetFailed)
@@ -251,18 +265,20 @@ def test_the_target_that_stopped_reading_is_the_one_named(tmp_path: Path):
 
 
 def test_a_dead_tap_with_a_child_holding_its_stdout_ends_the_job(tmp_path: Path):
+    # The child would hold the tap's stdout for ten minutes: the job must end long before.
     pidfile = tmp_path / "sleeper.pid"
-    steps = [*emit(schema(), rec(1)), ["spawn_sleeper", 6, str(pidfile)], ["exit", 1]]
-    started = time.monotonic()
+    steps = [*emit(schema(), rec(1)), ["spawn_sleeper", 600, str(pidfile)], ["exit", 1]]
+    results: list[glue_runtime.JobResult] = []
+    job = threading.Thread(target=lambda: results.append(run_api(tmp_path, steps)), daemon=True)
+    job.start()
     try:
-        result = run_api(tmp_path, steps)
-        took = time.monotonic() - started
+        job.join(WAIT_S)
+        assert not job.is_alive(), "the job waits for the tap's orphaned child"
     finally:
         if pidfile.exists():  # the sleeper this test's tap started
             with contextlib.suppress(ProcessLookupError):
                 os.kill(int(pidfile.read_text()), signal.SIGKILL)
-    assert isinstance(result.error, TapFailed)
-    assert took < 4, f"the job waited {took:.1f}s for the tap's orphaned child"
+    assert isinstance(results[0].error, TapFailed)
 
 
 def test_distinct_state_keys_map_to_distinct_files(tmp_path: Path):
@@ -383,7 +399,7 @@ def test_failed_runs_release_the_lock_and_remove_their_temp_folders(tmp_path: Pa
 
 
 def test_sigterm_ends_a_job_whose_tap_closed_stdout_but_lingers(tmp_path: Path):
-    steps = [*emit(schema(), rec(1), state(s=1)), ["close_stdout"], ["sleep", 30]]
+    steps = [*emit(schema(), rec(1), state(s=1)), ["close_stdout"], ["sleep", 600]]
     argv = cli_argv(tmp_path, steps, {})
     proc = subprocess.Popen(
         [sys.executable, "-m", "glue_runtime", *argv],
@@ -392,22 +408,22 @@ def test_sigterm_ends_a_job_whose_tap_closed_stdout_but_lingers(tmp_path: Path):
         stderr=subprocess.PIPE,
         text=True,
     )
-    deadline = time.monotonic() + 15
-    while committed(tmp_path) is None and time.monotonic() < deadline:
-        time.sleep(0.05)
     # the targets drained and their STATE was committed while the tap still runs
+    wait_until(lambda: committed(tmp_path) is not None, "the first commit")
     assert committed(tmp_path) == {"bookmarks": {"s": 1}}
     assert proc.poll() is None
     proc.send_signal(signal.SIGTERM)
-    _, stderr = proc.communicate(timeout=15)
+    _, stderr = proc.communicate(timeout=WAIT_S)
     assert proc.returncode == 130, stderr
     assert lock_is_free(tmp_path / "state.json.lock")
 
 
 def test_three_sigints_end_a_job_whose_tap_ignores_sigterm(tmp_path: Path):
+    # The tap sends a few records, then waits (ignoring SIGTERM) far longer than the test.
     steps: list[list[Any]] = [*emit(schema())]
-    for i in range(300):
-        steps += [*emit(rec(i), state(s=i)), ["sleep", 0.05]]
+    for i in range(20):
+        steps += emit(rec(i), state(s=i))
+    steps += [["sleep", 600]]
     write_json(tmp_path / "tap.json", {"steps": steps, "ignore_sigterm": True})
     write_json(tmp_path / "target.json", {"output": str(tmp_path / "out.jsonl")})
     argv = [
@@ -418,11 +434,22 @@ def test_three_sigints_end_a_job_whose_tap_ignores_sigterm(tmp_path: Path):
     proc = subprocess.Popen(
         argv, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
     )
-    time.sleep(1.5)
-    for _ in range(3):
-        proc.send_signal(signal.SIGINT)
-        time.sleep(0.3)
-    _, stderr = proc.communicate(timeout=20)
+    try:
+        log = LineWatcher(proc.stderr)
+        # the target confirmed the last STATE: the job is running, the tap waiting
+        wait_until(
+            lambda: {"bookmarks": {"s": 19}} in read_jsonl(tmp_path / "out.jsonl.states"),
+            "the target to confirm the tap's last STATE",
+        )
+        for n in range(1, 4):
+            proc.send_signal(signal.SIGINT)
+            log.wait_for("SIGINT received", count=n)  # handled before the next one is sent
+        proc.wait(timeout=WAIT_S)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    stderr = log.text()
     assert proc.returncode == 130, stderr
     assert "received again: terminating every connector" in stderr
     confirmed = read_jsonl(tmp_path / "out.jsonl.states")
@@ -431,8 +458,9 @@ def test_three_sigints_end_a_job_whose_tap_ignores_sigterm(tmp_path: Path):
 
 
 def test_a_target_that_exits_0_while_the_tap_still_runs_fails_the_job(tmp_path: Path):
-    # Everything is flushed to the target's pipe before it exits, so no write fails.
-    steps = [*emit(schema(), rec(1), state(s=1)), ["flush"], ["sleep", 1]]
+    # Everything is flushed to the target's pipe before it exits, so no write fails; the tap
+    # runs until the job stops it.
+    steps = [*emit(schema(), rec(1), state(s=1)), never(tmp_path)]
     result = run_api(tmp_path, steps, [{"exit_after_lines": 1, "exit_code": 0}])
     assert isinstance(result.error, TargetFailed)
     assert "exited with code 0 before the end" in str(result.error)
@@ -476,7 +504,7 @@ def test_a_process_the_tap_leaves_without_its_stdout_does_not_fail_the_job(tmp_p
     big = "q" * 300_000
     steps = [
         *emit(schema(), *(rec(i, pad=big) for i in range(15)), state(s=15)),
-        ["spawn_quiet_sleeper", 8, str(pidfile)],
+        ["spawn_quiet_sleeper", 600, str(pidfile)],
     ]
     try:
         result = run_api(tmp_path, steps, [{"output": str(tmp_path / "o.jsonl"), "delay_s": 0.2}])

@@ -8,11 +8,19 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
-from glue_test_helpers import FAKE_TAP, FAKE_TARGET, SINGER, read_jsonl, run_cli, write_json
+from glue_test_helpers import (
+    FAKE_TAP,
+    FAKE_TARGET,
+    SINGER,
+    WAIT_S,
+    read_jsonl,
+    run_cli,
+    wait_until,
+    write_json,
+)
 
 import glue_runtime
 
@@ -61,12 +69,9 @@ def test_sigterm_drains_and_commits_only_confirmed_state(tmp_path: Path, job):
         stderr=subprocess.PIPE,
         text=True,
     )
-    deadline = time.monotonic() + 30
-    while not state.exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    time.sleep(0.2)
+    wait_until(state.exists, "the first committed state")
     proc.send_signal(signal.SIGTERM)
-    _, stderr = proc.communicate(timeout=60)
+    _, stderr = proc.communicate(timeout=WAIT_S)
     assert proc.returncode == 130, stderr
     assert "interrupted by SIGTERM" in stderr
     committed = json.loads(state.read_text())  # valid JSON, never half-written
@@ -155,9 +160,7 @@ def test_concurrent_runs_on_one_state_key_are_refused(tmp_path: Path, job):
         stderr=subprocess.DEVNULL,
     )
     try:
-        deadline = time.monotonic() + 30
-        while not job.out.exists() and time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_until(job.out.exists, "the first run's target to start writing")
         second = run_cli(
             *job.argv()[3:],
             cwd=tmp_path,
@@ -167,7 +170,7 @@ def test_concurrent_runs_on_one_state_key_are_refused(tmp_path: Path, job):
         assert f"pid {slow.pid}" in second.stderr
     finally:
         slow.send_signal(signal.SIGTERM)
-        slow.wait(60)
+        slow.wait(WAIT_S)
     assert slow.returncode == 130
 
 
@@ -402,11 +405,17 @@ def test_a_failing_stage_lets_targets_flush_what_came_before(tmp_path: Path, err
         result.raise_for_status()
 
 
+PROGRESS = re.compile(r"users: [\d,]+ \([\d,]+/s\)")
+
+
 def test_live_progress_line_on_a_terminal(tmp_path: Path, job):
     """With stderr on a terminal, a progress line with records/s is redrawn in place."""
     import pty
 
-    job.configs({"records": 400, "sleep": 0.005, "state_every": 50})
+    # The tap holds the job open until the test has seen a progress line (no race with the
+    # one-second redraw interval).
+    seen = tmp_path / "progress-seen"
+    job.configs({"records": 400, "state_every": 50, "hold_until": str(seen)})
     leader, follower = pty.openpty()
     proc = subprocess.Popen(
         job.argv(),
@@ -425,12 +434,14 @@ def test_live_progress_line_on_a_terminal(tmp_path: Path, job):
         if not data:
             break
         chunks.append(data)
-    proc.wait(60)
+        if not seen.exists() and PROGRESS.search(b"".join(chunks).decode(errors="replace")):
+            seen.touch()
+    proc.wait(WAIT_S)
     os.close(leader)
     screen = b"".join(chunks).decode(errors="replace")
     assert proc.returncode == 0, screen
     assert "\r\x1b[K" in screen
-    assert re.search(r"users: [\d,]+ \([\d,]+/s\)", screen)
+    assert PROGRESS.search(screen)
 
 
 def test_a_tap_config_update_is_saved_to_its_source_file(tmp_path: Path):

@@ -80,13 +80,14 @@ def test_lock_is_exclusive_across_processes(tmp_path: Path):
             sys.executable,
             "-c",
             textwrap.dedent(f"""
-            import sys, time
+            import sys
             from glue_runtime.state import FileStateStore
             with FileStateStore({str(tmp_path)!r}).lock("job"):
                 print("locked", flush=True)
-                time.sleep(30)
+                sys.stdin.read()  # held until the test is done with it
         """),
         ],
+        stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
     )

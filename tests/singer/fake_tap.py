@@ -5,10 +5,12 @@ Config keys: streams (list of names), records (per stream), state_every, start_i
 fail_after (exit 1 after N records in all), malformed_at (write a bad line after N records),
 huge_line_at (write a line of huge_line_bytes after N records), sleep (seconds per record),
 api_key (a secret: the tap prints it to stderr on purpose, to test redaction),
-extra_field (add a field not in the schema).
+extra_field (add a field not in the schema), hold_until (after the records, wait until this
+file exists: a test creates it once it has seen what it waits for; exit 7 after 120 s).
 """
 
 import json
+import os
 import signal
 import sys
 import time
@@ -90,6 +92,13 @@ def main() -> int:
                 time.sleep(sleep)
         out.write(json.dumps({"type": "STATE", "value": {"bookmarks": dict(bookmarks)}}) + "\n")
     out.flush()
+    if config.get("hold_until"):
+        deadline = time.monotonic() + 120
+        while not os.path.exists(config["hold_until"]):
+            if time.monotonic() > deadline or stopping:
+                print(f"fake_tap: {config['hold_until']} never appeared", file=sys.stderr)
+                return 7
+            time.sleep(0.02)
     return 0
 
 

@@ -1,9 +1,12 @@
 """The benchmark suite's quick mode runs end to end, so the heavy suite never rots unnoticed."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 EXPECTED = {
@@ -18,7 +21,34 @@ EXPECTED = {
 }
 
 
-def test_quick_mode_writes_every_case(tmp_path):
+# Installed as sitecustomize.py on PYTHONPATH, it breaks one part of glue_runtime in every
+# Python process the benchmark starts, as a half-landed change would.
+BREAKER = """
+import os
+
+_what = os.environ.get("GLUE_TEST_BREAK")
+if _what == "transform":
+    import glue_runtime.stages.transform as _t
+
+    def make_transform(*args, **kwargs):
+        raise RuntimeError("transform broken by the test")
+
+    _t.make_transform = make_transform
+elif _what == "files":
+    import glue_runtime.connectors as _c
+
+    _resolve = _c.resolve
+
+    def resolve(name, *args, **kwargs):
+        if name == "files":
+            raise LookupError("files target hidden by the test")
+        return _resolve(name, *args, **kwargs)
+
+    _c.resolve = resolve
+"""
+
+
+def run_quick(tmp_path, env=None):
     out = tmp_path / "quick.json"
     proc = subprocess.run(
         [
@@ -32,28 +62,57 @@ def test_quick_mode_writes_every_case(tmp_path):
         ],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=300,
+        env=env,
     )
+    return proc, out
+
+
+def test_quick_mode_writes_every_case(tmp_path):
+    proc, out = run_quick(tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads(out.read_text())
     assert result["quick"] is True
     cases = {c["key"]: c for c in result["cases"]}
     assert set(cases) == EXPECTED
-    # the bound and the runner's own stages always run; peers are off in quick mode
-    for key in ("bound", "glue_stages"):
+    # glue_runtime's real stages and the bundled files target always run; peers are off
+    assert result["stages"] == {"select_stage": "real", "transform_stage": "real"}
+    for key in ("bound", "glue_stages", "glue_e2e", "glue_target_files"):
         assert cases[key]["status"] == "ok", cases[key]
         assert cases[key]["records"] == 2000
         assert cases[key]["records_per_s"] > 0
         assert cases[key]["median_tree_peak_mb"] > 0
     for key in ("mmt_stages", "shell_pipe", "target_jsonl", "meltano_run"):
         assert cases[key]["status"] == "skipped", cases[key]
-    # the bundled files target runs once it is installed, and is skipped with a reason until then
-    for key in ("glue_e2e", "glue_target_files"):
-        assert cases[key]["status"] in ("ok", "skipped"), cases[key]
-        if cases[key]["status"] == "skipped":
-            assert "not available" in cases[key]["skipped"]
     assert result["ratios"]["case2/case1"]["2000"]["value"] > 0
     assert "| orjson loop (the bound)" in proc.stdout
+
+
+@pytest.mark.parametrize(
+    ("broken", "rows", "reason"),
+    [
+        ("transform", {"glue_stages", "glue_e2e"}, "transform broken by the test"),
+        ("files", {"glue_e2e", "glue_target_files"}, "hidden by the test"),
+    ],
+)
+def test_quick_mode_fails_when_a_real_part_does_not_build(tmp_path, broken, rows, reason):
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "sitecustomize.py").write_text(BREAKER)
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(
+            filter(None, [str(tmp_path / "site"), os.environ.get("PYTHONPATH")])
+        ),
+        "GLUE_TEST_BREAK": broken,
+    }
+    proc, out = run_quick(tmp_path, env)
+    assert proc.returncode == 1, proc.stderr[-3000:]
+    cases = {c["key"]: c for c in json.loads(out.read_text())["cases"]}
+    failed = {key for key, case in cases.items() if case["status"] == "failed"}
+    assert failed == rows, cases
+    for key in rows:
+        assert reason in cases[key]["error"], cases[key]
+    assert cases["bound"]["status"] == "ok"
 
 
 def test_state_heavy_benchmark_runs_and_prints_its_ratios():

@@ -107,10 +107,17 @@ def h() -> Any:
 _ANY_JSON_COLUMNS = ("people.meta", "people.tags")
 
 
+_HERE = Path(__file__).resolve().parent
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Skip those checks for this package's tests only: the hook sees every collected item,
+    and the sqlite and files suites have columns of the same names that hold one kind."""
     skip = pytest.mark.skip(reason="a jsonb column holds any JSON value, not only numbers")
     for item in items:
-        if item.name.startswith("test_tap_stream_attribute_is_") and any(
-            f"[{col}]" in item.name for col in _ANY_JSON_COLUMNS
+        if (
+            item.name.startswith("test_tap_stream_attribute_is_")
+            and any(f"[{col}]" in item.name for col in _ANY_JSON_COLUMNS)
+            and item.path.is_relative_to(_HERE)
         ):
             item.add_marker(skip)

@@ -7,15 +7,13 @@ import json
 import subprocess
 from pathlib import Path
 
-import pytest
-
 DEMO = Path(__file__).resolve().parents[3] / "examples" / "demo" / "data"
 
 
 def _exe(h, name: str) -> str:
     exe = h.bin / name
-    if not exe.exists():
-        pytest.skip(f"{name} is not installed (pip install -e connectors/files)")
+    # bootstrap installs it: a missing script is a broken install, not a reason to skip
+    assert exe.exists(), f"{name} is not installed in {h.bin} (run scripts/bootstrap)"
     return str(exe)
 
 

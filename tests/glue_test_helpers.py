@@ -84,21 +84,18 @@ class LineWatcher:
                 self.lines.append(line)
                 self._cond.notify_all()
 
-    def count(self, text: str) -> int:
-        with self._cond:
-            return sum(text in line for line in self.lines)
-
     def wait_for(self, text: str, count: int = 1, timeout: float = WAIT_S) -> None:
         """Wait until ``count`` lines holding ``text`` were read; fail with what was read."""
+
+        def enough() -> bool:
+            return sum(text in line for line in self.lines) >= count
+
         with self._cond:
-            if not self._cond.wait_for(lambda: self.count_locked(text) >= count, timeout):
+            if not self._cond.wait_for(enough, timeout):
                 raise AssertionError(
                     f"gave up after {timeout:.0f} s waiting for {count} line(s) with {text!r}; "
                     f"read so far:\n{''.join(self.lines)[-3000:]}"
                 )
-
-    def count_locked(self, text: str) -> int:
-        return sum(text in line for line in self.lines)
 
     def text(self, timeout: float = WAIT_S) -> str:
         """Everything read, once the stream has closed."""

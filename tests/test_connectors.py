@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -20,8 +21,14 @@ TEMPLATE = Path(__file__).parent.parent / "docs" / "examples" / "connector-templ
 
 @pytest.fixture(scope="module")
 def hello_site(tmp_path_factory) -> Path:
-    """The docs' connector template, built and installed (pip) into a folder of its own."""
+    """The docs' connector template, built and installed (pip) into a folder of its own.
+
+    Built from a copy: pip builds in the source folder, and a build/ left there from an
+    earlier run would be packaged instead of the template as it is now.
+    """
     site = tmp_path_factory.mktemp("hello-site")
+    source = tmp_path_factory.mktemp("hello-src") / "connector-template"
+    shutil.copytree(TEMPLATE, source, ignore=shutil.ignore_patterns("build", "*.egg-info"))
     subprocess.run(
         [
             sys.executable,
@@ -33,7 +40,7 @@ def hello_site(tmp_path_factory) -> Path:
             "--no-build-isolation",
             "--target",
             str(site),
-            str(TEMPLATE),
+            str(source),
         ],
         check=True,
         capture_output=True,
@@ -59,6 +66,11 @@ def test_template_package_is_found_listed_and_described(hello_site: Path, tmp_pa
     assert about.code == 0, about.stderr
     assert "name" in about.stdout and "[required]" in about.stdout
     assert "api_key" in about.stdout and "secret" in about.stdout
+
+
+def test_template_package_ships_py_typed(hello_site: Path):
+    # the template is what connector authors copy: its hints reach their users' type checkers
+    assert (hello_site / "glue_hello" / "py.typed").is_file()
 
 
 def test_template_runs_end_to_end_and_resumes(hello_site: Path, tmp_path: Path):

@@ -18,7 +18,7 @@ import orjson
 
 from glue_runtime.connectors import Connector
 from glue_runtime.errors import ConnectorError
-from glue_runtime.process import ConnectorFiles
+from glue_runtime.process import ConnectorFiles, die_with_parent
 from glue_runtime.protocol import loads_exact
 from glue_runtime.secrets import Redactor, secret_values
 from glue_runtime.state import write_json_atomic
@@ -51,6 +51,7 @@ def run_discovery(
                 timeout=DISCOVER_TIMEOUT_S,
                 stdin=subprocess.DEVNULL,
                 cwd=cwd,
+                preexec_fn=die_with_parent(),  # sets the parent-death signal (only prctl)
             )
         except subprocess.TimeoutExpired:
             raise ConnectorError(

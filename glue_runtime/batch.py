@@ -31,6 +31,7 @@ from pathlib import Path
 
 from glue_runtime.connectors import Connector
 from glue_runtime.errors import ConfigError, GlueError, TransformError
+from glue_runtime.process import die_with_parent
 from glue_runtime.protocol import loads_exact
 from glue_runtime.result import JobResult
 from glue_runtime.runner import Endpoint, JobSpec, job_secrets, run_job
@@ -67,6 +68,7 @@ def _run_script(opts: BatchOptions, job_dir: Path, env: dict[str, str], redactor
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
+        preexec_fn=die_with_parent(),  # the script dies with the runner, as connectors do
     )
     assert proc.stdout is not None
 

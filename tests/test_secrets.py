@@ -359,3 +359,31 @@ def test_only_folders_whose_owner_is_gone_are_removed(tmp_path: Path, monkeypatc
     assert sorted(removed) == sorted([stale, reused])
     assert mine.dir.exists() and other.exists()
     mine.cleanup()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="parent-death signal: Linux")
+def test_kill_9_of_the_runner_ends_a_running_batch_script(tmp_path: Path):
+    pid_file = tmp_path / "etl.pid"
+    (tmp_path / "etl.py").write_text(
+        "import os, time\n"
+        f"open({str(pid_file) + '.tmp'!r}, 'w').write(str(os.getpid()))\n"
+        f"os.replace({str(pid_file) + '.tmp'!r}, {str(pid_file)!r})\n"
+        "time.sleep(300)\n"
+    )
+    write_flow(tmp_path, {"config": {}}, extra="etl: {script: etl.py, mode: batch}\n")
+    runner = subprocess.Popen(
+        [sys.executable, "-m", "glue_runtime", "run", "flow.yml"],
+        cwd=tmp_path,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    _wait_for(pid_file.exists, 120, "the batch script to start")
+    script_pid = int(pid_file.read_text())
+    try:
+        runner.kill()
+        runner.wait(60)
+        _wait_for(lambda: _gone(script_pid), 60, "the batch script to die with the runner")
+    finally:
+        if not _gone(script_pid):
+            os.kill(script_pid, signal.SIGKILL)

@@ -25,8 +25,11 @@ _SECRET_NAME = re.compile(
 )
 _MIN_SECRET_LEN = 4  # shorter values would mask ordinary words
 _MIN_BASE64_CORE = 6  # base64 fragments shorter than this could match ordinary words
-# scheme://user:password@  (the password may hold anything but the URL's delimiters)
-_URL_USERINFO = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/?#@\s:]*:([^/?#@\s]+)@")
+# scheme://netloc: the userinfo is what comes before the netloc's last "@"
+_URL_NETLOC = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://([^/?#\s]+)")
+# name=value pairs: libpq and ODBC connection strings, URL query strings
+_PAIR = re.compile(r"([A-Za-z_][\w.-]*)\s*=\s*([^\s;&'\"]+)")
+_PAIR_NAMES = frozenset({"pwd", "key", "sig", "access_token", "client_secret"})
 _BASE64_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/-_")
 
 
@@ -34,13 +37,22 @@ def is_secret_name(name: str) -> bool:
     return bool(_SECRET_NAME.search(name))
 
 
-def url_passwords(text: str) -> set[str]:
-    """The passwords in a string's URLs (``scheme://user:pw@...``), as written and decoded."""
-    if "://" not in text:
-        return set()
+def embedded_secrets(text: str) -> set[str]:
+    """The secrets written inside a string: a URL's password (``scheme://user:pw@host``), and
+    the value of a secret-looking ``name=value`` pair (``password=pw`` in a libpq or ODBC
+    connection string, ``?api_key=k`` in a URL); each as written and percent-decoded."""
     found = set()
-    for m in _URL_USERINFO.finditer(text):
-        found.update((m.group(1), unquote(m.group(1))))
+    if "://" in text:
+        for m in _URL_NETLOC.finditer(text):
+            userinfo, at, _ = m.group(1).rpartition("@")
+            if at and ":" in userinfo:
+                found.add(userinfo.partition(":")[2])
+    if "=" in text:
+        for m in _PAIR.finditer(text):
+            name = m.group(1).lower()
+            if name in _PAIR_NAMES or is_secret_name(name):
+                found.add(m.group(2))
+    found |= {unquote(v) for v in found}
     return {v for v in found if len(v) >= _MIN_SECRET_LEN}
 
 
@@ -78,7 +90,7 @@ def secret_values(config: Any, secret_names: Iterable[str] = ()) -> set[str]:
         elif isinstance(node, str):
             if secret and len(node) >= _MIN_SECRET_LEN:
                 values.add(node)
-            values.update(url_passwords(node))
+            values.update(embedded_secrets(node))
 
     walk(config, False)
     return values
@@ -98,7 +110,7 @@ def redact_config(config: Any, secret_names: Iterable[str] = ()) -> Any:
         if secret and node is not None and not isinstance(node, bool):
             return MASK
         if isinstance(node, str):
-            for pw in url_passwords(node):
+            for pw in embedded_secrets(node):
                 node = node.replace(pw, MASK)
         return node
 
@@ -118,7 +130,7 @@ def _printed_forms(value: str) -> set[str]:
         json.dumps(value, ensure_ascii=False)[1:-1],
         quote(value, safe=""),
         quote_plus(value, safe=""),
-        *url_passwords(value),
+        *embedded_secrets(value),
     }
     if "\n" in value:
         forms.update(line.strip() for line in value.splitlines())

@@ -66,6 +66,23 @@ def test_a_url_password_is_secret_whatever_the_setting_is_called():
     assert "db.local" in redactor.redact(config["sqlalchemy_url"])  # only the password goes
 
 
+@pytest.mark.parametrize(
+    ("setting", "secret"),
+    [
+        ("postgresql://glue:p@ss-W0rd@db.local/app", "p@ss-W0rd"),  # an unescaped "@"
+        ("host=db user=glue password=Lq8Wm3Zt dbname=app", "Lq8Wm3Zt"),  # libpq
+        ("Server=db;User Id=glue;Pwd=Rk5Tn2Vx;", "Rk5Tn2Vx"),  # ODBC
+        ("https://api.example.com/v1/items?api_key=Hs4Jd7Fk&page=2", "Hs4Jd7Fk"),
+    ],
+)
+def test_a_secret_inside_a_connection_string_is_masked(setting: str, secret: str):
+    redactor = Redactor(secret_values({"connection": setting}))
+    assert leaks(secret, redactor.redact(f"connecting: {secret} ({setting})")) == []
+    assert (
+        secret_values({"connection": "https://example.com/a=b?page=2&key_properties=id"}) == set()
+    )
+
+
 @pytest.mark.parametrize("user", ["", "a", "ab", "ada", "someone.else@example.com"])
 def test_a_basic_auth_header_is_masked_whatever_the_user_name(user: str):
     pw = "hV3nT9rQ2xL7"

@@ -404,3 +404,21 @@ def test_kill_9_of_the_runner_ends_a_running_batch_script(tmp_path: Path):
     finally:
         if not _gone(script_pid):
             os.kill(script_pid, signal.SIGKILL)
+
+
+def test_the_catalog_cache_name_is_no_unkeyed_hash_of_the_credentials(tmp_path: Path):
+    import hashlib
+
+    import orjson
+
+    from glue_runtime.connectors import Connector
+    from glue_runtime.discovery import cache_key
+
+    tap = Connector("tap-x", "tap", ["/bin/tap-x"], "path", "/bin/tap-x")
+    config = {"host": "db.local", "password": "weakpw"}
+    plain = hashlib.sha256(b"/bin/tap-x" + orjson.dumps(config, option=orjson.OPT_SORT_KEYS))
+    name = cache_key(tap, config, tmp_path / "a")
+    assert plain.hexdigest()[:16] not in name  # a guess cannot be checked against the name
+    assert name == cache_key(tap, config, tmp_path / "a")  # stable: the cache still hits
+    assert name != cache_key(tap, {**config, "password": "other"}, tmp_path / "a")
+    assert oct((tmp_path / "a" / ".salt").stat().st_mode & 0o777) == "0o600"

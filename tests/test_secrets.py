@@ -27,6 +27,9 @@ from glue_runtime.process import ConnectorFiles, remove_stale_folders
 from glue_runtime.secrets import Redactor, secret_values
 
 LEAKY_TAP = str(SINGER / "leaky_tap.py")
+linux_only = pytest.mark.skipif(
+    not sys.platform.startswith("linux"), reason="parent-death signal and /proc: Linux"
+)
 REVIEW_TARGET = str(SINGER / "review_target.py")
 
 
@@ -314,7 +317,7 @@ def _start_sleeping_run(tmp_path: Path) -> tuple[subprocess.Popen, int, dict]:
     return runner, int(pid_file.read_text()), env
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="parent-death signal: Linux")
+@linux_only
 def test_kill_9_of_the_runner_ends_its_connectors_and_the_next_run_removes_their_files(
     tmp_path: Path,
 ):
@@ -344,6 +347,7 @@ def test_kill_9_of_the_runner_ends_its_connectors_and_the_next_run_removes_their
             os.kill(tap_pid, signal.SIGKILL)
 
 
+@linux_only
 def test_sighup_drains_like_sigterm(tmp_path: Path):
     runner, tap_pid, _ = _start_sleeping_run(tmp_path)
     try:
@@ -360,6 +364,7 @@ def test_sighup_drains_like_sigterm(tmp_path: Path):
             os.kill(tap_pid, signal.SIGKILL)
 
 
+@linux_only
 def test_only_folders_whose_owner_is_gone_are_removed(tmp_path: Path, monkeypatch):
     monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
     mine = ConnectorFiles("tap-live")
@@ -378,7 +383,7 @@ def test_only_folders_whose_owner_is_gone_are_removed(tmp_path: Path, monkeypatc
     mine.cleanup()
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="parent-death signal: Linux")
+@linux_only
 def test_kill_9_of_the_runner_ends_a_running_batch_script(tmp_path: Path):
     pid_file = tmp_path / "etl.pid"
     (tmp_path / "etl.py").write_text(

@@ -229,8 +229,13 @@ def test_a_secret_at_the_excerpt_cut_of_a_target_stdout_line_is_masked(tmp_path:
     assert leaks(secret, result.stdout + result.stderr) == []
 
 
-def test_the_api_result_and_log_hold_no_env_or_dsn_secret(tmp_path: Path, caplog):
+def test_the_api_result_and_log_hold_no_env_or_dsn_secret(tmp_path: Path, caplog, monkeypatch):
+    import logging
+
     import glue_runtime
+
+    # an in-process CLI test earlier in the session may have stopped propagation to caplog
+    monkeypatch.setattr(logging.getLogger("glue_runtime"), "propagate", True)
 
     token, dsn_pw = "Ap1Zx8Cv3Bn6", "Qw2Er4Ty6Ui8"
     config = {

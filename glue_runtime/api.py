@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -102,6 +102,7 @@ def run(
     full_refresh: bool = False,
     max_line_bytes: int = protocol.DEFAULT_MAX_LINE_BYTES,
     env: dict[str, str] | None = None,
+    secrets: Iterable[str] = (),
     cwd: str | Path | None = None,
     validate_config: bool = True,
     on_progress: ProgressFn | None = None,
@@ -118,6 +119,8 @@ def run(
     or paths. Configs are dicts or JSON file paths. Returns a :class:`JobResult`; a failed run
     does not raise (call ``result.raise_for_status()`` for that). Confirmed state is written
     at most once per ``state_write_interval_s`` and at the end (0: at every confirmation).
+    ``secrets``: further values to mask in logs and errors (settings marked secret by the
+    connector or by name, URL passwords and ``env`` values with secret-looking names always are).
     """
     target_names = [target] if isinstance(target, str) else list(target)
     if isinstance(target_config, (list, tuple)):
@@ -151,6 +154,7 @@ def run(
         full_refresh=full_refresh,
         max_line_bytes=max_line_bytes,
         env=dict(env or {}),
+        secrets=frozenset(secrets),
         cwd=str(cwd) if cwd is not None else None,
         validate_configs=validate_config,
         on_progress=on_progress,
@@ -210,6 +214,7 @@ def run_flow(
         full_refresh=full_refresh,
         max_line_bytes=max_line_bytes or flow.max_line_bytes or protocol.DEFAULT_MAX_LINE_BYTES,
         env=flow.env,
+        secrets=flow.env_secrets,
         cwd=base,
         validate_config=flow.source.validate and all(t.validate for t in flow.targets),
         on_progress=on_progress,

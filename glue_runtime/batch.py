@@ -31,9 +31,11 @@ from pathlib import Path
 
 from glue_runtime.connectors import Connector
 from glue_runtime.errors import ConfigError, GlueError, TransformError
+from glue_runtime.process import die_with_parent
 from glue_runtime.protocol import loads_exact
 from glue_runtime.result import JobResult
-from glue_runtime.runner import Endpoint, JobSpec, run_job
+from glue_runtime.runner import Endpoint, JobSpec, job_secrets, run_job
+from glue_runtime.secrets import Redactor
 from glue_runtime.state import StateCommitter
 
 log = logging.getLogger("glue_runtime.batch")
@@ -54,7 +56,7 @@ def _module_connector(module: str, kind: str, label: str) -> Connector:
     return Connector(label, kind, [sys.executable, "-m", module], "builtin", module)  # type: ignore[arg-type]
 
 
-def _run_script(opts: BatchOptions, job_dir: Path, env: dict[str, str]) -> None:
+def _run_script(opts: BatchOptions, job_dir: Path, env: dict[str, str], redactor: Redactor) -> None:
     if not opts.script.is_file():
         raise ConfigError(f"batch ETL script {opts.script} does not exist")
     tail: deque[str] = deque(maxlen=30)
@@ -66,13 +68,15 @@ def _run_script(opts: BatchOptions, job_dir: Path, env: dict[str, str]) -> None:
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
+        preexec_fn=die_with_parent(),  # the script dies with the runner, as connectors do
     )
     assert proc.stdout is not None
 
     def relay() -> None:
         assert proc.stdout is not None
         for raw in proc.stdout:
-            line = raw.decode("utf-8", "replace").rstrip()
+            # the script runs with the job's environment, credentials included: mask them
+            line = redactor.redact(raw.decode("utf-8", "replace").rstrip())
             if line:
                 tail.append(line)
                 logger.info(line, extra={"connector": "etl"})
@@ -125,6 +129,7 @@ def run_batch(base: JobSpec, opts: BatchOptions) -> JobResult:
         snapshots_work.mkdir(parents=True)
 
     committer = StateCommitter(base.store, base.state_key)
+    redactor = Redactor(job_secrets(base))
     try:
         with committer.locked():
             log.info("batch job %s: phase 1/3: %s -> %s", base.job_id, base.tap.label, sync_output)
@@ -150,7 +155,7 @@ def run_batch(base: JobSpec, opts: BatchOptions) -> JobResult:
                 "ETL_OUTPUT": str(etl_output),
                 "SNAPSHOT_DIR": str(snapshots_work),
             }
-            _run_script(opts, job_dir, env)
+            _run_script(opts, job_dir, env, redactor)
 
             log.info("batch job %s: phase 3/3: etl-output -> targets", base.job_id)
             tap_state = loads_exact((sync_output / "_state.json").read_bytes())
@@ -178,6 +183,9 @@ def run_batch(base: JobSpec, opts: BatchOptions) -> JobResult:
                     phase3.streams[name].records_in = stats.records_in
             return _finish(phase3, started, committer)
     except GlueError as exc:
+        if redactor:
+            exc.message = redactor.redact(exc.message)
+            exc.args = (exc.message,)
         result = JobResult(
             job_id=base.job_id,
             status="failed",

@@ -25,6 +25,7 @@ from typing import Any, Literal
 import orjson
 
 from glue_runtime.errors import ConfigError, ConnectorError, ConnectorNotFound
+from glue_runtime.process import die_with_parent
 from glue_runtime.secrets import secret_paths_from_schema
 
 Kind = Literal["tap", "target"]
@@ -91,6 +92,7 @@ def _run_about(argv: tuple[str, ...]) -> dict[str, Any] | None:
             capture_output=True,
             timeout=ABOUT_TIMEOUT_S,
             stdin=subprocess.DEVNULL,
+            preexec_fn=die_with_parent(),  # sets the parent-death signal (only prctl)
         )
     except (OSError, subprocess.TimeoutExpired):
         return None

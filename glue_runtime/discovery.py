@@ -2,14 +2,18 @@
 
 Discovery can be slow (a large SaaS account, a database with thousands of tables), so the catalog
 is cached under ``.glue/catalogs/`` keyed by the tap and a hash of its config: a config change
-(new credentials, another database) discovers again; ``refresh=True`` always does.
+(new credentials, another database) discovers again; ``refresh=True`` always does. The hash is
+keyed with a random salt kept in the cache folder, so a file name reveals nothing of a password.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import hmac
 import json
 import logging
+import os
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -18,7 +22,7 @@ import orjson
 
 from glue_runtime.connectors import Connector
 from glue_runtime.errors import ConnectorError
-from glue_runtime.process import ConnectorFiles
+from glue_runtime.process import ConnectorFiles, die_with_parent
 from glue_runtime.protocol import loads_exact
 from glue_runtime.secrets import Redactor, secret_values
 from glue_runtime.state import write_json_atomic
@@ -29,8 +33,31 @@ DEFAULT_CACHE_DIR = Path(".glue") / "catalogs"
 DISCOVER_TIMEOUT_S = 30 * 60
 
 
-def cache_key(connector: Connector, config: dict[str, Any]) -> str:
-    digest = hashlib.sha256()
+def _cache_salt(folder: Path) -> bytes:
+    """A random key kept in the cache folder (mode 0600), made on first use.
+
+    The cache file's name is a hash of the config, credentials included: unkeyed, anyone who
+    sees the name (it is logged) and knows the rest of the config could test guesses of a weak
+    password against it offline.
+    """
+    path = folder / ".salt"
+    with contextlib.suppress(FileNotFoundError):
+        return path.read_bytes()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_bytes()
+    except OSError:
+        return b""  # an unwritable cache folder: no catalog is written there either
+    salt = os.urandom(32)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(salt)
+    return salt
+
+
+def cache_key(connector: Connector, config: dict[str, Any], folder: Path | None = None) -> str:
+    digest = hmac.new(_cache_salt(folder or DEFAULT_CACHE_DIR), digestmod=hashlib.sha256)
     digest.update(" ".join(connector.argv).encode())
     digest.update(orjson.dumps(config, option=orjson.OPT_SORT_KEYS))
     return f"{connector.label}-{digest.hexdigest()[:16]}"
@@ -51,6 +78,7 @@ def run_discovery(
                 timeout=DISCOVER_TIMEOUT_S,
                 stdin=subprocess.DEVNULL,
                 cwd=cwd,
+                preexec_fn=die_with_parent(),  # sets the parent-death signal (only prctl)
             )
         except subprocess.TimeoutExpired:
             raise ConnectorError(
@@ -93,7 +121,7 @@ def discover(
     Returns (catalog, cache file, whether it came from the cache).
     """
     folder = Path(cache_dir) if cache_dir is not None else DEFAULT_CACHE_DIR
-    path = folder / f"{cache_key(connector, config)}.json"
+    path = folder / f"{cache_key(connector, config, folder)}.json"
     if not refresh and path.exists():
         try:
             return loads_exact(path.read_bytes()), path, True

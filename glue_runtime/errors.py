@@ -88,7 +88,7 @@ class StateLocked(StateError):
 
 
 class Interrupted(GlueError):
-    """The job was stopped by SIGINT or SIGTERM and drained (exit 130)."""
+    """The job was stopped by SIGINT, SIGTERM or SIGHUP and drained (exit 130)."""
 
     exit_code = 130
     kind = "interrupted"
@@ -101,5 +101,6 @@ EXIT_CODES: dict[int, str] = {
     3: "a connector (tap or target) failed",
     4: "data error: malformed Singer message, or the ETL script / map failed on a record",
     5: "state error: the state store is locked by another run, unreadable or unwritable",
-    130: "interrupted by SIGINT/SIGTERM; the job drained and committed what the targets confirmed",
+    130: "interrupted by SIGINT/SIGTERM/SIGHUP; the job drained and committed what the targets "
+    "confirmed",
 }

@@ -15,9 +15,10 @@ state:
 ```
 
 ``${VAR}`` in any string reads the environment (``${VAR:-default}`` gives a default when VAR is
-unset or empty, ``$$`` is a literal ``$``), so secrets need not sit in the file. Files the flow
-names (``config_file``) are read as written, without expansion. Relative paths resolve against
-the flow file's folder, and connectors run there.
+unset or empty, ``$$`` is a literal ``$``), so secrets need not sit in the file. What ``env:``
+takes from the environment is treated as a secret: masked in logs and errors wherever it shows.
+Files the flow names (``config_file``) are read as written, without expansion. Relative paths
+resolve against the flow file's folder, and connectors run there.
 """
 
 from __future__ import annotations
@@ -80,13 +81,20 @@ class Flow:
     state_file: Path | None = None
     state_key: str | None = None
     env: dict[str, str] = field(default_factory=dict)
+    env_secrets: set[str] = field(default_factory=set)  # what env: took from ${VAR}s
     max_line_bytes: int | None = None
     path: Path | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def expand_env(value: Any, *, where: str, env: dict[str, str] | None = None) -> Any:
-    """Replace ``${VAR}`` in every string of a parsed YAML/JSON value."""
+def expand_env(
+    value: Any, *, where: str, env: dict[str, str] | None = None, found: set[str] | None = None
+) -> Any:
+    """Replace ``${VAR}`` in every string of a parsed YAML/JSON value.
+
+    ``found`` collects the values taken from the environment (not the defaults, which are
+    written in the file): they may be secrets, to be masked in logs.
+    """
     environ = os.environ if env is None else env
 
     def sub(text: str, path: str) -> str:
@@ -98,6 +106,8 @@ def expand_env(value: Any, *, where: str, env: dict[str, str] | None = None) -> 
             if default is not None and not value:
                 return default  # as in the shell: unset or empty takes the default
             if value is not None:
+                if found is not None:
+                    found.add(value)
                 return value
             raise ConfigError(
                 f"{where}: {path} uses ${{{name}}} but {name} is not set in the environment",
@@ -182,7 +192,9 @@ def parse_flow(data: Any, *, where: str, base_dir: Path, path: Path | None = Non
             f"{where}: unknown keys {sorted(unknown)}",
             hint=f"a flow file knows: {', '.join(sorted(_TOP_KEYS))}",
         )
-    data = expand_env(data, where=where)
+    env_secrets: set[str] = set()
+    env_raw = expand_env({"env": data.get("env")}, where=where, found=env_secrets)["env"]
+    data = expand_env({k: v for k, v in data.items() if k != "env"}, where=where)
     source_raw = data.get("source", data.get("tap"))
     if source_raw is None:
         raise ConfigError(f"{where}: no 'source' (the tap to read from)")
@@ -233,7 +245,8 @@ def parse_flow(data: Any, *, where: str, base_dir: Path, path: Path | None = Non
         state_dir=opt_path(state.get("dir")),
         state_file=opt_path(state.get("file")),
         state_key=state.get("key"),
-        env={str(k): str(v) for k, v in (data.get("env") or {}).items()},
+        env={str(k): str(v) for k, v in (env_raw or {}).items()},
+        env_secrets=env_secrets,
         max_line_bytes=data.get("max_line_bytes"),
         path=path,
         extra={k: data[k] for k in ("triggers", "tenants", "description") if k in data},

@@ -3,23 +3,31 @@
 Config, catalog and state files go to a private temporary folder (mode 0700) that is removed
 when the process is done. Stderr is read by a thread that relays each line to the log, labelled
 with the connector, and keeps the tail for error messages.
+
+A connector dies with the runner: on Linux each is started with a parent-death signal (SIGTERM),
+so a runner killed with kill -9 leaves none running. Such a runner cannot remove its temporary
+folders (which hold the connectors' configs, credentials included): their names carry the
+owner's pid and start time, and the next run removes the folders whose owner is gone.
 """
 
 from __future__ import annotations
 
 import array
 import contextlib
+import ctypes
 import fcntl
 import logging
 import os
+import re
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import termios
 import threading
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -32,12 +40,123 @@ log = logging.getLogger("glue_runtime.connector")
 STDERR_TAIL_LINES = 40
 
 
+_PR_SET_PDEATHSIG = 1
+
+
+def _find_prctl() -> Any:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+
+
+_PRCTL = _find_prctl()  # looked up once, here: the child between fork and exec only calls it
+_SIGTERM = int(signal.SIGTERM)
+_HAVE_PROC = os.path.isdir("/proc/self")
+
+
+def die_with_parent() -> Callable[[], None] | None:
+    """A ``preexec_fn`` that makes the child get SIGTERM when this process dies (Linux).
+
+    The signal is sent when the *thread* that started the child ends: the runner starts its
+    connectors from the thread that runs the job, which outlives them. If this process died
+    before the child set the signal up, the child stops at once instead of running orphaned.
+    Elsewhere: None (no such mechanism; the next run still removes the temporary folders).
+    """
+    prctl = _PRCTL
+    if prctl is None:
+        return None
+    parent = os.getpid()
+
+    def setup() -> None:
+        prctl(_PR_SET_PDEATHSIG, _SIGTERM, 0, 0, 0)
+        if os.getppid() != parent:  # no signal here: this copy still has the runner's handlers
+            os._exit(1)
+
+    return setup
+
+
+def _start_time(pid: int) -> tuple[str, bool] | None:
+    """A process's start time (clock ticks since boot) and whether it is a zombie; None if
+    there is no such process. Without /proc (not Linux): ("0", False) for a live process."""
+    if _HAVE_PROC:
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as fh:
+                fields = fh.read().rsplit(b")", 1)[1].split()
+            return fields[19].decode(), fields[0] in (b"Z", b"X")
+        except FileNotFoundError:
+            return None
+        except (OSError, IndexError):
+            pass
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        pass
+    return "0", False
+
+
+def _owner_tag() -> str:
+    found = _start_time(os.getpid())
+    return f"p{os.getpid()}.{found[0] if found else 0}"
+
+
+# glue-<label>-p<pid>.<start time>-<mkdtemp's 8 random characters>
+_FOLDER = re.compile(r"glue-.+-p(\d+)\.(\d+)-[a-z0-9_]{8}")
+
+
+def _owner_gone(pid: int, start: str) -> bool:
+    found = _start_time(pid)
+    if found is None or found[1]:  # no such process, or a zombie: it cleans nothing now
+        return True
+    return start != "0" and found[0] != "0" and found[0] != start  # the pid was reused
+
+
+def remove_stale_folders(parent: str | None = None) -> list[Path]:
+    """Remove the connector folders of runs that died without cleaning up (kill -9).
+
+    Only this user's folders whose owner process is gone; returns what was removed.
+    """
+    base = Path(parent or tempfile.gettempdir())
+    removed = []
+    try:
+        entries = list(os.scandir(base))
+    except OSError:
+        return removed
+    uid = os.getuid()
+    for entry in entries:
+        m = _FOLDER.fullmatch(entry.name)
+        if m is None:
+            continue
+        with contextlib.suppress(OSError):
+            if entry.is_symlink() or not entry.is_dir() or entry.stat().st_uid != uid:
+                continue
+            if _owner_gone(int(m.group(1)), m.group(2)):
+                shutil.rmtree(entry.path, ignore_errors=True)
+                if not os.path.exists(entry.path):
+                    removed.append(Path(entry.path))
+    if removed:
+        log.info(
+            "removed %d temporary connector folder(s) left by runs that were killed: %s",
+            len(removed),
+            ", ".join(str(p) for p in removed),
+        )
+    return removed
+
+
 class ConnectorFiles:
-    """A private folder for one connector's config/catalog/state files."""
+    """A private folder for one connector's config/catalog/state files.
+
+    Named after its owner (pid and start time), so that a later run can tell it was left
+    behind by a runner that was killed, and remove it (see remove_stale_folders).
+    """
 
     def __init__(self, label: str) -> None:
         safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in label)
-        self.dir = Path(tempfile.mkdtemp(prefix=f"glue-{safe}-"))
+        self.dir = Path(tempfile.mkdtemp(prefix=f"glue-{safe}-{_owner_tag()}-"))
         os.chmod(self.dir, 0o700)
 
     def write_json(self, name: str, value: Any) -> Path:
@@ -83,6 +202,7 @@ class ConnectorProcess:
                 cwd=cwd,
                 bufsize=1024 * 1024,
                 start_new_session=True,  # our own signal handling decides what reaches it
+                preexec_fn=die_with_parent(),  # sets the parent-death signal (only prctl)
             )
         except OSError as exc:
             raise ConnectorError(

@@ -18,6 +18,7 @@ from typing import Any
 import orjson
 
 from glue_runtime.errors import LineTooLong, ProtocolError
+from glue_runtime.secrets import Redactor
 
 RECORD = "RECORD"
 SCHEMA = "SCHEMA"
@@ -45,31 +46,55 @@ _loads = orjson.loads
 _OPT_NEWLINE = orjson.OPT_APPEND_NEWLINE
 
 
-def excerpt(line: bytes | str, limit: int = EXCERPT_CHARS) -> str:
-    """A short, printable excerpt of a line for error messages."""
-    text = line.decode("utf-8", "replace") if isinstance(line, bytes) else line
-    text = text.rstrip("\r\n")
-    return text if len(text) <= limit else text[:limit] + "..."
+def excerpt(line: bytes | str, limit: int = EXCERPT_CHARS, redactor: Redactor | None = None) -> str:
+    """A short, printable excerpt of a line for error messages.
+
+    Secrets are masked before the line is cut: cut first, a secret across the cut would no
+    longer be recognised and its first characters would show. Only a window of a long line is
+    decoded and searched, wide enough that no secret can reach into the excerpt from beyond it.
+    """
+    margin = redactor.max_len if redactor else 0
+    size = limit * 4 + margin
+    while True:
+        chunk = line[:size]
+        whole = len(chunk) == len(line)
+        text = chunk.decode("utf-8", "replace") if isinstance(chunk, bytes) else chunk
+        if whole:
+            text = text.rstrip("\r\n")
+        if redactor:
+            text = redactor.redact(text)
+        if whole:
+            return text if len(text) <= limit else text[:limit] + "..."
+        if len(text) - margin > limit:  # a secret cut at the window's end lies past the excerpt
+            return text[:limit] + "..."
+        size *= 2
 
 
-def parse_line(line: bytes, *, source: str = "input", line_no: int = 0) -> Message:
-    """Parse one Singer line; raise ProtocolError naming the source, line number and an excerpt."""
+def _shown(line: bytes, redactor: Redactor | None) -> str:
+    return repr(excerpt(line, redactor=redactor))
+
+
+def parse_line(
+    line: bytes, *, source: str = "input", line_no: int = 0, redactor: Redactor | None = None
+) -> Message:
+    """Parse one Singer line; raise ProtocolError naming the source, line number and an excerpt
+    (with the job's secrets masked, when a redactor is given)."""
     try:
         msg = loads_line(line)
     except orjson.JSONDecodeError as exc:
         raise ProtocolError(
-            f"{source}: line {line_no} is not valid JSON ({exc.msg}): {excerpt(line)!r}",
+            f"{source}: line {line_no} is not valid JSON ({exc.msg}): {_shown(line, redactor)}",
             hint=f"check the output of {source}; every stdout line must be one JSON object",
         ) from None
     if type(msg) is not dict:
         raise ProtocolError(
-            f"{source}: line {line_no} is JSON but not an object: {excerpt(line)!r}",
+            f"{source}: line {line_no} is JSON but not an object: {_shown(line, redactor)}",
             hint="Singer messages are JSON objects with a 'type' key",
         )
     mtype = msg.get("type")
     if type(mtype) is not str:
         raise ProtocolError(
-            f"{source}: line {line_no} has no 'type' key: {excerpt(line)!r}",
+            f"{source}: line {line_no} has no 'type' key: {_shown(line, redactor)}",
             hint="every Singer message needs a 'type' (RECORD, SCHEMA, STATE, ...)",
         )
     if not mtype.isupper():  # the spec says types are case-insensitive
@@ -79,23 +104,31 @@ def parse_line(line: bytes, *, source: str = "input", line_no: int = 0) -> Messa
         for key in required:
             if key not in msg:
                 raise ProtocolError(
-                    f"{source}: line {line_no}: {mtype} message has no {key!r}: {excerpt(line)!r}",
+                    f"{source}: line {line_no}: {mtype} message has no {key!r}: "
+                    f"{_shown(line, redactor)}",
                     hint=f"a Singer {mtype} message must carry {', '.join(required)}",
                 )
         if mtype == RECORD and type(msg["record"]) is not dict:
             raise ProtocolError(
                 f"{source}: line {line_no}: RECORD for stream {msg['stream']!r} has a "
-                f"'record' that is not an object: {excerpt(line)!r}"
+                f"'record' that is not an object: {_shown(line, redactor)}"
             )
     return msg
 
 
-def check_length(line: bytes, max_bytes: int, *, source: str, line_no: int) -> None:
+def check_length(
+    line: bytes,
+    max_bytes: int,
+    *,
+    source: str,
+    line_no: int,
+    redactor: Redactor | None = None,
+) -> None:
     """Raise LineTooLong when a line exceeds the limit (called only for lines that hit it)."""
     if len(line) > max_bytes:
         raise LineTooLong(
             f"{source}: line {line_no} is longer than the limit of {max_bytes:,} bytes "
-            f"(starts {excerpt(line[: EXCERPT_CHARS * 2])!r})",
+            f"(starts {_shown(line, redactor)})",
             hint="raise it with --max-line-bytes (or max_line_bytes in the flow file) "
             "if such records are expected",
         )

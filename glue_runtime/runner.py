@@ -10,7 +10,8 @@ Threads and their jobs:
 
 Failure rules (see docs/concepts.md): tap fails -> targets' input is closed, they flush, their
 last confirmed STATE is committed, the job fails. A target fails -> the tap is stopped and nothing
-further is committed. SIGINT/SIGTERM -> forwarded to the tap, and the job drains the same way.
+further is committed. SIGINT/SIGTERM/SIGHUP -> forwarded to the tap (as SIGTERM), and the job
+drains the same way.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ from glue_runtime.errors import (
     TapFailed,
     TargetFailed,
 )
-from glue_runtime.process import ConnectorFiles, ConnectorProcess
+from glue_runtime.process import ConnectorFiles, ConnectorProcess, remove_stale_folders
 from glue_runtime.protocol import RECORD, SCHEMA, STATE, Message
 from glue_runtime.result import JobResult, StreamStats
 from glue_runtime.secrets import Redactor, secret_values
@@ -50,6 +51,7 @@ from glue_runtime.stages import Stage
 from glue_runtime.state import FileStateStore, StateCommitter
 
 log = logging.getLogger("glue_runtime.job")
+_DRAIN_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 @dataclass
@@ -77,6 +79,8 @@ class JobSpec:
     full_refresh: bool = False
     max_line_bytes: int = protocol.DEFAULT_MAX_LINE_BYTES
     env: dict[str, str] = field(default_factory=dict)
+    # Further values to keep out of logs: what a flow's env: took from the outer environment.
+    secrets: frozenset[str] = frozenset()
     cwd: str | None = None
     validate_configs: bool = True
     select_stats: Any = None  # the field map selector's counts (stages.select.SelectStats)
@@ -279,6 +283,22 @@ class _StatePusher:
                 stream.flush()
 
 
+def job_secrets(spec: JobSpec) -> set[str]:
+    """Every secret value a job knows of, to keep out of its logs and errors.
+
+    Settings the connector's schema marks secret count even with ``validate: false`` (the
+    schema comes from ``--about``, asked once per connector and cached; a connector without it
+    still has its settings judged by name and its URLs' passwords masked). The job's ``env``
+    values count when their name looks secret; values a flow's ``env:`` took from the outer
+    environment arrive in ``spec.secrets``.
+    """
+    values = set(spec.secrets)
+    for ep in (spec.tap, *spec.targets):
+        values |= secret_values(ep.config, ep.connector.secret_settings())
+    values |= secret_values(spec.env)
+    return values
+
+
 class Job:
     """One run of a tap into targets. Build it from a JobSpec, call :meth:`run`."""
 
@@ -332,9 +352,7 @@ class Job:
 
     # -- set-up ------------------------------------------------------------------------------
     def _collect_secrets(self) -> None:
-        for ep in (self.spec.tap, *self.spec.targets):
-            names = ep.connector.secret_settings() if self.spec.validate_configs else set()
-            self.redactor.add(secret_values(ep.config, names))
+        self.redactor.add(job_secrets(self.spec))
 
     def _validate(self) -> None:
         if not self.spec.validate_configs:
@@ -433,7 +451,11 @@ class Job:
         limit = self.spec.max_line_bytes
         loads = orjson.loads
         decode_error = orjson.JSONDecodeError
-        parse = protocol.parse_line
+        redactor = self.redactor
+
+        def parse(line: bytes, *, source: str, line_no: int) -> Message:
+            return protocol.parse_line(line, source=source, line_no=line_no, redactor=redactor)
+
         label = tap.label
         streams = self.streams
         full_refresh = self.spec.full_refresh
@@ -445,7 +467,7 @@ class Job:
                 return
             line_no += 1
             if len(line) > limit and line[-1:] != b"\n":
-                protocol.check_length(line, limit, source=label, line_no=line_no)
+                protocol.check_length(line, limit, source=label, line_no=line_no, redactor=redactor)
             try:
                 # Numbers a float cannot hold (one cheap byte check) take the exact parse.
                 msg = loads(line) if not needs_exact(line) else protocol.loads_line(line)
@@ -603,7 +625,7 @@ class Job:
             target.label,
             line_no,
             what,
-            self.redactor.redact(repr(protocol.excerpt(line))),
+            repr(protocol.excerpt(line, redactor=self.redactor)),
         )
 
     def _write_confirmed_state(self) -> None:
@@ -645,7 +667,8 @@ class Job:
         if threading.current_thread() is not threading.main_thread():
             yield  # embedded in a thread: the host application owns signal handling
             return
-        old = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+        # SIGHUP (the terminal closed, an ssh session dropped) drains like SIGTERM
+        old = {s: signal.signal(s, self._on_signal) for s in _DRAIN_SIGNALS}
         try:
             yield
         finally:
@@ -672,6 +695,7 @@ class Job:
             )
             self._collect_secrets()
             self._validate()
+            remove_stale_folders()  # configs, credentials included, of runs killed with -9
             lock = committer.locked() if spec.hold_lock else contextlib.nullcontext()
             with lock, self._signals():
                 try:

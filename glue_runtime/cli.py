@@ -87,6 +87,14 @@ def main(ctx: click.Context, log_format: str, log_level: str) -> None:
     help="Fail on a Singer line longer than this (default 64 MiB).",
 )
 @click.option(
+    "--timeout",
+    "timeouts",
+    multiple=True,
+    metavar="NAME=DURATION",
+    help="Override a timeout: idle, drain, about or discover, in seconds or as 90s, 30m, 2h; "
+    "0 turns it off (repeat for several).",
+)
+@click.option(
     "--progress/--no-progress", default=None, help="Live progress line (default: on a terminal)."
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the job result as JSON on stdout.")
@@ -106,10 +114,14 @@ def run(
     state_key: str | None,
     full_refresh: bool,
     max_line_bytes: int | None,
+    timeouts: tuple[str, ...],
     progress: bool | None,
     as_json: bool,
 ) -> None:
     """Run a flow file, or a tap into targets given by options."""
+    from glue_runtime.timeouts import parse_cli_timeouts
+
+    limits = parse_cli_timeouts(timeouts)
     show_progress = progress if progress is not None else sys.stderr.isatty()
     if ctx.obj["log_format"] == "json":
         show_progress = bool(progress)
@@ -125,6 +137,7 @@ def run(
                 state_key=state_key,
                 on_progress=progress_line,
                 max_line_bytes=max_line_bytes,
+                timeouts=limits,
             )
         else:
             if not tap or not targets:
@@ -153,6 +166,7 @@ def run(
                 etl=etl,
                 full_refresh=full_refresh,
                 on_progress=progress_line,
+                timeouts=limits,
                 **kwargs,
             )
     finally:

@@ -12,6 +12,7 @@ targets:
     config: {database: output/demo.db}
 state:
   dir: .glue/state              # or file: state.json; key: defaults to name
+timeouts: {idle: 30m, drain: 10m} # optional: see timeouts.py (0 or null turns one off)
 ```
 
 ``${VAR}`` in any string reads the environment (``${VAR:-default}`` gives a default when VAR is
@@ -33,6 +34,7 @@ import yaml
 
 from glue_runtime.errors import ConfigError
 from glue_runtime.protocol import loads_exact
+from glue_runtime.timeouts import parse_timeouts
 
 _VAR = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _TOP_KEYS = {
@@ -48,6 +50,7 @@ _TOP_KEYS = {
     "env",
     "max_line_bytes",
     "full_refresh",
+    "timeouts",
     "triggers",
     "tenants",
 }
@@ -81,6 +84,7 @@ class Flow:
     state_key: str | None = None
     env: dict[str, str] = field(default_factory=dict)
     max_line_bytes: int | None = None
+    timeouts: dict[str, float | None] = field(default_factory=dict)  # over the defaults
     path: Path | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -235,6 +239,7 @@ def parse_flow(data: Any, *, where: str, base_dir: Path, path: Path | None = Non
         state_key=state.get("key"),
         env={str(k): str(v) for k, v in (data.get("env") or {}).items()},
         max_line_bytes=data.get("max_line_bytes"),
+        timeouts=parse_timeouts(data.get("timeouts") or {}, where=f"{where}: timeouts"),
         path=path,
         extra={k: data[k] for k in ("triggers", "tenants", "description") if k in data},
     )

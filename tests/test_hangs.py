@@ -1,0 +1,286 @@
+"""Hangs and unbounded memory: timeouts, bounded connector lines, pipes released at job end.
+
+Real tap and target processes (tests/singer), small timeouts passed through the CLI, the flow
+file and the API, so each hang ends in a fraction of a second with a named error.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from glue_test_helpers import FAKE_TAP, FAKE_TARGET, read_jsonl, run_cli, write_json
+
+import glue_runtime
+from glue_runtime.errors import ConfigError, ConnectorTimeout
+from glue_runtime.flow import parse_flow
+from glue_runtime.timeouts import Timeouts, parse_cli_timeouts, parse_duration
+
+
+def _run_measured(*args: str, cwd: Path) -> tuple[int, str, int]:
+    """Run the CLI in a process that reports its own peak RSS (KiB): (code, stderr, peak)."""
+    import subprocess
+
+    code = (
+        "import atexit, resource, sys\n"
+        "atexit.register(lambda: print('PEAK_RSS_KB', "
+        "resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr))\n"
+        "from glue_runtime.cli import main\n"
+        f"main(args={list(args)!r}, prog_name='glue')\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        stdin=subprocess.DEVNULL,
+    )
+    peak = int(proc.stderr.rsplit("PEAK_RSS_KB", 1)[1].split()[0])
+    return proc.returncode, proc.stderr, peak
+
+
+# -- idle tap --------------------------------------------------------------------------------
+
+
+def test_idle_tap_is_stopped_with_a_named_error_and_confirmed_state_kept(job):
+    result = job.run(
+        {"records": 50, "state_every": 5, "hang_after": 12}, None, "--timeout", "idle=2"
+    )
+    assert result.code == 3, result.stderr
+    assert "tap-fake_tap.py wrote nothing for 2s (idle timeout" in result.stderr
+    assert "--timeout idle=SECONDS" in result.stderr  # says how to raise it
+    assert "hanging after 12 records" in result.stderr  # its stderr tail is in the report
+    # The targets flushed the 12 records it sent and the last STATE before the hang counts.
+    assert [r["id"] for r in job.records()] == list(range(1, 13))
+    assert job.committed() == {"bookmarks": {"users": {"id": 10}}}
+
+
+def test_idle_timeout_from_the_flow_file(tmp_path: Path):
+    out = tmp_path / "out.jsonl"
+    (tmp_path / "flow.yml").write_text(
+        textwrap.dedent(
+            f"""
+            name: idle
+            source:
+              connector: {FAKE_TAP}
+              config: {{records: 20, state_every: 5, hang_after: 7}}
+            targets:
+              - connector: {FAKE_TARGET}
+                config: {{output: {out}}}
+            state: {{file: state.json}}
+            timeouts: {{idle: 1500ms}}
+            """
+        )
+    )
+    result = run_cli("run", "flow.yml", cwd=tmp_path)
+    assert result.code == 3, result.stderr
+    assert "wrote nothing for 1.5s (idle timeout" in result.stderr
+    assert json.loads((tmp_path / "state.json").read_text()) == {"bookmarks": {"users": {"id": 5}}}
+
+
+def test_a_tap_logging_to_stderr_is_not_idle(job):
+    # Silent on stdout for 3 s, but a progress line on stderr every 50 ms: alive, not idle.
+    result = job.run(
+        {"records": 6, "hang_after": 3, "heartbeat": 0.05, "heartbeat_for": 3},
+        None,
+        "--timeout",
+        "idle=2",
+    )
+    assert result.code == 0, result.stderr
+    assert "still waiting for the API" in result.stderr
+    assert [r["id"] for r in job.records()] == list(range(1, 7))
+
+
+def test_idle_timeout_through_the_api(tmp_path: Path):
+    out = tmp_path / "out.jsonl"
+    result = glue_runtime.run(
+        FAKE_TAP,
+        FAKE_TARGET,
+        tap_config={"records": 10, "state_every": 2, "hang_after": 4},
+        target_config={"output": str(out)},
+        state_file=tmp_path / "state.json",
+        timeouts={"idle": 2},
+    )
+    assert result.status == "failed"
+    assert isinstance(result.error, ConnectorTimeout)
+    assert result.error.exit_code == 3
+    assert result.state == {"bookmarks": {"users": {"id": 4}}}
+
+
+# -- drain -----------------------------------------------------------------------------------
+
+
+def test_target_that_never_exits_is_stopped_after_the_drain_timeout(job):
+    result = job.run({"records": 8, "state_every": 4}, {"never_exit": True}, "--timeout", "drain=2")
+    assert result.code == 3, result.stderr
+    assert "target-fake_target.py was still running 2s after its input was closed" in (
+        result.stderr
+    )
+    assert "(drain timeout)" in result.stderr
+    # It confirmed everything before hanging: that much is committed.
+    assert job.committed() == {"bookmarks": {"users": {"id": 8}}}
+
+
+def test_tap_that_closes_its_output_but_never_exits_is_stopped(tmp_path: Path):
+    out = tmp_path / "out.jsonl"
+    result = glue_runtime.run(
+        FAKE_TAP,
+        FAKE_TARGET,
+        tap_config={"records": 4, "state_every": 2, "exit_and_hang": True},
+        target_config={"output": str(out)},
+        state_file=tmp_path / "state.json",
+        timeouts={"drain": 2},
+    )
+    assert isinstance(result.error, ConnectorTimeout), result.error
+    assert "tap-fake_tap.py was still running 2s after its output ended" in str(result.error)
+    assert result.state == {"bookmarks": {"users": {"id": 4}}}
+    assert len(read_jsonl(out)) == 4
+
+
+# -- --about and --discover ------------------------------------------------------------------
+
+
+def test_about_that_never_returns_fails_with_a_named_error(job, tmp_path: Path):
+    pidfile = tmp_path / "about.pid"
+    result = run_cli(
+        "run", "--tap", FAKE_TAP, "--target", FAKE_TARGET,
+        *job.configs({"records": 3}), "--state-file", "state.json",
+        "--timeout", "about=2",
+        cwd=tmp_path,
+        env={"FAKE_TAP_ABOUT": "hang", "FAKE_TAP_PIDFILE": str(pidfile)},
+    )  # fmt: skip
+    assert result.code == 3, result.stderr
+    assert "tap-fake_tap.py --about did not finish within 2s; it was stopped" in result.stderr
+    assert "--timeout about=SECONDS" in result.stderr
+    assert not job.records()
+    _assert_dead(int(pidfile.read_text()))
+
+
+def test_discover_that_never_returns_fails_with_a_named_error(job, tmp_path: Path):
+    (tmp_path / "fieldmap.yml").write_text("users: ['*']\n")
+    pidfile = tmp_path / "discover.pid"
+    result = run_cli(
+        "run", "--tap", FAKE_TAP, "--target", FAKE_TARGET,
+        *job.configs({"records": 3}), "--state-file", "state.json",
+        "--field-map", "fieldmap.yml", "--timeout", "discover=2",
+        cwd=tmp_path,
+        env={"FAKE_TAP_DISCOVER": "hang", "FAKE_TAP_PIDFILE": str(pidfile)},
+    )  # fmt: skip
+    assert result.code == 3, result.stderr
+    assert "tap-fake_tap.py --discover did not finish within 2s" in result.stderr
+    assert "waiting forever" in result.stderr  # the tail of its stderr
+    _assert_dead(int(pidfile.read_text()))
+
+
+def _assert_dead(pid: int) -> None:
+    """The process is gone (the runner reaped it: no zombie left either)."""
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+
+
+# -- settings --------------------------------------------------------------------------------
+
+
+def test_timeout_values_and_their_errors():
+    assert parse_duration(90, where="x") == 90.0
+    assert parse_duration("30m", where="x") == 1800.0
+    assert parse_duration("2h", where="x") == 7200.0
+    assert parse_duration("250ms", where="x") == 0.25
+    assert parse_duration(0, where="x") is None  # 0 turns it off
+    assert parse_duration(None, where="x") is None
+    for bad in ("soon", -1, True, "5 days"):
+        with pytest.raises(ConfigError):
+            parse_duration(bad, where="x")
+    assert parse_cli_timeouts(["idle=0", "drain=5"]) == {"idle": None, "drain": 5.0}
+    with pytest.raises(ConfigError, match="NAME=DURATION"):
+        parse_cli_timeouts(["idle"])
+    assert Timeouts().merged({"about": "1m"}, where="x") == Timeouts(about=60.0)
+
+
+def test_flow_file_timeouts_are_checked(tmp_path: Path):
+    base = {"source": "tap-x", "targets": ["target-y"]}
+    flow = parse_flow(
+        {**base, "timeouts": {"idle": "45m", "drain": 0}}, where="f", base_dir=tmp_path
+    )
+    assert flow.timeouts == {"idle": 2700.0, "drain": None}
+    with pytest.raises(ConfigError) as err:
+        parse_flow({**base, "timeouts": {"idel": 5}}, where="f", base_dir=tmp_path)
+    assert "unknown timeout 'idel'" in str(err.value) and "did you mean 'idle'" in str(err.value)
+    with pytest.raises(ConfigError, match=r"f: timeouts\.drain"):
+        parse_flow({**base, "timeouts": {"drain": "later"}}, where="f", base_dir=tmp_path)
+
+
+def test_cli_refuses_a_bad_timeout(job):
+    result = job.run({"records": 1}, None, "--timeout", "idle=forever")
+    assert result.code == 2
+    assert "--timeout.idle" in result.stderr
+
+
+# -- bounded lines ---------------------------------------------------------------------------
+
+HUGE = 200 * 1024 * 1024
+
+
+def test_huge_stderr_line_is_cut_in_the_log_and_memory_stays_bounded(job):
+    job.configs({"records": 5, "huge_stderr_bytes": HUGE})
+    code, stderr, peak_kb = _run_measured(
+        "run", "--tap", FAKE_TAP, "--target", FAKE_TARGET, "--tap-config", "tap.json",
+        "--target-config", "target.json", "--state-file", "state.json", cwd=job.dir,
+    )  # fmt: skip
+    assert code == 0, stderr[-3000:]
+    assert f"[line cut: {HUGE + 1:,} bytes, only the first 65,536 are shown]" in stderr
+    assert "END-OF-BIG" not in stderr  # the rest was dropped
+    assert len(stderr) < 1024 * 1024
+    assert [r["id"] for r in job.records()] == [1, 2, 3, 4, 5]
+    # Holding the line would take at least its size; the runner stays far below it.
+    assert peak_kb * 1024 < HUGE / 2, f"peak RSS {peak_kb} KiB"
+
+
+def test_huge_target_stdout_line_confirms_nothing_and_is_dropped(job):
+    job.configs({"records": 6, "state_every": 3}, {"huge_stdout_bytes": HUGE})
+    code, stderr, peak_kb = _run_measured(
+        "run", "--tap", FAKE_TAP, "--target", FAKE_TARGET, "--tap-config", "tap.json",
+        "--target-config", "target.json", "--state-file", "state.json",
+        "--max-line-bytes", str(1024 * 1024), cwd=job.dir,
+    )  # fmt: skip
+    assert code == 0, stderr[-3000:]
+    assert f"stdout line 1 is {HUGE + 1:,} bytes, over the 4,194,304 bytes" in stderr
+    assert "it confirms nothing" in stderr
+    assert job.committed() == {"bookmarks": {"users": {"id": 6}}}  # later lines still count
+    assert peak_kb * 1024 < HUGE / 2, f"peak RSS {peak_kb} KiB"
+
+
+# -- pipes -----------------------------------------------------------------------------------
+
+
+def _open_fds() -> set[str]:
+    return set(os.listdir("/proc/self/fd"))
+
+
+def test_pipes_are_released_at_job_end_without_the_garbage_collector(tmp_path: Path):
+    write_json(tmp_path / "tap.json", {"records": 3})
+    gc.collect()
+    gc.disable()
+    try:
+        before = _open_fds()
+        for i in range(10):
+            result = glue_runtime.run(
+                FAKE_TAP,
+                FAKE_TARGET,
+                tap_config=tmp_path / "tap.json",
+                target_config={"output": str(tmp_path / f"out{i}.jsonl")},
+                state_file=tmp_path / f"state{i}.json",
+            )
+            assert result.ok, result.error
+        after = _open_fds()
+    finally:
+        gc.enable()
+    assert after - before == set(), {
+        fd: os.readlink(f"/proc/self/fd/{fd}") for fd in after - before if fd in _open_fds()
+    }

@@ -51,10 +51,10 @@ from glue_runtime.stages import Stage
 from glue_runtime.state import FileStateStore, StateCommitter
 from glue_runtime.timeouts import Timeouts, describe
 
-# A target's stdout line may be this many times max_line_bytes (256 MiB by default): targets
-# built on hotglue's SDK emit result STATEs listing every record's outcome, far longer than any
-# line the job sent them. A longer line confirms nothing, so it is read and dropped in pieces.
-TARGET_LINE_FACTOR = 4
+# A target's stdout line has the bound a tap's line has (--max-line-bytes, 64 MiB by default):
+# a STATE the job sent fits in it, and so do the result STATEs targets built on hotglue's SDK
+# emit (every record's outcome: a few MB for a run of 100,000 records). A longer line could not
+# confirm anything, so it is read and dropped in pieces instead of held whole.
 
 log = logging.getLogger("glue_runtime.job")
 
@@ -583,7 +583,7 @@ class Job:
     def _read_target(self, index: int) -> None:
         target = self._targets[index]
         readline = target.stdout.readline
-        limit = self.spec.max_line_bytes * TARGET_LINE_FACTOR
+        limit = self.spec.max_line_bytes
         line_no = 0
         while line := readline(limit + 1):
             line_no += 1
@@ -612,13 +612,12 @@ class Job:
         size = len(head) + skip_rest_of_line(readline)
         start = self.redactor.redact(head[:4096].decode("utf-8", "replace"))
         log.warning(
-            "%s: stdout line %d is %s bytes, over the %s bytes a target's line may have "
-            "(%d x --max-line-bytes); ignored, it confirms nothing: %s",
+            "%s: stdout line %d is %s bytes, over the %s bytes a line may have "
+            "(--max-line-bytes); ignored, it confirms nothing: %s",
             target.label,
             line_no,
             f"{size:,}",
             f"{len(head) - 1:,}",
-            TARGET_LINE_FACTOR,
             repr(protocol.excerpt(start)),
         )
 

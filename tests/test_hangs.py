@@ -250,7 +250,7 @@ def test_huge_target_stdout_line_confirms_nothing_and_is_dropped(job):
         "--max-line-bytes", str(1024 * 1024), cwd=job.dir,
     )  # fmt: skip
     assert code == 0, stderr[-3000:]
-    assert f"stdout line 1 is {HUGE + 1:,} bytes, over the 4,194,304 bytes" in stderr
+    assert f"stdout line 1 is {HUGE + 1:,} bytes, over the 1,048,576 bytes" in stderr
     assert "it confirms nothing" in stderr
     assert job.committed() == {"bookmarks": {"users": {"id": 6}}}  # later lines still count
     assert peak_kb * 1024 < HUGE / 2, f"peak RSS {peak_kb} KiB"

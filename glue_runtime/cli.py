@@ -215,22 +215,49 @@ def _source_of(
     return connectors.resolve(source, "tap"), cfg, Path.cwd()
 
 
+def _limits(flow: str | None, cli: tuple[str, ...] = ()) -> Any:
+    """The timeouts for a command: the defaults, under the flow file's, under --timeout."""
+    from glue_runtime.timeouts import Timeouts, parse_cli_timeouts
+
+    limits = Timeouts().merged(load_flow(flow).timeouts if flow else None, where="flow")
+    return limits.merged(parse_cli_timeouts(cli), where="--timeout")
+
+
 @main.command()
 @click.argument("source", required=False)
 @click.option("--config", type=click.Path(dir_okay=False), help="Tap config JSON file.")
 @click.option("--flow", type=click.Path(dir_okay=False), help="Discover this flow's source.")
 @click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write the catalog here.")
 @click.option("--refresh", is_flag=True, help="Ignore the cached catalog.")
+@click.option(
+    "--timeout",
+    "timeouts",
+    multiple=True,
+    metavar="NAME=DURATION",
+    help="Override a timeout (discover, about), e.g. --timeout discover=2h; 0 turns it off.",
+)
 def discover(
-    source: str | None, config: str | None, flow: str | None, output: str | None, refresh: bool
+    source: str | None,
+    config: str | None,
+    flow: str | None,
+    output: str | None,
+    refresh: bool,
+    timeouts: tuple[str, ...],
 ) -> None:
     """Run the tap's discovery; the catalog is cached until its config changes."""
     from glue_runtime.discovery import DEFAULT_CACHE_DIR
     from glue_runtime.discovery import discover as run_discover
 
+    limits = _limits(flow, timeouts)
     tap, cfg, base = _source_of(source, config, flow)
+    tap.about_timeout_s = limits.about
     catalog, path, cached = run_discover(
-        tap, cfg, cache_dir=base / DEFAULT_CACHE_DIR, refresh=refresh, cwd=base
+        tap,
+        cfg,
+        cache_dir=base / DEFAULT_CACHE_DIR,
+        refresh=refresh,
+        cwd=base,
+        timeout=limits.discover,
     )
     streams = catalog.get("streams", [])
     how = "from cache" if cached else "discovered"
@@ -256,9 +283,16 @@ def _catalog_for(
     from glue_runtime.discovery import DEFAULT_CACHE_DIR
     from glue_runtime.discovery import discover as run_discover
 
+    limits = _limits(flow)
     tap, cfg, base = _source_of(source, config, flow)
+    tap.about_timeout_s = limits.about
     found, _, _ = run_discover(
-        tap, cfg, cache_dir=base / DEFAULT_CACHE_DIR, refresh=refresh, cwd=base
+        tap,
+        cfg,
+        cache_dir=base / DEFAULT_CACHE_DIR,
+        refresh=refresh,
+        cwd=base,
+        timeout=limits.discover,
     )
     return found
 

@@ -178,6 +178,24 @@ def test_discover_that_never_returns_fails_with_a_named_error(job, tmp_path: Pat
     _assert_dead(int(pidfile.read_text()))
 
 
+def test_glue_discover_takes_the_flow_files_timeout_and_the_option(tmp_path: Path):
+    (tmp_path / "flow.yml").write_text(
+        f"source: {FAKE_TAP}\ntargets: [{FAKE_TARGET}]\ntimeouts: {{discover: 1h}}\n"
+    )
+    env = {"FAKE_TAP_DISCOVER": "hang"}
+    result = run_cli(
+        "discover", "--flow", "flow.yml", "--timeout", "discover=2", cwd=tmp_path, env=env
+    )
+    assert result.code == 3, result.stderr
+    assert "tap-fake_tap.py --discover did not finish within 2s" in result.stderr
+    (tmp_path / "flow.yml").write_text(
+        f"source: {FAKE_TAP}\ntargets: [{FAKE_TARGET}]\ntimeouts: {{discover: 1500ms}}\n"
+    )
+    result = run_cli("discover", "--flow", "flow.yml", cwd=tmp_path, env=env)
+    assert result.code == 3, result.stderr
+    assert "--discover did not finish within 1.5s" in result.stderr
+
+
 def _assert_dead(pid: int) -> None:
     """The process is gone (the runner reaped it: no zombie left either)."""
     with pytest.raises(ProcessLookupError):

@@ -127,6 +127,65 @@ def test_target_that_never_exits_is_stopped_after_the_drain_timeout(job):
     assert job.committed() == {"bookmarks": {"users": {"id": 8}}}
 
 
+def test_one_sigterm_ends_a_run_whose_target_never_exits(job):
+    """It took two SIGTERMs: the first closed the target's input, and it never exited."""
+    import signal
+    import subprocess
+    import time
+
+    job.configs({"records": 100000, "state_every": 5, "sleep": 0.002}, {"never_exit": True})
+    proc = subprocess.Popen(
+        [*job.argv(), "--timeout", "drain=2"],
+        cwd=job.dir,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while not job.state.exists() and time.monotonic() < deadline:  # a first commit: it runs
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr
+    assert "was still running 2s after its input was closed (drain timeout)" in stderr
+    assert job.committed() == job.confirmed()[-1]
+
+
+def test_one_sigterm_ends_a_run_whose_tap_ignores_it(tmp_path: Path):
+    """A tap ignoring SIGTERM is killed once the drain timeout has passed since the signal."""
+    import signal
+    import subprocess
+
+    from glue_test_helpers import SINGER
+
+    schema = {"type": "SCHEMA", "stream": "s", "schema": {"type": "object"}, "key_properties": []}
+    steps = [["out", json.dumps(schema) + "\n"]]
+    steps += [["out", json.dumps({"type": "STATE", "value": {"n": 1}}) + "\n"], ["flush"]]
+    steps += [["err", "tap: ready"], ["sleep", 3600]]
+    write_json(tmp_path / "tap.json", {"steps": steps, "ignore_sigterm": True})
+    write_json(tmp_path / "target.json", {"output": str(tmp_path / "out.jsonl")})
+    proc = subprocess.Popen(
+        [
+            sys.executable, "-m", "glue_runtime", "run", "--tap", str(SINGER / "review_tap.py"),
+            "--target", FAKE_TARGET, "--tap-config", "tap.json", "--target-config",
+            "target.json", "--state-file", "state.json", "--timeout", "drain=1",
+        ],
+        cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert proc.stderr is not None
+    seen = []
+    for text in proc.stderr:  # wait for the event: the tap is running and idle
+        seen.append(text)
+        if "tap: ready" in text:
+            break
+    proc.send_signal(signal.SIGTERM)
+    rest = proc.communicate(timeout=60)[1]
+    stderr = "".join(seen) + rest
+    assert proc.returncode == 130, stderr
+    assert "did not stop within 1s of being asked to (drain timeout); killing it" in stderr
+    assert json.loads((tmp_path / "state.json").read_text()) == {"n": 1}
+
+
 def test_tap_that_closes_its_output_but_never_exits_is_stopped(tmp_path: Path):
     out = tmp_path / "out.jsonl"
     result = glue_runtime.run(

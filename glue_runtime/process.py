@@ -70,7 +70,7 @@ class _ActivityReader(io.RawIOBase):
     def readinto(self, buffer: Any) -> int | None:
         n = self._raw.readinto(buffer)
         if n:
-            self._owner.last_activity = time.monotonic()
+            self._owner.last_activity = self._owner.last_read = time.monotonic()
         return n
 
     def fileno(self) -> int:
@@ -124,6 +124,7 @@ class ConnectorProcess:
         self.stderr_tail: deque[str] = deque(maxlen=STDERR_TAIL_LINES)
         self._log_level = log_level
         self.last_activity = time.monotonic()  # the last output on its stdout or stderr
+        self.last_read = self.last_activity  # the last time the job read from its stdout
         try:
             self.proc = subprocess.Popen(
                 self.argv,
@@ -264,6 +265,18 @@ class ConnectorProcess:
         except (OSError, ValueError):
             return False
         return waiting[0] > 0
+
+    def input_pending(self) -> int:
+        """Bytes written to its stdin that it has not read yet (0 if unknown)."""
+        pipe = self.proc.stdin
+        if pipe is None or pipe.closed:
+            return 0
+        waiting = array.array("i", [0])
+        try:
+            fcntl.ioctl(pipe.fileno(), termios.FIONREAD, waiting)
+        except (OSError, ValueError):
+            return 0
+        return waiting[0]
 
     def kill_group(self, also: Iterable[int] = ()) -> None:
         """SIGKILL what is left of its process group (it runs in a session of its own).

@@ -907,6 +907,8 @@ class Job:
                 continue
             if tap.output_pending():
                 tap.last_activity = now
+                if idle and now - tap.last_read >= idle and self._stalled_target(idle):
+                    return
             elif idle and now - tap.last_activity >= idle:
                 self._stop_timed_out(
                     tap,
@@ -922,6 +924,31 @@ class Job:
                     ),
                 )
                 return
+
+    def _stalled_target(self, idle: float) -> bool:
+        """The tap waits on the job, and the job has waited ``idle`` on a target that does not
+        read its input (its pipe holds what was written to it): stop that target.
+
+        Its failure then takes the usual path (the tap is stopped, nothing further committed).
+        False when no target's input is pending: a stage is slow, which is not a connector's.
+        """
+        for t in self._targets:
+            if t.proc.poll() is None and t.input_pending():
+                self._confirm.freeze()
+                self._stop_timed_out(
+                    t,
+                    ConnectorTimeout(
+                        f"{t.label} read nothing of its input for {describe(idle)} (idle "
+                        "timeout) while the tap waited to send more; it was stopped, and no "
+                        "state past its last confirmed STATE was committed.\n"
+                        f"  last lines of its stderr:\n{t.tail()}",
+                        hint="if the target is alive but that slow (a long load), raise "
+                        "timeouts.idle in the flow file or --timeout idle=SECONDS (0 turns it "
+                        "off)",
+                    ),
+                )
+                return True
+        return False
 
     def _close_pipes(self) -> None:
         """Release every pipe of every connector at the job's end, not at garbage collection."""

@@ -9,7 +9,8 @@ connector and the timeout. ``0`` or ``None`` turns a timeout off.
 The defaults are generous on purpose: a timeout that fires on a healthy connector is worse than
 a hang noticed late.
 
-- ``idle`` (30 min): the tap wrote nothing, on stdout *or stderr*, for this long while running.
+- ``idle`` (30 min): the tap wrote nothing, on stdout *or stderr*, for this long while running
+  (or, while the tap waits on the job, a target read nothing of its input for this long).
   Taps that wait on a slow API (an asynchronous report, a rate limit's back-off) usually log
   while they wait, so a line on stderr counts as alive; a tap silent on both for 30 minutes is
   stuck on a dead connection far more often than working. Output the job has not read yet (we

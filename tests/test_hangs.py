@@ -84,6 +84,19 @@ def test_idle_timeout_from_the_flow_file(tmp_path: Path):
     assert json.loads((tmp_path / "state.json").read_text()) == {"bookmarks": {"users": {"id": 5}}}
 
 
+def test_target_that_stops_reading_is_stopped_after_the_idle_timeout(job):
+    # The tap is not idle (its output waits in the pipe): the job waits on the target.
+    result = job.run(
+        {"records": 300000, "state_every": 5}, {"stall_after": 100}, "--timeout", "idle=2"
+    )
+    assert result.code == 3, result.stderr[-3000:]
+    assert "target-fake_target.py read nothing of its input for 2s (idle timeout)" in (
+        result.stderr
+    )
+    assert "stalled, reading nothing more" in result.stderr
+    assert job.committed() == job.confirmed()[-1]
+
+
 def test_a_tap_logging_to_stderr_is_not_idle(job):
     # Silent on stdout for 3 s, but a progress line on stderr every 50 ms: alive, not idle.
     result = job.run(

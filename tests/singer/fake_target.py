@@ -6,7 +6,8 @@ also appends every STATE it emits to ``<output>.states`` so tests can check the 
 exactly what was confirmed. Config: output (path), confirm_every (emit every Nth STATE; the last
 one is always emitted at the end), fail_after (exit 1 after N records), password (a secret),
 never_exit (after its input ends and it confirmed, wait until SIGTERM instead of exiting),
-huge_stdout_bytes (first, a stdout line this long, written in pieces, before its confirmations).
+huge_stdout_bytes (first, a stdout line this long, written in pieces, before its confirmations),
+stall_after (after N input lines, stop reading its input, alive, until SIGTERM).
 """
 
 import json
@@ -46,7 +47,12 @@ def main() -> int:
         states_log.write(json.dumps(value, sort_keys=True) + "\n")
         states_log.flush()
 
-    for line in sys.stdin:
+    for n_lines, line in enumerate(sys.stdin):
+        if config.get("stall_after") == n_lines:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            print("target: stalled, reading nothing more", file=sys.stderr, flush=True)
+            while True:
+                time.sleep(3600)
         msg = json.loads(line)
         if config.get("capture_all"):
             out.write(line if line.endswith("\n") else line + "\n")

@@ -51,11 +51,6 @@ from glue_runtime.stages import Stage
 from glue_runtime.state import FileStateStore, StateCommitter
 from glue_runtime.timeouts import Timeouts, describe
 
-# A target's stdout line has the bound a tap's line has (--max-line-bytes, 64 MiB by default):
-# a STATE the job sent fits in it, and so do the result STATEs targets built on hotglue's SDK
-# emit (every record's outcome: a few MB for a run of 100,000 records). A longer line could not
-# confirm anything, so it is read and dropped in pieces instead of held whole.
-
 log = logging.getLogger("glue_runtime.job")
 
 
@@ -581,6 +576,13 @@ class Job:
 
     # -- target output -----------------------------------------------------------------------
     def _read_target(self, index: int) -> None:
+        """Credit the STATEs a target emits, one stdout line at a time.
+
+        A line has the bound a tap's line has (--max-line-bytes, 64 MiB by default): a STATE
+        the job sent fits in it, and so do the result STATEs of targets built on hotglue's SDK
+        (every record's outcome: a few MB for a run of 100,000 records). A longer line could
+        not confirm anything, so it is read and dropped in pieces instead of held whole.
+        """
         target = self._targets[index]
         readline = target.stdout.readline
         limit = self.spec.max_line_bytes
@@ -893,7 +895,11 @@ class Job:
         while not self._pump_done.wait(tick):
             now = time.monotonic()
             if _exited(tap):
-                return  # the end of its output is coming (or _watch_tap deals with it)
+                # The rest of its output is coming (or _watch_tap deals with it), unless the
+                # job is stuck writing it to a target that does not read.
+                if idle and now - tap.last_read >= idle and self._stalled_target(idle):
+                    return
+                continue
             asked = self._stop_asked_at
             if asked is not None:
                 if drain and now - asked >= drain:

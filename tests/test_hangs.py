@@ -17,6 +17,7 @@ import pytest
 from glue_test_helpers import FAKE_TAP, FAKE_TARGET, read_jsonl, run_cli, write_json
 
 import glue_runtime
+import glue_runtime.process
 from glue_runtime.errors import ConfigError, ConnectorTimeout
 from glue_runtime.flow import parse_flow
 from glue_runtime.timeouts import Timeouts, parse_cli_timeouts, parse_duration
@@ -374,3 +375,47 @@ def test_pipes_are_released_at_job_end_without_the_garbage_collector(tmp_path: P
     assert after - before == set(), {
         fd: os.readlink(f"/proc/self/fd/{fd}") for fd in after - before if fd in _open_fds()
     }
+
+
+@pytest.mark.skipif(
+    not hasattr(glue_runtime.process, "die_with_parent"),
+    reason="connectors die with the runner once branch h10-secrets (parent-death signal) is in",
+)
+@pytest.mark.parametrize("call", ["about", "discover"])
+def test_about_and_discover_die_with_a_killed_runner(job, tmp_path: Path, call: str):
+    """kill -9 of the runner during a hanging --about/--discover leaves no connector running."""
+    import subprocess
+    import time
+
+    (tmp_path / "fieldmap.yml").write_text("users: ['*']\n")
+    pidfile = tmp_path / f"{call}.pid"
+    job.configs({"records": 3})
+    proc = subprocess.Popen(
+        [*job.argv(), "--field-map", "fieldmap.yml"],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, f"FAKE_TAP_{call.upper()}": "hang", "FAKE_TAP_PIDFILE": str(pidfile)},
+    )
+    deadline = time.monotonic() + 60
+    while not (pidfile.exists() and pidfile.read_text()) and time.monotonic() < deadline:
+        time.sleep(0.05)  # wait for the event: the hanging call has started
+    pid = int(pidfile.read_text())
+    proc.kill()
+    proc.wait(30)
+    try:
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not _alive(pid), f"--{call} (pid {pid}) outlived the runner"
+    finally:
+        if _alive(pid):
+            os.kill(pid, 9)  # leave nothing behind when it fails
+
+
+def _alive(pid: int) -> bool:
+    """Running (a zombie waiting for a reaper is not)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            return fh.read().rsplit(b")", 1)[1].split()[0] not in (b"Z", b"X")
+    except FileNotFoundError:
+        return False

@@ -347,6 +347,35 @@ def test_huge_target_stdout_line_confirms_nothing_and_is_dropped(job):
     assert peak_kb * 1024 < HUGE / 2, f"peak RSS {peak_kb} KiB"
 
 
+def test_a_secret_across_the_cut_of_a_long_stderr_line_is_masked_whole():
+    """The cut falls inside the secret: it is masked before cutting, no fragment shows."""
+    import logging
+
+    from glue_runtime.process import STDERR_LINE_BYTES, ConnectorProcess
+    from glue_runtime.secrets import Redactor
+
+    secret = "sk_live_0123456789abcdef"
+    text = "x" * (STDERR_LINE_BYTES - 10) + secret + "y" * 200_000
+    script = (
+        f"import sys; sys.stderr.write('x' * {STDERR_LINE_BYTES - 10} + {secret!r} "
+        "+ 'y' * 200_000 + '\\n'); sys.stderr.write('next\\n')"
+    )
+    proc = ConnectorProcess(
+        "tap-cut",
+        [sys.executable, "-c", script],
+        stdin=False,
+        redactor=Redactor({secret}),
+        log_level=logging.DEBUG,
+    )
+    assert proc.stdout.read() == b""
+    assert proc.wait(60) == 0
+    proc.close()
+    cut, after = proc.stderr_tail
+    assert "sk_live" not in cut and "0123456789abcdef"[:6] not in cut.replace("x", "")
+    assert cut.endswith(f"[line cut: {len(text) + 1:,} bytes, only the first 65,536 are shown]")
+    assert after == "next"
+
+
 # -- pipes -----------------------------------------------------------------------------------
 
 

@@ -23,7 +23,7 @@ import termios
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -51,6 +51,36 @@ def skip_rest_of_line(readline: Any, on_chunk: Any = None) -> int:
             on_chunk()
         if chunk[-1:] == b"\n":
             return dropped
+
+
+def log_lines(
+    stream: Any, redact: Callable[[str], str], on_read: Callable[[], None] | None = None
+) -> Iterator[str]:
+    """The non-blank lines of a pipe, for a log: decoded, redacted, each cut at
+    STDERR_LINE_BYTES (saying so), so that memory stays bounded whatever the other side writes.
+
+    A cut line is redacted with a little more than what is shown, so a secret across the cut
+    is masked whole; the rest of it is read and dropped in pieces.
+    """
+    readline = stream.readline
+    limit = STDERR_LINE_BYTES
+    while raw := readline(limit):
+        if on_read is not None:
+            on_read()
+        if len(raw) < limit or raw[-1:] == b"\n":
+            line = redact(raw.decode("utf-8", "replace").rstrip())
+        else:
+            overlap = readline(REDACT_OVERLAP_BYTES)
+            total = len(raw) + len(overlap)
+            if overlap[-1:] != b"\n":
+                total += skip_rest_of_line(readline, on_read)
+            text = redact((raw + overlap).decode("utf-8", "replace").rstrip())
+            line = (
+                f"{text[:limit]} ... [line cut: {total:,} bytes, "
+                f"only the first {limit:,} are shown]"
+            )
+        if line:
+            yield line
 
 
 class _ActivityReader(io.RawIOBase):
@@ -170,37 +200,13 @@ class ConnectorProcess:
         assert err is not None
         logger = log.getChild(self.label)
         redact = self.redactor.redact
-        readline = err.readline
-        limit = STDERR_LINE_BYTES
         try:
-            while True:
-                raw = readline(limit)
-                if not raw:
-                    break
-                self.last_activity = time.monotonic()
-                if len(raw) < limit or raw[-1:] == b"\n":
-                    line = redact(raw.decode("utf-8", "replace").rstrip())
-                else:
-                    line = self._cut_line(raw, readline)
-                if not line:
-                    continue
+            for line in log_lines(err, redact, self._touch):
                 self.stderr_tail.append(line)
                 logger.log(self._log_level, line, extra={"connector": self.label})
         finally:
             with contextlib.suppress(OSError, ValueError):
                 err.close()  # at its end, not whenever the garbage collector gets to it
-
-    def _cut_line(self, head: bytes, readline: Any) -> str:
-        """An over-long stderr line: redacted, cut at the limit, the rest read and dropped."""
-        overlap = readline(REDACT_OVERLAP_BYTES)
-        total = len(head) + len(overlap)
-        if overlap[-1:] != b"\n":
-            total += skip_rest_of_line(readline, self._touch)
-        text = self.redactor.redact((head + overlap).decode("utf-8", "replace").rstrip())
-        return (
-            f"{text[: len(head)]} ... [line cut: {total:,} bytes, "
-            f"only the first {len(head):,} are shown]"
-        )
 
     def _touch(self) -> None:
         self.last_activity = time.monotonic()

@@ -347,6 +347,37 @@ def test_huge_target_stdout_line_confirms_nothing_and_is_dropped(job):
     assert peak_kb * 1024 < HUGE / 2, f"peak RSS {peak_kb} KiB"
 
 
+def test_huge_line_from_a_batch_etl_script_is_cut_in_the_log(tmp_path: Path):
+    """The batch script's output relay had the same unbounded line as connectors' stderr."""
+    script = tmp_path / "etl.py"
+    script.write_text(
+        textwrap.dedent(
+            f"""
+            import os, sys
+            block = b"z" * (1 << 20)
+            for _ in range({HUGE >> 20}):
+                sys.stdout.buffer.write(block)
+            sys.stdout.buffer.write(b"\\n")
+            sys.stdout.flush()
+            with open(os.path.join(os.environ["ETL_OUTPUT"], "data.singer"), "w") as fh:
+                fh.write('{{"type": "SCHEMA", "stream": "s", "schema": {{}}, "key_properties": []}}\\n')
+                fh.write('{{"type": "RECORD", "stream": "s", "record": {{"id": 1}}}}\\n')
+            """
+        )
+    )
+    (tmp_path / "flow.yml").write_text(
+        f"name: b\nsource: {{connector: {FAKE_TAP}, config: {{records: 2}}}}\n"
+        f"etl: {{script: {script}, mode: batch}}\n"
+        f"targets: [{{connector: {FAKE_TARGET}, config: {{output: out.jsonl}}}}]\n"
+    )
+    code, stderr, peak_kb = _run_measured("run", "flow.yml", cwd=tmp_path)
+    assert code == 0, stderr[-3000:]
+    assert f"[line cut: {HUGE + 1:,} bytes, only the first 65,536 are shown]" in stderr
+    assert len(stderr) < 1024 * 1024
+    assert read_jsonl(tmp_path / "out.jsonl") == [{"stream": "s", "id": 1}]
+    assert peak_kb * 1024 < HUGE / 2, f"peak RSS {peak_kb} KiB"
+
+
 def test_a_secret_across_the_cut_of_a_long_stderr_line_is_masked_whole():
     """The cut falls inside the secret: it is masked before cutting, no fragment shows."""
     import logging

@@ -28,9 +28,10 @@ def _run_measured(*args: str, cwd: Path) -> tuple[int, str, int]:
     import subprocess
 
     code = (
-        "import atexit, resource, sys\n"
-        "atexit.register(lambda: print('PEAK_RSS_KB', "
-        "resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr))\n"
+        "import atexit, sys\n"
+        # VmHWM, not ru_maxrss: that one keeps the parent's peak across fork and exec
+        "atexit.register(lambda: print('PEAK_RSS_KB', [ln.split()[1] for ln in "
+        "open('/proc/self/status') if ln.startswith('VmHWM')][0], file=sys.stderr))\n"
         "from glue_runtime.cli import main\n"
         f"main(args={list(args)!r}, prog_name='glue')\n"
     )

@@ -14,6 +14,7 @@ from glue_runtime.errors import EXIT_CODES, ConfigError, GlueError, UsageError
 from glue_runtime.flow import load_flow
 from glue_runtime.result import JobResult
 from glue_runtime.state import DEFAULT_STATE_DIR, FileStateStore
+from glue_runtime.timeouts import Timeouts, parse_cli_timeouts
 
 
 def _echo_json(value: Any) -> None:
@@ -119,8 +120,6 @@ def run(
     as_json: bool,
 ) -> None:
     """Run a flow file, or a tap into targets given by options."""
-    from glue_runtime.timeouts import parse_cli_timeouts
-
     limits = parse_cli_timeouts(timeouts)
     show_progress = progress if progress is not None else sys.stderr.isatty()
     if ctx.obj["log_format"] == "json":
@@ -215,10 +214,8 @@ def _source_of(
     return connectors.resolve(source, "tap"), cfg, Path.cwd()
 
 
-def _limits(flow: str | None, cli: tuple[str, ...] = ()) -> Any:
+def _limits(flow: str | None, cli: tuple[str, ...] = ()) -> Timeouts:
     """The timeouts for a command: the defaults, under the flow file's, under --timeout."""
-    from glue_runtime.timeouts import Timeouts, parse_cli_timeouts
-
     limits = Timeouts().merged(load_flow(flow).timeouts if flow else None, where="flow")
     return limits.merged(parse_cli_timeouts(cli), where="--timeout")
 

@@ -1032,6 +1032,8 @@ class Job:
 
 def _exited(p: ConnectorProcess) -> bool:
     """Whether it has exited, without reaping it (so _watch_tap can still look at its pipe)."""
+    if not hasattr(os, "waitid"):  # macOS: reaping is the only way to ask
+        return p.proc.poll() is not None
     try:
         return os.waitid(os.P_PID, p.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
     except ChildProcessError:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +14,9 @@ from glue_runtime.result import JobResult, StreamStats
 from glue_runtime.runner import Endpoint, JobSpec, run_job
 from glue_runtime.stages import Stage
 from glue_runtime.state import DEFAULT_STATE_DIR, FileStateStore, SingleFileStateStore
+from glue_runtime.timeouts import Timeouts
+
+TimeoutsLike = Timeouts | Mapping[str, Any] | None
 
 ConfigLike = dict[str, Any] | str | Path | None
 ProgressFn = Callable[[dict[str, StreamStats], float], None]
@@ -59,6 +62,7 @@ def _stages_for(
     extra: Sequence[Stage],
     cwd: str | Path | None,
     job_context: dict[str, Any],
+    discover_timeout: float | None = Timeouts.discover,
 ) -> tuple[list[Stage], dict[str, Any] | None, Any]:
     """The stages (selector, transform, then the caller's), the tap's catalog, select stats."""
     stages: list[Stage] = []
@@ -74,6 +78,7 @@ def _stages_for(
                 tap.config,
                 cache_dir=Path(cwd or ".") / DEFAULT_CACHE_DIR,
                 cwd=cwd,
+                timeout=discover_timeout,
             )
         select_stats = SelectStats()
         stage, catalog = selector_for_run(Path(field_map), catalog, stats=select_stats)
@@ -112,6 +117,7 @@ def run(
     tenant: str = "default",
     tap_config_source: str | Path | None = None,
     state_write_interval_s: float = 1.0,
+    timeouts: TimeoutsLike = None,
 ) -> JobResult:
     """Run a tap into one or more targets; bookmarks go to the state store.
 
@@ -121,7 +127,10 @@ def run(
     at most once per ``state_write_interval_s`` and at the end (0: at every confirmation).
     ``secrets``: further values to mask in logs and errors (settings marked secret by the
     connector or by name, URL passwords and ``env`` values with secret-looking names always are).
+    ``timeouts``: a :class:`~glue_runtime.timeouts.Timeouts`, or ``{"idle": 600, ...}`` over
+    the defaults (seconds, or strings such as ``"30m"``; 0 or None turns one off).
     """
+    limits = _timeouts(timeouts, "timeouts")
     target_names = [target] if isinstance(target, str) else list(target)
     if isinstance(target_config, (list, tuple)):
         target_configs = [load_config(c, "target config") for c in target_config]
@@ -137,12 +146,21 @@ def run(
         Endpoint(connectors.resolve(name, "target"), cfg)
         for name, cfg in zip(target_names, target_configs, strict=True)
     ]
+    for ep in (tap_ep, *target_eps):
+        ep.connector.about_timeout_s = limits.about
     catalog_dict = load_config(catalog, "catalog") if catalog is not None else None
     batch = etl is not None and etl_mode == "batch"
     job_id = uuid.uuid4().hex[:12]
     job_context = {"flow": flow_name, "tenant": tenant, "job_id": job_id}
     all_stages, catalog_dict, select_stats = _stages_for(
-        tap_ep, field_map, None if batch else etl, catalog_dict, stages, cwd, job_context
+        tap_ep,
+        field_map,
+        None if batch else etl,
+        catalog_dict,
+        stages,
+        cwd,
+        job_context,
+        limits.discover,
     )
     spec = JobSpec(
         tap=tap_ep,
@@ -162,6 +180,7 @@ def run(
         select_stats=select_stats,
         job_id=job_id,
         state_write_interval_s=state_write_interval_s,
+        timeouts=limits,
     )
     if batch:
         from glue_runtime.batch import BatchOptions, run_batch
@@ -193,8 +212,12 @@ def run_flow(
     max_line_bytes: int | None = None,
     tenant: str = "default",
     state_write_interval_s: float = 1.0,
+    timeouts: TimeoutsLike = None,
 ) -> JobResult:
-    """Run a flow (a Flow object, or the path of a flow file)."""
+    """Run a flow (a Flow object, or the path of a flow file).
+
+    ``timeouts`` (as for :func:`run`) are laid over the flow file's ``timeouts:``.
+    """
     if not isinstance(flow, Flow):
         flow = load_flow(flow)
     base = flow.base_dir
@@ -224,7 +247,15 @@ def run_flow(
         tenant=tenant,
         tap_config_source=flow.source.config_file,
         state_write_interval_s=state_write_interval_s,
+        timeouts=_timeouts(timeouts, "timeouts", base=_timeouts(flow.timeouts, "flow timeouts")),
     )
+
+
+def _timeouts(value: TimeoutsLike, where: str, base: Timeouts | None = None) -> Timeouts:
+    """Timeouts from a Timeouts, or a mapping laid over ``base`` (the defaults)."""
+    if isinstance(value, Timeouts):
+        return value
+    return (base or Timeouts()).merged(value, where=where)
 
 
 __all__ = ["ConnectorRef", "Flow", "load_flow", "run", "run_flow", "state_store_for"]

@@ -31,7 +31,7 @@ from pathlib import Path
 
 from glue_runtime.connectors import Connector
 from glue_runtime.errors import ConfigError, GlueError, TransformError
-from glue_runtime.process import die_with_parent
+from glue_runtime.process import die_with_parent, log_lines
 from glue_runtime.protocol import loads_exact
 from glue_runtime.result import JobResult
 from glue_runtime.runner import Endpoint, JobSpec, job_secrets, run_job
@@ -74,17 +74,18 @@ def _run_script(opts: BatchOptions, job_dir: Path, env: dict[str, str], redactor
 
     def relay() -> None:
         assert proc.stdout is not None
-        for raw in proc.stdout:
-            # the script runs with the job's environment, credentials included: mask them
-            line = redactor.redact(raw.decode("utf-8", "replace").rstrip())
-            if line:
-                tail.append(line)
-                logger.info(line, extra={"connector": "etl"})
+        # bounded: a huge line is logged cut; the script runs with the job's environment,
+        # credentials included: mask them
+        for line in log_lines(proc.stdout, redactor.redact):
+            tail.append(line)
+            logger.info(line, extra={"connector": "etl"})
 
     t = threading.Thread(target=relay, daemon=True)
     t.start()
     code = proc.wait()
     t.join(5)
+    if not t.is_alive():
+        proc.stdout.close()  # now, not when the garbage collector runs
     if code != 0:
         lines = "\n".join(f"    {x}" for x in tail)
         raise TransformError(

@@ -14,6 +14,7 @@ from glue_runtime.errors import EXIT_CODES, ConfigError, GlueError, UsageError
 from glue_runtime.flow import load_flow
 from glue_runtime.result import JobResult
 from glue_runtime.state import DEFAULT_STATE_DIR, FileStateStore
+from glue_runtime.timeouts import Timeouts, parse_cli_timeouts
 
 
 def _echo_json(value: Any) -> None:
@@ -87,6 +88,14 @@ def main(ctx: click.Context, log_format: str, log_level: str) -> None:
     help="Fail on a Singer line longer than this (default 64 MiB).",
 )
 @click.option(
+    "--timeout",
+    "timeouts",
+    multiple=True,
+    metavar="NAME=DURATION",
+    help="Override a timeout: idle, drain, about or discover, in seconds or as 90s, 30m, 2h; "
+    "0 turns it off (repeat for several).",
+)
+@click.option(
     "--progress/--no-progress", default=None, help="Live progress line (default: on a terminal)."
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the job result as JSON on stdout.")
@@ -106,10 +115,12 @@ def run(
     state_key: str | None,
     full_refresh: bool,
     max_line_bytes: int | None,
+    timeouts: tuple[str, ...],
     progress: bool | None,
     as_json: bool,
 ) -> None:
     """Run a flow file, or a tap into targets given by options."""
+    limits = parse_cli_timeouts(timeouts)
     show_progress = progress if progress is not None else sys.stderr.isatty()
     if ctx.obj["log_format"] == "json":
         show_progress = bool(progress)
@@ -125,6 +136,7 @@ def run(
                 state_key=state_key,
                 on_progress=progress_line,
                 max_line_bytes=max_line_bytes,
+                timeouts=limits,
             )
         else:
             if not tap or not targets:
@@ -153,6 +165,7 @@ def run(
                 etl=etl,
                 full_refresh=full_refresh,
                 on_progress=progress_line,
+                timeouts=limits,
                 **kwargs,
             )
     finally:
@@ -201,22 +214,47 @@ def _source_of(
     return connectors.resolve(source, "tap"), cfg, Path.cwd()
 
 
+def _limits(flow: str | None, cli: tuple[str, ...] = ()) -> Timeouts:
+    """The timeouts for a command: the defaults, under the flow file's, under --timeout."""
+    limits = Timeouts().merged(load_flow(flow).timeouts if flow else None, where="flow")
+    return limits.merged(parse_cli_timeouts(cli), where="--timeout")
+
+
 @main.command()
 @click.argument("source", required=False)
 @click.option("--config", type=click.Path(dir_okay=False), help="Tap config JSON file.")
 @click.option("--flow", type=click.Path(dir_okay=False), help="Discover this flow's source.")
 @click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write the catalog here.")
 @click.option("--refresh", is_flag=True, help="Ignore the cached catalog.")
+@click.option(
+    "--timeout",
+    "timeouts",
+    multiple=True,
+    metavar="NAME=DURATION",
+    help="Override a timeout (discover, about), e.g. --timeout discover=2h; 0 turns it off.",
+)
 def discover(
-    source: str | None, config: str | None, flow: str | None, output: str | None, refresh: bool
+    source: str | None,
+    config: str | None,
+    flow: str | None,
+    output: str | None,
+    refresh: bool,
+    timeouts: tuple[str, ...],
 ) -> None:
     """Run the tap's discovery; the catalog is cached until its config changes."""
     from glue_runtime.discovery import DEFAULT_CACHE_DIR
     from glue_runtime.discovery import discover as run_discover
 
+    limits = _limits(flow, timeouts)
     tap, cfg, base = _source_of(source, config, flow)
+    tap.about_timeout_s = limits.about
     catalog, path, cached = run_discover(
-        tap, cfg, cache_dir=base / DEFAULT_CACHE_DIR, refresh=refresh, cwd=base
+        tap,
+        cfg,
+        cache_dir=base / DEFAULT_CACHE_DIR,
+        refresh=refresh,
+        cwd=base,
+        timeout=limits.discover,
     )
     streams = catalog.get("streams", [])
     how = "from cache" if cached else "discovered"
@@ -242,9 +280,16 @@ def _catalog_for(
     from glue_runtime.discovery import DEFAULT_CACHE_DIR
     from glue_runtime.discovery import discover as run_discover
 
+    limits = _limits(flow)
     tap, cfg, base = _source_of(source, config, flow)
+    tap.about_timeout_s = limits.about
     found, _, _ = run_discover(
-        tap, cfg, cache_dir=base / DEFAULT_CACHE_DIR, refresh=refresh, cwd=base
+        tap,
+        cfg,
+        cache_dir=base / DEFAULT_CACHE_DIR,
+        refresh=refresh,
+        cwd=base,
+        timeout=limits.discover,
     )
     return found
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import difflib
 import os
 import shutil
-import subprocess
 import sys
 from dataclasses import dataclass, field
 from functools import cache
@@ -24,13 +23,12 @@ from typing import Any, Literal
 
 import orjson
 
-from glue_runtime.errors import ConfigError, ConnectorError, ConnectorNotFound
-from glue_runtime.process import die_with_parent
+from glue_runtime.errors import ConfigError, ConnectorError, ConnectorNotFound, ConnectorTimeout
 from glue_runtime.secrets import secret_paths_from_schema
+from glue_runtime.timeouts import Timeouts
 
 Kind = Literal["tap", "target"]
 GROUPS: dict[str, str] = {"tap": "glue_runtime.taps", "target": "glue_runtime.targets"}
-ABOUT_TIMEOUT_S = 60.0
 
 
 @dataclass
@@ -45,6 +43,8 @@ class Connector:
     version: str | None = None
     _about: dict[str, Any] | None = field(default=None, repr=False)
     _about_loaded: bool = field(default=False, repr=False)
+    # How long --about may take (None: no limit); a job sets it from its timeouts.
+    about_timeout_s: float | None = field(default=Timeouts.about, repr=False)
 
     @property
     def label(self) -> str:
@@ -54,7 +54,7 @@ class Connector:
     def about(self) -> dict[str, Any] | None:
         """The connector's ``--about --format json`` output, or None if it has none."""
         if not self._about_loaded:
-            self._about = _run_about(tuple(self.argv))
+            self._about = _run_about(tuple(self.argv), self.label, self.about_timeout_s)
             self._about_loaded = True
         return self._about
 
@@ -85,21 +85,32 @@ class Connector:
 
 
 @cache
-def _run_about(argv: tuple[str, ...]) -> dict[str, Any] | None:
+def _run_about(argv: tuple[str, ...], label: str, timeout: float | None) -> dict[str, Any] | None:
+    """Its --about JSON; None if it has none. A call that hangs fails (ConnectorTimeout).
+
+    Failing rather than carrying on without it: the settings it lists decide which values are
+    secrets to redact and how the config is checked. (Errors are not cached; answers are.)
+    """
+    from glue_runtime.process import run_to_end
+    from glue_runtime.secrets import Redactor
+
     try:
-        out = subprocess.run(
+        code, stdout, _ = run_to_end(
+            label,
             [*argv, "--about", "--format", "json"],
-            capture_output=True,
-            timeout=ABOUT_TIMEOUT_S,
-            stdin=subprocess.DEVNULL,
-            preexec_fn=die_with_parent(),  # sets the parent-death signal (only prctl)
+            what="--about",
+            timeout=timeout,
+            redactor=Redactor(),
+            setting="timeouts: {about: SECONDS} in the flow file, or --timeout about=SECONDS",
         )
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    if out.returncode != 0:
+    except ConnectorError as exc:
+        if isinstance(exc, ConnectorTimeout):
+            raise
+        return None  # it could not start: running it will say so, naming the file
+    if code != 0:
         return None
     try:
-        about = orjson.loads(out.stdout)
+        about = orjson.loads(stdout)
     except orjson.JSONDecodeError:
         return None
     return about if isinstance(about, dict) else None

@@ -14,7 +14,6 @@ import hmac
 import json
 import logging
 import os
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -22,15 +21,16 @@ import orjson
 
 from glue_runtime.connectors import Connector
 from glue_runtime.errors import ConnectorError
-from glue_runtime.process import ConnectorFiles, die_with_parent
+from glue_runtime.process import ConnectorFiles, run_to_end
 from glue_runtime.protocol import loads_exact
 from glue_runtime.secrets import Redactor, secret_values
 from glue_runtime.state import write_json_atomic
+from glue_runtime.timeouts import Timeouts
 
 log = logging.getLogger("glue_runtime.discovery")
 
 DEFAULT_CACHE_DIR = Path(".glue") / "catalogs"
-DISCOVER_TIMEOUT_S = 30 * 60
+DISCOVER_TIMEOUT_S = Timeouts.discover
 
 
 def _cache_salt(folder: Path) -> bytes:
@@ -64,40 +64,40 @@ def cache_key(connector: Connector, config: dict[str, Any], folder: Path | None 
 
 
 def run_discovery(
-    connector: Connector, config: dict[str, Any], *, cwd: Path | str | None = None
+    connector: Connector,
+    config: dict[str, Any],
+    *,
+    cwd: Path | str | None = None,
+    timeout: float | None = DISCOVER_TIMEOUT_S,
 ) -> dict[str, Any]:
-    """Run ``TAP --config X --discover`` and return the catalog it prints."""
+    """Run ``TAP --config X --discover`` and return the catalog it prints.
+
+    It runs like a job's connectors (dies with the runner, stderr relayed); past ``timeout``
+    seconds it is stopped and ConnectorTimeout names it.
+    """
     redactor = Redactor(secret_values(config, connector.secret_settings()))
     files = ConnectorFiles(connector.label)
     try:
         cfg = files.write_json("config.json", config)
-        try:
-            proc = subprocess.run(
-                [*connector.argv, "--config", str(cfg), "--discover"],
-                capture_output=True,
-                timeout=DISCOVER_TIMEOUT_S,
-                stdin=subprocess.DEVNULL,
-                cwd=cwd,
-                preexec_fn=die_with_parent(),  # sets the parent-death signal (only prctl)
-            )
-        except subprocess.TimeoutExpired:
-            raise ConnectorError(
-                f"{connector.label} --discover did not finish in {DISCOVER_TIMEOUT_S}s"
-            ) from None
-        except OSError as exc:
-            raise ConnectorError(f"{connector.label}: could not start: {exc.strerror}") from None
+        code, stdout, proc = run_to_end(
+            connector.label,
+            [*connector.argv, "--config", str(cfg), "--discover"],
+            what="--discover",
+            timeout=timeout,
+            redactor=redactor,
+            cwd=str(cwd) if cwd is not None else None,
+            setting="timeouts: {discover: SECONDS} in the flow file, or --timeout discover=SECONDS",
+        )
     finally:
         files.cleanup()
-    stderr = redactor.redact(proc.stderr.decode("utf-8", "replace")).strip().splitlines()
-    tail = "\n".join(f"    {line}" for line in stderr[-15:])
-    if proc.returncode != 0:
+    if code != 0:
         raise ConnectorError(
-            f"{connector.label} --discover exited with code {proc.returncode}.\n"
-            f"  last lines of its stderr:\n{tail}",
+            f"{connector.label} --discover {proc.describe_exit(code)}.\n"
+            f"  last lines of its stderr:\n{proc.tail()}",
             hint="check the tap's config (credentials, host) and that it supports discovery",
         )
     try:
-        catalog = loads_exact(proc.stdout)  # schema bounds a float cannot hold stay exact
+        catalog = loads_exact(stdout)  # schema bounds a float cannot hold stay exact
     except json.JSONDecodeError as exc:
         raise ConnectorError(
             f"{connector.label} --discover did not print a JSON catalog ({exc.msg})",
@@ -115,6 +115,7 @@ def discover(
     cache_dir: Path | str | None = None,
     refresh: bool = False,
     cwd: Path | str | None = None,
+    timeout: float | None = DISCOVER_TIMEOUT_S,
 ) -> tuple[dict[str, Any], Path, bool]:
     """The tap's catalog, from the cache when its config has not changed.
 
@@ -127,6 +128,6 @@ def discover(
             return loads_exact(path.read_bytes()), path, True
         except ValueError:
             log.warning("cached catalog %s is not valid JSON; discovering again", path)
-    catalog = run_discovery(connector, config, cwd=cwd)
+    catalog = run_discovery(connector, config, cwd=cwd, timeout=timeout)
     write_json_atomic(path, catalog)
     return catalog, path, False

@@ -12,6 +12,7 @@ targets:
     config: {database: output/demo.db}
 state:
   dir: .glue/state              # or file: state.json; key: defaults to name
+timeouts: {idle: 30m, drain: 10m} # optional: see timeouts.py (0 or null turns one off)
 ```
 
 ``${VAR}`` in any string reads the environment (``${VAR:-default}`` gives a default when VAR is
@@ -34,6 +35,7 @@ import yaml
 
 from glue_runtime.errors import ConfigError
 from glue_runtime.protocol import loads_exact
+from glue_runtime.timeouts import parse_timeouts
 
 _VAR = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _TOP_KEYS = {
@@ -49,6 +51,7 @@ _TOP_KEYS = {
     "env",
     "max_line_bytes",
     "full_refresh",
+    "timeouts",
     "triggers",
     "tenants",
 }
@@ -83,6 +86,7 @@ class Flow:
     env: dict[str, str] = field(default_factory=dict)
     env_secrets: set[str] = field(default_factory=set)  # what env: took from ${VAR}s
     max_line_bytes: int | None = None
+    timeouts: dict[str, float | None] = field(default_factory=dict)  # over the defaults
     path: Path | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -248,6 +252,7 @@ def parse_flow(data: Any, *, where: str, base_dir: Path, path: Path | None = Non
         env={str(k): str(v) for k, v in (env_raw or {}).items()},
         env_secrets=env_secrets,
         max_line_bytes=data.get("max_line_bytes"),
+        timeouts=parse_timeouts(data.get("timeouts") or {}, where=f"{where}: timeouts"),
         path=path,
         extra={k: data[k] for k in ("triggers", "tenants", "description") if k in data},
     )

@@ -2,7 +2,9 @@
 
 Config, catalog and state files go to a private temporary folder (mode 0700) that is removed
 when the process is done. Stderr is read by a thread that relays each line to the log, labelled
-with the connector, and keeps the tail for error messages.
+with the connector, and keeps the tail for error messages. Lines are read in bounded pieces: a
+stderr line over STDERR_LINE_BYTES is logged cut (saying so) and the rest of it skipped, so a
+connector printing a huge line without a newline cannot take the runner's memory with it.
 
 A connector dies with the runner: on Linux each is started with a parent-death signal (SIGTERM),
 so a runner killed with kill -9 leaves none running. Such a runner cannot remove its temporary
@@ -16,6 +18,7 @@ import array
 import contextlib
 import ctypes
 import fcntl
+import io
 import logging
 import os
 import re
@@ -26,18 +29,95 @@ import sys
 import tempfile
 import termios
 import threading
+import time
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
 
-from glue_runtime.errors import ConnectorError
+from glue_runtime.errors import ConnectorError, ConnectorTimeout
 from glue_runtime.protocol import dumps_exact, loads_exact
 from glue_runtime.secrets import Redactor
 
 log = logging.getLogger("glue_runtime.connector")
 
 STDERR_TAIL_LINES = 40
+STDERR_LINE_BYTES = 64 * 1024  # a longer stderr line is logged cut
+REDACT_OVERLAP_BYTES = 4096  # read past a cut, so a secret across it is still redacted whole
+_SKIP_CHUNK = 1024 * 1024
+
+
+def skip_rest_of_line(readline: Any, on_chunk: Any = None) -> int:
+    """Read and drop the rest of an over-long line, a chunk at a time; the bytes dropped."""
+    dropped = 0
+    while True:
+        chunk = readline(_SKIP_CHUNK)
+        if not chunk:
+            return dropped
+        dropped += len(chunk)
+        if on_chunk is not None:
+            on_chunk()
+        if chunk[-1:] == b"\n":
+            return dropped
+
+
+def log_lines(
+    stream: Any, redact: Callable[[str], str], on_read: Callable[[], None] | None = None
+) -> Iterator[str]:
+    """The non-blank lines of a pipe, for a log: decoded, redacted, each cut at
+    STDERR_LINE_BYTES (saying so), so that memory stays bounded whatever the other side writes.
+
+    A cut line is redacted with a little more than what is shown, so a secret across the cut
+    is masked whole; the rest of it is read and dropped in pieces.
+    """
+    readline = stream.readline
+    limit = STDERR_LINE_BYTES
+    while raw := readline(limit):
+        if on_read is not None:
+            on_read()
+        if len(raw) < limit or raw[-1:] == b"\n":
+            line = redact(raw.decode("utf-8", "replace").rstrip())
+        else:
+            overlap = readline(REDACT_OVERLAP_BYTES)
+            total = len(raw) + len(overlap)
+            if overlap[-1:] != b"\n":
+                total += skip_rest_of_line(readline, on_read)
+            text = redact((raw + overlap).decode("utf-8", "replace").rstrip())
+            line = (
+                f"{text[:limit]} ... [line cut: {total:,} bytes, "
+                f"only the first {limit:,} are shown]"
+            )
+        if line:
+            yield line
+
+
+class _ActivityReader(io.RawIOBase):
+    """A pipe's reading end that notes when data last arrived (once per read, not per line).
+
+    The idle timeout needs to know whether the tap still writes, without any work per line.
+    """
+
+    def __init__(self, raw: Any, owner: ConnectorProcess) -> None:
+        super().__init__()
+        self._raw = raw
+        self._owner = owner
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int | None:
+        n = self._raw.readinto(buffer)
+        if n:
+            self._owner.last_activity = self._owner.last_read = time.monotonic()
+        return n
+
+    def fileno(self) -> int:
+        return self._raw.fileno()
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self._raw.close()
+        super().close()
 
 
 _PR_SET_PDEATHSIG = 1
@@ -192,6 +272,8 @@ class ConnectorProcess:
         self.redactor = redactor
         self.stderr_tail: deque[str] = deque(maxlen=STDERR_TAIL_LINES)
         self._log_level = log_level
+        self.last_activity = time.monotonic()  # the last output on its stdout or stderr
+        self.last_read = self.last_activity  # the last time the job read from its stdout
         try:
             self.proc = subprocess.Popen(
                 self.argv,
@@ -210,6 +292,10 @@ class ConnectorProcess:
                 hint="check that the connector is installed and executable "
                 "(`glue connectors list`)",
             ) from None
+        if self.proc.stdout is not None:  # same buffering, plus a note of when data arrives
+            self.proc.stdout = io.BufferedReader(
+                _ActivityReader(self.proc.stdout.detach(), self), 1024 * 1024
+            )
         self._stderr_thread = threading.Thread(
             target=self._relay_stderr, name=f"{label}-stderr", daemon=True
         )
@@ -230,15 +316,20 @@ class ConnectorProcess:
         return self.proc.pid
 
     def _relay_stderr(self) -> None:
-        assert self.proc.stderr is not None
+        err = self.proc.stderr
+        assert err is not None
         logger = log.getChild(self.label)
         redact = self.redactor.redact
-        for raw in self.proc.stderr:
-            line = redact(raw.decode("utf-8", "replace").rstrip())
-            if not line:
-                continue
-            self.stderr_tail.append(line)
-            logger.log(self._log_level, line, extra={"connector": self.label})
+        try:
+            for line in log_lines(err, redact, self._touch):
+                self.stderr_tail.append(line)
+                logger.log(self._log_level, line, extra={"connector": self.label})
+        finally:
+            with contextlib.suppress(OSError, ValueError):
+                err.close()  # at its end, not whenever the garbage collector gets to it
+
+    def _touch(self) -> None:
+        self.last_activity = time.monotonic()
 
     def close_stdin(self) -> bool:
         """Flush and close our end of its stdin; False if it no longer reads (broken pipe)."""
@@ -301,6 +392,18 @@ class ConnectorProcess:
             return False
         return waiting[0] > 0
 
+    def input_pending(self) -> int:
+        """Bytes written to its stdin that it has not read yet (0 if unknown)."""
+        pipe = self.proc.stdin
+        if pipe is None or pipe.closed:
+            return 0
+        waiting = array.array("i", [0])
+        try:
+            fcntl.ioctl(pipe.fileno(), termios.FIONREAD, waiting)
+        except (OSError, ValueError):
+            return 0
+        return waiting[0]
+
     def kill_group(self, also: Iterable[int] = ()) -> None:
         """SIGKILL what is left of its process group (it runs in a session of its own).
 
@@ -333,6 +436,21 @@ class ConnectorProcess:
         self._stderr_thread.join(5)
         return code
 
+    def close(self, stdout: bool = True) -> None:
+        """Close every pipe to it now, rather than when the garbage collector runs.
+
+        ``stdout=False`` leaves its stdout to the thread still reading it (closing a buffered
+        pipe another thread reads from would block). Stderr is closed by its relay thread at
+        its end; one still running (a process it left behind holds the pipe) keeps it.
+        """
+        pipes = [self.proc.stdin, self.proc.stdout if stdout else None]
+        if not self._stderr_thread.is_alive():
+            pipes.append(self.proc.stderr)
+        for pipe in pipes:
+            if pipe is not None:
+                with contextlib.suppress(OSError, ValueError):
+                    pipe.close()
+
     def tail(self, lines: int = 15) -> str:
         items = list(self.stderr_tail)[-lines:]
         return "\n".join(f"    {line}" for line in items) or "    (it wrote nothing to stderr)"
@@ -350,3 +468,61 @@ def terminate_all(procs: Iterable[ConnectorProcess], grace: float = 10.0) -> Non
         p.signal(signal.SIGTERM)
     for p in procs:
         p.stop(grace)
+
+
+def run_to_end(
+    label: str,
+    argv: Sequence[str],
+    *,
+    what: str,
+    timeout: float | None,
+    redactor: Redactor,
+    cwd: str | None = None,
+    setting: str,
+) -> tuple[int, bytes, ConnectorProcess]:
+    """Run a connector for one answer (``--about``, ``--discover``): its exit code and stdout.
+
+    It runs like a job's connectors (its own session, pipes, stderr relayed at DEBUG and kept
+    for errors) and dies with the runner. Past ``timeout`` seconds it is stopped and
+    ConnectorTimeout names it, ``what`` it was asked and the ``setting`` that raises the limit.
+    """
+    proc = ConnectorProcess(
+        label, [*argv], stdin=False, redactor=redactor, cwd=cwd, log_level=logging.DEBUG
+    )
+    chunks: list[bytes] = []
+    reader = threading.Thread(
+        target=lambda: chunks.append(proc.stdout.read()), name=f"{label}-stdout", daemon=True
+    )
+    deadline = None if timeout is None else time.monotonic() + timeout
+    try:
+        reader.start()
+        reader.join(timeout)
+        if reader.is_alive():
+            raise _timed_out(proc, what, timeout, setting)
+        try:
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            code = proc.wait(left)
+        except subprocess.TimeoutExpired:
+            raise _timed_out(proc, what, timeout, setting) from None
+    finally:
+        if proc.proc.poll() is None:
+            proc.stop(grace=2)
+        proc.kill_group()  # what it started goes with it
+        reader.join(5)
+        proc.close(stdout=not reader.is_alive())
+    return code, b"".join(chunks), proc
+
+
+def _timed_out(
+    proc: ConnectorProcess, what: str, timeout: float | None, setting: str
+) -> ConnectorTimeout:
+    from glue_runtime.timeouts import describe
+
+    assert timeout is not None
+    proc.stop(grace=2)
+    proc.kill_group()
+    return ConnectorTimeout(
+        f"{proc.label} {what} did not finish within {describe(timeout)}; it was stopped.\n"
+        f"  last lines of its stderr:\n{proc.tail()}",
+        hint=f"if it is slow rather than stuck, raise the limit: {setting} (0 turns it off)",
+    )

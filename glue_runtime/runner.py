@@ -38,17 +38,24 @@ from glue_runtime.connectors import Connector, validate_config
 from glue_runtime.errors import (
     ConfigError,
     ConnectorError,
+    ConnectorTimeout,
     GlueError,
     Interrupted,
     TapFailed,
     TargetFailed,
 )
-from glue_runtime.process import ConnectorFiles, ConnectorProcess, remove_stale_folders
+from glue_runtime.process import (
+    ConnectorFiles,
+    ConnectorProcess,
+    remove_stale_folders,
+    skip_rest_of_line,
+)
 from glue_runtime.protocol import RECORD, SCHEMA, STATE, Message
 from glue_runtime.result import JobResult, StreamStats
 from glue_runtime.secrets import Redactor, secret_values
 from glue_runtime.stages import Stage
 from glue_runtime.state import FileStateStore, StateCommitter
+from glue_runtime.timeouts import Timeouts, describe
 
 log = logging.getLogger("glue_runtime.job")
 _DRAIN_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -92,6 +99,7 @@ class JobSpec:
     # Confirmed state is written at most this often (and at the end): with a STATE per record,
     # a write each (two fsyncs) would bound the job at a few hundred records a second.
     state_write_interval_s: float = 1.0
+    timeouts: Timeouts = field(default_factory=Timeouts)  # idle tap, drain (see timeouts.py)
 
 
 class _PrunedKeys:
@@ -315,6 +323,9 @@ class Job:
         self._pumping = False
         self._pump_done = threading.Event()
         self._done = threading.Event()
+        self._timed_out: set[int] = set()  # pids of connectors stopped by a timeout
+        self._stop_asked_at: float | None = None  # when a signal asked the tap to stop
+        self._readers: list[threading.Thread] = []
         self._last: tuple[Message | None, bytes] = (None, b"")
 
     # -- error bookkeeping -------------------------------------------------------------------
@@ -592,10 +603,22 @@ class Job:
 
     # -- target output -----------------------------------------------------------------------
     def _read_target(self, index: int) -> None:
+        """Credit the STATEs a target emits, one stdout line at a time.
+
+        A line has the bound a tap's line has (--max-line-bytes, 64 MiB by default): a STATE
+        the job sent fits in it, and so do the result STATEs of targets built on hotglue's SDK
+        (every record's outcome: a few MB for a run of 100,000 records). A longer line could
+        not confirm anything, so it is read and dropped in pieces instead of held whole.
+        """
         target = self._targets[index]
+        readline = target.stdout.readline
+        limit = self.spec.max_line_bytes
         line_no = 0
-        for line in target.stdout:
+        while line := readline(limit + 1):
             line_no += 1
+            if len(line) > limit and line[-1:] != b"\n":
+                self._drop_long_target_line(target, line, line_no, readline)
+                continue
             if line.isspace():
                 continue
             try:
@@ -610,6 +633,22 @@ class Job:
         code = target.proc.wait()
         if self._pumping:
             self._target_failed(index, code, stopped_reading=code == 0)
+
+    def _drop_long_target_line(
+        self, target: ConnectorProcess, head: bytes, line_no: int, readline: Any
+    ) -> None:
+        """Skip a target's stdout line over the bound: it confirms nothing, memory stays bounded."""
+        size = len(head) + skip_rest_of_line(readline)
+        start = self.redactor.redact(head[:4096].decode("utf-8", "replace"))
+        log.warning(
+            "%s: stdout line %d is %s bytes, over the %s bytes a line may have "
+            "(--max-line-bytes); ignored, it confirms nothing: %s",
+            target.label,
+            line_no,
+            f"{size:,}",
+            f"{len(head) - 1:,}",
+            repr(protocol.excerpt(start)),
+        )
 
     def _credit_target(self, index: int, line: bytes, line_no: int) -> None:
         target = self._targets[index]
@@ -653,6 +692,7 @@ class Job:
                     hint="run again to resume from the committed state",
                 )
             )
+            self._stop_asked_at = time.monotonic()  # the tap has `drain` seconds to stop
             if self._tap is not None:
                 self._tap.signal(signal.SIGTERM)
         else:
@@ -706,6 +746,7 @@ class Job:
             self._fail(exc)
         finally:
             self._done.set()
+            self._close_pipes()
             for files in self._files:
                 files.cleanup()
         error = self._error
@@ -746,7 +787,7 @@ class Job:
         readers: list[threading.Thread] = []
         try:
             self._start_targets()
-            readers = [
+            readers = self._readers = [
                 threading.Thread(target=self._read_target, args=(i,), name=f"target-{i}-stdout")
                 for i in range(len(self._targets))
             ]
@@ -773,6 +814,10 @@ class Job:
         tap = self._tap
         assert tap is not None
         threading.Thread(target=self._watch_tap, args=(tap,), daemon=True).start()
+        if spec.timeouts.idle or spec.timeouts.drain:
+            threading.Thread(
+                target=self._watch_clock, args=(tap,), name="tap-clock", daemon=True
+            ).start()
         progress = None
         if spec.on_progress is not None:
             progress = threading.Thread(target=self._progress_loop, daemon=True)
@@ -799,20 +844,154 @@ class Job:
             # did not read it all, whatever its exit code.
             unread = {i for i, t in enumerate(self._targets) if t.proc.poll() is not None}
             unread |= {i for i, t in enumerate(self._targets) if not t.close_stdin()}
-        tap_code = tap.wait()
+        # From here every connector has `drain` seconds to finish: the tap to exit after its
+        # output ended, the targets to flush their last batch, exit and close their stdout.
+        drain = spec.timeouts.drain
+        deadline = time.monotonic() + drain if drain else None
+        tap_code = self._await_exit(tap, deadline, "its output ended")
         self._keep_updated_tap_config()
         if tap_code != 0 and self._error is None:
             self._fail(self._tap_failure(tap, tap_code))  # the cause, before its consequences
         for i, t in enumerate(self._targets):
-            code = t.wait()
-            readers[i].join()
+            code = self._await_exit(t, deadline, "its input was closed")
+            self._await_reader(t, readers[i], deadline)
             if code != 0 or i in unread:
                 if self._error is None:
                     self._target_failed(i, code, stopped_reading=i in unread)
                 else:
                     self._confirm.freeze()
-                    if code != 0:
+                    if code != 0 and t.pid not in self._timed_out:
                         log.error("%s also failed: %s", t.label, t.describe_exit(code))
+
+    # -- timeouts (see timeouts.py) ----------------------------------------------------------
+    def _await_exit(self, p: ConnectorProcess, deadline: float | None, after: str) -> int:
+        """Its exit code, once it exits; past ``deadline`` it is stopped (drain timeout)."""
+        try:
+            return p.wait(None if deadline is None else max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            pass
+        drain = describe(self.spec.timeouts.drain or 0)
+        self._stop_timed_out(
+            p,
+            ConnectorTimeout(
+                f"{p.label} was still running {drain} after {after} (drain timeout); it was "
+                "stopped. The state holds what the targets confirmed until then.\n"
+                f"  last lines of its stderr:\n{p.tail()}",
+                hint="if it needs longer to finish (a large last batch), raise timeouts.drain "
+                "in the flow file or --timeout drain=SECONDS (0 turns it off)",
+            ),
+        )
+        return p.wait()
+
+    def _await_reader(
+        self, target: ConnectorProcess, reader: threading.Thread, deadline: float | None
+    ) -> None:
+        """Wait for the end of a target's stdout: it exited, but a process it left may hold it."""
+        reader.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+        if not reader.is_alive():
+            return
+        if target.pid not in self._timed_out:
+            self._stop_timed_out(
+                target,
+                ConnectorTimeout(
+                    f"{target.label} exited, but a process it started still held its stdout "
+                    f"{describe(self.spec.timeouts.drain or 0)} after its input was closed "
+                    "(drain timeout); its process group was killed.",
+                    hint="make the target wait for the processes it starts, or not hand them "
+                    "its stdout",
+                ),
+            )
+        reader.join(5)
+
+    def _stop_timed_out(self, p: ConnectorProcess, error: GlueError | None) -> None:
+        """Fail the job with ``error`` (if it has no cause yet) and stop ``p`` and its group."""
+        self._timed_out.add(p.pid)
+        if error is not None:
+            log.error("%s", error.message.split("\n", 1)[0])
+            self._fail(error)
+        p.stop(grace=5)
+        p.kill_group()  # what it started in its session goes too
+
+    def _watch_clock(self, tap: ConnectorProcess) -> None:
+        """The tap's timeouts while the pump reads it: idle, and drain after a signal.
+
+        Idle: no output on its stdout or stderr for ``idle`` seconds while it runs (output in
+        the pipe the job has not read yet counts: then the job is the slow side). After
+        SIGINT/SIGTERM the tap has ``drain`` seconds to stop before it is killed.
+        """
+        idle, drain = self.spec.timeouts.idle, self.spec.timeouts.drain
+        tick = min(max(min(x for x in (idle, drain) if x) / 20, 0.02), 1.0)
+        while not self._pump_done.wait(tick):
+            now = time.monotonic()
+            if _exited(tap):
+                # The rest of its output is coming (or _watch_tap deals with it), unless the
+                # job is stuck writing it to a target that does not read.
+                if idle and now - tap.last_read >= idle and self._stalled_target(idle):
+                    return
+                continue
+            asked = self._stop_asked_at
+            if asked is not None:
+                if drain and now - asked >= drain:
+                    log.warning(
+                        "%s did not stop within %s of being asked to (drain timeout); killing it",
+                        tap.label,
+                        describe(drain),
+                    )
+                    self._stop_timed_out(tap, None)  # the job's error stays the interruption
+                    return
+                continue
+            if tap.output_pending():
+                tap.last_activity = now
+                if idle and now - tap.last_read >= idle and self._stalled_target(idle):
+                    return
+            elif idle and now - tap.last_activity >= idle:
+                self._stop_timed_out(
+                    tap,
+                    ConnectorTimeout(
+                        f"{tap.label} wrote nothing for {describe(idle)} (idle timeout: no line "
+                        "on its stdout or stderr); it was stopped, the targets flushed what it "
+                        "had sent and its last confirmed state was committed.\n"
+                        f"  last lines of its stderr:\n{tap.tail()}",
+                        hint="if the tap is alive but quiet that long (a slow report, a long "
+                        "back-off), raise timeouts.idle in the flow file or --timeout "
+                        "idle=SECONDS (0 turns it off); the next run resumes from the "
+                        "committed state",
+                    ),
+                )
+                return
+
+    def _stalled_target(self, idle: float) -> bool:
+        """The tap waits on the job, and the job has waited ``idle`` on a target that does not
+        read its input (its pipe holds what was written to it): stop that target.
+
+        Its failure then takes the usual path (the tap is stopped, nothing further committed).
+        False when no target's input is pending: a stage is slow, which is not a connector's.
+        """
+        for t in self._targets:
+            if t.proc.poll() is None and t.input_pending():
+                self._confirm.freeze()
+                self._stop_timed_out(
+                    t,
+                    ConnectorTimeout(
+                        f"{t.label} read nothing of its input for {describe(idle)} (idle "
+                        "timeout) while the tap waited to send more; it was stopped, and no "
+                        "state past its last confirmed STATE was committed.\n"
+                        f"  last lines of its stderr:\n{t.tail()}",
+                        hint="if the target is alive but that slow (a long load), raise "
+                        "timeouts.idle in the flow file or --timeout idle=SECONDS (0 turns it "
+                        "off)",
+                    ),
+                )
+                return True
+        return False
+
+    def _close_pipes(self) -> None:
+        """Release every pipe of every connector at the job's end, not at garbage collection."""
+        if self._tap is not None:
+            self._tap.close()
+        for i, t in enumerate(self._targets):
+            reading = i < len(self._readers) and self._readers[i].is_alive()
+            t.close(stdout=not reading)
 
     def _watch_tap(self, tap: ConnectorProcess) -> None:
         """End the job when the tap has exited but a process it started holds its stdout.
@@ -878,6 +1057,16 @@ class Job:
                 **{k: v for k, v in result.as_dict().items() if k not in ("state", "error")},
             },
         )
+
+
+def _exited(p: ConnectorProcess) -> bool:
+    """Whether it has exited, without reaping it (so _watch_tap can still look at its pipe)."""
+    if not hasattr(os, "waitid"):  # macOS: reaping is the only way to ask
+        return p.proc.poll() is not None
+    try:
+        return os.waitid(os.P_PID, p.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+    except ChildProcessError:
+        return True  # already reaped
 
 
 def run_job(spec: JobSpec) -> JobResult:

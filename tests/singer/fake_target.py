@@ -4,13 +4,17 @@
 It emits each STATE it receives only after the records before it are written and fsynced, and
 also appends every STATE it emits to ``<output>.states`` so tests can check the runner committed
 exactly what was confirmed. Config: output (path), confirm_every (emit every Nth STATE; the last
-one is always emitted at the end), fail_after (exit 1 after N records), password (a secret).
+one is always emitted at the end), fail_after (exit 1 after N records), password (a secret),
+never_exit (after its input ends and it confirmed, wait until SIGTERM instead of exiting),
+huge_stdout_bytes (first, a stdout line this long, written in pieces, before its confirmations),
+stall_after (after N input lines, stop reading its input, alive, until SIGTERM).
 """
 
 import json
 import os
 import signal
 import sys
+import time
 
 
 def main() -> int:
@@ -26,6 +30,13 @@ def main() -> int:
     records = 0
     pending = None
     signal.signal(signal.SIGTERM, signal.SIG_IGN)  # drains on EOF, like a careful target
+    if config.get("huge_stdout_bytes"):
+        n, block = config["huge_stdout_bytes"], b"y" * (1 << 20)
+        while n > 0:
+            sys.stdout.buffer.write(block[: min(n, len(block))])
+            n -= len(block)
+        sys.stdout.buffer.write(b"\n")
+        sys.stdout.flush()
 
     def confirm(value):
         out.flush()
@@ -36,7 +47,12 @@ def main() -> int:
         states_log.write(json.dumps(value, sort_keys=True) + "\n")
         states_log.flush()
 
-    for line in sys.stdin:
+    for n_lines, line in enumerate(sys.stdin):
+        if config.get("stall_after") == n_lines:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            print("target: stalled, reading nothing more", file=sys.stderr, flush=True)
+            while True:
+                time.sleep(3600)
         msg = json.loads(line)
         if config.get("capture_all"):
             out.write(line if line.endswith("\n") else line + "\n")
@@ -54,6 +70,11 @@ def main() -> int:
                 pending = None
     if pending is not None:
         confirm(pending)
+    if config.get("never_exit"):
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)  # SIGTERM ends it; nothing else does
+        print("target: input ended, not exiting", file=sys.stderr, flush=True)
+        while True:
+            time.sleep(3600)
     if config.get("password"):
         print(f"target: done (auth {config['password']})", file=sys.stderr)
     return 0

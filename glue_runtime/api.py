@@ -59,6 +59,7 @@ def _stages_for(
     extra: Sequence[Stage],
     cwd: str | Path | None,
     job_context: dict[str, Any],
+    validate: bool = True,
 ) -> tuple[list[Stage], dict[str, Any] | None, Any]:
     """The stages (selector, transform, then the caller's), the tap's catalog, select stats."""
     stages: list[Stage] = []
@@ -74,6 +75,7 @@ def _stages_for(
                 tap.config,
                 cache_dir=Path(cwd or ".") / DEFAULT_CACHE_DIR,
                 cwd=cwd,
+                validate=validate,
             )
         select_stats = SelectStats()
         stage, catalog = selector_for_run(Path(field_map), catalog, stats=select_stats)
@@ -139,7 +141,14 @@ def run(
     job_id = uuid.uuid4().hex[:12]
     job_context = {"flow": flow_name, "tenant": tenant, "job_id": job_id}
     all_stages, catalog_dict, select_stats = _stages_for(
-        tap_ep, field_map, None if batch else etl, catalog_dict, stages, cwd, job_context
+        tap_ep,
+        field_map,
+        None if batch else etl,
+        catalog_dict,
+        stages,
+        cwd,
+        job_context,
+        validate_config,
     )
     spec = JobSpec(
         tap=tap_ep,

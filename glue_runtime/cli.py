@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -33,8 +34,27 @@ class GlueGroup(click.Group):
         try:
             return super().invoke(ctx)
         except GlueError as exc:
-            click.echo(f"error: {exc}", err=True)
+            log_format = (ctx.obj or {}).get("log_format", "text")
+            _echo_error(exc, exc.exit_code, log_format)
             ctx.exit(exc.exit_code)
+
+
+def _echo_error(error: GlueError, exit_code: int, log_format: str, **extra: Any) -> None:
+    """An error on stderr: ``error: ...`` and its hint, or one JSON line with --log-format json."""
+    if log_format != "json":
+        click.echo(f"error: {error}", err=True)
+        return
+    line = {
+        "ts": round(time.time(), 3),
+        "level": "error",
+        "event": "error",
+        **extra,
+        "kind": error.kind,
+        "message": error.message,
+        "hint": error.hint,
+        "exit_code": exit_code,
+    }
+    click.echo(orjson.dumps(line, default=str).decode(), err=True)
 
 
 @click.group(cls=GlueGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -46,11 +66,17 @@ class GlueGroup(click.Group):
     help="Log lines as text, or one JSON object per line.",
 )
 @click.option("--log-level", default="INFO", show_default=True, help="DEBUG, INFO, WARNING, ERROR.")
+@click.option(
+    "-v",
+    "--verbose",
+    is_flag=True,
+    help="Everything: connectors' tracebacks and metrics (same as --log-level DEBUG).",
+)
 @click.version_option(package_name="glue-runtime")
 @click.pass_context
-def main(ctx: click.Context, log_format: str, log_level: str) -> None:
+def main(ctx: click.Context, log_format: str, log_level: str, verbose: bool) -> None:
     """glue_runtime: run Singer connectors with field maps, ETL scripts and bookmarks."""
-    logs.setup(log_format, log_level)
+    logs.setup(log_format, "DEBUG" if verbose else log_level)
     ctx.obj = {"log_format": log_format}
 
 
@@ -59,7 +85,7 @@ def main(ctx: click.Context, log_format: str, log_level: str) -> None:
 
 @main.command()
 @click.argument("flow_file", required=False, type=click.Path(dir_okay=False))
-@click.option("--tap", help="Tap: connector name, executable on PATH, or path.")
+@click.option("--tap", help="Tap: connector name, tap-NAME executable on PATH, or path.")
 @click.option("--target", "targets", multiple=True, help="Target (repeat for several).")
 @click.option("--tap-config", type=click.Path(dir_okay=False), help="Tap config JSON file.")
 @click.option(
@@ -158,17 +184,23 @@ def run(
     finally:
         if progress_line is not None:
             progress_line.close()
-    _report(result, as_json)
+    _report(result, as_json, ctx.obj["log_format"])
     ctx.exit(result.exit_code)
 
 
-def _report(result: JobResult, as_json: bool) -> None:
+def _report(result: JobResult, as_json: bool, log_format: str = "text") -> None:
+    """The job's result on the CLI: JSON on stdout, or the summary on stderr, then the error.
+
+    With ``--log-format json`` stderr stays one JSON object a line: the job_end event already
+    holds the summary, so the table is left out and the error is one more JSON line. A job that
+    never started (a config error) has no summary worth printing: just the error and its hint.
+    """
     if as_json:
         _echo_json(result.as_dict())
-    else:
+    elif log_format != "json" and result.started:
         click.echo(_summary_table(result), err=True)
     if result.error is not None:
-        click.echo(f"error: {result.error}", err=True)
+        _echo_error(result.error, result.exit_code, log_format, job_id=result.job_id)
 
 
 def _summary_table(result: JobResult) -> str:
@@ -176,6 +208,8 @@ def _summary_table(result: JobResult) -> str:
     rows += [(n, f"{s.records_in:,}", f"{s.records_out:,}") for n, s in result.streams.items()]
     widths = [max(len(r[i]) for r in rows) for i in range(3)]
     lines = [f"  {r[0]:<{widths[0]}}  {r[1]:>{widths[1]}}  {r[2]:>{widths[2]}}" for r in rows]
+    if not result.streams:
+        lines = ["  (no stream was read)"]
     head = (
         f"job {result.job_id}: {result.status.upper()} in {result.duration_s:.2f}s, "
         f"state {result.state_key!r} -> {result.state_location} ({result.state_commits} commits)"
@@ -186,19 +220,38 @@ def _summary_table(result: JobResult) -> str:
 # -- discover --------------------------------------------------------------------------------
 
 
+DEFAULT_FLOW = "flow.yml"
+
+
+def _default_flow(flow: str | None) -> str | None:
+    """``--flow`` as given, else ``flow.yml`` when the current folder has one."""
+    if flow:
+        return flow
+    return DEFAULT_FLOW if Path(DEFAULT_FLOW).is_file() else None
+
+
 def _source_of(
     source: str | None, config: str | None, flow: str | None
-) -> tuple[connectors.Connector, dict[str, Any], Path]:
-    """The tap, its config and the folder for caches, from --flow or SOURCE + --config."""
+) -> tuple[connectors.Connector, dict[str, Any], Path, bool]:
+    """The tap, its config, the folder for caches and whether to check the config.
+
+    From --flow (or ./flow.yml), or SOURCE + --config.
+    """
+    if not source:
+        flow = _default_flow(flow)
     if flow:
         f = load_flow(flow)
-        return connectors.resolve(f.source.connector, "tap"), f.source.config, f.base_dir
+        tap = connectors.resolve(f.source.connector, "tap")
+        return tap, f.source.config, f.base_dir, f.source.validate
     if not source:
-        raise UsageError("which tap?", hint="give SOURCE (a tap name or path) or --flow FLOW")
+        raise UsageError(
+            "which tap?",
+            hint=f"give SOURCE (a tap name or path) or --flow FLOW (no {DEFAULT_FLOW} here)",
+        )
     cfg: dict[str, Any] = {}
     if config:
         cfg = api.load_config(config, "tap config")
-    return connectors.resolve(source, "tap"), cfg, Path.cwd()
+    return connectors.resolve(source, "tap"), cfg, Path.cwd(), True
 
 
 @main.command()
@@ -214,9 +267,9 @@ def discover(
     from glue_runtime.discovery import DEFAULT_CACHE_DIR
     from glue_runtime.discovery import discover as run_discover
 
-    tap, cfg, base = _source_of(source, config, flow)
+    tap, cfg, base, validate = _source_of(source, config, flow)
     catalog, path, cached = run_discover(
-        tap, cfg, cache_dir=base / DEFAULT_CACHE_DIR, refresh=refresh, cwd=base
+        tap, cfg, cache_dir=base / DEFAULT_CACHE_DIR, refresh=refresh, cwd=base, validate=validate
     )
     streams = catalog.get("streams", [])
     how = "from cache" if cached else "discovered"
@@ -242,9 +295,9 @@ def _catalog_for(
     from glue_runtime.discovery import DEFAULT_CACHE_DIR
     from glue_runtime.discovery import discover as run_discover
 
-    tap, cfg, base = _source_of(source, config, flow)
+    tap, cfg, base, validate = _source_of(source, config, flow)
     found, _, _ = run_discover(
-        tap, cfg, cache_dir=base / DEFAULT_CACHE_DIR, refresh=refresh, cwd=base
+        tap, cfg, cache_dir=base / DEFAULT_CACHE_DIR, refresh=refresh, cwd=base, validate=validate
     )
     return found
 
@@ -266,11 +319,16 @@ def _catalog_options(fn: Any) -> Any:
 def _field_map_path(path: str | None, flow: str | None) -> Path:
     if path:
         return Path(path)
+    flow = _default_flow(flow)
     if flow:
         f = load_flow(flow)
         if f.field_map is not None:
             return f.field_map
-    raise UsageError("which field map?", hint="give its path, or --flow with a field_map key")
+        raise UsageError(f"which field map? {flow} has no field_map key", hint="give its path")
+    raise UsageError(
+        "which field map?",
+        hint=f"give its path, or --flow FLOW with a field_map key (no {DEFAULT_FLOW} here)",
+    )
 
 
 @main.group()
@@ -302,7 +360,14 @@ def fieldmap_init(
     if out.exists() and not force:
         raise UsageError(f"{out} exists", hint="pass --force to overwrite it")
     out.write_text(text)
-    click.echo(f"field map written to {out}: edit it, then `fieldmap check {out}`", err=True)
+    where = f" --flow {flow}" if flow else ""
+    if catalog:
+        where = f" --catalog {catalog}"
+    elif source:
+        where = f" --source {source}" + (f" --config {config}" if config else "")
+    click.echo(
+        f"field map written to {out}: edit it, then `glue fieldmap check {out}{where}`", err=True
+    )
 
 
 @fieldmap.command("show")
@@ -361,6 +426,52 @@ def fieldmap_check(
         click.echo(f"{path}: {len(errors)} error(s)", err=True)
         ctx.exit(2)
     click.echo(f"{path}: OK ({len(problems)} warning(s))", err=True)
+
+
+# -- tap -------------------------------------------------------------------------------------
+
+
+@main.command("tap")
+@click.argument("flow_file", required=False, type=click.Path(dir_okay=False))
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False),
+    help="Write the Singer lines here (default: stdout).",
+)
+@click.pass_context
+def tap_command(ctx: click.Context, flow_file: str | None, output: str | None) -> None:
+    """Save a flow's tap output, field map applied, e.g. as input for `glue etl test`.
+
+    The tap reads from the start: no bookmark is read or committed, and the ETL does not run.
+    FLOW_FILE defaults to flow.yml in the current folder.
+    """
+    import shutil
+    import tempfile
+
+    from glue_runtime.tapsave import save_tap_output
+
+    flow_path = _default_flow(flow_file)
+    if flow_path is None:
+        raise UsageError("which flow?", hint=f"give FLOW_FILE (no {DEFAULT_FLOW} here)")
+    if output:
+        result = save_tap_output(flow_path, Path(output))
+    else:
+        with tempfile.TemporaryDirectory(prefix="glue-tap-") as tmp:
+            saved = Path(tmp) / "out.singer"
+            result = save_tap_output(flow_path, saved)
+            if saved.exists():
+                with saved.open("rb") as fh:
+                    shutil.copyfileobj(fh, sys.stdout.buffer)
+                sys.stdout.buffer.flush()
+    if not result.ok:
+        _report(result, False, ctx.obj["log_format"])
+        ctx.exit(result.exit_code)
+    where = output or "stdout"
+    streams = ", ".join(f"{n} {s.records_out:,}" for n, s in result.streams.items()) or "none"
+    click.echo(f"{result.records_out:,} records written to {where} (streams: {streams})", err=True)
+    if output:
+        click.echo(f"try an ETL script on them: glue etl test SCRIPT --input {output}", err=True)
 
 
 # -- etl -------------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from glue_runtime.errors import ConnectorError
+from glue_runtime.logs import ConnectorLines
 from glue_runtime.protocol import dumps_exact, loads_exact
 from glue_runtime.secrets import Redactor
 
@@ -73,6 +74,7 @@ class ConnectorProcess:
         self.redactor = redactor
         self.stderr_tail: deque[str] = deque(maxlen=STDERR_TAIL_LINES)
         self._log_level = log_level
+        self.lines = ConnectorLines(log_level)
         try:
             self.proc = subprocess.Popen(
                 self.argv,
@@ -113,12 +115,15 @@ class ConnectorProcess:
         assert self.proc.stderr is not None
         logger = log.getChild(self.label)
         redact = self.redactor.redact
+        classify = self.lines.classify
         for raw in self.proc.stderr:
             line = redact(raw.decode("utf-8", "replace").rstrip())
             if not line:
                 continue
-            self.stderr_tail.append(line)
-            logger.log(self._log_level, line, extra={"connector": self.label})
+            level, text, keep = classify(line)  # its own level, one timestamp, no traceback
+            if keep:
+                self.stderr_tail.append(text)
+            logger.log(level, text, extra={"connector": self.label})
 
     def close_stdin(self) -> bool:
         """Flush and close our end of its stdin; False if it no longer reads (broken pipe)."""
@@ -214,8 +219,14 @@ class ConnectorProcess:
         return code
 
     def tail(self, lines: int = 15) -> str:
-        items = list(self.stderr_tail)[-lines:]
-        return "\n".join(f"    {line}" for line in items) or "    (it wrote nothing to stderr)"
+        """Its last stderr lines for an error report; a traceback's frames only under -v."""
+        items = [f"    {line}" for line in list(self.stderr_tail)[-lines:]]
+        if self.lines.traceback_lines and not log.getChild(self.label).isEnabledFor(logging.DEBUG):
+            items.append(
+                f"    ({self.lines.traceback_lines} lines of traceback left out: "
+                "run with -v to see them)"
+            )
+        return "\n".join(items) or "    (it wrote nothing to stderr)"
 
     def describe_exit(self, code: int) -> str:
         if code < 0:

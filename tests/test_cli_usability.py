@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import json
+import logging
 import os
+import re
 from pathlib import Path
+from typing import Any
 
 import pytest
-from glue_test_helpers import FAKE_TARGET, run_cli, write_json
+from glue_test_helpers import FAKE_TARGET, SINGER, CliResult, run_cli, write_json
 
 from glue_runtime import connectors
 from glue_runtime.errors import ConnectorNotFound
+from glue_runtime.logs import ConnectorLines
 
 
 def _bin_with(tmp_path: Path, name: str) -> tuple[Path, Path]:
@@ -65,3 +70,143 @@ def test_cli_refuses_bare_program_names(tmp_path: Path):
     listed = run_cli("connectors", "list", cwd=tmp_path, env=env)
     assert listed.code == 0
     assert not any(line.split()[0] in ("file", "sqlite3") for line in listed.stdout.splitlines())
+
+
+# -- a readable default log -----------------------------------------------------------------
+
+REVIEW_TAP = str(SINGER / "review_tap.py")
+SDK_TS = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} \|")
+
+
+def _sdk(level: str, logger: str, message: str) -> str:
+    """A stderr line as singer-sdk writes it."""
+    return f"2026-12-01 22:42:37,491 | {level:<8} | {logger:<30} | {message}"
+
+
+TRACEBACK = [
+    "Traceback (most recent call last):",
+    '  File "/venv/site-packages/singer_sdk/tap_base.py", line 549, in invoke',
+    "    tap = cls(",
+    "          ^^^^",
+    '  File "/venv/site-packages/tap_x/client.py", line 12, in get_records',
+    "    raise SourceError(msg)",
+    "tap_x.client.SourceError: the API said 401: check the token",
+]
+
+
+def _out(*msgs: dict[str, Any]) -> list[list[Any]]:
+    return [["out", json.dumps(m) + "\n"] for m in msgs]
+
+
+SCHEMA_S = {
+    "type": "SCHEMA",
+    "stream": "s",
+    "schema": {"type": "object", "properties": {"id": {"type": "integer"}}},
+    "key_properties": ["id"],
+}
+
+
+def _run_review_tap(tmp_path: Path, steps: list[list[Any]], *flags: str) -> CliResult:
+    write_json(tmp_path / "tap.json", {"steps": steps})
+    write_json(tmp_path / "target.json", {"output": str(tmp_path / "out.jsonl")})
+    return run_cli(
+        *flags, "run", "--tap", REVIEW_TAP, "--target", FAKE_TARGET, "--tap-config", "tap.json",
+        "--target-config", "target.json", "--state-file", "state.json", cwd=tmp_path,
+    )  # fmt: skip
+
+
+def _chatty_failing_tap() -> list[list[Any]]:
+    """singer-sdk's way: banner, METRICs, "Draining..." per batch, an error logged with its
+    traceback, then the same traceback again as the exception leaves the program."""
+    steps: list[list[Any]] = [
+        ["err", _sdk("INFO", "tap-x", "tap-x v1.2.3, Meltano SDK v0.54.9")],
+        ["err", _sdk("INFO", "tap-x", "Skipping parse of env var settings...")],
+        *_out(SCHEMA_S, {"type": "RECORD", "stream": "s", "record": {"id": 1}}),
+    ]
+    for _ in range(30):
+        steps.append(["err", _sdk("INFO", "tap-x", "Target sink for 's' is full. Draining...")])
+        metric = 'METRIC: {"type":"counter","metric":"record_count","value":1}'
+        steps.append(["err", _sdk("INFO", "singer_sdk.metrics", metric)])
+    steps.append(["err", _sdk("ERROR", "tap-x", "the API said 401: check the token")])
+    steps += [["err", t] for t in TRACEBACK] * 2
+    steps.append(["exit", 1])
+    return steps
+
+
+def test_the_default_log_tells_a_connector_failure_once(tmp_path: Path):
+    ran = _run_review_tap(tmp_path, _chatty_failing_tap())
+    assert ran.code == 3, ran.stderr
+    err = ran.stderr
+    assert not SDK_TS.search(err), err  # one timestamp a line: ours
+    assert "METRIC" not in err and "Meltano SDK" not in err and "Skipping parse" not in err
+    assert err.count("[tap-review_tap.py] Target sink for 's' is full. Draining...") == 1, err
+    assert "Traceback" not in err and 'File "' not in err, err
+    # The error itself: logged once as it happened, then once in the failure report (the
+    # exception line repeating it is left out), with a word on where the traceback went.
+    assert err.count("the API said 401: check the token") == 2, err
+    assert "lines of traceback left out: run with -v to see them" in err
+    assert len(err.splitlines()) < 16, err
+
+
+def test_verbose_shows_the_connector_traceback_and_metrics(tmp_path: Path):
+    ran = _run_review_tap(tmp_path, _chatty_failing_tap(), "-v")
+    assert ran.code == 3, ran.stderr
+    assert ran.stderr.count("Traceback (most recent call last):") == 2
+    assert 'File "/venv/site-packages/tap_x/client.py", line 12' in ran.stderr
+    assert "METRIC" in ran.stderr
+    assert ran.stderr.count("[tap-review_tap.py] Target sink for 's' is full. Draining...") == 30
+    assert "DEBUG   [tap-review_tap.py]" in ran.stderr
+
+
+def test_connector_lines_keep_their_level_and_lose_the_second_timestamp():
+    lines = ConnectorLines()
+    assert lines.classify(_sdk("WARNING", "tap-x.s", "slow API")) == (
+        logging.WARNING, "slow API", True,
+    )  # fmt: skip
+    assert lines.classify(_sdk("ERROR", "tap-x", "boom")) == (logging.ERROR, "boom", True)
+    assert lines.classify("INFO METRIC: {}") == (logging.DEBUG, "METRIC: {}", False)
+    assert lines.classify("WARNING singer-python style") == (
+        logging.WARNING, "singer-python style", True,
+    )  # fmt: skip
+    assert lines.classify("plain text")[:2] == (logging.INFO, "plain text")
+    assert lines.classify("plain text")[0] == logging.DEBUG  # a repeat
+    # The exception line repeating the message logged just before stays out of the tail.
+    lines.classify(_sdk("ERROR", "tap-x", "gone"))
+    assert lines.classify("Traceback (most recent call last):")[0] == logging.DEBUG
+    assert lines.classify('  File "x.py", line 1, in f') == (
+        logging.DEBUG, '  File "x.py", line 1, in f', False,
+    )  # fmt: skip
+    assert lines.classify("RuntimeError: gone") == (logging.DEBUG, "RuntimeError: gone", False)
+    assert lines.traceback_lines == 2
+    assert lines.classify("after")[0] == logging.INFO
+
+
+def test_a_config_error_prints_the_error_and_hint_only(tmp_path: Path):
+    ran = run_cli("run", "--tap", "files", "--target", "files", "--state-file", "s.json",
+                  cwd=tmp_path)  # fmt: skip
+    assert ran.code == 2, ran.stderr
+    assert ran.stderr.splitlines() == [
+        "error: tap-files config is invalid:",
+        "  - missing required setting 'streams'",
+        "  hint: `glue connectors about files` lists its settings",
+    ]
+
+
+def test_json_log_format_writes_only_json_lines(tmp_path: Path):
+    ok = _run_review_tap(
+        tmp_path, [*_out(SCHEMA_S, {"type": "RECORD", "stream": "s", "record": {"id": 1}})],
+        "--log-format", "json",
+    )  # fmt: skip
+    assert ok.code == 0, ok.stderr
+    events = [json.loads(line) for line in ok.stderr.splitlines()]
+    end = [e for e in events if e.get("event") == "job_end"]
+    assert end and end[0]["status"] == "success" and end[0]["records_out"] == 1
+    assert any(e.get("event") == "stream_end" for e in events)
+    failed = _run_review_tap(tmp_path, _chatty_failing_tap(), "--log-format", "json")
+    assert failed.code == 3
+    events = [json.loads(line) for line in failed.stderr.splitlines()]
+    assert events[-1]["event"] == "error" and events[-1]["exit_code"] == 3
+    assert "the API said 401" in events[-1]["message"] and events[-1]["hint"]
+    bad = run_cli("--log-format", "json", "state", "show", cwd=tmp_path)
+    assert bad.code == 2
+    assert json.loads(bad.stderr)["message"] == "which state key?"

@@ -14,7 +14,7 @@ from glue_runtime import api, connectors, logs
 from glue_runtime.errors import EXIT_CODES, ConfigError, GlueError, UsageError
 from glue_runtime.flow import load_flow
 from glue_runtime.result import JobResult
-from glue_runtime.state import DEFAULT_STATE_DIR, FileStateStore
+from glue_runtime.state import DEFAULT_STATE_DIR, FileStateStore, SingleFileStateStore
 
 
 def _echo_json(value: Any) -> None:
@@ -524,6 +524,8 @@ def etl_test(script: str, input_file: str, validate: str) -> None:
 def _store_and_key(
     key: str | None, flow: str | None, state_dir: str | None, state_file: str | None
 ) -> tuple[FileStateStore, str]:
+    if not state_dir and not state_file:
+        flow = _default_flow(flow)
     if flow:
         f = load_flow(flow)
         store = api.state_store_for(
@@ -554,8 +556,21 @@ def state() -> None:
 @_state_options
 def state_list(flow: str | None, state_dir: str | None, state_file: str | None) -> None:
     """List the state keys in the store."""
+    if not state_dir and not state_file:
+        flow = _default_flow(flow)
     store, _ = _store_and_key("-", flow, state_dir, state_file)
-    for key in store.keys():  # noqa: SIM118 (a state store, not a dict)
+    keys = store.keys()
+    if not keys:
+        where = store.file if isinstance(store, SingleFileStateStore) else store.directory
+        whose = f" (the store of {flow})" if flow else ""
+        click.echo(f"no state in {Path(where).resolve()}{whose}", err=True)
+        if not flow and not state_dir and not state_file:
+            click.echo(
+                "  hint: that is where runs started in this folder keep state; a flow keeps "
+                "its state beside its flow file: `glue state list --flow FLOW`",
+                err=True,
+            )
+    for key in keys:
         value = store.get(key)
         streams = sorted((value.get("bookmarks") or {}).keys()) if isinstance(value, dict) else []
         click.echo(f"{key}\t{store.location(key)}\t{', '.join(streams) or '(no bookmarks)'}")

@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import re
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,8 @@ import pytest
 from glue_test_helpers import FAKE_TARGET, SINGER, CliResult, run_cli, write_json
 
 from glue_runtime import connectors
-from glue_runtime.errors import ConnectorNotFound
+from glue_runtime.errors import ConfigError, ConnectorNotFound
+from glue_runtime.flow import load_flow
 from glue_runtime.logs import ConnectorLines
 
 
@@ -210,3 +212,121 @@ def test_json_log_format_writes_only_json_lines(tmp_path: Path):
     bad = run_cli("--log-format", "json", "state", "show", cwd=tmp_path)
     assert bad.code == 2
     assert json.loads(bad.stderr)["message"] == "which state key?"
+
+
+# -- glue tap: saving tap output for `glue etl test` ----------------------------------------
+
+DEMO = Path(__file__).resolve().parents[1] / "examples" / "demo"
+
+
+@pytest.fixture
+def demo(tmp_path: Path) -> Path:
+    """A copy of the demo flow (files tap, field map, ETL, sqlite target) to run in."""
+    folder = tmp_path / "demo"
+    shutil.copytree(DEMO, folder, ignore=shutil.ignore_patterns("output", ".glue"))
+    return folder
+
+
+def _singer(text: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def test_glue_tap_saves_the_field_mapped_output_for_etl_test(demo: Path):
+    saved = run_cli("tap", "flow.yml", "-o", "saved.singer", cwd=demo)
+    assert saved.code == 0, saved.stderr
+    assert "80 records written to saved.singer" in saved.stderr
+    assert "glue etl test SCRIPT --input saved.singer" in saved.stderr
+    messages = _singer((demo / "saved.singer").read_text())
+    records = [m for m in messages if m["type"] == "RECORD"]
+    assert len(records) == 80
+    customers = [m["record"] for m in records if m["stream"] == "customers"]
+    assert customers and all("created_at" not in r and "email" in r for r in customers)
+    assert any(m["type"] == "STATE" for m in messages)
+    assert not (demo / ".glue" / "state").exists()  # no bookmark read or committed
+    assert not (demo / "output").exists()  # the flow's target never ran
+    tested = run_cli("etl", "test", "etl.py", "--input", "saved.singer", cwd=demo)
+    assert tested.code == 0, tested.stderr
+    out = [m for m in _singer(tested.stdout) if m["type"] == "RECORD"]
+    assert len(out) == 80 and all(
+        "amount_cents" in m["record"] for m in out if m["stream"] == "orders"
+    )
+
+
+def test_glue_tap_reads_from_the_start_and_writes_stdout_by_default(demo: Path):
+    assert run_cli("run", "flow.yml", cwd=demo).code == 0
+    committed = (demo / ".glue" / "state" / "demo.json").read_bytes()
+    saved = run_cli("tap", cwd=demo)  # flow.yml in the current folder
+    assert saved.code == 0, saved.stderr
+    assert len([m for m in _singer(saved.stdout) if m["type"] == "RECORD"]) == 80
+    assert (demo / ".glue" / "state" / "demo.json").read_bytes() == committed
+    nowhere = run_cli("tap", cwd=demo / "data")
+    assert nowhere.code == 2 and "no flow.yml here" in nowhere.stderr
+
+
+# -- fieldmap commands use ./flow.yml; discover checks the config ---------------------------
+
+
+def test_fieldmap_commands_use_flow_yml_in_the_current_folder(demo: Path):
+    shown = run_cli("fieldmap", "show", cwd=demo)
+    assert shown.code == 0, shown.stderr
+    assert "customers" in shown.stdout and "created_at" in shown.stdout
+    checked = run_cli("fieldmap", "check", cwd=demo)
+    assert checked.code == 0, checked.stderr
+    assert "fieldmap.yml: OK" in checked.stderr
+    init = run_cli("fieldmap", "init", "-o", "mine.yml", cwd=demo)
+    assert init.code == 0, init.stderr
+    hint = init.stderr.split("then `")[1].split("`")[0]
+    again = run_cli(*hint.split()[1:], cwd=demo)  # the command the tool suggests works as given
+    assert again.code == 0, again.stderr
+    elsewhere = run_cli("fieldmap", "init", "--flow", "demo/flow.yml", "-o", "m.yml",
+                        cwd=demo.parent)  # fmt: skip
+    assert elsewhere.code == 0, elsewhere.stderr
+    assert "glue fieldmap check m.yml --flow demo/flow.yml" in elsewhere.stderr
+    none = run_cli("fieldmap", "check", cwd=demo / "data")
+    assert none.code == 2 and "no flow.yml here" in none.stderr
+
+
+def test_discover_checks_the_config_first(tmp_path: Path):
+    ran = run_cli("discover", "files", cwd=tmp_path)
+    assert ran.code == 2, ran.stdout
+    assert "missing required setting 'streams'" in ran.stderr
+    assert ran.stdout == ""
+    assert not (tmp_path / ".glue").exists()  # nothing cached
+
+
+# -- state list, nested unknown keys ------------------------------------------------------
+
+
+def test_state_list_says_where_it_looked(tmp_path: Path, demo: Path):
+    empty = run_cli("state", "list", cwd=tmp_path)
+    assert empty.code == 0
+    assert f"no state in {tmp_path.resolve() / '.glue' / 'state'}" in empty.stderr
+    assert "glue state list --flow FLOW" in empty.stderr
+    assert run_cli("run", "flow.yml", cwd=demo).code == 0
+    listed = run_cli("state", "list", cwd=demo)  # flow.yml in the current folder
+    assert listed.code == 0, listed.stderr
+    assert listed.stdout.startswith("demo\t") and "customers, orders" in listed.stdout
+    shown = run_cli("state", "show", cwd=demo)
+    assert shown.code == 0 and "bookmarks" in json.loads(shown.stdout)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("source: {connector: x, confg: {}}\ntargets: [y]\n", "did you mean 'confg' -> 'config'?"),
+        (
+            "source: x\ntargets: [{connector: y, config_fle: a.json}]\n",
+            "'config_fle' -> 'config_file'",
+        ),
+        ("source: x\ntargets: [y]\nstate: {dirr: s}\n", "'dirr' -> 'dir'"),
+        ("source: x\ntargets: [y]\netl: {script: e.py, mdoe: batch}\n", "'mdoe' -> 'mode'"),
+        ("source: x\ntargets: [y]\nfeild_map: f.yml\n", "'feild_map' -> 'field_map'"),
+    ],
+)
+def test_unknown_keys_at_any_level_get_a_did_you_mean(tmp_path: Path, text: str, expected: str):
+    (tmp_path / "flow.yml").write_text(text)
+    with pytest.raises(ConfigError) as err:
+        load_flow(tmp_path / "flow.yml")
+    assert expected in str(err.value)
+    ran = run_cli("run", "flow.yml", cwd=tmp_path)
+    assert ran.code == 2 and expected in ran.stderr

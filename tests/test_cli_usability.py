@@ -7,6 +7,10 @@ import logging
 import os
 import re
 import shutil
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +21,7 @@ from glue_runtime import connectors
 from glue_runtime.errors import ConfigError, ConnectorNotFound
 from glue_runtime.flow import load_flow
 from glue_runtime.logs import ConnectorLines
+from glue_runtime.runner import not_resumable
 
 
 def _bin_with(tmp_path: Path, name: str) -> tuple[Path, Path]:
@@ -330,3 +335,74 @@ def test_unknown_keys_at_any_level_get_a_did_you_mean(tmp_path: Path, text: str,
     assert expected in str(err.value)
     ran = run_cli("run", "flow.yml", cwd=tmp_path)
     assert ran.code == 2 and expected in ran.stderr
+
+
+# -- the resume promise after Ctrl-C --------------------------------------------------------
+
+
+def _interrupt_after_first_commit(tmp_path: Path, state_value: dict[str, Any]) -> str:
+    """Run a tap that sends a record and ``state_value`` and then waits; SIGINT the run once
+    that state is committed; return its stderr."""
+    steps = [
+        *_out(SCHEMA_S, {"type": "RECORD", "stream": "s", "record": {"id": 1}}),
+        *_out({"type": "STATE", "value": state_value}),
+        ["wait_file", str(tmp_path / "never"), "x", 120],
+    ]
+    write_json(tmp_path / "tap.json", {"steps": steps})
+    write_json(tmp_path / "target.json", {"output": str(tmp_path / "out.jsonl")})
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "glue_runtime", "run", "--tap", REVIEW_TAP, "--target",
+         FAKE_TARGET, "--tap-config", "tap.json", "--target-config", "target.json",
+         "--state-file", "state.json"],
+        cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while not (tmp_path / "state.json").exists():  # the event: the first commit
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, stderr
+    assert json.loads((tmp_path / "state.json").read_text()) == state_value
+    return stderr
+
+
+def test_after_ctrl_c_the_hint_promises_a_resume_only_where_the_state_allows(tmp_path: Path):
+    unsorted = {
+        "bookmarks": {
+            "s": {
+                "replication_key": "updated_at",
+                "replication_key_value": "2024-01-01",
+                "progress_markers": {
+                    "Note": "Progress is not resumable if interrupted.",
+                    "replication_key": "updated_at",
+                    "replication_key_value": "2024-03-01",
+                },
+            },
+            "t": {"replication_key": "id", "replication_key_value": 7},
+        }
+    }
+    (tmp_path / "a").mkdir()
+    stderr = _interrupt_after_first_commit(tmp_path / "a", unsorted)
+    assert "run again to resume from the committed state, except for stream 's'" in stderr
+    assert "reads it again from the last completed bookmark" in stderr
+    (tmp_path / "b").mkdir()
+    sorted_state = {"bookmarks": {"s": {"replication_key_value": "2024-03-01"}}}
+    stderr = _interrupt_after_first_commit(tmp_path / "b", sorted_state)
+    assert "hint: run again to resume from the committed state\n" in stderr
+
+
+def test_not_resumable_finds_progress_markers_in_streams_and_partitions():
+    state = {
+        "bookmarks": {
+            "a": {"progress_markers": {}},
+            "b": {"partitions": [{"context": {"x": 1}}, {"progress_markers": {"Note": "."}}]},
+            "c": {"replication_key_value": 1},
+            "d": "odd",
+        }
+    }
+    assert not_resumable(state) == ["a", "b"]
+    assert not_resumable({"bookmarks": [1]}) == [] and not_resumable(5) == []

@@ -406,3 +406,35 @@ def test_not_resumable_finds_progress_markers_in_streams_and_partitions():
     }
     assert not_resumable(state) == ["a", "b"]
     assert not_resumable({"bookmarks": [1]}) == [] and not_resumable(5) == []
+
+
+# -- scripts/demo says what it is doing -----------------------------------------------------
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_demo_script_says_what_it_does_and_skips_an_up_to_date_install(tmp_path: Path):
+    # A copy of the checkout's scripts, demo and pyproject files, sharing its installed .venv.
+    repo = tmp_path / "repo"
+    shutil.copytree(REPO / "scripts", repo / "scripts")
+    shutil.copytree(REPO / "examples" / "demo", repo / "examples" / "demo",
+                    ignore=shutil.ignore_patterns("output", ".glue"))  # fmt: skip
+    shutil.copy(REPO / "pyproject.toml", repo / "pyproject.toml")
+    for project in REPO.glob("connectors/*/pyproject.toml"):
+        (repo / project.parent.relative_to(REPO)).mkdir(parents=True)
+        shutil.copy(project, repo / project.relative_to(REPO))
+    # The checkout's own bootstrap first (quick when its .venv is up to date, as in scripts/test).
+    boot = subprocess.run(["bash", str(REPO / "scripts" / "bootstrap")],
+                          capture_output=True, text=True, timeout=1200)  # fmt: skip
+    assert boot.returncode == 0, boot.stdout + boot.stderr
+    (repo / ".venv").symlink_to(REPO / ".venv")
+    demo = subprocess.run(["bash", "scripts/demo"], cwd=repo, capture_output=True, text=True,
+                          timeout=600, stdin=subprocess.DEVNULL)  # fmt: skip
+    assert demo.returncode == 0, demo.stdout + demo.stderr
+    lines = demo.stdout.splitlines()
+    assert lines[:3] == [
+        "demo: setting up .venv first (scripts/bootstrap)",
+        "bootstrap: .venv is up to date",
+        "demo: running examples/demo/flow.yml (CSV files -> field map -> ETL script -> SQLite)",
+    ], demo.stdout
+    assert (repo / "examples" / "demo" / "output" / "demo.db").exists()

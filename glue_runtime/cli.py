@@ -584,7 +584,10 @@ def state_show(
 ) -> None:
     """Print the state stored under KEY."""
     store, key = _store_and_key(key, flow, state_dir, state_file)
-    _echo_json(store.get(key))
+    value = store.get(key)
+    if not value:
+        click.echo(f"no state under {key!r} in {store.location(key)}", err=True)
+    _echo_json(value)
 
 
 @state.command("set")

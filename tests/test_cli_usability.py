@@ -307,6 +307,9 @@ def test_state_list_says_where_it_looked(tmp_path: Path, demo: Path):
     assert empty.code == 0
     assert f"no state in {tmp_path.resolve() / '.glue' / 'state'}" in empty.stderr
     assert "glue state list --flow FLOW" in empty.stderr
+    none = run_cli("state", "show", "nokey", cwd=tmp_path)
+    assert none.code == 0 and none.stdout.strip() == "{}"
+    assert "no state under 'nokey' in .glue/state/nokey.json" in none.stderr
     assert run_cli("run", "flow.yml", cwd=demo).code == 0
     listed = run_cli("state", "list", cwd=demo)  # flow.yml in the current folder
     assert listed.code == 0, listed.stderr

@@ -54,7 +54,7 @@ class ConnectorLines:
       for the error report; its last line, the exception, is kept.
     """
 
-    MAX_REMEMBERED = 2000  # distinct INFO lines remembered for the repeat check
+    MAX_REMEMBERED = 2000  # distinct INFO/WARNING lines remembered for the repeat check
 
     def __init__(self, default_level: int = logging.INFO) -> None:
         self.default_level = default_level

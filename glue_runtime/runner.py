@@ -875,7 +875,12 @@ def not_resumable(state: Any) -> list[str]:
     for name, value in bookmarks.items():
         if not isinstance(value, dict):
             continue
-        parts = [value, *(p for p in value.get("partitions") or () if isinstance(p, dict))]
+        partitions = value.get("partitions")
+        parts = (
+            [value, *(p for p in partitions if isinstance(p, dict))]
+            if isinstance(partitions, list)
+            else [value]
+        )
         if any("progress_markers" in p for p in parts):
             found.append(str(name))
     return sorted(found)

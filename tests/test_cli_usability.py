@@ -405,6 +405,7 @@ def test_not_resumable_finds_progress_markers_in_streams_and_partitions():
             "b": {"partitions": [{"context": {"x": 1}}, {"progress_markers": {"Note": "."}}]},
             "c": {"replication_key_value": 1},
             "d": "odd",
+            "e": {"partitions": 3},
         }
     }
     assert not_resumable(state) == ["a", "b"]

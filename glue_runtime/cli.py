@@ -489,7 +489,7 @@ def etl() -> None:
     "input_file",
     required=True,
     type=click.Path(dir_okay=False, exists=True),
-    help="A saved Singer stream (e.g. a tap's output) to run the script over.",
+    help="A saved Singer stream to run the script over (make one: glue tap FLOW -o FILE).",
 )
 @click.option(
     "--validate",

@@ -172,16 +172,15 @@ def resolve(name: str, kind: Kind) -> Connector:
     other = shutil.which(name)
     if other:
         hint += (
-            f"{other} is on PATH but is not a {kind} (a bare name runs only a registered "
-            f"connector or a {kind}-NAME executable); give its path to run it anyway, or "
+            f"{other} is not a {kind}: a bare name means a registered connector or a "
+            f"{kind}-NAME executable (give a path to run any program)"
         )
     else:
-        hint += "or "
-    raise ConnectorNotFound(
-        f"no {kind} called {name!r} (available {kind}s: {listing})",
-        hint=hint + "install a connector package (pip install ./connectors/NAME), put a "
-        f"{kind}-NAME executable on PATH, or give the executable's path",
-    )
+        hint += (
+            f"install a connector package (pip install ./connectors/NAME), put a {kind}-NAME "
+            "executable on PATH, or give the executable's path"
+        )
+    raise ConnectorNotFound(f"no {kind} called {name!r} (available {kind}s: {listing})", hint=hint)
 
 
 def _closest(name: str, short: str, known: list[str], kind: str) -> str | None:

@@ -45,7 +45,7 @@ def test_a_bare_name_never_runs_an_arbitrary_program_on_path(tmp_path: Path, mon
         connectors.resolve("file", "tap")
     text = str(err.value)
     assert "did you mean 'files'?" in text
-    assert f"{bindir / 'file'} is on PATH but is not a tap" in text
+    assert f"{bindir / 'file'} is not a tap: a bare name means a registered connector" in text
     with pytest.raises(ConnectorNotFound):
         connectors.resolve("file", "target")
     # A path still runs anything.

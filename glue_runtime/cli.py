@@ -57,6 +57,17 @@ def _echo_error(error: GlueError, exit_code: int, log_format: str, **extra: Any)
     click.echo(orjson.dumps(line, default=str).decode(), err=True)
 
 
+def _note(message: str, level: str = "info") -> None:
+    """A status line on stderr: as written, or one JSON object with --log-format json."""
+    ctx = click.get_current_context(silent=True)
+    root = ctx.find_root() if ctx is not None else None
+    if ((root.obj if root is not None else None) or {}).get("log_format") != "json":
+        click.echo(message, err=True)
+        return
+    line = {"ts": round(time.time(), 3), "level": level, "event": "note", "message": message}
+    click.echo(orjson.dumps(line).decode(), err=True)
+
+
 @click.group(cls=GlueGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--log-format",
@@ -273,12 +284,12 @@ def discover(
     )
     streams = catalog.get("streams", [])
     how = "from cache" if cached else "discovered"
-    click.echo(f"{tap.label}: {len(streams)} streams ({how}; {path})", err=True)
+    _note(f"{tap.label}: {len(streams)} streams ({how}; {path})")
     if output:
         from glue_runtime.state import write_json_atomic
 
         write_json_atomic(Path(output), catalog)
-        click.echo(f"catalog written to {output}", err=True)
+        _note(f"catalog written to {output}")
     else:
         _echo_json(catalog)
 
@@ -365,9 +376,7 @@ def fieldmap_init(
         where = f" --catalog {catalog}"
     elif source:
         where = f" --source {source}" + (f" --config {config}" if config else "")
-    click.echo(
-        f"field map written to {out}: edit it, then `glue fieldmap check {out}{where}`", err=True
-    )
+    _note(f"field map written to {out}: edit it, then `glue fieldmap check {out}{where}`")
 
 
 @fieldmap.command("show")
@@ -398,7 +407,7 @@ def fieldmap_show(
     click.echo(render_table(selection))
     if catalog_selected:
         write_catalog_selected(Path(catalog_selected), cat, selection)
-        click.echo(f"catalog with the selection written to {catalog_selected}", err=True)
+        _note(f"catalog with the selection written to {catalog_selected}")
 
 
 @fieldmap.command("check")
@@ -420,12 +429,12 @@ def fieldmap_check(
     path = _field_map_path(field_map, flow)
     problems = check(load_field_map(path), _catalog_for(catalog, source, config, flow, refresh))
     for p in problems:
-        click.echo(str(p), err=True)
+        _note(str(p), "error" if p.level == "error" else "warning")
     errors = [p for p in problems if p.level == "error"]
     if errors:
-        click.echo(f"{path}: {len(errors)} error(s)", err=True)
+        _note(f"{path}: {len(errors)} error(s)", "error")
         ctx.exit(2)
-    click.echo(f"{path}: OK ({len(problems)} warning(s))", err=True)
+    _note(f"{path}: OK ({len(problems)} warning(s))")
 
 
 # -- tap -------------------------------------------------------------------------------------
@@ -469,9 +478,9 @@ def tap_command(ctx: click.Context, flow_file: str | None, output: str | None) -
         ctx.exit(result.exit_code)
     where = output or "stdout"
     streams = ", ".join(f"{n} {s.records_out:,}" for n, s in result.streams.items()) or "none"
-    click.echo(f"{result.records_out:,} records written to {where} (streams: {streams})", err=True)
+    _note(f"{result.records_out:,} records written to {where} (streams: {streams})")
     if output:
-        click.echo(f"try an ETL script on them: glue etl test SCRIPT --input {output}", err=True)
+        _note(f"try an ETL script on them: glue etl test SCRIPT --input {output}")
 
 
 # -- etl -------------------------------------------------------------------------------------
@@ -563,12 +572,11 @@ def state_list(flow: str | None, state_dir: str | None, state_file: str | None) 
     if not keys:
         where = store.file if isinstance(store, SingleFileStateStore) else store.directory
         whose = f" (the store of {flow})" if flow else ""
-        click.echo(f"no state in {Path(where).resolve()}{whose}", err=True)
+        _note(f"no state in {Path(where).resolve()}{whose}")
         if not flow and not state_dir and not state_file:
-            click.echo(
+            _note(
                 "  hint: that is where runs started in this folder keep state; a flow keeps "
-                "its state beside its flow file: `glue state list --flow FLOW`",
-                err=True,
+                "its state beside its flow file: `glue state list --flow FLOW`"
             )
     for key in keys:
         value = store.get(key)
@@ -586,7 +594,7 @@ def state_show(
     store, key = _store_and_key(key, flow, state_dir, state_file)
     value = store.get(key)
     if not value:
-        click.echo(f"no state under {key!r} in {store.location(key)}", err=True)
+        _note(f"no state under {key!r} in {store.location(key)}")
     _echo_json(value)
 
 
@@ -622,7 +630,7 @@ def state_set(
         value = value["value"]  # a STATE message pasted whole
     with store.lock(key):
         store.set(key, value)
-    click.echo(f"state {key!r} set ({store.location(key)})", err=True)
+    _note(f"state {key!r} set ({store.location(key)})")
 
 
 @state.command("clear")
@@ -643,11 +651,11 @@ def state_clear(
     with store.lock(key):
         if streams:
             store.set(key, drop_bookmarks(store.get(key), set(streams)))
-            click.echo(f"cleared bookmarks of {', '.join(streams)} in {key!r}", err=True)
+            _note(f"cleared bookmarks of {', '.join(streams)} in {key!r}")
         elif store.clear(key):
-            click.echo(f"state {key!r} cleared", err=True)
+            _note(f"state {key!r} cleared")
         else:
-            click.echo(f"state {key!r} was already empty", err=True)
+            _note(f"state {key!r} was already empty")
 
 
 # -- connectors ------------------------------------------------------------------------------
@@ -678,7 +686,7 @@ def connectors_list(as_json: bool) -> None:
         )
         return
     if not found:
-        click.echo("no connectors found (pip install ./connectors/NAME)", err=True)
+        _note("no connectors found (pip install ./connectors/NAME)")
     for c in found:
         click.echo(f"{c.name:<20} {c.kind:<7} {c.version or '-':<10} {c.source:<12} {c.location}")
 

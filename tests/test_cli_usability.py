@@ -217,6 +217,10 @@ def test_json_log_format_writes_only_json_lines(tmp_path: Path):
     bad = run_cli("--log-format", "json", "state", "show", cwd=tmp_path)
     assert bad.code == 2
     assert json.loads(bad.stderr)["message"] == "which state key?"
+    (tmp_path / "nowhere").mkdir()
+    listed = run_cli("--log-format", "json", "state", "list", cwd=tmp_path / "nowhere")
+    notes = [json.loads(line) for line in listed.stderr.splitlines()]
+    assert notes[0]["message"].startswith("no state in ") and notes[0]["event"] == "note"
 
 
 # -- glue tap: saving tap output for `glue etl test` ----------------------------------------

@@ -116,10 +116,11 @@ def run(
 ) -> JobResult:
     """Run a tap into one or more targets; bookmarks go to the state store.
 
-    ``tap`` and ``target`` are connector names (``glue connectors list``), executables on PATH,
-    or paths. Configs are dicts or JSON file paths. Returns a :class:`JobResult`; a failed run
-    does not raise (call ``result.raise_for_status()`` for that). Confirmed state is written
-    at most once per ``state_write_interval_s`` and at the end (0: at every confirmation).
+    ``tap`` and ``target`` are connector names (``glue connectors list``), ``tap-NAME`` /
+    ``target-NAME`` executables on PATH, or paths. Configs are dicts or JSON file paths.
+    Returns a :class:`JobResult`; a failed run does not raise (call
+    ``result.raise_for_status()`` for that). Confirmed state is written at most once per
+    ``state_write_interval_s`` and at the end (0: at every confirmation).
     """
     target_names = [target] if isinstance(target, str) else list(target)
     if isinstance(target_config, (list, tuple)):

@@ -446,3 +446,20 @@ def test_demo_script_says_what_it_does_and_skips_an_up_to_date_install(tmp_path:
         "demo: running examples/demo/flow.yml (CSV files -> field map -> ETL script -> SQLite)",
     ], demo.stdout
     assert (repo / "examples" / "demo" / "output" / "demo.db").exists()
+
+
+def test_every_command_in_the_readme_tour_exists():
+    from click.testing import CliRunner
+
+    from glue_runtime.cli import main
+
+    readme = (REPO / "README.md").read_text()
+    tour = readme.split("## A short tour", 1)[1].split("```sh\n", 1)[1].split("```", 1)[0]
+    commands = [line.split("#")[0].split() for line in tour.splitlines()]
+    commands = [c[1:] for c in commands if c and c[0] == "glue"]
+    assert ["tap", "examples/demo/flow.yml", "-o", "saved.singer"] in commands
+    for words in commands:
+        words = [w for w in words if w not in ("-v",)]
+        path = [w for w in words[:2] if not w.startswith("-") and "/" not in w and "." not in w]
+        result = CliRunner().invoke(main, [*path, "--help"])
+        assert result.exit_code == 0, (words, result.output)

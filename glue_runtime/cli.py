@@ -220,7 +220,7 @@ def _summary_table(result: JobResult) -> str:
     widths = [max(len(r[i]) for r in rows) for i in range(3)]
     lines = [f"  {r[0]:<{widths[0]}}  {r[1]:>{widths[1]}}  {r[2]:>{widths[2]}}" for r in rows]
     if not result.streams:
-        lines = ["  (no stream was read)"]
+        lines = ["  (no records counted)"]
     head = (
         f"job {result.job_id}: {result.status.upper()} in {result.duration_s:.2f}s, "
         f"state {result.state_key!r} -> {result.state_location} ({result.state_commits} commits)"

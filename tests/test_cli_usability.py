@@ -463,3 +463,17 @@ def test_every_command_in_the_readme_tour_exists():
         path = [w for w in words[:2] if not w.startswith("-") and "/" not in w and "." not in w]
         result = CliRunner().invoke(main, [*path, "--help"])
         assert result.exit_code == 0, (words, result.output)
+
+
+def test_a_failed_batch_job_reports_its_error_once(tmp_path: Path):
+    script = REPO / "docs" / "examples" / "batch" / "etl.py"
+    (tmp_path / "flow.yml").write_text(
+        f"name: crm\n"
+        f"source: {{connector: {SINGER / 'fake_tap.py'}, config: {{records: 3}}}}\n"
+        f"etl: {{script: {script}, mode: batch}}\n"
+        f"targets: [{{connector: {FAKE_TARGET}, config: {{output: out.jsonl}}}}]\n"
+    )
+    failed = run_cli("run", "flow.yml", cwd=tmp_path, env={"FAIL_ETL": "1"})
+    assert failed.code == 4, failed.stderr
+    assert failed.stderr.count("exited with code 1") == 1, failed.stderr
+    assert "batch job" in failed.stderr and "failed (data error)" in failed.stderr

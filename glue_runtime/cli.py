@@ -309,6 +309,8 @@ def discover(
     from glue_runtime.discovery import DEFAULT_CACHE_DIR
     from glue_runtime.discovery import discover as run_discover
 
+    if not source:
+        flow = _default_flow(flow)
     limits = _limits(flow, timeouts)
     tap, cfg, base, validate = _source_of(source, config, flow)
     tap.about_timeout_s = limits.about
@@ -345,6 +347,8 @@ def _catalog_for(
     from glue_runtime.discovery import DEFAULT_CACHE_DIR
     from glue_runtime.discovery import discover as run_discover
 
+    if not source:
+        flow = _default_flow(flow)
     limits = _limits(flow)
     tap, cfg, base, validate = _source_of(source, config, flow)
     tap.about_timeout_s = limits.about

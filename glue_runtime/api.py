@@ -63,6 +63,7 @@ def _stages_for(
     cwd: str | Path | None,
     job_context: dict[str, Any],
     discover_timeout: float | None = Timeouts.discover,
+    validate: bool = True,
 ) -> tuple[list[Stage], dict[str, Any] | None, Any]:
     """The stages (selector, transform, then the caller's), the tap's catalog, select stats."""
     stages: list[Stage] = []
@@ -79,6 +80,7 @@ def _stages_for(
                 cache_dir=Path(cwd or ".") / DEFAULT_CACHE_DIR,
                 cwd=cwd,
                 timeout=discover_timeout,
+                validate=validate,
             )
         select_stats = SelectStats()
         stage, catalog = selector_for_run(Path(field_map), catalog, stats=select_stats)
@@ -121,10 +123,11 @@ def run(
 ) -> JobResult:
     """Run a tap into one or more targets; bookmarks go to the state store.
 
-    ``tap`` and ``target`` are connector names (``glue connectors list``), executables on PATH,
-    or paths. Configs are dicts or JSON file paths. Returns a :class:`JobResult`; a failed run
-    does not raise (call ``result.raise_for_status()`` for that). Confirmed state is written
-    at most once per ``state_write_interval_s`` and at the end (0: at every confirmation).
+    ``tap`` and ``target`` are connector names (``glue connectors list``), ``tap-NAME`` /
+    ``target-NAME`` executables on PATH, or paths. Configs are dicts or JSON file paths.
+    Returns a :class:`JobResult`; a failed run does not raise (call
+    ``result.raise_for_status()`` for that). Confirmed state is written at most once per
+    ``state_write_interval_s`` and at the end (0: at every confirmation).
     ``secrets``: further values to mask in logs and errors (settings marked secret by the
     connector or by name, URL passwords and ``env`` values with secret-looking names always are).
     ``timeouts``: a :class:`~glue_runtime.timeouts.Timeouts`, or ``{"idle": 600, ...}`` over
@@ -161,6 +164,7 @@ def run(
         cwd,
         job_context,
         limits.discover,
+        validate_config,
     )
     spec = JobSpec(
         tap=tap_ep,

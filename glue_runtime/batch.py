@@ -196,7 +196,8 @@ def run_batch(base: JobSpec, opts: BatchOptions) -> JobResult:
             state_location=base.store.location(base.state_key),
             error=exc,
         )
-        log.error("batch job %s failed: %s", base.job_id, exc)
+        # The error itself is the result's (the CLI prints it once, with its hint).
+        log.error("batch job %s failed (%s)", base.job_id, exc.kind)
         return _finish(result, started, committer)
     finally:
         if not opts.keep_job_dir:

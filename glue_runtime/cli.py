@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ from glue_runtime import api, connectors, logs
 from glue_runtime.errors import EXIT_CODES, ConfigError, GlueError, UsageError
 from glue_runtime.flow import load_flow
 from glue_runtime.result import JobResult
-from glue_runtime.state import DEFAULT_STATE_DIR, FileStateStore
+from glue_runtime.state import DEFAULT_STATE_DIR, FileStateStore, SingleFileStateStore
 from glue_runtime.timeouts import Timeouts, parse_cli_timeouts
 
 
@@ -34,8 +35,38 @@ class GlueGroup(click.Group):
         try:
             return super().invoke(ctx)
         except GlueError as exc:
-            click.echo(f"error: {exc}", err=True)
+            log_format = (ctx.obj or {}).get("log_format", "text")
+            _echo_error(exc, exc.exit_code, log_format)
             ctx.exit(exc.exit_code)
+
+
+def _echo_error(error: GlueError, exit_code: int, log_format: str, **extra: Any) -> None:
+    """An error on stderr: ``error: ...`` and its hint, or one JSON line with --log-format json."""
+    if log_format != "json":
+        click.echo(f"error: {error}", err=True)
+        return
+    line = {
+        "ts": round(time.time(), 3),
+        "level": "error",
+        "event": "error",
+        **extra,
+        "kind": error.kind,
+        "message": error.message,
+        "hint": error.hint,
+        "exit_code": exit_code,
+    }
+    click.echo(orjson.dumps(line, default=str).decode(), err=True)
+
+
+def _note(message: str, level: str = "info") -> None:
+    """A status line on stderr: as written, or one JSON object with --log-format json."""
+    ctx = click.get_current_context(silent=True)
+    root = ctx.find_root() if ctx is not None else None
+    if ((root.obj if root is not None else None) or {}).get("log_format") != "json":
+        click.echo(message, err=True)
+        return
+    line = {"ts": round(time.time(), 3), "level": level, "event": "note", "message": message}
+    click.echo(orjson.dumps(line).decode(), err=True)
 
 
 @click.group(cls=GlueGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -47,11 +78,17 @@ class GlueGroup(click.Group):
     help="Log lines as text, or one JSON object per line.",
 )
 @click.option("--log-level", default="INFO", show_default=True, help="DEBUG, INFO, WARNING, ERROR.")
+@click.option(
+    "-v",
+    "--verbose",
+    is_flag=True,
+    help="Everything: connectors' tracebacks and metrics (same as --log-level DEBUG).",
+)
 @click.version_option(package_name="glue-runtime")
 @click.pass_context
-def main(ctx: click.Context, log_format: str, log_level: str) -> None:
+def main(ctx: click.Context, log_format: str, log_level: str, verbose: bool) -> None:
     """glue_runtime: run Singer connectors with field maps, ETL scripts and bookmarks."""
-    logs.setup(log_format, log_level)
+    logs.setup(log_format, "DEBUG" if verbose else log_level)
     ctx.obj = {"log_format": log_format}
 
 
@@ -60,7 +97,7 @@ def main(ctx: click.Context, log_format: str, log_level: str) -> None:
 
 @main.command()
 @click.argument("flow_file", required=False, type=click.Path(dir_okay=False))
-@click.option("--tap", help="Tap: connector name, executable on PATH, or path.")
+@click.option("--tap", help="Tap: connector name, tap-NAME executable on PATH, or path.")
 @click.option("--target", "targets", multiple=True, help="Target (repeat for several).")
 @click.option("--tap-config", type=click.Path(dir_okay=False), help="Tap config JSON file.")
 @click.option(
@@ -171,17 +208,23 @@ def run(
     finally:
         if progress_line is not None:
             progress_line.close()
-    _report(result, as_json)
+    _report(result, as_json, ctx.obj["log_format"])
     ctx.exit(result.exit_code)
 
 
-def _report(result: JobResult, as_json: bool) -> None:
+def _report(result: JobResult, as_json: bool, log_format: str = "text") -> None:
+    """The job's result on the CLI: JSON on stdout, or the summary on stderr, then the error.
+
+    With ``--log-format json`` stderr stays one JSON object a line: the job_end event already
+    holds the summary, so the table is left out and the error is one more JSON line. A job that
+    never started (a config error) has no summary worth printing: just the error and its hint.
+    """
     if as_json:
         _echo_json(result.as_dict())
-    else:
+    elif log_format != "json" and result.started:
         click.echo(_summary_table(result), err=True)
     if result.error is not None:
-        click.echo(f"error: {result.error}", err=True)
+        _echo_error(result.error, result.exit_code, log_format, job_id=result.job_id)
 
 
 def _summary_table(result: JobResult) -> str:
@@ -189,6 +232,8 @@ def _summary_table(result: JobResult) -> str:
     rows += [(n, f"{s.records_in:,}", f"{s.records_out:,}") for n, s in result.streams.items()]
     widths = [max(len(r[i]) for r in rows) for i in range(3)]
     lines = [f"  {r[0]:<{widths[0]}}  {r[1]:>{widths[1]}}  {r[2]:>{widths[2]}}" for r in rows]
+    if not result.streams:
+        lines = ["  (no records counted)"]
     head = (
         f"job {result.job_id}: {result.status.upper()} in {result.duration_s:.2f}s, "
         f"state {result.state_key!r} -> {result.state_location} ({result.state_commits} commits)"
@@ -199,19 +244,38 @@ def _summary_table(result: JobResult) -> str:
 # -- discover --------------------------------------------------------------------------------
 
 
+DEFAULT_FLOW = "flow.yml"
+
+
+def _default_flow(flow: str | None) -> str | None:
+    """``--flow`` as given, else ``flow.yml`` when the current folder has one."""
+    if flow:
+        return flow
+    return DEFAULT_FLOW if Path(DEFAULT_FLOW).is_file() else None
+
+
 def _source_of(
     source: str | None, config: str | None, flow: str | None
-) -> tuple[connectors.Connector, dict[str, Any], Path]:
-    """The tap, its config and the folder for caches, from --flow or SOURCE + --config."""
+) -> tuple[connectors.Connector, dict[str, Any], Path, bool]:
+    """The tap, its config, the folder for caches and whether to check the config.
+
+    From --flow (or ./flow.yml), or SOURCE + --config.
+    """
+    if not source:
+        flow = _default_flow(flow)
     if flow:
         f = load_flow(flow)
-        return connectors.resolve(f.source.connector, "tap"), f.source.config, f.base_dir
+        tap = connectors.resolve(f.source.connector, "tap")
+        return tap, f.source.config, f.base_dir, f.source.validate
     if not source:
-        raise UsageError("which tap?", hint="give SOURCE (a tap name or path) or --flow FLOW")
+        raise UsageError(
+            "which tap?",
+            hint=f"give SOURCE (a tap name or path) or --flow FLOW (no {DEFAULT_FLOW} here)",
+        )
     cfg: dict[str, Any] = {}
     if config:
         cfg = api.load_config(config, "tap config")
-    return connectors.resolve(source, "tap"), cfg, Path.cwd()
+    return connectors.resolve(source, "tap"), cfg, Path.cwd(), True
 
 
 def _limits(flow: str | None, cli: tuple[str, ...] = ()) -> Timeouts:
@@ -245,8 +309,10 @@ def discover(
     from glue_runtime.discovery import DEFAULT_CACHE_DIR
     from glue_runtime.discovery import discover as run_discover
 
+    if not source:
+        flow = _default_flow(flow)
     limits = _limits(flow, timeouts)
-    tap, cfg, base = _source_of(source, config, flow)
+    tap, cfg, base, validate = _source_of(source, config, flow)
     tap.about_timeout_s = limits.about
     catalog, path, cached = run_discover(
         tap,
@@ -255,15 +321,16 @@ def discover(
         refresh=refresh,
         cwd=base,
         timeout=limits.discover,
+        validate=validate,
     )
     streams = catalog.get("streams", [])
     how = "from cache" if cached else "discovered"
-    click.echo(f"{tap.label}: {len(streams)} streams ({how}; {path})", err=True)
+    _note(f"{tap.label}: {len(streams)} streams ({how}; {path})")
     if output:
         from glue_runtime.state import write_json_atomic
 
         write_json_atomic(Path(output), catalog)
-        click.echo(f"catalog written to {output}", err=True)
+        _note(f"catalog written to {output}")
     else:
         _echo_json(catalog)
 
@@ -280,8 +347,10 @@ def _catalog_for(
     from glue_runtime.discovery import DEFAULT_CACHE_DIR
     from glue_runtime.discovery import discover as run_discover
 
+    if not source:
+        flow = _default_flow(flow)
     limits = _limits(flow)
-    tap, cfg, base = _source_of(source, config, flow)
+    tap, cfg, base, validate = _source_of(source, config, flow)
     tap.about_timeout_s = limits.about
     found, _, _ = run_discover(
         tap,
@@ -290,6 +359,7 @@ def _catalog_for(
         refresh=refresh,
         cwd=base,
         timeout=limits.discover,
+        validate=validate,
     )
     return found
 
@@ -311,11 +381,16 @@ def _catalog_options(fn: Any) -> Any:
 def _field_map_path(path: str | None, flow: str | None) -> Path:
     if path:
         return Path(path)
+    flow = _default_flow(flow)
     if flow:
         f = load_flow(flow)
         if f.field_map is not None:
             return f.field_map
-    raise UsageError("which field map?", hint="give its path, or --flow with a field_map key")
+        raise UsageError(f"which field map? {flow} has no field_map key", hint="give its path")
+    raise UsageError(
+        "which field map?",
+        hint=f"give its path, or --flow FLOW with a field_map key (no {DEFAULT_FLOW} here)",
+    )
 
 
 @main.group()
@@ -347,7 +422,12 @@ def fieldmap_init(
     if out.exists() and not force:
         raise UsageError(f"{out} exists", hint="pass --force to overwrite it")
     out.write_text(text)
-    click.echo(f"field map written to {out}: edit it, then `fieldmap check {out}`", err=True)
+    where = f" --flow {flow}" if flow else ""
+    if catalog:
+        where = f" --catalog {catalog}"
+    elif source:
+        where = f" --source {source}" + (f" --config {config}" if config else "")
+    _note(f"field map written to {out}: edit it, then `glue fieldmap check {out}{where}`")
 
 
 @fieldmap.command("show")
@@ -378,7 +458,7 @@ def fieldmap_show(
     click.echo(render_table(selection))
     if catalog_selected:
         write_catalog_selected(Path(catalog_selected), cat, selection)
-        click.echo(f"catalog with the selection written to {catalog_selected}", err=True)
+        _note(f"catalog with the selection written to {catalog_selected}")
 
 
 @fieldmap.command("check")
@@ -400,12 +480,58 @@ def fieldmap_check(
     path = _field_map_path(field_map, flow)
     problems = check(load_field_map(path), _catalog_for(catalog, source, config, flow, refresh))
     for p in problems:
-        click.echo(str(p), err=True)
+        _note(str(p), "error" if p.level == "error" else "warning")
     errors = [p for p in problems if p.level == "error"]
     if errors:
-        click.echo(f"{path}: {len(errors)} error(s)", err=True)
+        _note(f"{path}: {len(errors)} error(s)", "error")
         ctx.exit(2)
-    click.echo(f"{path}: OK ({len(problems)} warning(s))", err=True)
+    _note(f"{path}: OK ({len(problems)} warning(s))")
+
+
+# -- tap -------------------------------------------------------------------------------------
+
+
+@main.command("tap")
+@click.argument("flow_file", required=False, type=click.Path(dir_okay=False))
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False),
+    help="Write the Singer lines here (default: stdout).",
+)
+@click.pass_context
+def tap_command(ctx: click.Context, flow_file: str | None, output: str | None) -> None:
+    """Save a flow's tap output, field map applied, e.g. as input for `glue etl test`.
+
+    The tap reads from the start: no bookmark is read or committed, and the ETL does not run.
+    FLOW_FILE defaults to flow.yml in the current folder.
+    """
+    import shutil
+    import tempfile
+
+    from glue_runtime.tapsave import save_tap_output
+
+    flow_path = _default_flow(flow_file)
+    if flow_path is None:
+        raise UsageError("which flow?", hint=f"give FLOW_FILE (no {DEFAULT_FLOW} here)")
+    if output:
+        result = save_tap_output(flow_path, Path(output))
+    else:
+        with tempfile.TemporaryDirectory(prefix="glue-tap-") as tmp:
+            saved = Path(tmp) / "out.singer"
+            result = save_tap_output(flow_path, saved)
+            if saved.exists():
+                with saved.open("rb") as fh:
+                    shutil.copyfileobj(fh, sys.stdout.buffer)
+                sys.stdout.buffer.flush()
+    if not result.ok:
+        _report(result, False, ctx.obj["log_format"])
+        ctx.exit(result.exit_code)
+    where = output or "stdout"
+    streams = ", ".join(f"{n} {s.records_out:,}" for n, s in result.streams.items()) or "none"
+    _note(f"{result.records_out:,} records written to {where} (streams: {streams})")
+    if output:
+        _note(f"try an ETL script on them: glue etl test SCRIPT --input {output}")
 
 
 # -- etl -------------------------------------------------------------------------------------
@@ -423,7 +549,7 @@ def etl() -> None:
     "input_file",
     required=True,
     type=click.Path(dir_okay=False, exists=True),
-    help="A saved Singer stream (e.g. a tap's output) to run the script over.",
+    help="A saved Singer stream to run the script over (make one: glue tap FLOW -o FILE).",
 )
 @click.option(
     "--validate",
@@ -458,6 +584,8 @@ def etl_test(script: str, input_file: str, validate: str) -> None:
 def _store_and_key(
     key: str | None, flow: str | None, state_dir: str | None, state_file: str | None
 ) -> tuple[FileStateStore, str]:
+    if not state_dir and not state_file:
+        flow = _default_flow(flow)
     if flow:
         f = load_flow(flow)
         store = api.state_store_for(
@@ -488,8 +616,20 @@ def state() -> None:
 @_state_options
 def state_list(flow: str | None, state_dir: str | None, state_file: str | None) -> None:
     """List the state keys in the store."""
+    if not state_dir and not state_file:
+        flow = _default_flow(flow)
     store, _ = _store_and_key("-", flow, state_dir, state_file)
-    for key in store.keys():  # noqa: SIM118 (a state store, not a dict)
+    keys = store.keys()
+    if not keys:
+        where = store.file if isinstance(store, SingleFileStateStore) else store.directory
+        whose = f" (the store of {flow})" if flow else ""
+        _note(f"no state in {Path(where).resolve()}{whose}")
+        if not flow and not state_dir and not state_file:
+            _note(
+                "  hint: that is where runs started in this folder keep state; a flow keeps "
+                "its state beside its flow file: `glue state list --flow FLOW`"
+            )
+    for key in keys:
         value = store.get(key)
         streams = sorted((value.get("bookmarks") or {}).keys()) if isinstance(value, dict) else []
         click.echo(f"{key}\t{store.location(key)}\t{', '.join(streams) or '(no bookmarks)'}")
@@ -503,7 +643,10 @@ def state_show(
 ) -> None:
     """Print the state stored under KEY."""
     store, key = _store_and_key(key, flow, state_dir, state_file)
-    _echo_json(store.get(key))
+    value = store.get(key)
+    if not value:
+        _note(f"no state under {key!r} in {store.location(key)}")
+    _echo_json(value)
 
 
 @state.command("set")
@@ -538,7 +681,7 @@ def state_set(
         value = value["value"]  # a STATE message pasted whole
     with store.lock(key):
         store.set(key, value)
-    click.echo(f"state {key!r} set ({store.location(key)})", err=True)
+    _note(f"state {key!r} set ({store.location(key)})")
 
 
 @state.command("clear")
@@ -559,11 +702,11 @@ def state_clear(
     with store.lock(key):
         if streams:
             store.set(key, drop_bookmarks(store.get(key), set(streams)))
-            click.echo(f"cleared bookmarks of {', '.join(streams)} in {key!r}", err=True)
+            _note(f"cleared bookmarks of {', '.join(streams)} in {key!r}")
         elif store.clear(key):
-            click.echo(f"state {key!r} cleared", err=True)
+            _note(f"state {key!r} cleared")
         else:
-            click.echo(f"state {key!r} was already empty", err=True)
+            _note(f"state {key!r} was already empty")
 
 
 # -- connectors ------------------------------------------------------------------------------
@@ -594,7 +737,7 @@ def connectors_list(as_json: bool) -> None:
         )
         return
     if not found:
-        click.echo("no connectors found (pip install ./connectors/NAME)", err=True)
+        _note("no connectors found (pip install ./connectors/NAME)")
     for c in found:
         click.echo(f"{c.name:<20} {c.kind:<7} {c.version or '-':<10} {c.source:<12} {c.location}")
 

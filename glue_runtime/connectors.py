@@ -6,7 +6,11 @@ A connector is found, in this order, as:
    ``bin/target-*`` (so a connector with conflicting dependencies lives in its own venv);
 2. an entry point in the ``glue_runtime.taps`` / ``glue_runtime.targets`` groups, declared by a
    pip-installed connector package (run as ``python -m glue_runtime.launch``);
-3. an executable on PATH named ``NAME``, ``tap-NAME`` or ``target-NAME``.
+3. an executable on PATH named ``tap-NAME`` / ``target-NAME`` (``NAME`` itself only when it
+   already carries that prefix).
+
+A bare name never runs an arbitrary program on PATH: ``--tap file`` must not start the system's
+``file`` command, nor ``--target sqlite3`` the ``sqlite3`` shell. A path runs anything.
 """
 
 from __future__ import annotations
@@ -169,19 +173,38 @@ def resolve(name: str, kind: Kind) -> Connector:
     for candidate in (name, short):
         if candidate in eps:
             return _from_entry_point(eps[candidate], kind)
-    for candidate in (name, f"{kind}-{short}"):
-        exe = shutil.which(candidate)
-        if exe:
-            return Connector(candidate, kind, [exe], "PATH", exe)
+    # Only a name with the kind's prefix is looked up on PATH (see the module docstring).
+    exe_name = f"{kind}-{short}"
+    exe = shutil.which(exe_name)
+    if exe:
+        return Connector(exe_name, kind, [exe], "PATH", exe)
     known = sorted(c.name for c in available(kind))
-    close = difflib.get_close_matches(name, known, n=1)
-    hint = f"did you mean {close[0]!r}? " if close else ""
+    close = _closest(name, short, known, kind)
+    hint = f"did you mean {close!r}? " if close else ""
     listing = ", ".join(known) or "none installed"
-    raise ConnectorNotFound(
-        f"no {kind} called {name!r} (available {kind}s: {listing})",
-        hint=hint + "install a connector package (pip install ./connectors/NAME), put a "
-        f"{kind}-NAME executable on PATH, or give the executable's path",
-    )
+    other = shutil.which(name)
+    if other:
+        hint += (
+            f"{other} is not a {kind}: a bare name means a registered connector or a "
+            f"{kind}-NAME executable (give a path to run any program)"
+        )
+    else:
+        hint += (
+            f"install a connector package (pip install ./connectors/NAME), put a {kind}-NAME "
+            "executable on PATH, or give the executable's path"
+        )
+    raise ConnectorNotFound(f"no {kind} called {name!r} (available {kind}s: {listing})", hint=hint)
+
+
+def _closest(name: str, short: str, known: list[str], kind: str) -> str | None:
+    """The known name closest to ``name`` (with or without its kind prefix), if any is close."""
+    for candidate in (name, short):
+        close = difflib.get_close_matches(candidate, known, n=1)
+        if close:
+            return close[0]
+    bare = {k.removeprefix(f"{kind}-"): k for k in known}
+    close = difflib.get_close_matches(short, list(bare), n=1)
+    return bare[close[0]] if close else None
 
 
 def available(kind: Kind | None = None) -> list[Connector]:

@@ -19,7 +19,7 @@ from typing import Any
 
 import orjson
 
-from glue_runtime.connectors import Connector
+from glue_runtime.connectors import Connector, validate_config
 from glue_runtime.errors import ConnectorError
 from glue_runtime.process import ConnectorFiles, run_to_end
 from glue_runtime.protocol import loads_exact
@@ -116,10 +116,13 @@ def discover(
     refresh: bool = False,
     cwd: Path | str | None = None,
     timeout: float | None = DISCOVER_TIMEOUT_S,
+    validate: bool = True,
 ) -> tuple[dict[str, Any], Path, bool]:
     """The tap's catalog, from the cache when its config has not changed.
 
-    Returns (catalog, cache file, whether it came from the cache).
+    Before discovery runs, the config is checked against the tap's settings schema (unless
+    ``validate`` is False), as a run does: many taps discover nothing, exit 0, without the
+    settings they need. Returns (catalog, cache file, whether it came from the cache).
     """
     folder = Path(cache_dir) if cache_dir is not None else DEFAULT_CACHE_DIR
     path = folder / f"{cache_key(connector, config, folder)}.json"
@@ -128,6 +131,8 @@ def discover(
             return loads_exact(path.read_bytes()), path, True
         except ValueError:
             log.warning("cached catalog %s is not valid JSON; discovering again", path)
+    if validate:
+        validate_config(connector, config)
     catalog = run_discovery(connector, config, cwd=cwd, timeout=timeout)
     write_json_atomic(path, catalog)
     return catalog, path, False

@@ -137,7 +137,8 @@ def load_field_map(path: str | Path) -> FieldMap:
     except FileNotFoundError:
         raise ConfigError(
             f"field map {p} does not exist",
-            hint="write one with `python -m glue_runtime fieldmap init`",
+            hint=f"write one with `glue fieldmap init --flow FLOW -o {p}` (from the flow's "
+            "folder, --flow can be left out)",
         ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"field map {p} cannot be read: {exc}") from None

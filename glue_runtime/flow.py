@@ -24,6 +24,7 @@ resolve against the flow file's folder, and connectors run there.
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 from dataclasses import dataclass, field
@@ -141,6 +142,35 @@ def read_json_file(path: Path, what: str) -> Any:
         raise ConfigError(f"{what} {path} is not valid JSON: {exc}") from None
 
 
+_CONNECTOR_KEYS = {
+    "connector",
+    "name",
+    "executable",
+    "config",
+    "config_file",
+    "catalog",
+    "validate",
+}
+_STATE_KEYS = {"dir", "file", "key"}
+
+
+def _check_keys(raw: dict[str, Any], known: set[str], where: str, what: str) -> None:
+    """Refuse keys a part of the flow file does not know, suggesting the closest known one."""
+    unknown = sorted(str(k) for k in set(raw) - known)
+    if not unknown:
+        return
+    guesses = [
+        f"{k!r} -> {close[0]!r}"
+        for k in unknown
+        if (close := difflib.get_close_matches(k, sorted(known), n=1, cutoff=0.6))
+    ]
+    hint = f"did you mean {', '.join(guesses)}? " if guesses else ""
+    raise ConfigError(
+        f"{where}: {what} has unknown keys {unknown}",
+        hint=f"{hint}{what} knows: {', '.join(sorted(known))}",
+    )
+
+
 def _connector_ref(raw: Any, where: str, base: Path, role: str) -> ConnectorRef:
     if isinstance(raw, str):
         return ConnectorRef(connector=raw)
@@ -152,17 +182,7 @@ def _connector_ref(raw: Any, where: str, base: Path, role: str) -> ConnectorRef:
             f"{where}: {role} has no 'connector'",
             hint="name a connector (`glue connectors list`) or an executable path",
         )
-    unknown = set(raw) - {
-        "connector",
-        "name",
-        "executable",
-        "config",
-        "config_file",
-        "catalog",
-        "validate",
-    }
-    if unknown:
-        raise ConfigError(f"{where}: {role} has unknown keys {sorted(unknown)}")
+    _check_keys(raw, _CONNECTOR_KEYS, where, role)
     config: dict[str, Any] = {}
     cfg_path = None
     if raw.get("config_file"):
@@ -190,12 +210,7 @@ def parse_flow(data: Any, *, where: str, base_dir: Path, path: Path | None = Non
     """Build a Flow from the parsed YAML/JSON of a flow file."""
     if not isinstance(data, dict):
         raise ConfigError(f"{where}: a flow file must be a mapping at the top level")
-    unknown = set(data) - _TOP_KEYS
-    if unknown:
-        raise ConfigError(
-            f"{where}: unknown keys {sorted(unknown)}",
-            hint=f"a flow file knows: {', '.join(sorted(_TOP_KEYS))}",
-        )
+    _check_keys(data, _TOP_KEYS, where, "a flow file")
     env_secrets: set[str] = set()
     env_raw = expand_env({"env": data.get("env")}, where=where, found=env_secrets)["env"]
     data = expand_env({k: v for k, v in data.items() if k != "env"}, where=where)
@@ -213,6 +228,9 @@ def parse_flow(data: Any, *, where: str, base_dir: Path, path: Path | None = Non
     state = data.get("state") or {}
     if isinstance(state, str):
         state = {"file": state}
+    if not isinstance(state, dict):
+        raise ConfigError(f"{where}: state must be a file path or {{dir, file, key}}")
+    _check_keys(state, _STATE_KEYS, where, "state")
 
     def opt_path(value: Any) -> Path | None:
         return (base_dir / str(value)) if value else None
@@ -220,8 +238,8 @@ def parse_flow(data: Any, *, where: str, base_dir: Path, path: Path | None = Non
     etl_raw = data.get("etl")
     etl_mode, etl_format = "stream", "jsonl"
     if isinstance(etl_raw, dict):
-        unknown_etl = set(etl_raw) - {"script", "mode", "format"}
-        if unknown_etl or "script" not in etl_raw:
+        _check_keys(etl_raw, {"script", "mode", "format"}, where, "etl")
+        if "script" not in etl_raw:
             raise ConfigError(
                 f"{where}: etl must be a script path or {{script, mode, format}}",
                 hint="for example  etl: {script: etl.py, mode: batch, format: csv}",

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from glue_runtime.errors import ConnectorError, ConnectorTimeout
+from glue_runtime.logs import ConnectorLines
 from glue_runtime.protocol import dumps_exact, loads_exact
 from glue_runtime.secrets import Redactor
 
@@ -274,6 +275,7 @@ class ConnectorProcess:
         self._log_level = log_level
         self.last_activity = time.monotonic()  # the last output on its stdout or stderr
         self.last_read = self.last_activity  # the last time the job read from its stdout
+        self.lines = ConnectorLines(log_level)
         try:
             self.proc = subprocess.Popen(
                 self.argv,
@@ -321,9 +323,12 @@ class ConnectorProcess:
         logger = log.getChild(self.label)
         redact = self.redactor.redact
         try:
+            classify = self.lines.classify
             for line in log_lines(err, redact, self._touch):
-                self.stderr_tail.append(line)
-                logger.log(self._log_level, line, extra={"connector": self.label})
+                level, text, keep = classify(line)  # its own level, one timestamp, no traceback
+                if keep:
+                    self.stderr_tail.append(text)
+                logger.log(level, text, extra={"connector": self.label})
         finally:
             with contextlib.suppress(OSError, ValueError):
                 err.close()  # at its end, not whenever the garbage collector gets to it
@@ -452,8 +457,14 @@ class ConnectorProcess:
                     pipe.close()
 
     def tail(self, lines: int = 15) -> str:
-        items = list(self.stderr_tail)[-lines:]
-        return "\n".join(f"    {line}" for line in items) or "    (it wrote nothing to stderr)"
+        """Its last stderr lines for an error report; a traceback's frames only under -v."""
+        items = [f"    {line}" for line in list(self.stderr_tail)[-lines:]]
+        if self.lines.traceback_lines and not log.getChild(self.label).isEnabledFor(logging.DEBUG):
+            items.append(
+                f"    ({self.lines.traceback_lines} lines of traceback left out: "
+                "run with -v to see them)"
+            )
+        return "\n".join(items) or "    (it wrote nothing to stderr)"
 
     def describe_exit(self, code: int) -> str:
         if code < 0:

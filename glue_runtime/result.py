@@ -41,6 +41,7 @@ class JobResult:
     state_location: str | None = None
     state_commits: int = 0
     error: GlueError | None = None
+    started: bool = True  # False when it failed before any connector started (a config error)
 
     @property
     def ok(self) -> bool:

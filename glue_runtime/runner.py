@@ -753,6 +753,8 @@ class Job:
         status = "success"
         if error is not None:
             status = "interrupted" if isinstance(error, Interrupted) else "failed"
+            if committer is not None and error.hint and "resume" in error.hint:
+                error.hint = resume_hint(error.hint, committer.current)
         if spec.select_stats is not None:
             for name, n in spec.select_stats.unknown_fields.items():
                 if name in self.streams:
@@ -769,8 +771,10 @@ class Job:
             state_location=spec.store.location(spec.state_key),
             state_commits=committer.commits if committer is not None else 0,
             error=error,
+            started=self._tap is not None or bool(self._targets),
         )
-        self._log_summary(result)
+        if result.started:  # a config error ran nothing: its message says all there is
+            self._log_summary(result)
         return result
 
     def _run_locked(self, committer: StateCommitter) -> None:
@@ -1067,6 +1071,46 @@ def _exited(p: ConnectorProcess) -> bool:
         return os.waitid(os.P_PID, p.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
     except ChildProcessError:
         return True  # already reaped
+
+
+def not_resumable(state: Any) -> list[str]:
+    """Streams whose committed bookmark the tap marked as not resumable (singer-sdk).
+
+    An SDK tap reading a stream it cannot assume sorted keeps its position under
+    ``progress_markers`` (noted "Progress is not resumable if interrupted") and moves it to the
+    stream's bookmark only when the stream ends. Stopped before that, the next run starts the
+    stream over from its last completed bookmark, or from the beginning.
+    """
+    bookmarks = state.get("bookmarks") if isinstance(state, dict) else None
+    if not isinstance(bookmarks, dict):
+        return []
+    found = []
+    for name, value in bookmarks.items():
+        if not isinstance(value, dict):
+            continue
+        partitions = value.get("partitions")
+        parts = (
+            [value, *(p for p in partitions if isinstance(p, dict))]
+            if isinstance(partitions, list)
+            else [value]
+        )
+        if any("progress_markers" in p for p in parts):
+            found.append(str(name))
+    return sorted(found)
+
+
+def resume_hint(hint: str, state: Any) -> str:
+    """``hint`` (which promises a resume), made true for streams that cannot resume."""
+    streams = not_resumable(state)
+    if not streams:
+        return hint
+    names = ", ".join(repr(n) for n in streams)
+    one = len(streams) == 1
+    return (
+        f"{hint}, except for {'stream' if one else 'streams'} {names}: the tap marked its "
+        f"progress in {'it' if one else 'them'} as not resumable (it reads unsorted), so the "
+        f"next run reads {'it' if one else 'them'} again from the last completed bookmark"
+    )
 
 
 def run_job(spec: JobSpec) -> JobResult:

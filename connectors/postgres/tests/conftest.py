@@ -2,6 +2,7 @@
 
 The server comes from GLUE_TEST_PG_DSN; without it, scripts/start-postgres.sh starts (or
 reuses) a private cluster and prints its DSN, so a plain `pytest` works on a developer machine.
+A test session that started the server stops it when it ends (connectors/conftest.py).
 """
 
 from __future__ import annotations
@@ -23,16 +24,29 @@ REPO = Path(__file__).resolve().parents[3]
 START_SCRIPT = REPO / "scripts" / "start-postgres.sh"
 
 
+def _session_users() -> Path:
+    """Where test sessions using the script's server sign in (see connectors/conftest.py)."""
+    return Path(os.environ.get("GLUE_PG_DIR", "/tmp/glue-pg").rstrip("/") + ".users")
+
+
 @pytest.fixture(scope="session")
-def pg_dsn() -> str:
+def pg_dsn(request: pytest.FixtureRequest) -> str:
     dsn = os.environ.get("GLUE_TEST_PG_DSN")
     if dsn:
         return dsn
+    # Sign in before starting, so a session ending meanwhile does not stop the server under us;
+    # the session (the xdist controller, for a worker) that started it stops it at its end.
+    session = os.getppid() if hasattr(request.config, "workerinput") else os.getpid()
+    users = _session_users()
+    users.mkdir(mode=0o777, exist_ok=True)
+    (users / str(session)).touch()
     proc = subprocess.run(
         ["bash", str(START_SCRIPT)], capture_output=True, text=True, timeout=600, check=False
     )
     if proc.returncode != 0:
         pytest.fail(f"scripts/start-postgres.sh failed ({proc.returncode}):\n{proc.stderr}")
+    if "start-postgres: starting on" in proc.stderr:
+        (users / "started-by").write_text(str(session))
     return proc.stdout.strip().splitlines()[-1]
 
 

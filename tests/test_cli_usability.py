@@ -300,7 +300,7 @@ def test_discover_checks_the_config_first(tmp_path: Path):
     assert ran.code == 2, ran.stdout
     assert "missing required setting 'streams'" in ran.stderr
     assert ran.stdout == ""
-    assert not (tmp_path / ".glue").exists()  # nothing cached
+    assert not list(tmp_path.glob(".glue/catalogs/*.json"))  # no catalog cached
 
 
 # -- state list, nested unknown keys ------------------------------------------------------

@@ -17,7 +17,6 @@ import pytest
 from glue_test_helpers import FAKE_TAP, FAKE_TARGET, read_jsonl, run_cli, write_json
 
 import glue_runtime
-import glue_runtime.process
 from glue_runtime.errors import ConfigError, ConnectorTimeout
 from glue_runtime.flow import parse_flow
 from glue_runtime.timeouts import Timeouts, parse_cli_timeouts, parse_duration
@@ -438,10 +437,6 @@ def test_pipes_are_released_at_job_end_without_the_garbage_collector(tmp_path: P
     }
 
 
-@pytest.mark.skipif(
-    not hasattr(glue_runtime.process, "die_with_parent"),
-    reason="connectors die with the runner once branch h10-secrets (parent-death signal) is in",
-)
 @pytest.mark.parametrize("call", ["about", "discover"])
 def test_about_and_discover_die_with_a_killed_runner(job, tmp_path: Path, call: str):
     """kill -9 of the runner during a hanging --about/--discover leaves no connector running."""

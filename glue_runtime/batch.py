@@ -170,6 +170,8 @@ def run_batch(base: JobSpec, opts: BatchOptions) -> JobResult:
                     tap=replay,
                     catalog=None,
                     stages=(),
+                    mappers=[],  # they ran in phase 1, before the landing
+                    after_mappers=(),
                     full_refresh=False,
                     hold_lock=False,
                     on_progress=None,

@@ -72,6 +72,19 @@ def main(ctx: click.Context, log_format: str, log_level: str) -> None:
 )
 @click.option("--catalog", type=click.Path(dir_okay=False), help="Catalog JSON to give the tap.")
 @click.option("--field-map", type=click.Path(dir_okay=False), help="Field map file.")
+@click.option(
+    "--mapper",
+    "mappers",
+    multiple=True,
+    help="Singer mapper executable run after the field map (repeat for a chain, in order).",
+)
+@click.option(
+    "--mapper-config",
+    "mapper_configs",
+    multiple=True,
+    type=click.Path(dir_okay=False),
+    help="Mapper config JSON file (one per --mapper, same order).",
+)
 @click.option("--etl", type=click.Path(dir_okay=False), help="ETL script (Python file).")
 @click.option("--state-file", type=click.Path(dir_okay=False), help="Keep state in this file.")
 @click.option(
@@ -109,6 +122,8 @@ def run(
     target_configs: tuple[str, ...],
     catalog: str | None,
     field_map: str | None,
+    mappers: tuple[str, ...],
+    mapper_configs: tuple[str, ...],
     etl: str | None,
     state_file: str | None,
     state_dir: str | None,
@@ -127,8 +142,8 @@ def run(
     progress_line = logs.ProgressLine() if show_progress else None
     try:
         if flow_file:
-            if tap or targets:
-                raise UsageError("give a flow file or --tap/--target, not both")
+            if tap or targets or mappers:
+                raise UsageError("give a flow file or --tap/--target/--mapper, not both")
             result = api.run_flow(
                 flow_file,
                 full_refresh=full_refresh,
@@ -149,6 +164,12 @@ def run(
             cfgs: list[Any] = list(target_configs) or [None] * len(targets)
             if len(cfgs) == 1 and len(targets) > 1:
                 cfgs = cfgs * len(targets)
+            if mapper_configs and len(mapper_configs) != len(mappers):
+                raise UsageError(
+                    f"{len(mappers)} --mapper but {len(mapper_configs)} --mapper-config",
+                    hint="give one --mapper-config per --mapper, in the same order "
+                    "(or none: each mapper gets an empty config)",
+                )
             kwargs: dict[str, Any] = {}
             if max_line_bytes:
                 kwargs["max_line_bytes"] = max_line_bytes
@@ -157,6 +178,8 @@ def run(
                 list(targets),
                 tap_config=tap_config,
                 target_config=cfgs,
+                mappers=list(mappers),
+                mapper_config=list(mapper_configs) or [None] * len(mappers),
                 state_file=state_file,
                 state_dir=state_dir,
                 state_key=state_key,

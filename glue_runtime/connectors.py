@@ -7,6 +7,9 @@ A connector is found, in this order, as:
 2. an entry point in the ``glue_runtime.taps`` / ``glue_runtime.targets`` groups, declared by a
    pip-installed connector package (run as ``python -m glue_runtime.launch``);
 3. an executable on PATH named ``NAME``, ``tap-NAME`` or ``target-NAME``.
+
+Mappers (kind ``mapper``) are found the same way: a path, a ``glue_runtime.mappers`` entry
+point, or a ``mapper-NAME`` executable.
 """
 
 from __future__ import annotations
@@ -27,8 +30,12 @@ from glue_runtime.errors import ConfigError, ConnectorError, ConnectorNotFound, 
 from glue_runtime.secrets import secret_paths_from_schema
 from glue_runtime.timeouts import Timeouts
 
-Kind = Literal["tap", "target"]
-GROUPS: dict[str, str] = {"tap": "glue_runtime.taps", "target": "glue_runtime.targets"}
+Kind = Literal["tap", "target", "mapper"]
+GROUPS: dict[str, str] = {
+    "tap": "glue_runtime.taps",
+    "target": "glue_runtime.targets",
+    "mapper": "glue_runtime.mappers",
+}
 
 
 @dataclass

@@ -44,6 +44,7 @@ from glue_runtime.errors import (
     TapFailed,
     TargetFailed,
 )
+from glue_runtime.mappers import MapperChain
 from glue_runtime.process import (
     ConnectorFiles,
     ConnectorProcess,
@@ -83,6 +84,9 @@ class JobSpec:
     state_key: str
     catalog: dict[str, Any] | None = None
     stages: Sequence[Stage] = ()
+    # External mapper executables, run between ``stages`` and ``after_mappers`` (mappers.py).
+    mappers: list[Endpoint] = field(default_factory=list)
+    after_mappers: Sequence[Stage] = ()
     full_refresh: bool = False
     max_line_bytes: int = protocol.DEFAULT_MAX_LINE_BYTES
     env: dict[str, str] = field(default_factory=dict)
@@ -301,7 +305,7 @@ def job_secrets(spec: JobSpec) -> set[str]:
     environment arrive in ``spec.secrets``.
     """
     values = set(spec.secrets)
-    for ep in (spec.tap, *spec.targets):
+    for ep in (spec.tap, *spec.mappers, *spec.targets):
         values |= secret_values(ep.config, ep.connector.secret_settings())
     values |= secret_values(spec.env)
     return values
@@ -320,6 +324,7 @@ class Job:
         self._tap: ConnectorProcess | None = None
         self._targets: list[ConnectorProcess] = []
         self._files: list[ConnectorFiles] = []
+        self._chain: MapperChain | None = None
         self._pumping = False
         self._pump_done = threading.Event()
         self._done = threading.Event()
@@ -368,7 +373,7 @@ class Job:
     def _validate(self) -> None:
         if not self.spec.validate_configs:
             return
-        for ep in (self.spec.tap, *self.spec.targets):
+        for ep in (self.spec.tap, *self.spec.mappers, *self.spec.targets):
             validate_config(ep.connector, ep.config)
 
     def _env(self) -> dict[str, str] | None:
@@ -532,6 +537,16 @@ class Job:
         messages: Iterator[Message] = self._tap_messages(tap, committer)
         for stage in self.spec.stages:
             messages = stage(messages)
+        last: Callable[[], tuple[Message | None, bytes]] = self._last_parsed
+        chain = self._chain
+        if chain is not None:
+            # A feeder thread writes the stages' output into the mappers (it reads the tap, and
+            # only it sets self._last); this thread reads what the last mapper writes.
+            chain.feed(messages, self._last_parsed, lambda exc: self._feed_failed(tap, exc))
+            messages = chain.messages()
+            last = chain.last_parsed
+            for stage in self.spec.after_mappers:
+                messages = stage(messages)
         writers = [t.stdin.write for t in self._targets]
         push = _StatePusher([t.stdin for t in self._targets])
         single = writers[0] if len(writers) == 1 else None
@@ -550,7 +565,7 @@ class Job:
                 elif mtype == STATE:
                     confirm.sent_state(msg["value"])
                 # A message the stages passed through unchanged goes out as the tap's own bytes.
-                last_msg, last_line = self._last
+                last_msg, last_line = last()
                 if msg is last_msg:
                     data = last_line if last_line.endswith(b"\n") else last_line + b"\n"
                 else:
@@ -571,6 +586,42 @@ class Job:
             for name, n in out_counts.items():
                 stats = streams.get(name) or self._new_stream(name)
                 stats.records_out += n
+
+    def _last_parsed(self) -> tuple[Message | None, bytes]:
+        return self._last
+
+    # -- mappers -----------------------------------------------------------------------------
+    def _start_mappers(self) -> None:
+        self._chain = MapperChain(
+            self.spec.mappers,
+            redactor=self.redactor,
+            env=self._env(),
+            cwd=self.spec.cwd,
+            max_line_bytes=self.spec.max_line_bytes,
+            files=self._files,
+            on_failure=self._mapper_failed,
+        )
+        self._chain.start()
+
+    def _feed_failed(self, tap: ConnectorProcess, exc: BaseException) -> None:
+        """The tap's output or a stage before the mappers failed (in the feeder thread).
+
+        As without mappers: stop reading, and let what came before drain to the targets.
+        """
+        if isinstance(exc, GlueError):
+            self._fail(exc)
+        else:
+            log.error("internal error while feeding the mappers", exc_info=exc)
+            self._fail(GlueError(f"internal error in glue_runtime: {exc!r}"))
+        tap.close_stdout()  # this thread is the tap's reader
+        tap.stop(grace=5)
+
+    def _mapper_failed(self, error: GlueError) -> None:
+        """A mapper failed: like a target failing, stop the tap and commit nothing further."""
+        self._confirm.freeze()
+        self._fail(error)
+        if self._tap is not None:
+            self._tap.stop(grace=5)
 
     def _on_target_gone(self, index: int) -> None:
         """The pipe to target ``index`` broke: it exited, or closed its input."""
@@ -698,7 +749,8 @@ class Job:
         else:
             log.warning("%s received again: terminating every connector", name)
             self._confirm.freeze()
-            for p in (self._tap, *self._targets):
+            mappers = self._chain.procs if self._chain is not None else []
+            for p in (self._tap, *mappers, *self._targets):
                 if p is not None:
                     p.signal(signal.SIGKILL if self._interrupted > 2 else signal.SIGTERM)
 
@@ -779,7 +831,7 @@ class Job:
         log.info(
             "job %s: %s -> %s (state key %r%s)",
             spec.job_id,
-            spec.tap.label,
+            " -> ".join(ep.label for ep in (spec.tap, *spec.mappers)),
             ", ".join(t.label for t in spec.targets),
             spec.state_key,
             ", full refresh" if spec.full_refresh else "",
@@ -793,12 +845,18 @@ class Job:
             ]
             for r in readers:
                 r.start()
+            if spec.mappers:
+                self._start_mappers()
             self._start_tap(tap_state)
             self._run_started(committer, readers)
         except BaseException:
             # Whatever escaped: nothing more is committed, and no target or reader thread
             # outlives the job (the state lock is released right after this).
             self._confirm.freeze()
+            if self._chain is not None:  # its feeder reads the tap: stop the tap first
+                if self._tap is not None:
+                    self._tap.stop(grace=5)
+                self._chain.shutdown(join_s=5)
             if self._tap is not None:
                 self._tap.close_stdout()
             for p in (self._tap, *self._targets):
@@ -829,14 +887,16 @@ class Job:
             # Bad data or a failing stage: stop reading, but let the targets flush what came
             # before and commit what they confirm.
             self._fail(exc)
-            tap.close_stdout()  # a tap blocked writing gets EPIPE instead of waiting on us
-            tap.stop(grace=5)
+            self._stop_reading(tap)
         except Exception as exc:
             log.exception("internal error while pumping messages")
             self._fail(GlueError(f"internal error in glue_runtime: {exc!r}"))
-            tap.close_stdout()
-            tap.stop(grace=5)
+            self._stop_reading(tap)
         finally:
+            if self._chain is not None:
+                if not self._chain.output_done:  # the pump ended early: the feeder must end
+                    tap.stop(grace=5)
+                self._chain.shutdown()
             self._pumping = False
             self._pump_done.set()
             # The tap is done (or stopped): close the targets' input so they flush and exit.
@@ -992,6 +1052,15 @@ class Job:
         for i, t in enumerate(self._targets):
             reading = i < len(self._readers) and self._readers[i].is_alive()
             t.close(stdout=not reading)
+        if self._chain is not None:
+            self._chain.close()
+
+    def _stop_reading(self, tap: ConnectorProcess) -> None:
+        if self._chain is not None:
+            tap.stop(grace=5)  # the feeder thread reads the tap: it sees the end of its output
+            return
+        tap.close_stdout()  # a tap blocked writing gets EPIPE instead of waiting on us
+        tap.stop(grace=5)
 
     def _watch_tap(self, tap: ConnectorProcess) -> None:
         """End the job when the tap has exited but a process it started holds its stdout.

@@ -165,7 +165,8 @@ class CatalogStream:
         self.key_properties: list[str] = list(keys or [])
         self.valid_replication_keys: list[str] = list(root.get("valid-replication-keys") or [])
         rkey = entry.get("replication_key") or root.get("replication-key")
-        if not rkey and len(self.valid_replication_keys) == 1:
+        explicit_method = entry.get("replication_method") or root.get("replication-method")
+        if not rkey and len(self.valid_replication_keys) == 1 and explicit_method != FULL_TABLE:
             rkey = self.valid_replication_keys[0]
         self.replication_key: str | None = rkey or None
         self.forced_replication_method: str | None = root.get("forced-replication-method")

@@ -400,7 +400,7 @@ def fieldmap_show(
     click.echo(f"{path} (read as {fm.shape})")
     click.echo(render_table(selection))
     if catalog_selected:
-        write_catalog_selected(Path(catalog_selected), cat, selection)
+        write_catalog_selected(Path(catalog_selected), cat, selection, fm)
         click.echo(f"catalog with the selection written to {catalog_selected}", err=True)
 
 

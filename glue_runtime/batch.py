@@ -184,6 +184,8 @@ def run_batch(base: JobSpec, opts: BatchOptions) -> JobResult:
             for name, stats in phase1.streams.items():
                 if name in phase3.streams:
                     phase3.streams[name].records_in = stats.records_in
+                    phase3.streams[name].batch_files_in = stats.batch_files_in
+                    phase3.streams[name].batch_uncounted_in = stats.batch_uncounted_in
             return _finish(phase3, started, committer)
     except GlueError as exc:
         if redactor:

@@ -209,7 +209,7 @@ def _report(result: JobResult, as_json: bool) -> None:
 
 def _summary_table(result: JobResult) -> str:
     rows = [("stream", "records in", "records out")]
-    rows += [(n, f"{s.records_in:,}", f"{s.records_out:,}") for n, s in result.streams.items()]
+    rows += [(n, s.describe_in(), s.describe_out()) for n, s in result.streams.items()]
     widths = [max(len(r[i]) for r in rows) for i in range(3)]
     lines = [f"  {r[0]:<{widths[0]}}  {r[1]:>{widths[1]}}  {r[2]:>{widths[2]}}" for r in rows]
     head = (

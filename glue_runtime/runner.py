@@ -34,6 +34,7 @@ from typing import Any
 import orjson
 
 from glue_runtime import protocol
+from glue_runtime.batchcount import BatchCounter
 from glue_runtime.connectors import Connector, validate_config
 from glue_runtime.errors import (
     ConfigError,
@@ -51,8 +52,8 @@ from glue_runtime.process import (
     remove_stale_folders,
     skip_rest_of_line,
 )
-from glue_runtime.protocol import RECORD, SCHEMA, STATE, Message
-from glue_runtime.result import JobResult, StreamStats
+from glue_runtime.protocol import BATCH, RECORD, SCHEMA, STATE, Message
+from glue_runtime.result import JobResult, StreamStats, describe_count
 from glue_runtime.secrets import Redactor, secret_values
 from glue_runtime.stages import Stage
 from glue_runtime.state import FileStateStore, StateCommitter
@@ -325,6 +326,7 @@ class Job:
         self._targets: list[ConnectorProcess] = []
         self._files: list[ConnectorFiles] = []
         self._chain: MapperChain | None = None
+        self._batches = BatchCounter()  # rows of the files BATCH messages name
         self._pumping = False
         self._pump_done = threading.Event()
         self._done = threading.Event()
@@ -520,6 +522,8 @@ class Job:
                     if full_refresh and stats.schemas == 1:
                         with self._confirm.lock:
                             committer.mark_full_refresh(name)
+                elif mtype == BATCH:
+                    self._batches.read(msg)
                 if mtype != raw_type:  # "record" -> "RECORD": the tap's bytes cannot go out
                     self._last = (None, b"")
                     yield msg
@@ -554,6 +558,7 @@ class Job:
         newline = orjson.OPT_APPEND_NEWLINE
         confirm = self._confirm
         streams = self.streams
+        batch_sent = self._batches.sent
         out_counts: dict[str, int] = {}
         current = 0  # the target being written to, to name it if its pipe breaks
         try:
@@ -564,6 +569,8 @@ class Job:
                     out_counts[name] = out_counts.get(name, 0) + 1
                 elif mtype == STATE:
                     confirm.sent_state(msg["value"])
+                elif mtype == BATCH:
+                    batch_sent(msg)
                 # A message the stages passed through unchanged goes out as the tap's own bytes.
                 last_msg, last_line = last()
                 if msg is last_msg:
@@ -586,6 +593,20 @@ class Job:
             for name, n in out_counts.items():
                 stats = streams.get(name) or self._new_stream(name)
                 stats.records_out += n
+
+    def _count_batches(self) -> None:
+        """Add the rows of the BATCH files read and sent to the streams' counts."""
+        read, sent = self._batches.finish()
+        for name, c in read.items():
+            stats = self.streams.get(name) or self._new_stream(name)
+            stats.records_in += c.rows
+            stats.batch_files_in += c.files
+            stats.batch_uncounted_in += c.uncounted
+        for name, c in sent.items():
+            stats = self.streams.get(name) or self._new_stream(name)
+            stats.records_out += c.rows
+            stats.batch_files_out += c.files
+            stats.batch_uncounted_out += c.uncounted
 
     def _last_parsed(self) -> tuple[Message | None, bytes]:
         return self._last
@@ -801,6 +822,7 @@ class Job:
             self._close_pipes()
             for files in self._files:
                 files.cleanup()
+        self._count_batches()
         error = self._error
         status = "success"
         if error is not None:
@@ -1104,21 +1126,21 @@ class Job:
     def _log_summary(self, result: JobResult) -> None:
         for name, s in result.streams.items():
             log.info(
-                "stream %s: %d records in, %d out",
+                "stream %s: %s records in, %s out",
                 name,
-                s.records_in,
-                s.records_out,
+                s.describe_in(),
+                s.describe_out(),
                 extra={"stream": name, "event": "stream_end", **s.as_dict()},
             )
         level = logging.INFO if result.ok else logging.ERROR
         log.log(
             level,
-            "job %s %s in %.2fs: %d records in, %d out, %d state commits (state: %s)",
+            "job %s %s in %.2fs: %s records in, %s out, %d state commits (state: %s)",
             result.job_id,
             result.status,
             result.duration_s,
-            result.records_in,
-            result.records_out,
+            describe_count(result.records_in, result.batch_uncounted_in),
+            describe_count(result.records_out, result.batch_uncounted_out),
             result.state_commits,
             result.state_location,
             extra={

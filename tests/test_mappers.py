@@ -263,3 +263,16 @@ def test_meltano_map_transform_as_a_mapper(job):
     assert [r["shout"] for r in records] == [f"USERS-{i}" for i in range(1, 8)]
     assert all("name" not in r for r in records)
     assert job.committed() == {"bookmarks": {"users": {"id": 7}}}
+
+
+def test_flow_file_doc_example_names_a_mapper(tmp_path: Path):
+    import re
+
+    import yaml
+
+    doc = (Path(__file__).parent.parent / "docs" / "flow-file.md").read_text()
+    (block,) = re.findall(r"```yaml\n(.*?)```", doc, re.S)
+    flow = parse_flow(yaml.safe_load(block), where="doc", base_dir=tmp_path)
+    (mapper,) = flow.mappers
+    assert mapper.connector == str((tmp_path / ".venv-mmt/bin/meltano-map-transform").resolve())
+    assert mapper.config == {"stream_maps": {"orders": {"email": "__NULL__"}}}

@@ -6,6 +6,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -276,3 +279,44 @@ def test_flow_file_doc_example_names_a_mapper(tmp_path: Path):
     (mapper,) = flow.mappers
     assert mapper.connector == str((tmp_path / ".venv-mmt/bin/meltano-map-transform").resolve())
     assert mapper.config == {"stream_maps": {"orders": {"email": "__NULL__"}}}
+
+
+def test_malformed_mapper_output_names_the_mapper_and_line(job):
+    result = _run(job, {"records": 50, "state_every": 5}, (UPPER, {"garbage_after": 7}))
+    assert result.code == 4, result.stderr
+    # SCHEMA, 7 RECORDs and the STATE after the 5th come before it
+    assert "mapper-upper_mapper.py: line 10 is not valid JSON" in result.stderr
+    assert "'this is not json'" in result.stderr
+    assert len(job.records()) == 7  # what came before still reached the target
+    assert job.committed() == {"bookmarks": {"users": {"id": 5}}} == job.confirmed()[-1]
+
+
+def test_mapper_config_secrets_are_redacted(job):
+    result = _run(job, {"records": 3}, (UPPER, {"api_key": "sk_live_mapper_SECRET_42"}))
+    assert result.code == 0, result.stderr
+    assert "sk_live_mapper_SECRET_42" not in result.stderr
+    assert "using key ***" in result.stderr
+
+
+def test_sigterm_with_a_mapper_drains_and_commits_only_confirmed_state(job):
+    job.configs({"records": 100000, "state_every": 5, "sleep": 0.002})
+    write_json(job.dir / "m.json", {"field": "name"})
+    proc = subprocess.Popen(
+        [*job.argv(), "--mapper", UPPER, "--mapper-config", "m.json"],
+        cwd=job.dir,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while not job.state.exists() and time.monotonic() < deadline:  # a first commit
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stderr
+    assert "interrupted by SIGTERM" in stderr
+    committed = job.committed()
+    assert committed == job.confirmed()[-1]
+    records = job.records()
+    assert committed["bookmarks"]["users"]["id"] <= len(records) < 100000
+    assert all(r["name"] == r["name"].upper() for r in records)

@@ -5,7 +5,8 @@ It upper-cases one string field of every RECORD (config ``field``, default ``nam
 everything else through as it came, STATE included. Knobs for failure: fail_after (exit 1 after
 N records), stop_after (exit 0 after N records, leaving the rest of its input unread),
 alter_state (write each STATE with an extra key), drop_state (write no STATE), rename (stream
-renames, {old: new}).
+renames, {old: new}), garbage_after (write a line that is not JSON after N records), api_key (a
+secret: printed to stderr on purpose, to test redaction).
 """
 
 import json
@@ -25,6 +26,8 @@ def main() -> int:
     rename = config.get("rename", {})
     records = 0
     print(f"upper_mapper: upper-casing {field!r}", file=sys.stderr)
+    if config.get("api_key"):
+        print(f"upper_mapper: using key {config['api_key']}", file=sys.stderr)
     for line in sys.stdin:
         msg = json.loads(line)
         mtype = msg.get("type")
@@ -34,6 +37,8 @@ def main() -> int:
                 return 1
             if config.get("stop_after") == records:
                 return 0
+            if config.get("garbage_after") == records:
+                sys.stdout.write("this is not json\n")
             records += 1
             value = msg["record"].get(field)
             if isinstance(value, str):

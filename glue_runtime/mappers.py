@@ -109,7 +109,7 @@ class MapperChain:
         self.on_failure = on_failure
         self.procs: list[ConnectorProcess] = []
         self.states = _FedStates()
-        self.last: tuple[Message | None, bytes] = (None, b"")
+        self._last: tuple[Message | None, bytes] = (None, b"")  # read by the job's pump
         self.input_closed = threading.Event()
         self.input_broken = False
         self.feeder: threading.Thread | None = None
@@ -139,9 +139,6 @@ class MapperChain:
                 self.procs[-1].close_stdout()  # the pipe is the next mapper's now
             self.procs.append(proc)
             upstream = proc.stdout
-
-    def last_parsed(self) -> tuple[Message | None, bytes]:
-        return self.last
 
     # -- input -------------------------------------------------------------------------------
     def feed(
@@ -234,10 +231,10 @@ class MapperChain:
                         self._altered_state(label, line_no)
                         continue
                 if mtype != raw_type:  # "state" -> "STATE": the mapper's bytes cannot go out
-                    self.last = (None, b"")
+                    self._last = (None, b"")
                     yield msg
                     continue
-            self.last = (msg, line)
+            self._last = (msg, line)
             yield msg
         self.output_done = True
         self._check_exits()

@@ -541,14 +541,14 @@ class Job:
         messages: Iterator[Message] = self._tap_messages(tap, committer)
         for stage in self.spec.stages:
             messages = stage(messages)
-        last: Callable[[], tuple[Message | None, bytes]] = self._last_parsed
+        source: Any = self  # what parsed the messages last: its _last is (message, its line)
         chain = self._chain
         if chain is not None:
             # A feeder thread writes the stages' output into the mappers (it reads the tap, and
             # only it sets self._last); this thread reads what the last mapper writes.
             chain.feed(messages, self._last_parsed, lambda exc: self._feed_failed(tap, exc))
             messages = chain.messages()
-            last = chain.last_parsed
+            source = chain
             for stage in self.spec.after_mappers:
                 messages = stage(messages)
         writers = [t.stdin.write for t in self._targets]
@@ -572,7 +572,7 @@ class Job:
                 elif mtype == BATCH:
                     batch_sent(msg)
                 # A message the stages passed through unchanged goes out as the tap's own bytes.
-                last_msg, last_line = last()
+                last_msg, last_line = source._last
                 if msg is last_msg:
                     data = last_line if last_line.endswith(b"\n") else last_line + b"\n"
                 else:

@@ -63,6 +63,21 @@ def test_two_mappers_chain_in_order(job):
     assert "people" in result.stderr  # the summary counts what went out under its new name
 
 
+def test_mapper_crash_is_a_mapper_failed_error_in_the_api(tmp_path: Path):
+    result = glue_runtime.run(
+        FAKE_TAP,
+        FAKE_TARGET,
+        tap_config={"records": 50, "state_every": 5},
+        target_config={"output": str(tmp_path / "out.jsonl")},
+        mappers=[UPPER],
+        mapper_config={"fail_after": 3},
+        state_file=tmp_path / "state.json",
+    )
+    assert result.status == "failed" and result.exit_code == 3
+    assert isinstance(result.error, glue_runtime.MapperFailed)
+    assert "mapper-upper_mapper.py exited with code 1" in str(result.error)
+
+
 def test_mapper_crash_fails_the_job_and_commits_nothing_further(job):
     result = _run(job, {"records": 5000, "state_every": 5}, (UPPER, {"fail_after": 12}))
     assert result.code == 3, result.stderr

@@ -147,6 +147,18 @@ def test_the_catalog_for_the_tap_carries_the_settings_in_both_places(
     assert "replication: FULL_TABLE" in table
 
 
+def test_every_stream_gets_its_method_and_key_in_its_metadata_too(catalog, tmp_path) -> None:
+    """Taps that read the [] metadata (pipelinewise's) and not the top-level keys see them."""
+    path = tmp_path / "m.yml"
+    path.write_text("streams:\n  orders: on\n  customers: on\n")
+    _, for_tap = selector_for_run(path, catalog)
+    orders, customers = entry_of(for_tap, "orders"), entry_of(for_tap, "customers")
+    assert root_md(orders)["replication-method"] == orders["replication_method"] == "INCREMENTAL"
+    assert root_md(orders)["replication-key"] == orders["replication_key"] == "updated_at"
+    assert root_md(customers)["replication-method"] == "FULL_TABLE"
+    assert "replication-key" not in root_md(customers)
+
+
 def test_with_replication_leaves_an_untouched_catalog_alone(catalog) -> None:
     fm = parse_field_map({"streams": {"orders": "on"}})
     assert with_replication(catalog, fm) is catalog

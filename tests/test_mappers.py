@@ -335,3 +335,35 @@ def test_sigterm_with_a_mapper_drains_and_commits_only_confirmed_state(job):
     records = job.records()
     assert committed["bookmarks"]["users"]["id"] <= len(records) < 100000
     assert all(r["name"] == r["name"].upper() for r in records)
+
+
+@pytest.mark.slow
+def test_meltano_map_transform_keeps_numbers_and_state_exact(tmp_path: Path):
+    exe = _meltano_map_transform()
+    if exe is None:
+        pytest.skip("meltano-map-transform is not installed here (benchmarks/run.py caches it)")
+    data = tmp_path / "in.singer"
+    data.write_text(
+        '{"type":"SCHEMA","stream":"n","schema":{"type":"object","properties":{"id":'
+        '{"type":"integer"},"big":{"type":"number"},"dec":{"type":"number"}}},'
+        '"key_properties":["id"]}\n'
+        '{"type":"RECORD","stream":"n","record":{"id":1,"big":123456789012345678901234567890,'
+        '"dec":1.000000000000000001}}\n'
+        '{"type":"STATE","value":{"bookmarks":{"n":{"at":18446744073709551617}}}}\n'
+    )
+    out = tmp_path / "out.jsonl"
+    result = glue_runtime.run(
+        REPLAY_TAP,
+        FAKE_TARGET,
+        tap_config={"input": str(data)},
+        target_config={"output": str(out), "capture_all": True},
+        mappers=[exe],
+        mapper_config=[{"stream_maps": {"n": {"x": "id * 2"}}}],
+        state_file=tmp_path / "state.json",
+    )
+    assert result.ok, result.error
+    record = next(line for line in out.read_text().splitlines() if '"RECORD"' in line)
+    assert '"big":123456789012345678901234567890' in record
+    assert '"dec":1.000000000000000001' in record and '"x":2' in record
+    state = json.loads((tmp_path / "state.json").read_text())
+    assert state == {"bookmarks": {"n": {"at": 18446744073709551617}}}

@@ -86,6 +86,36 @@ class _FedStates:
             return True
 
 
+class _FlushSoon:
+    """Flushes a pipe shortly after a STATE is written to it, at most every DELAY_S.
+
+    A flush per STATE would cost a system call and a wake-up of the mapper per record for taps
+    that send a STATE per record; a timer thread flushes instead (BufferedWriter locks).
+    """
+
+    DELAY_S = 0.02
+
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+        self.timer: threading.Timer | None = None
+
+    def soon(self) -> None:
+        if self.timer is None:
+            self.timer = threading.Timer(self.DELAY_S, self._flush)
+            self.timer.daemon = True
+            self.timer.start()
+
+    def _flush(self) -> None:
+        self.timer = None
+        with contextlib.suppress(OSError, ValueError):  # broken or closed: the feeder sees it
+            self.stream.flush()
+
+    def cancel(self) -> None:
+        timer = self.timer
+        if timer is not None:
+            timer.cancel()
+
+
 class MapperChain:
     """The mapper processes of one job, their feeder thread and the reading of their output."""
 
@@ -110,8 +140,8 @@ class MapperChain:
         self.procs: list[ConnectorProcess] = []
         self.states = _FedStates()
         self._last: tuple[Message | None, bytes] = (None, b"")  # read by the job's pump
-        self.input_closed = threading.Event()
-        self.input_broken = False
+        self.input_ended = False  # set before the first mapper's input is closed
+        self.input_broken = False  # it stopped reading before the end of its input
         self.feeder: threading.Thread | None = None
         self.failed = False
         self.output_done = False  # the last mapper's output was read to its end
@@ -167,7 +197,7 @@ class MapperChain:
     ) -> None:
         first = self.procs[0]
         write = first.stdin.write
-        flush = first.stdin.flush
+        push = _FlushSoon(first.stdin)
         fed = self.states.fed
         dump = protocol.dump
         try:
@@ -180,7 +210,7 @@ class MapperChain:
                 if msg["type"] == STATE:
                     fed(msg["value"])
                     write(data)
-                    flush()  # so the STATE comes out, and is confirmed, while the tap runs on
+                    push.soon()  # so the STATE comes out, and is confirmed, while the tap runs on
                 else:
                     write(data)
         except (BrokenPipeError, ConnectionResetError):
@@ -188,9 +218,11 @@ class MapperChain:
         except BaseException as exc:  # bad data or a failing stage: the job decides
             on_error(exc)
         finally:
+            # Before closing: a mapper cannot see the end of its input earlier than this.
+            self.input_ended = True
+            push.cancel()
             if not first.close_stdin():
                 self.input_broken = True
-            self.input_closed.set()
 
     # -- output ------------------------------------------------------------------------------
     def messages(self) -> Iterator[Message]:
@@ -267,7 +299,9 @@ class MapperChain:
                 problems.append(f"{p.label} did not exit after the chain's output ended")
             elif code != 0:
                 problems.append(f"{p.label} {p.describe_exit(code)}")
-        stopped_early = not self.input_closed.is_set() or self.input_broken
+        if self.input_ended and self.feeder is not None:
+            self.feeder.join(EXIT_GRACE_S)  # it is closing the input: let it say how that went
+        stopped_early = not self.input_ended or self.input_broken
         if stopped_early and not problems:
             problems.append(
                 f"{self.procs[0].label} stopped reading its input (the mappers exited with "

@@ -6,7 +6,11 @@ Threads and their jobs:
   pushes the messages through the stages and writes them to every target's stdin;
 - one thread per target reads the target's stdout for the STATE lines it emits after flushing,
   and commits a STATE once every target has confirmed it;
-- one thread per process relays its stderr to the log (see process.py).
+- one thread per process relays its stderr to the log (see process.py);
+- with external mappers (mappers.py), a feeder thread reads the tap and writes what the stages
+  before the mappers pass into the first mapper, and the calling thread pumps the last
+  mapper's output instead of the tap's;
+- BATCH files are counted in a thread of their own (batchcount.py).
 
 Failure rules (see docs/concepts.md): tap fails -> targets' input is closed, they flush, their
 last confirmed STATE is committed, the job fails. A target fails -> the tap is stopped and nothing

@@ -16,10 +16,13 @@ import logging
 import queue
 import threading
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
+
+from glue_runtime.protocol import loads_exact
 
 log = logging.getLogger("glue_runtime.job")
 
@@ -64,6 +67,38 @@ def _count_parquet(path: Path) -> int | None:
     except ImportError:
         return None
     return int(pq.ParquetFile(path).metadata.num_rows)
+
+
+def read_rows(url: str, encoding: Any) -> Iterator[Any]:
+    """The rows of one batch file (local jsonl, gzip or not; parquet with pyarrow).
+
+    Raises ValueError saying why when the file cannot be read here (for those that must land
+    every row, unlike the counting, which may give up).
+    """
+    path = _local_path(url)
+    fmt = encoding.get("format") if isinstance(encoding, dict) else None
+    if path is None:
+        raise ValueError(f"batch file {url} is not a local file (only file:// URLs are read)")
+    if fmt == "jsonl":
+        with open(path, "rb") as raw:
+            gz = raw.read(2) == b"\x1f\x8b"
+            raw.seek(0)
+            stream: Any = gzip.GzipFile(fileobj=raw) if gz else raw
+            for line in stream:
+                if not line.isspace():
+                    yield loads_exact(line)
+    elif fmt == "parquet":
+        try:
+            import pyarrow.parquet as pq
+        except ImportError:
+            raise ValueError(
+                f"batch file {url} is parquet and pyarrow is not installed "
+                "(pip install 'glue-runtime[parquet]')"
+            ) from None
+        for batch in pq.ParquetFile(path).iter_batches():
+            yield from batch.to_pylist()
+    else:
+        raise ValueError(f"batch file {url} has format {fmt!r} (jsonl and parquet are read)")
 
 
 def count_rows(url: str, encoding: Any) -> int | None:

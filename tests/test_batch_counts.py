@@ -124,3 +124,26 @@ def test_sqlite_tap_in_batch_mode_into_the_files_target_counts_its_rows(tmp_path
     assert result["streams"]["people"]["batch_files_in"] >= 1
     assert (result["records_in"], result["records_out"]) == (25, 25)
     assert len((tmp_path / "out" / "people.jsonl").read_text().splitlines()) == 25
+
+
+def test_batch_etl_landing_lands_the_rows_of_batch_files(tmp_path: Path) -> None:
+    """Batch ETL jobs land the tap's output first: rows in BATCH files must land too."""
+    from glue_runtime.landing import land
+
+    f = tmp_path / "users-1.json.gz"
+    f.write_bytes(gzip.compress(b'{"id": 1, "n": 18446744073709551617}\n{"id": 2}\n'))
+    schema = {"type": "object", "properties": {"id": {"type": "integer"}}}
+    lines = [
+        {"type": "SCHEMA", "stream": "users", "schema": schema, "key_properties": ["id"]},
+        {"type": "BATCH", "stream": "users", "encoding": JSONL_GZ, "manifest": [f.as_uri()]},
+        {"type": "RECORD", "stream": "users", "record": {"id": 3}},
+    ]
+    data = [json.dumps(x).encode() + b"\n" for x in lines]
+    counts = land(iter(data), tmp_path / "out")
+    assert counts == {"users": 3}
+    landed = (tmp_path / "out" / "users.jsonl").read_text().splitlines()
+    assert landed[0] == '{"id":1,"n":18446744073709551617}' and len(landed) == 3
+
+    s3 = {"type": "BATCH", "stream": "users", "encoding": JSONL_GZ, "manifest": ["s3://b/k"]}
+    with pytest.raises(SystemExit, match=r"stream 'users': cannot read a BATCH file.*s3://b/k"):
+        land(iter([data[0], json.dumps(s3).encode()]), tmp_path / "out2")

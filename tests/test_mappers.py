@@ -367,3 +367,24 @@ def test_meltano_map_transform_keeps_numbers_and_state_exact(tmp_path: Path):
     assert '"dec":1.000000000000000001' in record and '"x":2' in record
     state = json.loads((tmp_path / "state.json").read_text())
     assert state == {"bookmarks": {"n": {"at": 18446744073709551617}}}
+
+
+def test_batch_etl_flow_runs_its_mappers_before_the_landing(tmp_path: Path):
+    script = Path(__file__).parent.parent / "docs" / "examples" / "batch" / "etl.py"
+    (tmp_path / "flow.yml").write_text(
+        f"name: crm\n"
+        f"source: {{connector: {FAKE_TAP}, config: {{records: 3, state_every: 3}}}}\n"
+        f"mappers: [{{connector: {UPPER}, config: {{field: name}}}}]\n"
+        f"etl: {{script: {script}, mode: batch}}\n"
+        f"targets: [{{connector: {FAKE_TARGET}, config: {{output: out.jsonl}}}}]\n"
+    )
+    result = run_cli("run", "flow.yml", cwd=tmp_path)
+    assert result.code == 0, result.stderr
+    (job_dir,) = (tmp_path / ".glue/jobs").iterdir()
+    landed = read_jsonl(job_dir / "sync-output" / "users.jsonl")
+    assert [r["name"] for r in landed] == ["USERS-1", "USERS-2", "USERS-3"]
+    assert len(read_jsonl(tmp_path / "out.jsonl")) == 3
+    assert result.stderr.count("upper-casing 'name'") == 1  # not again on the ETL's output
+    assert json.loads((tmp_path / ".glue/state/crm.json").read_text()) == {
+        "bookmarks": {"users": {"id": 3}}
+    }

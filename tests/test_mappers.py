@@ -85,9 +85,11 @@ def test_mapper_crash_fails_the_job_and_commits_nothing_further(job):
     assert "exited with code 1" in result.stderr
     assert "KeyError: 'boom'" in result.stderr  # the mapper's stderr tail
     assert len(job.records()) <= 12
-    # Nothing past the last STATE the mapper passed on (id 10) can have been committed.
-    assert job.committed() in ({}, {"bookmarks": {"users": {"id": 10}}})
-    assert job.committed() in ({}, *job.confirmed())
+    # Only what the target confirmed, and nothing past the last STATE the mapper passed on
+    # (id 10): the target may have confirmed 5 or 10 before the crash was seen.
+    committed = job.committed()
+    assert committed in ({}, *job.confirmed())
+    assert committed.get("bookmarks", {}).get("users", {}).get("id", 0) <= 10
 
 
 def test_mapper_that_stops_reading_fails_the_job(job):

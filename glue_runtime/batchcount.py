@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
-from glue_runtime.protocol import loads_exact
+from glue_runtime.protocol import loads_line
 
 log = logging.getLogger("glue_runtime.job")
 
@@ -86,7 +86,7 @@ def read_rows(url: str, encoding: Any) -> Iterator[Any]:
             stream: Any = gzip.GzipFile(fileobj=raw) if gz else raw
             for line in stream:
                 if not line.isspace():
-                    yield loads_exact(line)
+                    yield loads_line(line)  # numbers exact, as for RECORD lines
     elif fmt == "parquet":
         try:
             import pyarrow.parquet as pq

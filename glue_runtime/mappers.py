@@ -233,7 +233,8 @@ class MapperChain:
         loads = orjson.loads
         decode_error = orjson.JSONDecodeError
         parse = protocol.parse_line
-        long_number = protocol.has_long_number
+        needs_exact = protocol.needs_exact
+        loads_line = protocol.loads_line
         came_out = self.states.came_out
         label = out.label
         line_no = 0
@@ -245,23 +246,24 @@ class MapperChain:
             if len(line) > limit and line[-1:] != b"\n":
                 protocol.check_length(line, limit, source=label, line_no=line_no)
             try:
-                msg = loads(line)
+                # As for the tap's lines: numbers a float cannot hold take the exact parse.
+                msg = loads(line) if not needs_exact(line) else loads_line(line)
             except decode_error:
                 if line.isspace():
                     continue
-                parse(line, source=label, line_no=line_no)  # raises the descriptive error
-                raise
+                try:  # a number too big for a float (1E+400) fails orjson: the exact parse
+                    msg = loads_line(line)
+                except decode_error:
+                    parse(line, source=label, line_no=line_no)  # raises the descriptive error
+                    raise
             mtype = msg.get("type") if type(msg) is dict else None
             if mtype != RECORD or type(msg.get("record")) is not dict or "stream" not in msg:
                 raw_type = mtype
                 msg = parse(line, source=label, line_no=line_no)
                 mtype = msg["type"]
-                if mtype == STATE:
-                    if long_number(line):
-                        msg["value"] = protocol.loads_exact(line)["value"]
-                    if not came_out(msg["value"]):
-                        self._altered_state(label, line_no)
-                        continue
+                if mtype == STATE and not came_out(msg["value"]):
+                    self._altered_state(label, line_no)
+                    continue
                 if mtype != raw_type:  # "state" -> "STATE": the mapper's bytes cannot go out
                     self._last = (None, b"")
                     yield msg

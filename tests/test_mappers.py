@@ -390,3 +390,31 @@ def test_batch_etl_flow_runs_its_mappers_before_the_landing(tmp_path: Path):
     assert json.loads((tmp_path / ".glue/state/crm.json").read_text()) == {
         "bookmarks": {"users": {"id": 3}}
     }
+
+
+def test_numbers_stay_exact_when_the_etl_after_a_mapper_rewrites_the_record(tmp_path: Path):
+    schema = {"type": "object", "properties": {"big": {"type": "number"}}}
+    data = tmp_path / "in.singer"
+    data.write_text(
+        json.dumps({"type": "SCHEMA", "stream": "n", "schema": schema, "key_properties": []}) + "\n"
+        '{"type":"RECORD","stream":"n","record":{"big":123456789012345678901234567890,'
+        '"dec":1.000000000000000001}}\n'
+        '{"type":"STATE","value":{"bookmarks":{"n":{"at":12345678901234567890.1234567890}}}}\n'
+    )
+    etl = tmp_path / "etl.py"
+    etl.write_text("def transform(record, ctx):\n    return {**record, 'seen': 1}\n")
+    out = tmp_path / "out.jsonl"
+    result = glue_runtime.run(
+        REPLAY_TAP,
+        str(SINGER / "exact_target.py"),  # keeps every byte, echoes each STATE as it came
+        tap_config={"input": str(data)},
+        target_config={"output": str(out)},
+        mappers=[UPPER],
+        etl=etl,
+        state_file=tmp_path / "state.json",
+    )
+    assert result.ok, result.error
+    record = next(line for line in out.read_text().splitlines() if '"RECORD"' in line)
+    assert '"seen":1' in record  # rewritten by the ETL, after the mapper
+    assert "123456789012345678901234567890" in record and "1.000000000000000001" in record
+    assert "12345678901234567890.1234567890" in (tmp_path / "state.json").read_text()

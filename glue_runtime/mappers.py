@@ -19,6 +19,7 @@ they were. Messages a mapper passes on unchanged go out to the targets as the ma
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import subprocess
 import threading

@@ -66,7 +66,10 @@ def _stages_for(
     discover_timeout: float | None = Timeouts.discover,
     validate: bool = True,
 ) -> tuple[list[Stage], dict[str, Any] | None, Any]:
-    """The stages (selector, transform, then the caller's), the tap's catalog, select stats."""
+    """The stages (selector, transform, then the caller's), the tap's catalog, select stats.
+
+    The selector, when there is one, is always the first stage (external mappers go after it).
+    """
     stages: list[Stage] = []
     select_stats = None
     if field_map is not None:
@@ -100,6 +103,8 @@ def run(
     *,
     tap_config: ConfigLike = None,
     target_config: ConfigLike | Sequence[ConfigLike] = None,
+    mappers: Sequence[str] = (),
+    mapper_config: ConfigLike | Sequence[ConfigLike] = None,
     state_file: str | Path | None = None,
     state_dir: str | Path | None = None,
     state_key: str | None = None,
@@ -125,8 +130,10 @@ def run(
     """Run a tap into one or more targets; bookmarks go to the state store.
 
     ``tap`` and ``target`` are connector names (``glue connectors list``), ``tap-NAME`` /
-    ``target-NAME`` executables on PATH, or paths. Configs are dicts or JSON file paths.
-    Returns a :class:`JobResult`; a failed run does not raise (call
+    ``target-NAME`` executables on PATH, or paths. ``mappers`` are Singer mapper executables run
+    in order between the field map and the ETL (a path, a registered mapper, or a
+    ``mapper-NAME`` executable), with ``mapper_config`` one config per mapper. Configs are dicts
+    or JSON file paths. Returns a :class:`JobResult`; a failed run does not raise (call
     ``result.raise_for_status()`` for that). Confirmed state is written at most once per
     ``state_write_interval_s`` and at the end (0: at every confirmation).
     ``secrets``: further values to mask in logs and errors (settings marked secret by the
@@ -136,21 +143,19 @@ def run(
     """
     limits = _timeouts(timeouts, "timeouts")
     target_names = [target] if isinstance(target, str) else list(target)
-    if isinstance(target_config, (list, tuple)):
-        target_configs = [load_config(c, "target config") for c in target_config]
-    else:
-        target_configs = [load_config(target_config, "target config")] * len(target_names)
-    if len(target_configs) != len(target_names):
-        raise ConfigError(
-            f"{len(target_names)} targets but {len(target_configs)} target configs",
-            hint="give one config per target, in the same order",
-        )
+    target_configs = _configs_for(target_names, target_config, "target")
+    mapper_names = [mappers] if isinstance(mappers, str) else list(mappers)
+    mapper_configs = _configs_for(mapper_names, mapper_config, "mapper")
     tap_ep = Endpoint(connectors.resolve(tap, "tap"), load_config(tap_config, "tap config"))
     target_eps = [
         Endpoint(connectors.resolve(name, "target"), cfg)
         for name, cfg in zip(target_names, target_configs, strict=True)
     ]
-    for ep in (tap_ep, *target_eps):
+    mapper_eps = [
+        Endpoint(connectors.resolve(name, "mapper"), cfg)
+        for name, cfg in zip(mapper_names, mapper_configs, strict=True)
+    ]
+    for ep in (tap_ep, *mapper_eps, *target_eps):
         ep.connector.about_timeout_s = limits.about
     catalog_dict = load_config(catalog, "catalog") if catalog is not None else None
     batch = etl is not None and etl_mode == "batch"
@@ -167,6 +172,10 @@ def run(
         discover_timeout=limits.discover,
         validate=validate_config,
     )
+    after_mappers: list[Stage] = []
+    if mapper_eps:  # the mappers run after the field map's selector, before the ETL
+        n_before = 1 if field_map is not None else 0
+        all_stages, after_mappers = all_stages[:n_before], all_stages[n_before:]
     spec = JobSpec(
         tap=tap_ep,
         targets=target_eps,
@@ -174,6 +183,8 @@ def run(
         state_key=state_key or default_state_key(tap, target_names),
         catalog=catalog_dict,
         stages=all_stages,
+        mappers=mapper_eps,
+        after_mappers=after_mappers,
         full_refresh=full_refresh,
         max_line_bytes=max_line_bytes,
         env=dict(env or {}),
@@ -206,6 +217,22 @@ def run(
     return run_job(spec)
 
 
+def _configs_for(
+    names: Sequence[str], config: ConfigLike | Sequence[ConfigLike], what: str
+) -> list[dict[str, Any]]:
+    """One config per named connector: a list in the same order, or one for all."""
+    if isinstance(config, (list, tuple)):
+        configs = [load_config(c, f"{what} config") for c in config]
+    else:
+        configs = [load_config(config, f"{what} config")] * len(names)
+    if len(configs) != len(names):
+        raise ConfigError(
+            f"{len(names)} {what}s but {len(configs)} {what} configs",
+            hint=f"give one config per {what}, in the same order",
+        )
+    return configs
+
+
 def run_flow(
     flow: Flow | str | Path,
     *,
@@ -232,6 +259,8 @@ def run_flow(
         [t.connector for t in flow.targets],
         tap_config=flow.source.config,
         target_config=[t.config for t in flow.targets],
+        mappers=[m.connector for m in flow.mappers],
+        mapper_config=[m.config for m in flow.mappers],
         state_file=state_file or flow.state_file,
         state_dir=state_dir,
         state_key=state_key or flow.state_key or flow.name,
@@ -244,7 +273,8 @@ def run_flow(
         env=flow.env,
         secrets=flow.env_secrets,
         cwd=base,
-        validate_config=flow.source.validate and all(t.validate for t in flow.targets),
+        validate_config=flow.source.validate
+        and all(t.validate for t in (*flow.targets, *flow.mappers)),
         on_progress=on_progress,
         etl_mode=flow.etl_mode,
         etl_format=flow.etl_format,

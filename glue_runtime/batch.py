@@ -170,6 +170,8 @@ def run_batch(base: JobSpec, opts: BatchOptions) -> JobResult:
                     tap=replay,
                     catalog=None,
                     stages=(),
+                    mappers=[],  # they ran in phase 1, before the landing
+                    after_mappers=(),
                     full_refresh=False,
                     hold_lock=False,
                     on_progress=None,
@@ -182,6 +184,8 @@ def run_batch(base: JobSpec, opts: BatchOptions) -> JobResult:
             for name, stats in phase1.streams.items():
                 if name in phase3.streams:
                     phase3.streams[name].records_in = stats.records_in
+                    phase3.streams[name].batch_files_in = stats.batch_files_in
+                    phase3.streams[name].batch_uncounted_in = stats.batch_uncounted_in
             return _finish(phase3, started, committer)
     except GlueError as exc:
         if redactor:

@@ -165,7 +165,8 @@ class CatalogStream:
         self.key_properties: list[str] = list(keys or [])
         self.valid_replication_keys: list[str] = list(root.get("valid-replication-keys") or [])
         rkey = entry.get("replication_key") or root.get("replication-key")
-        if not rkey and len(self.valid_replication_keys) == 1:
+        explicit_method = entry.get("replication_method") or root.get("replication-method")
+        if not rkey and len(self.valid_replication_keys) == 1 and explicit_method != FULL_TABLE:
             rkey = self.valid_replication_keys[0]
         self.replication_key: str | None = rkey or None
         self.forced_replication_method: str | None = root.get("forced-replication-method")
@@ -543,8 +544,9 @@ def apply_selection(catalog: CatalogLike, selection: Selection) -> dict[str, Any
     """A new catalog dict for the tap, carrying the selection.
 
     Written as breadcrumb metadata (``selected`` on the stream and every field; a field the
-    metadata lacked gets an entry) and as the top-level keys singer-sdk taps read
-    (``selected``, ``replication_method``, ``replication_key``, ``key_properties``).
+    metadata lacked gets an entry; ``replication-method`` and ``replication-key`` on the
+    stream) and as the top-level keys singer-sdk taps read (``selected``,
+    ``replication_method``, ``replication_key``, ``key_properties``).
     ``selected: true`` is never written on an ``unsupported`` node. Streams absent from the
     selection are deselected.
     """
@@ -584,9 +586,10 @@ def apply_selection(catalog: CatalogLike, selection: Selection) -> dict[str, Any
         entry["metadata"] = items
         entry["selected"] = stream_on
         entry["key_properties"] = list(cs.key_properties)
-        entry["replication_method"] = (sel.replication_method if sel else None) or (
-            cs.replication_method
-        )
+        method = (sel.replication_method if sel else None) or cs.replication_method
+        # Both places, as the design asks: singer-sdk taps read the top-level keys, others
+        # (pipelinewise's, for one) the stream's [] metadata.
+        entry["replication_method"] = root["replication-method"] = method
         if cs.replication_key:
-            entry["replication_key"] = cs.replication_key
+            entry["replication_key"] = root["replication-key"] = cs.replication_key
     return out

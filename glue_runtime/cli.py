@@ -109,6 +109,19 @@ def main(ctx: click.Context, log_format: str, log_level: str, verbose: bool) -> 
 )
 @click.option("--catalog", type=click.Path(dir_okay=False), help="Catalog JSON to give the tap.")
 @click.option("--field-map", type=click.Path(dir_okay=False), help="Field map file.")
+@click.option(
+    "--mapper",
+    "mappers",
+    multiple=True,
+    help="Singer mapper executable run after the field map (repeat for a chain, in order).",
+)
+@click.option(
+    "--mapper-config",
+    "mapper_configs",
+    multiple=True,
+    type=click.Path(dir_okay=False),
+    help="Mapper config JSON file (one per --mapper, same order).",
+)
 @click.option("--etl", type=click.Path(dir_okay=False), help="ETL script (Python file).")
 @click.option("--state-file", type=click.Path(dir_okay=False), help="Keep state in this file.")
 @click.option(
@@ -146,6 +159,8 @@ def run(
     target_configs: tuple[str, ...],
     catalog: str | None,
     field_map: str | None,
+    mappers: tuple[str, ...],
+    mapper_configs: tuple[str, ...],
     etl: str | None,
     state_file: str | None,
     state_dir: str | None,
@@ -164,8 +179,8 @@ def run(
     progress_line = logs.ProgressLine() if show_progress else None
     try:
         if flow_file:
-            if tap or targets:
-                raise UsageError("give a flow file or --tap/--target, not both")
+            if tap or targets or mappers:
+                raise UsageError("give a flow file or --tap/--target/--mapper, not both")
             result = api.run_flow(
                 flow_file,
                 full_refresh=full_refresh,
@@ -186,6 +201,12 @@ def run(
             cfgs: list[Any] = list(target_configs) or [None] * len(targets)
             if len(cfgs) == 1 and len(targets) > 1:
                 cfgs = cfgs * len(targets)
+            if mapper_configs and len(mapper_configs) != len(mappers):
+                raise UsageError(
+                    f"{len(mappers)} --mapper but {len(mapper_configs)} --mapper-config",
+                    hint="give one --mapper-config per --mapper, in the same order "
+                    "(or none: each mapper gets an empty config)",
+                )
             kwargs: dict[str, Any] = {}
             if max_line_bytes:
                 kwargs["max_line_bytes"] = max_line_bytes
@@ -194,6 +215,8 @@ def run(
                 list(targets),
                 tap_config=tap_config,
                 target_config=cfgs,
+                mappers=list(mappers),
+                mapper_config=list(mapper_configs) or [None] * len(mappers),
                 state_file=state_file,
                 state_dir=state_dir,
                 state_key=state_key,
@@ -229,7 +252,7 @@ def _report(result: JobResult, as_json: bool, log_format: str = "text") -> None:
 
 def _summary_table(result: JobResult) -> str:
     rows = [("stream", "records in", "records out")]
-    rows += [(n, f"{s.records_in:,}", f"{s.records_out:,}") for n, s in result.streams.items()]
+    rows += [(n, s.describe_in(), s.describe_out()) for n, s in result.streams.items()]
     widths = [max(len(r[i]) for r in rows) for i in range(3)]
     lines = [f"  {r[0]:<{widths[0]}}  {r[1]:>{widths[1]}}  {r[2]:>{widths[2]}}" for r in rows]
     if not result.streams:
@@ -457,7 +480,7 @@ def fieldmap_show(
     click.echo(f"{path} (read as {fm.shape})")
     click.echo(render_table(selection))
     if catalog_selected:
-        write_catalog_selected(Path(catalog_selected), cat, selection)
+        write_catalog_selected(Path(catalog_selected), cat, selection, fm)
         _note(f"catalog with the selection written to {catalog_selected}")
 
 

@@ -11,6 +11,9 @@ A connector is found, in this order, as:
 
 A bare name never runs an arbitrary program on PATH: ``--tap file`` must not start the system's
 ``file`` command, nor ``--target sqlite3`` the ``sqlite3`` shell. A path runs anything.
+
+Mappers (kind ``mapper``) are found the same way: a path, a ``glue_runtime.mappers`` entry
+point, or a ``mapper-NAME`` executable.
 """
 
 from __future__ import annotations
@@ -31,8 +34,12 @@ from glue_runtime.errors import ConfigError, ConnectorError, ConnectorNotFound, 
 from glue_runtime.secrets import secret_paths_from_schema
 from glue_runtime.timeouts import Timeouts
 
-Kind = Literal["tap", "target"]
-GROUPS: dict[str, str] = {"tap": "glue_runtime.taps", "target": "glue_runtime.targets"}
+Kind = Literal["tap", "target", "mapper"]
+GROUPS: dict[str, str] = {
+    "tap": "glue_runtime.taps",
+    "target": "glue_runtime.targets",
+    "mapper": "glue_runtime.mappers",
+}
 
 
 @dataclass

@@ -64,6 +64,10 @@ class ConnectorTimeout(ConnectorError):
     """
 
 
+class MapperFailed(ConnectorError):
+    """A mapper exited non-zero, was killed, or stopped reading its input."""
+
+
 class DataError(GlueError):
     """The data is wrong: a malformed Singer line, a record for an unknown stream (exit 4)."""
 
@@ -105,7 +109,7 @@ EXIT_CODES: dict[int, str] = {
     0: "success",
     1: "internal error (a bug in glue_runtime: please report it with the traceback)",
     2: "usage or configuration error (nothing was run)",
-    3: "a connector (tap or target) failed, or outlived a timeout and was stopped",
+    3: "a connector (tap, mapper or target) failed, or outlived a timeout and was stopped",
     4: "data error: malformed Singer message, or the ETL script / map failed on a record",
     5: "state error: the state store is locked by another run, unreadable or unwritable",
     130: "interrupted by SIGINT/SIGTERM/SIGHUP; the job drained and committed what the targets "

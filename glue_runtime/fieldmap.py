@@ -11,6 +11,9 @@ Two shapes are read (see docs/fieldmap.md):
           fields: [id, name, address.city]
         events:
           exclude: ["*_url", payload.raw]
+        people:                    # how the tap reads it: FULL_TABLE, INCREMENTAL, LOG_BASED
+          replication_method: INCREMENTAL
+          replication_key: updated_at
         "audit_*": off
 
 - hotglue's ``fieldMap.json``: ``{"orders": {"name": "orders", "selected": ["id", "*"]}}``.
@@ -21,6 +24,7 @@ names the catalog does not have are errors (with the closest match) before any t
 
 from __future__ import annotations
 
+import copy
 import difflib
 import fnmatch
 import json
@@ -35,6 +39,8 @@ import orjson
 import yaml
 
 from glue_runtime.catalog import (
+    FULL_TABLE,
+    INCREMENTAL,
     Catalog,
     CatalogLike,
     CatalogStream,
@@ -62,7 +68,9 @@ UNLISTED_OFF = "off"
 UNLISTED_CATALOG = "catalog"
 
 TOP_KEYS = ("version", "unlisted_streams", "streams")
-STREAM_KEYS = ("selected", "fields", "exclude")
+STREAM_KEYS = ("selected", "fields", "exclude", "replication_method", "replication_key")
+LOG_BASED = "LOG_BASED"
+REPLICATION_METHODS = (FULL_TABLE, INCREMENTAL, LOG_BASED)
 MAX_LISTED = 25
 
 
@@ -74,6 +82,12 @@ class StreamRule:
     selected: bool = True
     fields: tuple[str, ...] | None = None
     exclude: tuple[str, ...] = ()
+    replication_method: str | None = None
+    replication_key: str | None = None
+
+    @property
+    def sets_replication(self) -> bool:
+        return self.replication_method is not None or self.replication_key is not None
 
     @property
     def wildcard(self) -> bool:
@@ -200,8 +214,17 @@ def _parse_hotglue(data: dict[str, Any], source: str) -> FieldMap:
                 hint='hotglue fieldMap.json entries look like {"name": "orders", '
                 '"selected": ["id", "amount"]}',
             )
+        method, rkey = _replication(entry, source, f"stream {name!r}")
         # hotglue lists only what is synced: an empty list selects nothing.
-        rules.append(StreamRule(name, selected=bool(chosen), fields=tuple(chosen)))
+        rules.append(
+            StreamRule(
+                name,
+                selected=bool(chosen),
+                fields=tuple(chosen),
+                replication_method=method,
+                replication_key=rkey,
+            )
+        )
     return FieldMap(rules, unlisted=UNLISTED_OFF, shape=SHAPE_HOTGLUE, source=source)
 
 
@@ -297,7 +320,43 @@ def _parse_stream(name: str, value: Any, source: str) -> StreamRule:
     exclude: tuple[str, ...] = ()
     if value.get("exclude") is not None:
         exclude = _str_list(value["exclude"], source, f"{where}: 'exclude'")
-    return StreamRule(name, selected=selected, fields=fields, exclude=exclude)
+    method, rkey = _replication(value, source, where)
+    return StreamRule(
+        name,
+        selected=selected,
+        fields=fields,
+        exclude=exclude,
+        replication_method=method,
+        replication_key=rkey,
+    )
+
+
+def _replication(value: dict[str, Any], source: str, where: str) -> tuple[str | None, str | None]:
+    """A stream entry's ``replication_method`` and ``replication_key``, checked for form.
+
+    Whether the key exists is checked against the catalog later (:func:`check`).
+    """
+    method = value.get("replication_method")
+    if method is not None:
+        if not isinstance(method, str) or method.upper() not in REPLICATION_METHODS:
+            raise ConfigError(
+                f"{source}: {where}: replication_method is {method!r}",
+                hint=f"use one of {', '.join(REPLICATION_METHODS)}",
+            )
+        method = method.upper()
+    rkey = value.get("replication_key")
+    if rkey is not None and (not isinstance(rkey, str) or not rkey):
+        raise ConfigError(
+            f"{source}: {where}: replication_key must be a field name",
+            hint="for example: replication_key: updated_at",
+        )
+    if method == FULL_TABLE and rkey is not None:
+        raise ConfigError(
+            f"{source}: {where}: replication_key {rkey!r} with replication_method FULL_TABLE",
+            hint="a FULL_TABLE stream is read whole every run and keeps no bookmark: drop the "
+            "replication_key, or use INCREMENTAL",
+        )
+    return method, rkey
 
 
 # ----------------------------------------------------------------------------- checking
@@ -399,6 +458,100 @@ def _check_fields(fm: FieldMap, rule: StreamRule, cs: CatalogStream) -> list[Pro
     return out
 
 
+def _check_replication(fm: FieldMap, rule: StreamRule, cs: CatalogStream) -> list[Problem]:
+    """The replication settings a field map gives a stream, against the tap's catalog."""
+    sid = cs.tap_stream_id
+    method = rule.replication_method or INCREMENTAL
+    forced = cs.forced_replication_method
+    if forced and forced != method:
+        return [
+            Problem(
+                "error",
+                f"{fm.source}: stream {sid!r}: replication_method {method} is not possible, "
+                f"the tap forces {forced} for it",
+                hint=f"remove the replication settings of {sid!r}, or set {forced}",
+                stream=sid,
+            )
+        ]
+    rkey = rule.replication_key
+    valid = cs.valid_replication_keys
+    if valid:
+        choices, what = valid, f"valid replication keys of {sid} (from the tap's catalog)"
+    else:  # the tap leaves the choice to the user (SQL taps do): any top-level field
+        choices = [p[0] for p in cs.fields if len(p) == 1]
+        what = f"fields of {sid} (the tap's catalog lists no valid replication keys)"
+    if rkey is None:
+        if method == INCREMENTAL and not cs.replication_key:
+            return [
+                Problem(
+                    "error",
+                    f"{fm.source}: stream {sid!r}: replication_method INCREMENTAL needs a "
+                    "replication_key, and the tap's catalog has none for it",
+                    hint=_listing(what, choices),
+                    stream=sid,
+                )
+            ]
+        return []
+    if rkey not in choices:
+        return [
+            Problem(
+                "error",
+                f"{fm.source}: stream {sid!r}: replication_key {rkey!r} is not "
+                + ("a valid replication key" if valid else "a field")
+                + " of the stream in the tap's catalog."
+                + _closest(rkey, choices),
+                hint=_listing(what, choices),
+                stream=sid,
+            )
+        ]
+    return []
+
+
+def with_replication(catalog: CatalogLike, field_map: FieldMap) -> Catalog:
+    """The catalog with the field map's replication settings written into its streams.
+
+    Both as the stream's breadcrumb ``[]`` metadata (``replication-method``,
+    ``replication-key``) and as the top-level keys singer-sdk taps read (``replication_method``,
+    ``replication_key``). FULL_TABLE removes the replication key. Streams the map says nothing
+    about are left as they are; the same catalog comes back when no stream is changed.
+    """
+    cat = as_catalog(catalog)
+    rules = [(cs, field_map.rule_for(cs)) for cs in cat.streams]
+    if not any(rule is not None and rule.sets_replication for _, rule in rules):
+        return cat
+    raw = copy.deepcopy(cat.raw)
+    entries = [e for e in raw["streams"] if isinstance(e, dict)]
+    for (cs, rule), entry in zip(rules, entries, strict=True):
+        if rule is None or not rule.sets_replication:
+            continue
+        method = rule.replication_method or INCREMENTAL
+        rkey = None if method == FULL_TABLE else (rule.replication_key or cs.replication_key)
+        items = entry.get("metadata")
+        if not isinstance(items, list):
+            items = entry["metadata"] = []
+        root = next(
+            (
+                m
+                for m in items
+                if isinstance(m, dict)
+                and not m.get("breadcrumb")
+                and isinstance(m.get("metadata"), dict)
+            ),
+            None,
+        )
+        if root is None:
+            root = {"breadcrumb": [], "metadata": {}}
+            items.insert(0, root)
+        md = root["metadata"]
+        md["replication-method"] = entry["replication_method"] = method
+        if rkey is None:
+            md.pop("replication-key", None)
+            entry.pop("replication_key", None)
+        else:
+            md["replication-key"] = entry["replication_key"] = rkey
+    return Catalog(raw)
+
+
 def _unsupported(cs: CatalogStream) -> set[tuple[str, ...]]:
     return {p for p, f in cs.fields.items() if cs.inclusion(f.breadcrumb) == "unsupported"}
 
@@ -460,6 +613,8 @@ def check(field_map: FieldMap, catalog: CatalogLike) -> list[Problem]:
                 )
                 continue
             problems.extend(_check_fields(field_map, rule, cs))
+            if rule.sets_replication:
+                problems.extend(_check_replication(field_map, rule, cs))
     unlisted = [s for s in stream_names if s not in used]
     if unlisted and field_map.unlisted == UNLISTED_OFF:
         problems.append(
@@ -486,6 +641,7 @@ def resolve(field_map: FieldMap, catalog: CatalogLike) -> Selection:
         first = errors[0]
         rest = "".join(f"\n  {p.message}" for p in errors[1:])
         raise ConfigError(first.message + rest, hint=first.hint)
+    cat = with_replication(cat, field_map)  # a chosen replication key is always pulled
     streams: dict[str, StreamSelection] = {}
     for cs in cat.streams:
         rule = field_map.rule_for(cs)
@@ -516,11 +672,17 @@ def resolve(field_map: FieldMap, catalog: CatalogLike) -> Selection:
 
 
 def write_catalog_selected(
-    path: str | Path, catalog: CatalogLike, selection: Selection
+    path: str | Path,
+    catalog: CatalogLike,
+    selection: Selection,
+    field_map: FieldMap | None = None,
 ) -> dict[str, Any]:
-    """Write the tap's catalog with the selection applied (hotglue's ``catalog-selected.json``)."""
+    """Write the tap's catalog with the selection applied (hotglue's ``catalog-selected.json``),
+    and the field map's replication settings when it is given."""
     from glue_runtime.state import write_json_atomic
 
+    if field_map is not None:
+        catalog = with_replication(catalog, field_map)
     data = apply_selection(catalog, selection)
     write_json_atomic(Path(path), data)
     return data
@@ -544,8 +706,9 @@ def selector_for_run(
             f"field map {path} needs the tap's catalog",
             hint="pass --catalog, or run discovery first (`python -m glue_runtime discover`)",
         )
-    cat = as_catalog(catalog)
-    selection = resolve(load_field_map(path), cat)
+    field_map = load_field_map(path)
+    selection = resolve(field_map, catalog)
+    cat = with_replication(catalog, field_map)
     for warning in selection.warnings:  # schema drift and unlisted streams, in the run's log
         log.warning("%s", warning)
     stage = make_selector(selection, unknown_fields=unknown_fields, stats=stats, catalog=cat)
@@ -662,6 +825,9 @@ def render_table(selection: Selection) -> str:
             continue
         lines.append("")
         lines.append(f"{sid}  (on: {s.reason})")
+        if s.replication_method:
+            by = f" by {s.replication_key}" if s.replication_key else ""
+            lines.append(f"  {'replication:':<13}{s.replication_method}{by}")
         always = [f"{join_path(p)} ({why})" for p, why in s.always.items()]
         for label, items in (
             ("pulled", s.pulled),
@@ -695,5 +861,6 @@ __all__ = [
     "render_table",
     "resolve",
     "selector_for_run",
+    "with_replication",
     "write_catalog_selected",
 ]

@@ -6,6 +6,9 @@ source:
   connector: files              # a connector name, an executable, or a path
   config: {...}                 # inline, or config_file: tap.json (relative to this file)
 field_map: fieldmap.yml         # optional: which streams and fields
+mappers:                        # optional: Singer mapper executables, in order
+  - connector: ./venv/bin/meltano-map-transform
+    config: {...}
 etl: etl.py                     # optional: the transform
 targets:
   - connector: sqlite
@@ -45,6 +48,7 @@ _TOP_KEYS = {
     "source",
     "tap",
     "field_map",
+    "mappers",
     "etl",
     "targets",
     "target",
@@ -76,6 +80,7 @@ class Flow:
     name: str
     source: ConnectorRef
     targets: list[ConnectorRef]
+    mappers: list[ConnectorRef] = field(default_factory=list)
     base_dir: Path = field(default_factory=Path.cwd)
     field_map: Path | None = None
     etl: Path | None = None
@@ -253,12 +258,27 @@ def parse_flow(data: Any, *, where: str, base_dir: Path, path: Path | None = Non
             )
         etl_raw = etl_raw["script"]
 
+    mappers_raw = data.get("mappers") or []
+    if not isinstance(mappers_raw, list):
+        raise ConfigError(
+            f"{where}: mappers must be a list of mapper executables",
+            hint="for example  mappers: [{connector: ./venv/bin/meltano-map-transform, "
+            "config: {...}}]",
+        )
+    mappers = [
+        _connector_ref(m, where, base_dir, f"mappers[{i}]") for i, m in enumerate(mappers_raw)
+    ]
+    for i, m in enumerate(mappers):
+        if m.catalog is not None:
+            raise ConfigError(f"{where}: mappers[{i}] has a catalog; only a tap takes one")
+
     return Flow(
         name=name,
         source=_connector_ref(source_raw, where, base_dir, "source"),
         targets=[
             _connector_ref(t, where, base_dir, f"targets[{i}]") for i, t in enumerate(targets_raw)
         ],
+        mappers=mappers,
         base_dir=base_dir,
         field_map=opt_path(data.get("field_map")),
         etl=opt_path(etl_raw),

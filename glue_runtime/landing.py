@@ -6,7 +6,9 @@ writes ``<stream>.jsonl`` (or ``.csv``, nested values as JSON; or ``.parquet``, 
 ``_schemas.json`` (stream -> schema, key properties and the stream's data files) and
 ``_state.json`` (the tap's last STATE). Numbers stay exact: a number a float cannot hold is
 written with all its digits (in CSV too). It confirms no STATE: a
-batch job commits bookmarks only after its targets have loaded the ETL output.
+batch job commits bookmarks only after its targets have loaded the ETL output. The rows of a
+tap's BATCH messages are landed like RECORDs, read from their files (local jsonl, gzip or not,
+or parquet); a BATCH file it cannot read fails the landing, naming the stream and the file.
 
 Parquet (needs the ``parquet`` extra, ``pip install glue_runtime[parquet]``; pyarrow is imported
 only for this format) is written in row groups of :data:`PARQUET_BATCH_ROWS` records, so memory
@@ -23,12 +25,14 @@ from __future__ import annotations
 
 import csv
 import sys
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
 import orjson
 
+from glue_runtime.batchcount import read_rows
 from glue_runtime.protocol import dumps_exact, loads_line
 
 FORMATS = ("jsonl", "csv", "parquet")
@@ -192,6 +196,16 @@ def land(lines: IO[bytes], output_dir: Path, fmt: str = "jsonl") -> dict[str, in
     parquet: dict[str, _ParquetFile] = {}
     counts: dict[str, int] = {}
     state: Any = None
+
+    def write(stream: str, record: dict[str, Any]) -> None:
+        if fmt == "parquet":
+            parquet[stream].write(record)
+        elif fmt == "csv":
+            writers[stream].writerow({k: _csv_value(v) for k, v in record.items()})
+        else:
+            files[stream].write(dumps_exact(record, orjson.OPT_APPEND_NEWLINE))
+        counts[stream] += 1
+
     try:
         for line in lines:
             if line.isspace():
@@ -233,13 +247,19 @@ def land(lines: IO[bytes], output_dir: Path, fmt: str = "jsonl") -> dict[str, in
                 stream = msg["stream"]
                 if stream not in counts:
                     raise SystemExit(f"landing: RECORD for stream {stream!r} before its SCHEMA")
-                if fmt == "parquet":
-                    parquet[stream].write(msg["record"])
-                elif fmt == "csv":
-                    writers[stream].writerow({k: _csv_value(v) for k, v in msg["record"].items()})
-                else:
-                    files[stream].write(dumps_exact(msg["record"], orjson.OPT_APPEND_NEWLINE))
-                counts[stream] += 1
+                write(stream, msg["record"])
+            elif mtype == "BATCH":  # the rows are in files: land each one (they carry none)
+                stream = msg["stream"]
+                if stream not in counts:
+                    raise SystemExit(f"landing: BATCH for stream {stream!r} before its SCHEMA")
+                for url in msg.get("manifest") or []:
+                    try:
+                        for record in read_rows(url, msg.get("encoding")):
+                            write(stream, record)
+                    except (ValueError, OSError, EOFError, zlib.error) as exc:
+                        raise SystemExit(
+                            f"landing: stream {stream!r}: cannot read a BATCH file: {exc}"
+                        ) from None
             elif mtype == "STATE":
                 state = msg["value"]
     finally:

@@ -1,6 +1,6 @@
 """Run an installed connector's entry point as a Singer CLI: ``python -m glue_runtime.launch``.
 
-Usage: ``python -m glue_runtime.launch tap|target NAME [singer args...]``. The runner starts
+Usage: ``python -m glue_runtime.launch tap|target|mapper NAME [singer args...]``. The runner starts
 entry-point connectors this way so they run in this interpreter's environment as a real process.
 """
 
@@ -11,8 +11,9 @@ from importlib.metadata import entry_points
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) < 2 or argv[0] not in ("tap", "target"):
-        print("usage: python -m glue_runtime.launch tap|target NAME [args...]", file=sys.stderr)
+    if len(argv) < 2 or argv[0] not in ("tap", "target", "mapper"):
+        usage = "usage: python -m glue_runtime.launch tap|target|mapper NAME [args...]"
+        print(usage, file=sys.stderr)
         return 2
     kind, name, args = argv[0], argv[1], argv[2:]
     found = [ep for ep in entry_points(group=f"glue_runtime.{kind}s") if ep.name == name]

@@ -262,7 +262,7 @@ class ConnectorProcess:
         label: str,
         argv: Sequence[str],
         *,
-        stdin: bool,
+        stdin: bool | IO[bytes],
         redactor: Redactor,
         env: dict[str, str] | None = None,
         cwd: str | None = None,
@@ -279,7 +279,8 @@ class ConnectorProcess:
         try:
             self.proc = subprocess.Popen(
                 self.argv,
-                stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
+                # True: a pipe from us; False: nothing; a file: another process's output
+                stdin=subprocess.PIPE if stdin is True else (stdin or subprocess.DEVNULL),
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 env=env,

@@ -10,7 +10,12 @@ from glue_runtime.errors import GlueError
 
 @dataclass
 class StreamStats:
-    """Counts for one stream. ``records_in`` came from the tap; ``records_out`` went to targets."""
+    """Counts for one stream. ``records_in`` came from the tap; ``records_out`` went to targets.
+
+    Rows in the files of BATCH messages are included where they could be counted (local
+    jsonl or parquet files); ``batch_files_*`` count the files, ``batch_uncounted_*`` those
+    whose rows are not in the record counts (see batchcount.py).
+    """
 
     name: str
     records_in: int = 0
@@ -18,14 +23,40 @@ class StreamStats:
     schemas: int = 0
     dropped_fields: int = 0
     started_at: float = 0.0
+    batch_files_in: int = 0
+    batch_files_out: int = 0
+    batch_uncounted_in: int = 0
+    batch_uncounted_out: int = 0
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "records_in": self.records_in,
             "records_out": self.records_out,
             "schemas": self.schemas,
             "dropped_fields": self.dropped_fields,
         }
+        if self.batch_files_in or self.batch_files_out:  # only for streams that had BATCH
+            out["batch_files_in"] = self.batch_files_in
+            out["batch_files_out"] = self.batch_files_out
+            out["batch_uncounted_in"] = self.batch_uncounted_in
+            out["batch_uncounted_out"] = self.batch_uncounted_out
+        return out
+
+    def describe_in(self) -> str:
+        """Records in, for people: ``1,200``, ``batch files: 3`` or ``1,200 + batch files: 3``."""
+        return describe_count(self.records_in, self.batch_uncounted_in)
+
+    def describe_out(self) -> str:
+        return describe_count(self.records_out, self.batch_uncounted_out)
+
+
+def describe_count(records: int, uncounted_files: int) -> str:
+    """A record count, with the batch files whose rows are unknown (never a plain 0 then)."""
+    if not uncounted_files:
+        return f"{records:,}"
+    if not records:
+        return f"batch files: {uncounted_files:,}"
+    return f"{records:,} + batch files: {uncounted_files:,}"
 
 
 @dataclass
@@ -58,6 +89,15 @@ class JobResult:
     @property
     def records_out(self) -> int:
         return sum(s.records_out for s in self.streams.values())
+
+    @property
+    def batch_uncounted_in(self) -> int:
+        """Batch files from the tap whose rows are not in ``records_in`` (not countable here)."""
+        return sum(s.batch_uncounted_in for s in self.streams.values())
+
+    @property
+    def batch_uncounted_out(self) -> int:
+        return sum(s.batch_uncounted_out for s in self.streams.values())
 
     def raise_for_status(self) -> JobResult:
         """Raise the job's error if it failed; return self otherwise (for chaining)."""

@@ -6,7 +6,11 @@ Threads and their jobs:
   pushes the messages through the stages and writes them to every target's stdin;
 - one thread per target reads the target's stdout for the STATE lines it emits after flushing,
   and commits a STATE once every target has confirmed it;
-- one thread per process relays its stderr to the log (see process.py).
+- one thread per process relays its stderr to the log (see process.py);
+- with external mappers (mappers.py), a feeder thread reads the tap and writes what the stages
+  before the mappers pass into the first mapper, and the calling thread pumps the last
+  mapper's output instead of the tap's;
+- BATCH files are counted in a thread of their own (batchcount.py).
 
 Failure rules (see docs/concepts.md): tap fails -> targets' input is closed, they flush, their
 last confirmed STATE is committed, the job fails. A target fails -> the tap is stopped and nothing
@@ -34,6 +38,7 @@ from typing import Any
 import orjson
 
 from glue_runtime import protocol
+from glue_runtime.batchcount import BatchCounter
 from glue_runtime.connectors import Connector, validate_config
 from glue_runtime.errors import (
     ConfigError,
@@ -44,14 +49,15 @@ from glue_runtime.errors import (
     TapFailed,
     TargetFailed,
 )
+from glue_runtime.mappers import MapperChain
 from glue_runtime.process import (
     ConnectorFiles,
     ConnectorProcess,
     remove_stale_folders,
     skip_rest_of_line,
 )
-from glue_runtime.protocol import RECORD, SCHEMA, STATE, Message
-from glue_runtime.result import JobResult, StreamStats
+from glue_runtime.protocol import BATCH, RECORD, SCHEMA, STATE, Message
+from glue_runtime.result import JobResult, StreamStats, describe_count
 from glue_runtime.secrets import Redactor, secret_values
 from glue_runtime.stages import Stage
 from glue_runtime.state import FileStateStore, StateCommitter
@@ -83,6 +89,9 @@ class JobSpec:
     state_key: str
     catalog: dict[str, Any] | None = None
     stages: Sequence[Stage] = ()
+    # External mapper executables, run between ``stages`` and ``after_mappers`` (mappers.py).
+    mappers: list[Endpoint] = field(default_factory=list)
+    after_mappers: Sequence[Stage] = ()
     full_refresh: bool = False
     max_line_bytes: int = protocol.DEFAULT_MAX_LINE_BYTES
     env: dict[str, str] = field(default_factory=dict)
@@ -301,7 +310,7 @@ def job_secrets(spec: JobSpec) -> set[str]:
     environment arrive in ``spec.secrets``.
     """
     values = set(spec.secrets)
-    for ep in (spec.tap, *spec.targets):
+    for ep in (spec.tap, *spec.mappers, *spec.targets):
         values |= secret_values(ep.config, ep.connector.secret_settings())
     values |= secret_values(spec.env)
     return values
@@ -320,6 +329,8 @@ class Job:
         self._tap: ConnectorProcess | None = None
         self._targets: list[ConnectorProcess] = []
         self._files: list[ConnectorFiles] = []
+        self._chain: MapperChain | None = None
+        self._batches = BatchCounter()  # rows of the files BATCH messages name
         self._pumping = False
         self._pump_done = threading.Event()
         self._done = threading.Event()
@@ -368,7 +379,7 @@ class Job:
     def _validate(self) -> None:
         if not self.spec.validate_configs:
             return
-        for ep in (self.spec.tap, *self.spec.targets):
+        for ep in (self.spec.tap, *self.spec.mappers, *self.spec.targets):
             validate_config(ep.connector, ep.config)
 
     def _env(self) -> dict[str, str] | None:
@@ -515,6 +526,8 @@ class Job:
                     if full_refresh and stats.schemas == 1:
                         with self._confirm.lock:
                             committer.mark_full_refresh(name)
+                elif mtype == BATCH:
+                    self._batches.read(msg)
                 if mtype != raw_type:  # "record" -> "RECORD": the tap's bytes cannot go out
                     self._last = (None, b"")
                     yield msg
@@ -532,6 +545,16 @@ class Job:
         messages: Iterator[Message] = self._tap_messages(tap, committer)
         for stage in self.spec.stages:
             messages = stage(messages)
+        source: Any = self  # what parsed the messages last: its _last is (message, its line)
+        chain = self._chain
+        if chain is not None:
+            # A feeder thread writes the stages' output into the mappers (it reads the tap, and
+            # only it sets self._last); this thread reads what the last mapper writes.
+            chain.feed(messages, self._last_parsed, lambda exc: self._feed_failed(tap, exc))
+            messages = chain.messages()
+            source = chain
+            for stage in self.spec.after_mappers:
+                messages = stage(messages)
         writers = [t.stdin.write for t in self._targets]
         push = _StatePusher([t.stdin for t in self._targets])
         single = writers[0] if len(writers) == 1 else None
@@ -539,6 +562,7 @@ class Job:
         newline = orjson.OPT_APPEND_NEWLINE
         confirm = self._confirm
         streams = self.streams
+        batch_sent = self._batches.sent
         out_counts: dict[str, int] = {}
         current = 0  # the target being written to, to name it if its pipe breaks
         try:
@@ -549,8 +573,10 @@ class Job:
                     out_counts[name] = out_counts.get(name, 0) + 1
                 elif mtype == STATE:
                     confirm.sent_state(msg["value"])
+                elif mtype == BATCH:
+                    batch_sent(msg)
                 # A message the stages passed through unchanged goes out as the tap's own bytes.
-                last_msg, last_line = self._last
+                last_msg, last_line = source._last
                 if msg is last_msg:
                     data = last_line if last_line.endswith(b"\n") else last_line + b"\n"
                 else:
@@ -571,6 +597,56 @@ class Job:
             for name, n in out_counts.items():
                 stats = streams.get(name) or self._new_stream(name)
                 stats.records_out += n
+
+    def _count_batches(self) -> None:
+        """Add the rows of the BATCH files read and sent to the streams' counts."""
+        read, sent = self._batches.finish()
+        for name, c in read.items():
+            stats = self.streams.get(name) or self._new_stream(name)
+            stats.records_in += c.rows
+            stats.batch_files_in += c.files
+            stats.batch_uncounted_in += c.uncounted
+        for name, c in sent.items():
+            stats = self.streams.get(name) or self._new_stream(name)
+            stats.records_out += c.rows
+            stats.batch_files_out += c.files
+            stats.batch_uncounted_out += c.uncounted
+
+    def _last_parsed(self) -> tuple[Message | None, bytes]:
+        return self._last
+
+    # -- mappers -----------------------------------------------------------------------------
+    def _start_mappers(self) -> None:
+        self._chain = MapperChain(
+            self.spec.mappers,
+            redactor=self.redactor,
+            env=self._env(),
+            cwd=self.spec.cwd,
+            max_line_bytes=self.spec.max_line_bytes,
+            files=self._files,
+            on_failure=self._mapper_failed,
+        )
+        self._chain.start()
+
+    def _feed_failed(self, tap: ConnectorProcess, exc: BaseException) -> None:
+        """The tap's output or a stage before the mappers failed (in the feeder thread).
+
+        As without mappers: stop reading, and let what came before drain to the targets.
+        """
+        if isinstance(exc, GlueError):
+            self._fail(exc)
+        else:
+            log.error("internal error while feeding the mappers", exc_info=exc)
+            self._fail(GlueError(f"internal error in glue_runtime: {exc!r}"))
+        tap.close_stdout()  # this thread is the tap's reader
+        tap.stop(grace=5)
+
+    def _mapper_failed(self, error: GlueError) -> None:
+        """A mapper failed: like a target failing, stop the tap and commit nothing further."""
+        self._confirm.freeze()
+        self._fail(error)
+        if self._tap is not None:
+            self._tap.stop(grace=5)
 
     def _on_target_gone(self, index: int) -> None:
         """The pipe to target ``index`` broke: it exited, or closed its input."""
@@ -698,7 +774,8 @@ class Job:
         else:
             log.warning("%s received again: terminating every connector", name)
             self._confirm.freeze()
-            for p in (self._tap, *self._targets):
+            mappers = self._chain.procs if self._chain is not None else []
+            for p in (self._tap, *mappers, *self._targets):
                 if p is not None:
                     p.signal(signal.SIGKILL if self._interrupted > 2 else signal.SIGTERM)
 
@@ -749,6 +826,7 @@ class Job:
             self._close_pipes()
             for files in self._files:
                 files.cleanup()
+        self._count_batches()
         error = self._error
         status = "success"
         if error is not None:
@@ -783,7 +861,7 @@ class Job:
         log.info(
             "job %s: %s -> %s (state key %r%s)",
             spec.job_id,
-            spec.tap.label,
+            " -> ".join(ep.label for ep in (spec.tap, *spec.mappers)),
             ", ".join(t.label for t in spec.targets),
             spec.state_key,
             ", full refresh" if spec.full_refresh else "",
@@ -797,12 +875,18 @@ class Job:
             ]
             for r in readers:
                 r.start()
+            if spec.mappers:
+                self._start_mappers()
             self._start_tap(tap_state)
             self._run_started(committer, readers)
         except BaseException:
             # Whatever escaped: nothing more is committed, and no target or reader thread
             # outlives the job (the state lock is released right after this).
             self._confirm.freeze()
+            if self._chain is not None:  # its feeder reads the tap: stop the tap first
+                if self._tap is not None:
+                    self._tap.stop(grace=5)
+                self._chain.shutdown(join_s=5)
             if self._tap is not None:
                 self._tap.close_stdout()
             for p in (self._tap, *self._targets):
@@ -833,14 +917,16 @@ class Job:
             # Bad data or a failing stage: stop reading, but let the targets flush what came
             # before and commit what they confirm.
             self._fail(exc)
-            tap.close_stdout()  # a tap blocked writing gets EPIPE instead of waiting on us
-            tap.stop(grace=5)
+            self._stop_reading(tap)
         except Exception as exc:
             log.exception("internal error while pumping messages")
             self._fail(GlueError(f"internal error in glue_runtime: {exc!r}"))
-            tap.close_stdout()
-            tap.stop(grace=5)
+            self._stop_reading(tap)
         finally:
+            if self._chain is not None:
+                if not self._chain.output_done:  # the pump ended early: the feeder must end
+                    tap.stop(grace=5)
+                self._chain.shutdown()
             self._pumping = False
             self._pump_done.set()
             # The tap is done (or stopped): close the targets' input so they flush and exit.
@@ -996,6 +1082,15 @@ class Job:
         for i, t in enumerate(self._targets):
             reading = i < len(self._readers) and self._readers[i].is_alive()
             t.close(stdout=not reading)
+        if self._chain is not None:
+            self._chain.close()
+
+    def _stop_reading(self, tap: ConnectorProcess) -> None:
+        if self._chain is not None:
+            tap.stop(grace=5)  # the feeder thread reads the tap: it sees the end of its output
+            return
+        tap.close_stdout()  # a tap blocked writing gets EPIPE instead of waiting on us
+        tap.stop(grace=5)
 
     def _watch_tap(self, tap: ConnectorProcess) -> None:
         """End the job when the tap has exited but a process it started holds its stdout.
@@ -1039,21 +1134,21 @@ class Job:
     def _log_summary(self, result: JobResult) -> None:
         for name, s in result.streams.items():
             log.info(
-                "stream %s: %d records in, %d out",
+                "stream %s: %s records in, %s out",
                 name,
-                s.records_in,
-                s.records_out,
+                s.describe_in(),
+                s.describe_out(),
                 extra={"stream": name, "event": "stream_end", **s.as_dict()},
             )
         level = logging.INFO if result.ok else logging.ERROR
         log.log(
             level,
-            "job %s %s in %.2fs: %d records in, %d out, %d state commits (state: %s)",
+            "job %s %s in %.2fs: %s records in, %s out, %d state commits (state: %s)",
             result.job_id,
             result.status,
             result.duration_s,
-            result.records_in,
-            result.records_out,
+            describe_count(result.records_in, result.batch_uncounted_in),
+            describe_count(result.records_out, result.batch_uncounted_out),
             result.state_commits,
             result.state_location,
             extra={

@@ -233,6 +233,10 @@ class FilesSink(Sink):
             self.output.write(data)
 
     def process_batch(self, context: dict) -> None:
+        # The rows of a BATCH message's files arrive here whole (singer-sdk's
+        # process_batch_files); records from RECORD messages were written as they came.
+        for record in context.get("records") or ():
+            self.process_record(record, context)
         self.flush()
 
     def _csv_rows(self, records: list[dict]) -> bytes:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -11,11 +14,13 @@ import click
 import orjson
 
 from glue_runtime import api, connectors, logs
-from glue_runtime.errors import EXIT_CODES, ConfigError, GlueError, UsageError
+from glue_runtime.errors import EXIT_CODES, ConfigError, GlueError, Interrupted, UsageError
 from glue_runtime.flow import load_flow
 from glue_runtime.result import JobResult
 from glue_runtime.state import DEFAULT_STATE_DIR, FileStateStore, SingleFileStateStore
 from glue_runtime.timeouts import Timeouts, parse_cli_timeouts
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
 def _echo_json(value: Any) -> None:
@@ -29,7 +34,11 @@ def _echo_json(value: Any) -> None:
 
 
 class GlueGroup(click.Group):
-    """Turns GlueErrors into a clear message and their documented exit code."""
+    """Turns GlueErrors into a clear message and their documented exit code.
+
+    Ctrl-C (or SIGTERM, see :class:`_Signals`) outside a running job is exit 130 with a short
+    message, not click's "Aborted!" and exit 1 (exit 1 means a bug in glue_runtime).
+    """
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -38,6 +47,48 @@ class GlueGroup(click.Group):
             log_format = (ctx.obj or {}).get("log_format", "text")
             _echo_error(exc, exc.exit_code, log_format)
             ctx.exit(exc.exit_code)
+        except KeyboardInterrupt as exc:
+            name = exc.args[0] if exc.args and isinstance(exc.args[0], str) else "SIGINT"
+            if ctx.invoked_subcommand == "run":
+                what = "during start-up: no connector ran and no state was committed"
+            else:
+                what = f"before `{ctx.invoked_subcommand}` finished"
+            click.echo(f"\ninterrupted by {name} {what}", err=True)
+            ctx.exit(Interrupted.exit_code)
+
+
+class _Signals:
+    """SIGINT and SIGTERM while the CLI is not inside a job.
+
+    Before a job starts (discovery, checks, connector look-ups) either signal stops the command
+    with exit 130 and cleans up as an exception does (SIGTERM used to kill it outright). A job
+    installs its own handler while it runs. Once `glue run` has its job's result, a signal is
+    logged and ignored, so the summary is printed and the exit code is the job's.
+    """
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self) -> None:
+        self.job_done = False
+        self._old: dict[int, Any] = {}
+
+    def __call__(self, signum: int, frame: Any) -> None:
+        name = signal.Signals(signum).name
+        if self.job_done:
+            # Suppressed: a write interrupted by this very signal may refuse a nested write.
+            with contextlib.suppress(RuntimeError, OSError):
+                click.echo(f"{name} received after the job finished: finishing", err=True)
+            return
+        raise KeyboardInterrupt(name)
+
+    def install(self) -> None:
+        if threading.current_thread() is threading.main_thread():
+            self._old = {s: signal.signal(s, self) for s in self.SIGNALS}
+
+    def restore(self) -> None:
+        for s, h in self._old.items():
+            signal.signal(s, h)
+        self._old = {}
 
 
 def _echo_error(error: GlueError, exit_code: int, log_format: str, **extra: Any) -> None:
@@ -77,7 +128,13 @@ def _note(message: str, level: str = "info") -> None:
     show_default=True,
     help="Log lines as text, or one JSON object per line.",
 )
-@click.option("--log-level", default="INFO", show_default=True, help="DEBUG, INFO, WARNING, ERROR.")
+@click.option(
+    "--log-level",
+    type=click.Choice(LOG_LEVELS, case_sensitive=False),
+    default="INFO",
+    show_default=True,
+    help="How much to log.",
+)
 @click.option(
     "-v",
     "--verbose",
@@ -89,7 +146,10 @@ def _note(message: str, level: str = "info") -> None:
 def main(ctx: click.Context, log_format: str, log_level: str, verbose: bool) -> None:
     """glue_runtime: run Singer connectors with field maps, ETL scripts and bookmarks."""
     logs.setup(log_format, "DEBUG" if verbose else log_level)
-    ctx.obj = {"log_format": log_format}
+    signals = _Signals()
+    signals.install()
+    ctx.call_on_close(signals.restore)
+    ctx.obj = {"log_format": log_format, "signals": signals}
 
 
 # -- run -------------------------------------------------------------------------------------
@@ -208,6 +268,7 @@ def run(
     finally:
         if progress_line is not None:
             progress_line.close()
+    ctx.obj["signals"].job_done = True  # from here a signal cannot cut the report short
     _report(result, as_json, ctx.obj["log_format"])
     ctx.exit(result.exit_code)
 
@@ -223,6 +284,8 @@ def _report(result: JobResult, as_json: bool, log_format: str = "text") -> None:
         _echo_json(result.as_dict())
     elif log_format != "json" and result.started:
         click.echo(_summary_table(result), err=True)
+        for warning in result.warnings:
+            click.echo(f"warning: {warning}", err=True)
     if result.error is not None:
         _echo_error(result.error, result.exit_code, log_format, job_id=result.job_id)
 

@@ -65,7 +65,8 @@ class ConnectorTimeout(ConnectorError):
 
 
 class DataError(GlueError):
-    """The data is wrong: a malformed Singer line, a record for an unknown stream (exit 4)."""
+    """The data is wrong (exit 4): a malformed Singer line, a value nested too deep, a record
+    with no SCHEMA where a stage needs one, or an ETL script / map failing on a record."""
 
     exit_code = 4
     kind = "data error"
@@ -79,8 +80,20 @@ class LineTooLong(ProtocolError):
     """A Singer line is over the configured size limit."""
 
 
+class NestedTooDeep(ProtocolError, ValueError):
+    """A JSON value nested deeper than the parser or writer can take.
+
+    Also a ValueError, so code that treats unparsable JSON as ValueError handles it too.
+    """
+
+
 class TransformError(DataError):
     """The ETL script or a declarative map failed on a record."""
+
+
+class RecordBeforeSchema(TransformError):
+    """A RECORD reached a stage that needs its stream's schema (ETL script, maps) before any
+    SCHEMA of that stream. Without such a stage the record passes, with a warning."""
 
 
 class StateError(GlueError):

@@ -119,8 +119,10 @@ EXIT_CODES: dict[int, str] = {
     1: "internal error (a bug in glue_runtime: please report it with the traceback)",
     2: "usage or configuration error (nothing was run)",
     3: "a connector (tap or target) failed, or outlived a timeout and was stopped",
-    4: "data error: malformed Singer message, or the ETL script / map failed on a record",
-    5: "state error: the state store is locked by another run, unreadable or unwritable",
-    130: "interrupted by SIGINT/SIGTERM/SIGHUP; the job drained and committed what the targets "
-    "confirmed",
+    4: "data error: malformed Singer message, value nested too deep, RECORD before its SCHEMA "
+    "where an ETL script or map needs it, or the ETL script / map failed on a record",
+    5: "state error: the state store is locked by another run, or the lock or state file cannot "
+    "be created, read or written, or holds no JSON object",
+    130: "interrupted by SIGINT/SIGTERM/SIGHUP: during start-up nothing ran; during a job it "
+    "drained and committed what the targets confirmed",
 }

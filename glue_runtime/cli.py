@@ -7,6 +7,7 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,18 @@ from glue_runtime.state import DEFAULT_STATE_DIR, FileStateStore, SingleFileStat
 from glue_runtime.timeouts import Timeouts, parse_cli_timeouts
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+@contextlib.contextmanager
+def _writing(path: str | Path, what: str) -> Iterator[None]:
+    """An output file the user named that cannot be written is a usage error, not a crash."""
+    try:
+        yield
+    except OSError as exc:
+        raise UsageError(
+            f"cannot write {what} to {path}: {exc.strerror or exc}",
+            hint="check that its folder exists and is writable and the disk has room",
+        ) from None
 
 
 def _echo_json(value: Any) -> None:
@@ -392,7 +405,8 @@ def discover(
     if output:
         from glue_runtime.state import write_json_atomic
 
-        write_json_atomic(Path(output), catalog)
+        with _writing(output, "the catalog"):
+            write_json_atomic(Path(output), catalog)
         _note(f"catalog written to {output}")
     else:
         _echo_json(catalog)
@@ -484,7 +498,8 @@ def fieldmap_init(
     out = Path(output)
     if out.exists() and not force:
         raise UsageError(f"{out} exists", hint="pass --force to overwrite it")
-    out.write_text(text)
+    with _writing(out, "the field map"):
+        out.write_text(text)
     where = f" --flow {flow}" if flow else ""
     if catalog:
         where = f" --catalog {catalog}"
@@ -520,7 +535,8 @@ def fieldmap_show(
     click.echo(f"{path} (read as {fm.shape})")
     click.echo(render_table(selection))
     if catalog_selected:
-        write_catalog_selected(Path(catalog_selected), cat, selection)
+        with _writing(catalog_selected, "the catalog with the selection"):
+            write_catalog_selected(Path(catalog_selected), cat, selection)
         _note(f"catalog with the selection written to {catalog_selected}")
 
 

@@ -370,7 +370,7 @@ def _start_run_blocked_in_discovery(tmp_path: Path) -> subprocess.Popen:
             "fm.yml",
             "--state-file",
             "state.json",
-        ),  # fmt: skip
+        ),
         cwd=tmp_path,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -442,7 +442,7 @@ def test_sigterm_after_the_job_finished_keeps_summary_cleanup_and_exit_code(tmp_
             str(tmp_path / "st"),
             FAKE_TAP,
             FAKE_TARGET,
-        ],  # fmt: skip
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -497,7 +497,9 @@ ETL_SCRIPT = "def transform(record, ctx):\n    return record\n"
 MAPS = "stream_maps:\n  a:\n    id2: id\n"
 
 
-@pytest.mark.parametrize(("name", "text"), [("etl.py", ETL_SCRIPT), ("maps.yml", MAPS)])
+@pytest.mark.parametrize(
+    ("name", "text"), [("etl.py", ETL_SCRIPT), ("maps.yml", MAPS)], ids=["script", "maps"]
+)
 def test_schema_less_record_fails_where_a_stage_needs_the_schema(
     tmp_path: Path, name: str, text: str
 ):
@@ -570,3 +572,38 @@ def test_no_warning_when_the_target_confirms_or_the_tap_sends_no_state(tmp_path:
             state_file=tmp_path / "state.json",
         )
         assert result.ok and result.warnings == []
+
+
+# == the same fault class elsewhere: files the user names ======================================
+
+
+def test_flow_and_field_map_nested_deep_are_config_errors(tmp_path: Path):
+    (tmp_path / "flow.yml").write_text("[" * 10_000 + "]" * 10_000)
+    r = run_cli("run", "flow.yml", cwd=tmp_path)
+    assert_named(r, 2)
+    assert "flow file flow.yml is nested too deep" in r.stderr
+    (tmp_path / "fm.yml").write_text("[" * 10_000 + "]" * 10_000)
+    write_json(tmp_path / "cat.json", {"streams": []})
+    r = run_cli("fieldmap", "check", "fm.yml", "--catalog", "cat.json", cwd=tmp_path)
+    assert_named(r, 2)
+    assert "field map fm.yml is nested too deep" in r.stderr
+
+
+def test_unwritable_output_files_are_usage_errors(tmp_path: Path):
+    catalog = {"streams": [{"tap_stream_id": "s", "stream": "s", "schema": {"type": "object",
+               "properties": {"id": {"type": "integer"}}}, "metadata": []}]}  # fmt: skip
+    write_json(tmp_path / "cat.json", catalog)
+    (tmp_path / "afile").write_text("")
+    r = run_cli("fieldmap", "init", "--catalog", "cat.json", "-o", "afile/fm.yml", cwd=tmp_path)
+    assert_named(r, 2)
+    assert "cannot write the field map to afile/fm.yml" in r.stderr
+    write_json(tmp_path / "tap.json", {"catalog": catalog})
+    r = run_cli("discover", REVIEW_TAP, "--config", "tap.json", "-o", "afile/c.json", cwd=tmp_path)
+    assert_named(r, 2)
+    assert "cannot write the catalog to afile/c.json" in r.stderr
+
+
+def test_config_file_that_is_a_folder_is_a_config_error(tmp_path: Path):
+    (tmp_path / "cfg").mkdir()
+    with pytest.raises(glue_runtime.GlueError, match=r"cannot read tap config .*cfg"):
+        glue_runtime.run(FAKE_TAP, FAKE_TARGET, tap_config=tmp_path / "cfg")

@@ -18,6 +18,7 @@ from glue_runtime import api, connectors, logs
 from glue_runtime.errors import EXIT_CODES, ConfigError, GlueError, Interrupted, UsageError
 from glue_runtime.flow import load_flow
 from glue_runtime.result import JobResult
+from glue_runtime.runner import Job
 from glue_runtime.state import DEFAULT_STATE_DIR, FileStateStore, SingleFileStateStore
 from glue_runtime.timeouts import Timeouts, parse_cli_timeouts
 
@@ -62,8 +63,10 @@ class GlueGroup(click.Group):
             ctx.exit(exc.exit_code)
         except KeyboardInterrupt as exc:
             name = exc.args[0] if exc.args and isinstance(exc.args[0], str) else "SIGINT"
-            if ctx.invoked_subcommand == "run":
+            if ctx.invoked_subcommand == "run" and not Job.started:
                 what = "during start-up: no connector ran and no state was committed"
+            elif ctx.invoked_subcommand == "run":  # between a batch job's phases, say
+                what = "between job phases; `glue state show` has what was committed"
             else:
                 what = f"before `{ctx.invoked_subcommand}` finished"
             click.echo(f"\ninterrupted by {name} {what}", err=True)
@@ -74,24 +77,29 @@ class _Signals:
     """SIGINT and SIGTERM while the CLI is not inside a job.
 
     Before a job starts (discovery, checks, connector look-ups) either signal stops the command
-    with exit 130 and cleans up as an exception does (SIGTERM used to kill it outright). A job
-    installs its own handler while it runs. Once `glue run` has its job's result, a signal is
-    logged and ignored, so the summary is printed and the exit code is the job's.
+    with exit 130 and cleans up as an exception does (SIGTERM used to kill it outright); later
+    signals are ignored while it exits, so a second Ctrl-C cannot turn that into a traceback. A
+    job installs its own handler while it runs. Once `glue run` has its job's result, a signal
+    is logged and ignored, so the summary is printed and the exit code is the job's.
     """
 
     SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
     def __init__(self) -> None:
         self.job_done = False
+        self.stopping = False  # interrupted: exiting with 130, further signals are ignored
         self._old: dict[int, Any] = {}
 
     def __call__(self, signum: int, frame: Any) -> None:
         name = signal.Signals(signum).name
+        if self.stopping:
+            return
         if self.job_done:
             # Suppressed: a write interrupted by this very signal may refuse a nested write.
             with contextlib.suppress(RuntimeError, OSError):
                 click.echo(f"{name} received after the job finished: finishing", err=True)
             return
+        self.stopping = True  # from here on the command is exiting with 130
         raise KeyboardInterrupt(name)
 
     def install(self) -> None:
@@ -99,6 +107,8 @@ class _Signals:
             self._old = {s: signal.signal(s, self) for s in self.SIGNALS}
 
     def restore(self) -> None:
+        if self.stopping:
+            return  # the process is exiting: keep ignoring signals until it has
         for s, h in self._old.items():
             signal.signal(s, h)
         self._old = {}

@@ -380,10 +380,14 @@ def _start_run_blocked_in_discovery(tmp_path: Path) -> subprocess.Popen:
     return proc
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
-def test_a_signal_during_start_up_exits_130_with_a_short_message(tmp_path: Path, sig: int):
+@pytest.mark.parametrize(
+    "sigs", [[signal.SIGINT], [signal.SIGTERM], [signal.SIGINT] * 3], ids=["int", "term", "int*3"]
+)
+def test_a_signal_during_start_up_exits_130_with_a_short_message(tmp_path: Path, sigs: list):
     proc = _start_run_blocked_in_discovery(tmp_path)
-    proc.send_signal(sig)
+    for sig in sigs:  # Ctrl-C pressed again while it exits changes nothing
+        proc.send_signal(sig)
+    sig = sigs[0]
     _, stderr = proc.communicate(timeout=WAIT_S)
     assert proc.returncode == 130, stderr
     name = signal.Signals(sig).name

@@ -611,3 +611,23 @@ def test_config_file_that_is_a_folder_is_a_config_error(tmp_path: Path):
     (tmp_path / "cfg").mkdir()
     with pytest.raises(glue_runtime.GlueError, match=r"cannot read tap config .*cfg"):
         glue_runtime.run(FAKE_TAP, FAKE_TARGET, tap_config=tmp_path / "cfg")
+
+
+def test_schema_less_record_under_a_field_map_passes_with_a_warning(tmp_path: Path):
+    # The field map has the stream's schema from the catalog: it does not need the SCHEMA.
+    props = {"id": {"type": "integer"}, "x": {"type": "string"}}
+    catalog = {"streams": [{"tap_stream_id": "a", "stream": "a", "metadata": [],
+               "schema": {"type": "object", "properties": props}}]}  # fmt: skip
+    (tmp_path / "fm.yml").write_text("streams:\n  a: [id]\n")
+    result = glue_runtime.run(
+        REVIEW_TAP,
+        REVIEW_TARGET,
+        tap_config={"steps": [["out", line({**rec(1, "a"), "record": {"id": 1, "x": "y"}})]]},
+        target_config={"output": str(tmp_path / "out.jsonl")},
+        state_file=tmp_path / "state.json",
+        catalog=catalog,
+        field_map=tmp_path / "fm.yml",
+    )
+    assert result.ok, result.error
+    assert [w for w in result.warnings if "stream 'a' came before any SCHEMA" in w]
+    assert read_jsonl(tmp_path / "out.jsonl") == [rec(1, "a")]  # selected fields only

@@ -15,7 +15,14 @@ import click
 import orjson
 
 from glue_runtime import api, connectors, logs
-from glue_runtime.errors import EXIT_CODES, ConfigError, GlueError, Interrupted, UsageError
+from glue_runtime.errors import (
+    EXIT_CODES,
+    ConfigError,
+    GlueError,
+    Interrupted,
+    StateError,
+    UsageError,
+)
 from glue_runtime.flow import load_flow
 from glue_runtime.result import JobResult
 from glue_runtime.runner import Job
@@ -719,7 +726,11 @@ def state_list(flow: str | None, state_dir: str | None, state_file: str | None) 
                 "its state beside its flow file: `glue state list --flow FLOW`"
             )
     for key in keys:
-        value = store.get(key)
+        try:
+            value = store.get(key)
+        except StateError as exc:  # one bad file must not hide the other keys
+            click.echo(f"{key}\t{store.location(key)}\t(unreadable: {exc.message})")
+            continue
         streams = sorted((value.get("bookmarks") or {}).keys()) if isinstance(value, dict) else []
         click.echo(f"{key}\t{store.location(key)}\t{', '.join(streams) or '(no bookmarks)'}")
 

@@ -136,5 +136,12 @@ def discover(
         validate_config(connector, config)
     catalog = run_discovery(connector, config, cwd=cwd, timeout=timeout)
     path = folder / f"{cache_key(connector, config, folder)}.json"
-    write_json_atomic(path, catalog)
+    try:
+        write_json_atomic(path, catalog)
+    except OSError as exc:  # a read-only folder or a full disk: the cache is only a cache
+        log.warning(
+            "could not cache the catalog in %s (%s); it is discovered again next time",
+            path,
+            exc.strerror or exc,
+        )
     return catalog, path, False

@@ -631,3 +631,26 @@ def test_schema_less_record_under_a_field_map_passes_with_a_warning(tmp_path: Pa
     assert result.ok, result.error
     assert [w for w in result.warnings if "stream 'a' came before any SCHEMA" in w]
     assert read_jsonl(tmp_path / "out.jsonl") == [rec(1, "a")]  # selected fields only
+
+
+def test_state_list_shows_a_bad_state_file_and_the_other_keys(tmp_path: Path):
+    store = FileStateStore(tmp_path / "st")
+    store.set("good", {"bookmarks": {"s": 1}})
+    (tmp_path / "st" / "bad.json").write_text("[1, 2]")
+    r = run_cli("state", "list", "--state-dir", "st", cwd=tmp_path)
+    assert_named(r, 0)
+    assert "bad\t" in r.stdout and "(unreadable: state file" in r.stdout
+    assert "good\t" in r.stdout and "\ts" in r.stdout
+
+
+def test_discovery_in_a_read_only_folder_still_gives_the_catalog(tmp_path: Path):
+    if not _namespaces_work(tmp_path):
+        pytest.skip("needs unshare -rm (user and mount namespaces) for a read-only mount")
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    write_json(ro / "tap.json", {"catalog": {"streams": []}})
+    argv = _glue("discover", REVIEW_TAP, "--config", "tap.json")
+    r = _in_mount_namespace(f"mount -o bind,ro {ro} {ro} && cd {ro}", argv, ro)
+    assert r.returncode == 0, r.stderr
+    assert "Traceback" not in r.stderr and "could not cache the catalog" in r.stderr
+    assert json.loads(r.stdout) == {"streams": []}

@@ -66,14 +66,15 @@ def drop_bookmarks(state: dict[str, Any], streams: set[str]) -> dict[str, Any]:
 
 
 def real_path(path: Path | str) -> Path:
-    """The file a path names once symlinks are followed (absolute); a loop is a StateError."""
+    """The file a path names once symlinks are followed (absolute).
+
+    A symlink loop is an OSError (ELOOP) on every Python version, so callers handle it as the
+    other file system errors (3.11 and 3.12 raise RuntimeError).
+    """
     try:
         return Path(path).resolve()
-    except (RuntimeError, OSError) as exc:  # a symlink loop (RuntimeError before 3.13)
-        raise StateError(
-            f"cannot follow the path {path}: {exc}",
-            hint="a symlink on that path points in a loop; fix or remove it",
-        ) from None
+    except RuntimeError:
+        raise OSError(errno.ELOOP, os.strerror(errno.ELOOP), str(path)) from None
 
 
 def write_json_atomic(path: Path, value: Any) -> None:
@@ -140,7 +141,10 @@ class StateLock:
     def __init__(self, path: Path, key: str) -> None:
         # Named after the real file: a run through a symlink and a run on the file it points
         # to must take the same lock.
-        real = real_path(path)
+        try:
+            real = real_path(path)
+        except OSError:  # a symlink loop: acquire() names it
+            real = Path(path)
         self.path = real.with_name(real.name + ".lock")
         self.key = key
         self._fd: int | None = None
@@ -194,7 +198,7 @@ class StateLock:
             what = exc.strerror or str(exc)
             hint = "check that the state folder exists and is writable and the disk has room"
         return StateError(
-            f"cannot lock state key {self.key!r}: cannot create lock file {self.path}: {what} "
+            f"cannot lock state key {self.key!r} with lock file {self.path}: {what} "
             f"({exc.strerror or exc})",
             hint=hint,
         )
@@ -284,11 +288,16 @@ class FileStateStore:
             ) from None
 
     def clear(self, key: str) -> bool:
-        path = real_path(self.path_for(key))  # through a symlink: the state goes, the link stays
+        path = self.path_for(key)
         try:
-            path.unlink()
+            real_path(path).unlink()  # through a symlink: the state goes, the link stays
         except FileNotFoundError:
             return False
+        except OSError as exc:
+            raise StateError(
+                f"cannot remove state file {path}: {exc.strerror or exc}",
+                hint="check that its folder is writable",
+            ) from None
         return True
 
     def lock(self, key: str) -> StateLock:

@@ -654,3 +654,13 @@ def test_discovery_in_a_read_only_folder_still_gives_the_catalog(tmp_path: Path)
     assert r.returncode == 0, r.stderr
     assert "Traceback" not in r.stderr and "could not cache the catalog" in r.stderr
     assert json.loads(r.stdout) == {"streams": []}
+
+
+def test_a_state_file_symlink_loop_is_a_state_error(tmp_path: Path):
+    (tmp_path / "loop.json").symlink_to(tmp_path / "loop.json")
+    r = run_cli(*review_run(tmp_path, emit(schema("s")), None, "--state-file", "loop.json"),
+                cwd=tmp_path)  # fmt: skip
+    assert_named(r, 5)
+    assert "loop.json" in r.stderr and "symbolic links" in r.stderr
+    with pytest.raises(StateError, match="cannot remove state file"):
+        SingleFileStateStore(tmp_path / "loop.json").clear("loop")

@@ -110,6 +110,15 @@ def test_lock_path_that_is_a_folder_is_a_state_error_naming_it(tmp_path: Path):
     assert "cannot lock state key" in r.stderr and "state.json.lock" in r.stderr
     assert not (tmp_path / "out.jsonl").exists()  # nothing ran
 
+    result = glue_runtime.run(
+        REVIEW_TAP,
+        REVIEW_TARGET,
+        tap_config={"steps": emit(schema("s"))},
+        target_config={"output": str(tmp_path / "out.jsonl")},
+        state_file=tmp_path / "state.json",
+    )
+    assert isinstance(result.error, StateError) and result.exit_code == 5
+
 
 def _in_mount_namespace(mount: str, argv: list[str], cwd: Path) -> subprocess.CompletedProcess:
     """Run argv in a user + mount namespace after a mount command (a real read-only or full

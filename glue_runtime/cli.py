@@ -70,7 +70,7 @@ class GlueGroup(click.Group):
             ctx.exit(exc.exit_code)
         except KeyboardInterrupt as exc:
             name = exc.args[0] if exc.args and isinstance(exc.args[0], str) else "SIGINT"
-            if ctx.invoked_subcommand == "run" and not Job.started:
+            if ctx.invoked_subcommand == "run" and not Job.jobs_started:
                 what = "during start-up: no connector ran and no state was committed"
             elif ctx.invoked_subcommand == "run":  # between a batch job's phases, say
                 what = "between job phases; `glue state show` has what was committed"

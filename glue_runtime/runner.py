@@ -784,7 +784,7 @@ class Job:
                 callback(self.streams, time.monotonic() - start)
 
     # -- the whole run -----------------------------------------------------------------------
-    started = 0  # jobs whose connectors this process started (the CLI words interrupts by it)
+    jobs_started = 0  # jobs whose connectors this process started (the CLI words interrupts by it)
 
     def run(self) -> JobResult:
         with self._signals():
@@ -805,7 +805,7 @@ class Job:
             lock = committer.locked() if spec.hold_lock else contextlib.nullcontext()
             with lock:
                 self._phase = "running"
-                Job.started += 1
+                Job.jobs_started += 1
                 try:
                     self._run_locked(committer)
                 finally:

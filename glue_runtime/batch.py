@@ -82,7 +82,16 @@ def _run_script(opts: BatchOptions, job_dir: Path, env: dict[str, str], redactor
 
     t = threading.Thread(target=relay, daemon=True)
     t.start()
-    code = proc.wait()
+    try:
+        code = proc.wait()
+    except BaseException:  # Ctrl-C or SIGTERM between phases: the script must not outlive us
+        proc.terminate()
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        raise
     t.join(5)
     if not t.is_alive():
         proc.stdout.close()  # now, not when the garbage collector runs

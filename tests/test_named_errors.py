@@ -673,3 +673,45 @@ def test_a_state_file_symlink_loop_is_a_state_error(tmp_path: Path):
     assert "loop.json" in r.stderr and "symbolic links" in r.stderr
     with pytest.raises(StateError, match="cannot remove state file"):
         SingleFileStateStore(tmp_path / "loop.json").clear("loop")
+
+
+def test_a_signal_while_a_batch_script_runs_stops_it_and_exits_130(tmp_path: Path):
+    marker, pidfile = tmp_path / "etl-running", tmp_path / "etl.pid"
+    (tmp_path / "etl.py").write_text(
+        textwrap.dedent(f"""
+        import os, signal
+        open({str(pidfile)!r}, "w").write(str(os.getpid()))
+        open({str(marker)!r}, "w").close()
+        signal.pause()
+        """)
+    )
+    write_json(tmp_path / "tap.json", {"steps": emit(schema("s"), rec(1, "s"))})
+    (tmp_path / "flow.yml").write_text(
+        textwrap.dedent(f"""
+        name: batchy
+        source: {{connector: {REVIEW_TAP}, config_file: tap.json}}
+        etl: {{script: etl.py, mode: batch}}
+        targets: [{{connector: {REVIEW_TARGET}, config: {{output: out.jsonl}}}}]
+        """)
+    )
+    proc = subprocess.Popen(
+        _glue("run", "flow.yml"), cwd=tmp_path, stderr=subprocess.PIPE, text=True
+    )
+    wait_for(marker, "the batch ETL script")
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=WAIT_S)
+    assert proc.returncode == 130, stderr
+    assert "interrupted by SIGINT between job phases" in stderr
+    assert "Aborted!" not in stderr and "Traceback" not in stderr
+    pid = int(pidfile.read_text())
+    deadline = time.monotonic() + WAIT_S
+    while os.path.exists(f"/proc/{pid}") and "zombie" not in _proc_state(pid):
+        assert time.monotonic() < deadline, "the batch ETL script outlived the run"
+        time.sleep(0.01)
+
+
+def _proc_state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/status").read_text().lower()
+    except OSError:
+        return "zombie"  # gone meanwhile

@@ -234,6 +234,19 @@ def test_tap_state_nested_too_deep_to_write_is_a_data_error_naming_the_line(tmp_
     assert "review_tap.py: line 3: a value nested too deep to write" in r.stderr
 
 
+def test_a_record_too_deep_to_write_after_a_stage_changed_it_is_a_data_error(tmp_path: Path):
+    # orjson reads 1,010 levels; a record a stage rewrote is written by the stdlib, which cannot.
+    (tmp_path / "etl.py").write_text(
+        "def transform(record, ctx):\n    return {**record, 'id': 2}\n"
+    )
+    deep_rec = '{"type": "RECORD", "stream": "s", "record": {"id": 1, "d": ' + deep_json(1010)
+    steps = [*emit(schema("s")), ["out", deep_rec + "}}\n"]]
+    argv = review_run(tmp_path, steps, None, "--state-file", "state.json", "--etl", "etl.py")
+    r = run_cli(*argv, cwd=tmp_path)
+    assert_named(r, 4)
+    assert "line 2: RECORD message for stream 's': a value nested too deep to write" in r.stderr
+
+
 # == a symlinked --state-file ====================================================================
 
 

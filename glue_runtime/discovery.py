@@ -130,8 +130,9 @@ def discover(
         if path.exists():
             try:
                 return loads_exact(path.read_bytes()), path, True
-            except ValueError:
-                log.warning("cached catalog %s is not valid JSON; discovering again", path)
+            except (OSError, ValueError) as exc:  # a cache is only a cache
+                why = exc.strerror if isinstance(exc, OSError) else "not valid JSON"
+                log.warning("cached catalog %s cannot be read (%s); discovering again", path, why)
     if validate:
         validate_config(connector, config)
     catalog = run_discovery(connector, config, cwd=cwd, timeout=timeout)

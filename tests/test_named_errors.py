@@ -728,3 +728,26 @@ def _proc_state(pid: int) -> str:
         return Path(f"/proc/{pid}/status").read_text().lower()
     except OSError:
         return "zombie"  # gone meanwhile
+
+
+def test_a_catalog_cache_entry_that_is_a_folder_is_discovered_again(tmp_path: Path):
+    write_json(tmp_path / "tap.json", {"catalog": {"streams": []}})
+    r = run_cli("discover", REVIEW_TAP, "--config", "tap.json", cwd=tmp_path)
+    assert r.code == 0, r.stderr
+    (cached,) = (tmp_path / ".glue" / "catalogs").glob("*.json")
+    cached.unlink()
+    cached.mkdir()  # unreadable as a file
+    r = run_cli("discover", REVIEW_TAP, "--config", "tap.json", cwd=tmp_path)
+    assert "Traceback" not in r.stderr
+    assert r.code == 0, r.stderr
+    assert "cannot be read" in r.stderr and "discovering again" in r.stderr
+    assert "could not cache the catalog" in r.stderr  # the folder stays in the cache's place
+    assert json.loads(r.stdout) == {"streams": []}
+
+
+def test_catalog_file_that_is_a_folder_is_a_config_error(tmp_path: Path):
+    from glue_runtime.catalog import load_catalog
+
+    (tmp_path / "cat.json").mkdir()
+    with pytest.raises(glue_runtime.GlueError, match=r"cannot read catalog file .*cat\.json"):
+        load_catalog(tmp_path / "cat.json")

@@ -31,7 +31,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import orjson
 import yaml
 
 from glue_runtime.errors import ConfigError
@@ -140,7 +139,7 @@ def read_json_file(path: Path, what: str) -> Any:
         raise ConfigError(f"{what} {path} does not exist") from None
     except OSError as exc:  # a folder, no permission
         raise ConfigError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
-    except orjson.JSONDecodeError as exc:
+    except ValueError as exc:  # orjson's JSONDecodeError, NestedTooDeep
         raise ConfigError(f"{what} {path} is not valid JSON: {exc}") from None
 
 

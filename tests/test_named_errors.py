@@ -633,6 +633,9 @@ def test_config_file_that_is_a_folder_is_a_config_error(tmp_path: Path):
     (tmp_path / "cfg").mkdir()
     with pytest.raises(glue_runtime.GlueError, match=r"cannot read tap config .*cfg"):
         glue_runtime.run(FAKE_TAP, FAKE_TARGET, tap_config=tmp_path / "cfg")
+    (tmp_path / "deep.json").write_text(deep_json(10_000))
+    with pytest.raises(glue_runtime.GlueError, match=r"deep\.json is not valid JSON.*too deep"):
+        glue_runtime.run(FAKE_TAP, FAKE_TARGET, tap_config=tmp_path / "deep.json")
 
 
 def test_schema_less_record_under_a_field_map_passes_with_a_warning(tmp_path: Path):

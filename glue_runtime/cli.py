@@ -81,7 +81,7 @@ class GlueGroup(click.Group):
 
 
 class _Signals:
-    """SIGINT and SIGTERM while the CLI is not inside a job.
+    """SIGINT, SIGTERM and SIGHUP while the CLI is not inside a job.
 
     Before a job starts (discovery, checks, connector look-ups) either signal stops the command
     with exit 130 and cleans up as an exception does (SIGTERM used to kill it outright); later
@@ -90,7 +90,7 @@ class _Signals:
     is logged and ignored, so the summary is printed and the exit code is the job's.
     """
 
-    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+    SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)  # SIGHUP: as in a job
 
     def __init__(self) -> None:
         self.job_done = False

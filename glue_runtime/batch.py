@@ -82,7 +82,16 @@ def _run_script(opts: BatchOptions, job_dir: Path, env: dict[str, str], redactor
 
     t = threading.Thread(target=relay, daemon=True)
     t.start()
-    code = proc.wait()
+    try:
+        code = proc.wait()
+    except BaseException:  # Ctrl-C or SIGTERM between phases: the script must not outlive us
+        proc.terminate()
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        raise
     t.join(5)
     if not t.is_alive():
         proc.stdout.close()  # now, not when the garbage collector runs
@@ -138,7 +147,9 @@ def run_batch(base: JobSpec, opts: BatchOptions) -> JobResult:
                 _module_connector("glue_runtime.landing", "target", "landing"),
                 {"output_dir": str(sync_output), "format": opts.output_format},
             )
-            phase1 = run_job(replace(base, targets=[landing], hold_lock=False))
+            phase1 = run_job(
+                replace(base, targets=[landing], hold_lock=False, expect_state_confirmations=False)
+            )
             if not phase1.ok:
                 return _finish(phase1, started, committer)
 
@@ -181,6 +192,7 @@ def run_batch(base: JobSpec, opts: BatchOptions) -> JobResult:
             )
             if phase3.ok:
                 _persist_snapshots(snapshots_work, persistent)
+            phase3.warnings[:0] = phase1.warnings  # records with no schema, say
             for name, stats in phase1.streams.items():
                 if name in phase3.streams:
                     phase3.streams[name].records_in = stats.records_in

@@ -296,8 +296,12 @@ def load_catalog(path: str | Path) -> Catalog:
             f"catalog file {p} does not exist",
             hint="run `python -m glue_runtime discover SOURCE --output FILE` to write one",
         ) from None
+    except OSError as exc:  # a folder, no permission
+        raise ConfigError(f"cannot read catalog file {p}: {exc.strerror or exc}") from None
     except json.JSONDecodeError as exc:
         raise ConfigError(f"catalog file {p} is not valid JSON ({exc.msg})") from None
+    except ValueError as exc:  # NestedTooDeep
+        raise ConfigError(f"catalog file {p} is not valid JSON ({exc})") from None
     try:
         return Catalog(data)
     except ConfigError as exc:

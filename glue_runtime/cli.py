@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import sys
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -11,11 +15,33 @@ import click
 import orjson
 
 from glue_runtime import api, connectors, logs
-from glue_runtime.errors import EXIT_CODES, ConfigError, GlueError, UsageError
+from glue_runtime.errors import (
+    EXIT_CODES,
+    ConfigError,
+    GlueError,
+    Interrupted,
+    StateError,
+    UsageError,
+)
 from glue_runtime.flow import load_flow
 from glue_runtime.result import JobResult
+from glue_runtime.runner import Job
 from glue_runtime.state import DEFAULT_STATE_DIR, FileStateStore, SingleFileStateStore
 from glue_runtime.timeouts import Timeouts, parse_cli_timeouts
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+@contextlib.contextmanager
+def _writing(path: str | Path, what: str) -> Iterator[None]:
+    """An output file the user named that cannot be written is a usage error, not a crash."""
+    try:
+        yield
+    except OSError as exc:
+        raise UsageError(
+            f"cannot write {what} to {path}: {exc.strerror or exc}",
+            hint="check that its folder exists and is writable and the disk has room",
+        ) from None
 
 
 def _echo_json(value: Any) -> None:
@@ -29,7 +55,11 @@ def _echo_json(value: Any) -> None:
 
 
 class GlueGroup(click.Group):
-    """Turns GlueErrors into a clear message and their documented exit code."""
+    """Turns GlueErrors into a clear message and their documented exit code.
+
+    Ctrl-C (or SIGTERM, see :class:`_Signals`) outside a running job is exit 130 with a short
+    message, not click's "Aborted!" and exit 1 (exit 1 means a bug in glue_runtime).
+    """
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -38,6 +68,57 @@ class GlueGroup(click.Group):
             log_format = (ctx.obj or {}).get("log_format", "text")
             _echo_error(exc, exc.exit_code, log_format)
             ctx.exit(exc.exit_code)
+        except KeyboardInterrupt as exc:
+            name = exc.args[0] if exc.args and isinstance(exc.args[0], str) else "SIGINT"
+            if ctx.invoked_subcommand == "run" and not Job.jobs_started:
+                what = "during start-up: no connector ran and no state was committed"
+            elif ctx.invoked_subcommand == "run":  # between a batch job's phases, say
+                what = "between job phases; `glue state show` has what was committed"
+            else:
+                what = f"before `{ctx.invoked_subcommand}` finished"
+            click.echo(f"\ninterrupted by {name} {what}", err=True)
+            ctx.exit(Interrupted.exit_code)
+
+
+class _Signals:
+    """SIGINT, SIGTERM and SIGHUP while the CLI is not inside a job.
+
+    Before a job starts (discovery, checks, connector look-ups) either signal stops the command
+    with exit 130 and cleans up as an exception does (SIGTERM used to kill it outright); later
+    signals are ignored while it exits, so a second Ctrl-C cannot turn that into a traceback. A
+    job installs its own handler while it runs. Once `glue run` has its job's result, a signal
+    is logged and ignored, so the summary is printed and the exit code is the job's.
+    """
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)  # SIGHUP: as in a job
+
+    def __init__(self) -> None:
+        self.job_done = False
+        self.stopping = False  # interrupted: exiting with 130, further signals are ignored
+        self._old: dict[int, Any] = {}
+
+    def __call__(self, signum: int, frame: Any) -> None:
+        name = signal.Signals(signum).name
+        if self.stopping:
+            return
+        if self.job_done:
+            # Suppressed: a write interrupted by this very signal may refuse a nested write.
+            with contextlib.suppress(RuntimeError, OSError):
+                click.echo(f"{name} received after the job finished: finishing", err=True)
+            return
+        self.stopping = True  # from here on the command is exiting with 130
+        raise KeyboardInterrupt(name)
+
+    def install(self) -> None:
+        if threading.current_thread() is threading.main_thread():
+            self._old = {s: signal.signal(s, self) for s in self.SIGNALS}
+
+    def restore(self) -> None:
+        if self.stopping:
+            return  # the process is exiting: keep ignoring signals until it has
+        for s, h in self._old.items():
+            signal.signal(s, h)
+        self._old = {}
 
 
 def _echo_error(error: GlueError, exit_code: int, log_format: str, **extra: Any) -> None:
@@ -77,7 +158,13 @@ def _note(message: str, level: str = "info") -> None:
     show_default=True,
     help="Log lines as text, or one JSON object per line.",
 )
-@click.option("--log-level", default="INFO", show_default=True, help="DEBUG, INFO, WARNING, ERROR.")
+@click.option(
+    "--log-level",
+    type=click.Choice(LOG_LEVELS, case_sensitive=False),
+    default="INFO",
+    show_default=True,
+    help="How much to log.",
+)
 @click.option(
     "-v",
     "--verbose",
@@ -89,7 +176,10 @@ def _note(message: str, level: str = "info") -> None:
 def main(ctx: click.Context, log_format: str, log_level: str, verbose: bool) -> None:
     """glue_runtime: run Singer connectors with field maps, ETL scripts and bookmarks."""
     logs.setup(log_format, "DEBUG" if verbose else log_level)
-    ctx.obj = {"log_format": log_format}
+    signals = _Signals()
+    signals.install()
+    ctx.call_on_close(signals.restore)
+    ctx.obj = {"log_format": log_format, "signals": signals}
 
 
 # -- run -------------------------------------------------------------------------------------
@@ -231,6 +321,7 @@ def run(
     finally:
         if progress_line is not None:
             progress_line.close()
+    ctx.obj["signals"].job_done = True  # from here a signal cannot cut the report short
     _report(result, as_json, ctx.obj["log_format"])
     ctx.exit(result.exit_code)
 
@@ -246,6 +337,8 @@ def _report(result: JobResult, as_json: bool, log_format: str = "text") -> None:
         _echo_json(result.as_dict())
     elif log_format != "json" and result.started:
         click.echo(_summary_table(result), err=True)
+        for warning in result.warnings:
+            click.echo(f"warning: {warning}", err=True)
     if result.error is not None:
         _echo_error(result.error, result.exit_code, log_format, job_id=result.job_id)
 
@@ -352,7 +445,8 @@ def discover(
     if output:
         from glue_runtime.state import write_json_atomic
 
-        write_json_atomic(Path(output), catalog)
+        with _writing(output, "the catalog"):
+            write_json_atomic(Path(output), catalog)
         _note(f"catalog written to {output}")
     else:
         _echo_json(catalog)
@@ -444,7 +538,8 @@ def fieldmap_init(
     out = Path(output)
     if out.exists() and not force:
         raise UsageError(f"{out} exists", hint="pass --force to overwrite it")
-    out.write_text(text)
+    with _writing(out, "the field map"):
+        out.write_text(text)
     where = f" --flow {flow}" if flow else ""
     if catalog:
         where = f" --catalog {catalog}"
@@ -480,7 +575,8 @@ def fieldmap_show(
     click.echo(f"{path} (read as {fm.shape})")
     click.echo(render_table(selection))
     if catalog_selected:
-        write_catalog_selected(Path(catalog_selected), cat, selection, fm)
+        with _writing(catalog_selected, "the catalog with the selection"):
+            write_catalog_selected(Path(catalog_selected), cat, selection, fm)
         _note(f"catalog with the selection written to {catalog_selected}")
 
 
@@ -653,7 +749,11 @@ def state_list(flow: str | None, state_dir: str | None, state_file: str | None) 
                 "its state beside its flow file: `glue state list --flow FLOW`"
             )
     for key in keys:
-        value = store.get(key)
+        try:
+            value = store.get(key)
+        except StateError as exc:  # one bad file must not hide the other keys
+            click.echo(f"{key}\t{store.location(key)}\t(unreadable: {exc.message})")
+            continue
         streams = sorted((value.get("bookmarks") or {}).keys()) if isinstance(value, dict) else []
         click.echo(f"{key}\t{store.location(key)}\t{', '.join(streams) or '(no bookmarks)'}")
 

@@ -130,11 +130,19 @@ def discover(
         if path.exists():
             try:
                 return loads_exact(path.read_bytes()), path, True
-            except ValueError:
-                log.warning("cached catalog %s is not valid JSON; discovering again", path)
+            except (OSError, ValueError) as exc:  # a cache is only a cache
+                why = exc.strerror if isinstance(exc, OSError) else "not valid JSON"
+                log.warning("cached catalog %s cannot be read (%s); discovering again", path, why)
     if validate:
         validate_config(connector, config)
     catalog = run_discovery(connector, config, cwd=cwd, timeout=timeout)
     path = folder / f"{cache_key(connector, config, folder)}.json"
-    write_json_atomic(path, catalog)
+    try:
+        write_json_atomic(path, catalog)
+    except OSError as exc:  # a read-only folder or a full disk: the cache is only a cache
+        log.warning(
+            "could not cache the catalog in %s (%s); it is discovered again next time",
+            path,
+            exc.strerror or exc,
+        )
     return catalog, path, False

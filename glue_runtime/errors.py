@@ -69,7 +69,8 @@ class MapperFailed(ConnectorError):
 
 
 class DataError(GlueError):
-    """The data is wrong: a malformed Singer line, a record for an unknown stream (exit 4)."""
+    """The data is wrong (exit 4): a malformed Singer line, a value nested too deep, a record
+    with no SCHEMA where a stage needs one, or an ETL script / map failing on a record."""
 
     exit_code = 4
     kind = "data error"
@@ -83,8 +84,20 @@ class LineTooLong(ProtocolError):
     """A Singer line is over the configured size limit."""
 
 
+class NestedTooDeep(ProtocolError, ValueError):
+    """A JSON value nested deeper than the parser or writer can take.
+
+    Also a ValueError, so code that treats unparsable JSON as ValueError handles it too.
+    """
+
+
 class TransformError(DataError):
     """The ETL script or a declarative map failed on a record."""
+
+
+class RecordBeforeSchema(TransformError):
+    """A RECORD reached a stage that needs its stream's schema (ETL script, maps) before any
+    SCHEMA of that stream. Without such a stage the record passes, with a warning."""
 
 
 class StateError(GlueError):
@@ -110,8 +123,10 @@ EXIT_CODES: dict[int, str] = {
     1: "internal error (a bug in glue_runtime: please report it with the traceback)",
     2: "usage or configuration error (nothing was run)",
     3: "a connector (tap, mapper or target) failed, or outlived a timeout and was stopped",
-    4: "data error: malformed Singer message, or the ETL script / map failed on a record",
-    5: "state error: the state store is locked by another run, unreadable or unwritable",
-    130: "interrupted by SIGINT/SIGTERM/SIGHUP; the job drained and committed what the targets "
-    "confirmed",
+    4: "data error: malformed Singer message, value nested too deep, RECORD before its SCHEMA "
+    "where an ETL script or map needs it, or the ETL script / map failed on a record",
+    5: "state error: the state store is locked by another run, or the lock or state file cannot "
+    "be created, read or written, or holds no JSON object",
+    130: "interrupted by SIGINT/SIGTERM/SIGHUP: during start-up nothing ran; during a job it "
+    "drained and committed what the targets confirmed",
 }

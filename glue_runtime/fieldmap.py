@@ -172,6 +172,8 @@ def load_field_map(path: str | Path) -> FieldMap:
             where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
             problem = getattr(exc, "problem", None) or "syntax error"
             raise ConfigError(f"field map {p} is not valid YAML{where}: {problem}") from None
+        except RecursionError:
+            raise ConfigError(f"field map {p} is nested too deep to read") from None
         is_json = False
     return parse_field_map(data, source=str(p), json_file=is_json)
 

@@ -34,7 +34,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import orjson
 import yaml
 
 from glue_runtime.errors import ConfigError
@@ -143,7 +142,9 @@ def read_json_file(path: Path, what: str) -> Any:
         return loads_exact(path.read_bytes())  # numbers a float cannot hold stay exact
     except FileNotFoundError:
         raise ConfigError(f"{what} {path} does not exist") from None
-    except orjson.JSONDecodeError as exc:
+    except OSError as exc:  # a folder, no permission
+        raise ConfigError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
+    except ValueError as exc:  # orjson's JSONDecodeError, NestedTooDeep
         raise ConfigError(f"{what} {path} is not valid JSON: {exc}") from None
 
 
@@ -303,10 +304,14 @@ def load_flow(path: str | Path) -> Flow:
         text = p.read_text()
     except FileNotFoundError:
         raise ConfigError(f"flow file {p} does not exist") from None
+    except (OSError, UnicodeDecodeError) as exc:  # a folder, no permission, not text
+        raise ConfigError(f"cannot read flow file {p}: {getattr(exc, 'strerror', exc)}") from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         raise ConfigError(f"flow file {p} is not valid YAML{at}: {exc}") from None
+    except RecursionError:
+        raise ConfigError(f"flow file {p} is nested too deep to read") from None
     return parse_flow(data, where=str(p), base_dir=p.resolve().parent, path=p)

@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 
-from glue_runtime.errors import LineTooLong, ProtocolError
+from glue_runtime.errors import LineTooLong, NestedTooDeep, ProtocolError
 from glue_runtime.secrets import Redactor
 
 RECORD = "RECORD"
@@ -241,6 +241,12 @@ def loads_exact(data: bytes | str) -> Any:
         return _stdlib_exact(raw, constants=True)
     except ValueError:
         return _loads(raw)  # not JSON: orjson's error (callers catch orjson.JSONDecodeError)
+    except RecursionError:  # orjson stops at 1,024 levels; the stdlib recurses until it fails
+        raise NestedTooDeep(_TOO_DEEP_TO_READ) from None
+
+
+_TOO_DEEP_TO_READ = "JSON nested too deep to read (the limit is about 1,000 levels)"
+_TOO_DEEP_TO_WRITE = "a value nested too deep to write as JSON (the limit is about 1,000 levels)"
 
 
 def _exact_default(value: Any) -> Any:
@@ -317,6 +323,14 @@ def dumps_exact(
     except TypeError:
         pass
     try:
+        return _dumps_slow(value, option, default)
+    except RecursionError:  # orjson stops at 255 levels; the copy and the stdlib near 1,000
+        raise NestedTooDeep(_TOO_DEEP_TO_WRITE) from None
+
+
+def _dumps_slow(value: Any, option: int, default: Callable[[Any], Any]) -> bytes:
+    """dumps_exact for what orjson refuses as it is (see there)."""
+    try:
         return _dumps(_fragments(value, default), default=default, option=option)
     except TypeError:
         pass
@@ -366,7 +380,11 @@ def target_state(line: bytes) -> dict[str, Any] | None:
 
 def dump(msg: Message) -> bytes:
     """Serialise one message as a Singer line, newline included."""
-    return dumps_exact(msg, _OPT_NEWLINE)
+    try:
+        return dumps_exact(msg, _OPT_NEWLINE)
+    except NestedTooDeep as exc:
+        stream = f" for stream {msg['stream']!r}" if "stream" in msg else ""
+        raise NestedTooDeep(f"{msg.get('type')} message{stream}: {exc}") from None
 
 
 def _canonical_decimal(value: Any) -> Any:

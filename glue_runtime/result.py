@@ -73,6 +73,9 @@ class JobResult:
     state_commits: int = 0
     error: GlueError | None = None
     started: bool = True  # False when it failed before any connector started (a config error)
+    # Things a user must know about a run that still succeeded (bookmarks that did not move,
+    # records passed on without a schema), also logged as they happen.
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -117,6 +120,7 @@ class JobResult:
             "state_location": self.state_location,
             "state_commits": self.state_commits,
             "state": self.state,
+            "warnings": list(self.warnings),
             "error": None
             if self.error is None
             else {"kind": self.error.kind, "message": str(self.error), "exit_code": self.exit_code},

@@ -46,6 +46,8 @@ from glue_runtime.errors import (
     ConnectorTimeout,
     GlueError,
     Interrupted,
+    NestedTooDeep,
+    RecordBeforeSchema,
     TapFailed,
     TargetFailed,
 )
@@ -109,6 +111,8 @@ class JobSpec:
     # a write each (two fsyncs) would bound the job at a few hundred records a second.
     state_write_interval_s: float = 1.0
     timeouts: Timeouts = field(default_factory=Timeouts)  # idle tap, drain (see timeouts.py)
+    # False for a target that confirms no STATE by design (batch landing): no warning then.
+    expect_state_confirmations: bool = True
 
 
 class _PrunedKeys:
@@ -338,6 +342,11 @@ class Job:
         self._stop_asked_at: float | None = None  # when a signal asked the tap to stop
         self._readers: list[threading.Thread] = []
         self._last: tuple[Message | None, bytes] = (None, b"")
+        self._line_no = 0  # the tap's output line being handled
+        self._phase = "setup"  # -> "running" (connectors may run) -> "finished"
+        self._old_handlers: dict[int, Any] = {}
+        self._ignored_lines = [0] * len(spec.targets)  # per target: stdout lines not credited
+        self.warnings: list[str] = []  # for the summary and JobResult.warnings
 
     # -- error bookkeeping -------------------------------------------------------------------
     def _fail(self, error: GlueError) -> None:
@@ -488,6 +497,7 @@ class Job:
             if not line:
                 return
             line_no += 1
+            self._line_no = line_no  # for errors a stage raises about this line's message
             if len(line) > limit and line[-1:] != b"\n":
                 protocol.check_length(line, limit, source=label, line_no=line_no, redactor=redactor)
             try:
@@ -564,17 +574,25 @@ class Job:
         streams = self.streams
         batch_sent = self._batches.sent
         out_counts: dict[str, int] = {}
+        with_schema: set[str] = set()  # streams whose SCHEMA went to the targets
         current = 0  # the target being written to, to name it if its pipe breaks
         try:
             for msg in messages:
                 mtype = msg["type"]
                 if mtype == RECORD:
                     name = msg["stream"]
-                    out_counts[name] = out_counts.get(name, 0) + 1
+                    n = out_counts.get(name)
+                    if n is None:  # the stream's first record out
+                        n = 0
+                        if name not in with_schema:
+                            self._schema_less(name)
+                    out_counts[name] = n + 1
                 elif mtype == STATE:
                     confirm.sent_state(msg["value"])
                 elif mtype == BATCH:
                     batch_sent(msg)
+                elif mtype == SCHEMA:
+                    with_schema.add(msg["stream"])
                 # A message the stages passed through unchanged goes out as the tap's own bytes.
                 last_msg, last_line = source._last
                 if msg is last_msg:
@@ -647,6 +665,20 @@ class Job:
         self._fail(error)
         if self._tap is not None:
             self._tap.stop(grace=5)
+
+    def _schema_less(self, stream: str) -> None:
+        """A stream's first RECORD goes to the targets before any SCHEMA of it: say so, once.
+
+        The Singer spec lets a RECORD come without a schema, so it is passed on; a stage that
+        needs the schema (an ETL script, maps) fails on it instead (RecordBeforeSchema).
+        """
+        text = (
+            f"{self.spec.tap.label}: line {self._line_no}: RECORD for stream {stream!r} came "
+            "before any SCHEMA for it; passed on without a schema (a target that needs one "
+            "will refuse it)"
+        )
+        log.warning("%s", text, extra={"stream": stream, "event": "schema_less_record"})
+        self.warnings.append(text)
 
     def _on_target_gone(self, index: int) -> None:
         """The pipe to target ``index`` broke: it exited, or closed its input."""
@@ -731,10 +763,14 @@ class Job:
         value = protocol.target_state(line)
         if value is None:
             what = "is not a state"
-        elif self._confirm.target_emitted(index, value):
-            return
         else:
-            what = "is not a STATE this job sent"
+            try:
+                if self._confirm.target_emitted(index, value):
+                    return
+                what = "is not a STATE this job sent"
+            except NestedTooDeep:  # the job cannot have sent it: each STATE sent was written
+                what = "is nested too deep to be a STATE this job sent"
+        self._ignored_lines[index] += 1
         log.warning(
             "%s: stdout line %d %s; ignored: %s",
             target.label,
@@ -757,8 +793,17 @@ class Job:
 
     # -- signals -----------------------------------------------------------------------------
     def _on_signal(self, signum: int, frame: Any) -> None:
-        self._interrupted += 1
         name = signal.Signals(signum).name
+        if self._phase == "setup":  # nothing started yet: as if the job had not begun
+            self._outside_job(signum, frame)
+            return
+        if self._phase == "finished":
+            # The targets are done and the state is written: the job's outcome stands. Finish
+            # the clean-up (temp folders hold connector configs) and the report.
+            with contextlib.suppress(RuntimeError, OSError):  # a log write it interrupted
+                log.warning("%s received after the job finished: finishing its clean-up", name)
+            return
+        self._interrupted += 1
         if self._interrupted == 1:
             log.warning("%s received: stopping the tap and draining the targets", name)
             self._fail(
@@ -779,17 +824,32 @@ class Job:
                 if p is not None:
                     p.signal(signal.SIGKILL if self._interrupted > 2 else signal.SIGTERM)
 
+    def _outside_job(self, signum: int, frame: Any) -> None:
+        """Handle a signal the way the process did before the job installed its handler."""
+        old = self._old_handlers.get(signum, signal.SIG_DFL)
+        if callable(old):
+            old(signum, frame)  # SIGINT's default raises KeyboardInterrupt
+        elif old == signal.SIG_DFL:
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+
     @contextlib.contextmanager
     def _signals(self) -> Iterator[None]:
+        """Own SIGINT, SIGTERM and SIGHUP for the whole run, clean-up and summary included.
+
+        Before the connectors start (phase "setup") a signal acts as it did before the job;
+        while they run it drains the job; once the job has finished it is logged and the
+        clean-up goes on (a signal there used to leave the temp folder and no summary).
+        """
         if threading.current_thread() is not threading.main_thread():
             yield  # embedded in a thread: the host application owns signal handling
             return
         # SIGHUP (the terminal closed, an ssh session dropped) drains like SIGTERM
-        old = {s: signal.signal(s, self._on_signal) for s in _DRAIN_SIGNALS}
+        self._old_handlers = {s: signal.signal(s, self._on_signal) for s in _DRAIN_SIGNALS}
         try:
             yield
         finally:
-            for s, h in old.items():
+            for s, h in self._old_handlers.items():
                 signal.signal(s, h)
 
     def _progress_loop(self) -> None:
@@ -801,7 +861,13 @@ class Job:
                 callback(self.streams, time.monotonic() - start)
 
     # -- the whole run -----------------------------------------------------------------------
+    jobs_started = 0  # jobs whose connectors this process started (the CLI words interrupts by it)
+
     def run(self) -> JobResult:
+        with self._signals():
+            return self._run()
+
+    def _run(self) -> JobResult:
         spec = self.spec
         started = time.monotonic()
         committer: StateCommitter | None = None
@@ -814,14 +880,18 @@ class Job:
             self._validate()
             remove_stale_folders()  # configs, credentials included, of runs killed with -9
             lock = committer.locked() if spec.hold_lock else contextlib.nullcontext()
-            with lock, self._signals():
+            with lock:
+                self._phase = "running"
+                Job.jobs_started += 1
                 try:
                     self._run_locked(committer)
                 finally:
                     self._write_confirmed_state()
+                    self._phase = "finished"
         except GlueError as exc:
             self._fail(exc)
         finally:
+            self._phase = "finished"
             self._done.set()
             self._close_pipes()
             for files in self._files:
@@ -839,6 +909,8 @@ class Job:
                     self.streams[name].dropped_fields = n
             for line in spec.select_stats.summary_lines():
                 log.warning("%s", line)
+        if status == "success" and spec.expect_state_confirmations:
+            self._check_state_moved()
         result = JobResult(
             job_id=spec.job_id,
             status=status,
@@ -850,10 +922,43 @@ class Job:
             state_commits=committer.commits if committer is not None else 0,
             error=error,
             started=self._tap is not None or bool(self._targets),
+            warnings=self.warnings,
         )
         if result.started:  # a config error ran nothing: its message says all there is
             self._log_summary(result)
         return result
+
+    def _check_state_moved(self) -> None:
+        """Warn when the tap sent STATE but a target confirmed none of it in the whole run.
+
+        The job still succeeds (the data arrived), but its bookmarks did not move: the next
+        run reads the same data again. A user must hear that, and why.
+        """
+        confirm = self._confirm
+        if confirm.sends == 0 or confirm.committed_index >= 0:
+            return
+        silent = [i for i, c in enumerate(confirm.confirmed) if c < 0]
+        why = []
+        for i in silent:
+            label = self._targets[i].label if i < len(self._targets) else f"target {i}"
+            ignored = self._ignored_lines[i]
+            if ignored:
+                why.append(
+                    f"{label} wrote {ignored} stdout line(s), none of them a STATE this job sent"
+                )
+            else:
+                why.append(f"{label} emitted no state on its stdout")
+        text = (
+            f"bookmarks did not move: the tap sent {confirm.sends} STATE message(s) but "
+            f"{'; '.join(why)}. Only STATE a target confirms is committed, so the next run "
+            "starts from the same bookmarks"
+        )
+        hint = (
+            "a Singer target confirms a STATE by writing it to its stdout once the records "
+            "before it are stored; check the target's docs or settings for state output"
+        )
+        log.warning("%s (%s)", text, hint, extra={"event": "state_not_confirmed"})
+        self.warnings.append(text)
 
     def _run_locked(self, committer: StateCommitter) -> None:
         spec = self.spec
@@ -916,6 +1021,10 @@ class Job:
         except GlueError as exc:
             # Bad data or a failing stage: stop reading, but let the targets flush what came
             # before and commit what they confirm.
+            if isinstance(exc, (RecordBeforeSchema, NestedTooDeep)):
+                # Stages see messages, not lines: say which line of the tap's output it was.
+                exc.message = f"{tap.label}: line {self._line_no}: {exc.message}"
+                exc.args = (exc.message,)
             self._fail(exc)
             self._stop_reading(tap)
         except Exception as exc:

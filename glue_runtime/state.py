@@ -14,6 +14,7 @@ Three rules make it safe:
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import logging
 import os
@@ -64,8 +65,25 @@ def drop_bookmarks(state: dict[str, Any], streams: set[str]) -> dict[str, Any]:
     return {**state, "bookmarks": kept}
 
 
+def real_path(path: Path | str) -> Path:
+    """The file a path names once symlinks are followed (absolute).
+
+    A symlink loop is an OSError (ELOOP) on every Python version, so callers handle it as the
+    other file system errors (3.11 and 3.12 raise RuntimeError).
+    """
+    try:
+        return Path(path).resolve()
+    except RuntimeError:
+        raise OSError(errno.ELOOP, os.strerror(errno.ELOOP), str(path)) from None
+
+
 def write_json_atomic(path: Path, value: Any) -> None:
-    """Write JSON to ``path`` so a reader sees the old file or the new one, never half of one."""
+    """Write JSON to ``path`` so a reader sees the old file or the new one, never half of one.
+
+    A symlink is followed: the file it points to is replaced and the link stays (renaming a
+    temp file over the link itself would turn it into a plain file and leave the real one old).
+    """
+    path = real_path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     data = dumps_exact(value, orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -97,26 +115,46 @@ def read_json(path: Path) -> Any:
     if not data.strip():
         return None
     try:
-        return loads_exact(data)  # bookmarks over 64 bits stay exact
-    except ValueError as exc:  # JSONDecodeError, or bytes that are not UTF-8
+        value = loads_exact(data)  # bookmarks over 64 bits stay exact
+        dumps_exact(value)  # it must also be writable back (nesting the writer refuses)
+    except ValueError as exc:  # JSONDecodeError, bytes that are not UTF-8, NestedTooDeep
         raise StateError(
             f"state file {path} is not valid JSON ({exc})",
-            hint="fix or remove it (`glue state clear`), or set a known-good state "
-            "with `glue state set`",
+            hint=_FIX_STATE_FILE,
         ) from None
+    return value
+
+
+_FIX_STATE_FILE = (
+    "fix or remove it (`glue state clear`), or set a known-good state with `glue state set`"
+)
+
+
+def _json_kind(value: Any) -> str:
+    kinds = {list: "array", str: "string", bool: "boolean", int: "number", float: "number"}
+    return kinds.get(type(value), type(value).__name__)
 
 
 class StateLock:
     """An exclusive, non-blocking lock on one state file, released when the holder exits."""
 
     def __init__(self, path: Path, key: str) -> None:
-        self.path = path.with_name(path.name + ".lock")
+        # Named after the real file: a run through a symlink and a run on the file it points
+        # to must take the same lock.
+        try:
+            real = real_path(path)
+        except OSError:  # a symlink loop: acquire() names it
+            real = Path(path)
+        self.path = real.with_name(real.name + ".lock")
         self.key = key
         self._fd: int | None = None
 
     def acquire(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise self._cannot_lock(exc) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -128,9 +166,42 @@ class StateLock:
                 hint="wait for that run to finish; two runs on one key would overwrite "
                 "each other's bookmarks",
             ) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        except OSError as exc:  # a file system without locks, say
+            os.close(fd)
+            raise self._cannot_lock(exc) from None
+        try:  # the holder's pid, for the error another run gets; the lock holds without it
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, str(os.getpid()).encode(), 0)
+        except OSError as exc:
+            log.warning("could not write the pid into lock file %s: %s", self.path, exc.strerror)
         self._fd = fd
+
+    def _cannot_lock(self, exc: OSError) -> StateError:
+        """The error for a lock file that cannot be created or locked, with what to do."""
+        if isinstance(exc, IsADirectoryError) or self.path.is_dir():
+            what = "the lock path is a folder"
+            hint = f"remove the folder {self.path} (runs create this lock file themselves)"
+        elif isinstance(exc, NotADirectoryError):
+            what = "a part of its folder's path is a file, not a folder"
+            hint = "give a state file or state folder whose parent folders are folders"
+        elif exc.errno == errno.ENOSPC:
+            what = "the disk is full"
+            hint = "free some space on that disk, then run again"
+        elif exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+            what = "the folder is read-only or not writable by this user"
+            hint = (
+                "make the state folder writable by this user (check its permissions, and "
+                "that the disk is not mounted read-only), or use --state-dir / --state-file "
+                "somewhere writable"
+            )
+        else:
+            what = exc.strerror or str(exc)
+            hint = "check that the state folder exists and is writable and the disk has room"
+        return StateError(
+            f"cannot lock state key {self.key!r} with lock file {self.path}: {what} "
+            f"({exc.strerror or exc})",
+            hint=hint,
+        )
 
     def release(self) -> None:
         if self._fd is not None:
@@ -175,9 +246,18 @@ class FileStateStore:
     def get(self, key: str) -> dict[str, Any]:
         path = self.path_for(key)
         value = read_json(path)
-        if value is None and ":" in key:
-            self._warn_of_old_name(key, path)
-        return value if value is not None else {}
+        if value is None:
+            if ":" in key:
+                self._warn_of_old_name(key, path)
+            return {}
+        if not isinstance(value, dict):
+            # A tap must never get this as its state: Singer state is an object.
+            raise StateError(
+                f"state file {path} holds a JSON {_json_kind(value)}, not an object: a Singer "
+                'state is an object such as {"bookmarks": {...}}',
+                hint=_FIX_STATE_FILE,
+            )
+        return value
 
     def _warn_of_old_name(self, key: str, path: Path) -> None:
         """Earlier builds spelled ':' as '__'; such a file is not used, as it may be another key."""
@@ -210,9 +290,14 @@ class FileStateStore:
     def clear(self, key: str) -> bool:
         path = self.path_for(key)
         try:
-            path.unlink()
+            real_path(path).unlink()  # through a symlink: the state goes, the link stays
         except FileNotFoundError:
             return False
+        except OSError as exc:
+            raise StateError(
+                f"cannot remove state file {path}: {exc.strerror or exc}",
+                hint="check that its folder is writable",
+            ) from None
         return True
 
     def lock(self, key: str) -> StateLock:

@@ -30,7 +30,7 @@ from typing import Any, Literal
 import fastjsonschema
 import orjson
 
-from glue_runtime.errors import ConfigError, GlueError, TransformError
+from glue_runtime.errors import ConfigError, GlueError, RecordBeforeSchema, TransformError
 from glue_runtime.etl import (
     CHANGED_FIELDS,
     FAST_RECORD,
@@ -575,10 +575,12 @@ class _Run:
     def no_schema(self, msg: Message) -> TransformError:
         name = msg["stream"]
         known = ", ".join(repr(n) for n in self.streams) or "none yet"
-        return TransformError(
-            f"{msg['type']} for stream {name!r} arrived before any SCHEMA for it "
-            f"(streams with a schema: {known})",
-            hint="the tap must send a SCHEMA before the first RECORD of a stream",
+        return RecordBeforeSchema(
+            f"{msg['type']} for stream {name!r} arrived before any SCHEMA for it, and ETL "
+            f"script {self.script.name} needs the stream's schema (streams with a schema: "
+            f"{known})",
+            hint="the tap must send a stream's SCHEMA before its first RECORD; without an ETL "
+            "script or maps such a record is passed on as is, with a warning",
         )
 
     # -- the loop -------------------------------------------------------------------------

@@ -8,7 +8,9 @@ writes raw bytes; ["err", text] writes a stderr line; ["flush"]; ["sleep", s];
 starts a child that inherits stdout and sleeps;
 ["spawn_quiet_sleeper", s, pidfile] the same with its stdout on /dev/null;
 ["set_config", key, value] rewrites its own config file; ["dir_to_file", path]; ["dump_config", path]; ["exit", code].
-``ignore_sigterm: true`` ignores SIGTERM.
+``ignore_sigterm: true`` ignores SIGTERM. ``--discover`` prints the config's ``catalog`` (exit 2
+without one); with ``discover_marker`` it first creates that file and then blocks, as a slow
+discovery does, until it is stopped.
 """
 
 import json
@@ -22,11 +24,19 @@ import time
 
 def main() -> int:
     args = sys.argv[1:]
-    if "--about" in args or "--discover" in args:
+    if "--about" in args:
         return 2
     path = args[args.index("--config") + 1]
     with open(path) as fh:
         config = json.load(fh)
+    if "--discover" in args:
+        if config.get("discover_marker"):
+            open(config["discover_marker"], "w").close()
+            signal.pause()  # a discovery that takes long: until a signal ends it
+        if "catalog" not in config:
+            return 2
+        print(json.dumps(config["catalog"]))
+        return 0
     if config.get("ignore_sigterm"):
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
     out = sys.stdout.buffer

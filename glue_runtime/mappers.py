@@ -19,7 +19,6 @@ they were. Messages a mapper passes on unchanged go out to the targets as the ma
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import subprocess
 import threading
@@ -31,6 +30,7 @@ import orjson
 
 from glue_runtime import protocol
 from glue_runtime.errors import GlueError, MapperFailed
+from glue_runtime.flushing import FlushSoon
 from glue_runtime.process import ConnectorFiles, ConnectorProcess
 from glue_runtime.protocol import RECORD, STATE, Message
 from glue_runtime.secrets import Redactor
@@ -85,36 +85,6 @@ class _FedStates:
             while self._pop()[0] != key:
                 pass
             return True
-
-
-class _FlushSoon:
-    """Flushes a pipe shortly after a STATE is written to it, at most every DELAY_S.
-
-    A flush per STATE would cost a system call and a wake-up of the mapper per record for taps
-    that send a STATE per record; a timer thread flushes instead (BufferedWriter locks).
-    """
-
-    DELAY_S = 0.02
-
-    def __init__(self, stream: Any) -> None:
-        self.stream = stream
-        self.timer: threading.Timer | None = None
-
-    def soon(self) -> None:
-        if self.timer is None:
-            self.timer = threading.Timer(self.DELAY_S, self._flush)
-            self.timer.daemon = True
-            self.timer.start()
-
-    def _flush(self) -> None:
-        self.timer = None
-        with contextlib.suppress(OSError, ValueError):  # broken or closed: the feeder sees it
-            self.stream.flush()
-
-    def cancel(self) -> None:
-        timer = self.timer
-        if timer is not None:
-            timer.cancel()
 
 
 class MapperChain:
@@ -198,7 +168,7 @@ class MapperChain:
     ) -> None:
         first = self.procs[0]
         write = first.stdin.write
-        push = _FlushSoon(first.stdin)
+        push = FlushSoon([first.stdin])
         fed = self.states.fed
         dump = protocol.dump
         try:

@@ -51,6 +51,7 @@ from glue_runtime.errors import (
     TapFailed,
     TargetFailed,
 )
+from glue_runtime.flushing import FlushSoon
 from glue_runtime.mappers import MapperChain
 from glue_runtime.process import (
     ConnectorFiles,
@@ -273,35 +274,6 @@ class _Confirmations:
     def freeze(self) -> None:
         # No lock: a signal handler calls this, possibly while this thread holds the lock.
         self.frozen = True
-
-
-class _StatePusher:
-    """Flushes the targets' input shortly after a STATE is written to it.
-
-    A STATE must reach the targets soon, so they can confirm it while the tap runs on (or sits
-    idle), but a flush per STATE costs a system call per target and a wake-up of each target:
-    with a STATE per record that is most of the job. So a timer flushes at most every DELAY_S,
-    in its own thread (BufferedWriter locks around flush and write). A pipe that broke is left
-    for the pump to find at its next write, which names the target.
-    """
-
-    DELAY_S = 0.02
-
-    def __init__(self, inputs: Sequence[Any]) -> None:
-        self.inputs = inputs
-        self.timer: threading.Timer | None = None
-
-    def soon(self) -> None:
-        if self.timer is None:
-            self.timer = threading.Timer(self.DELAY_S, self._flush)
-            self.timer.daemon = True
-            self.timer.start()
-
-    def _flush(self) -> None:
-        self.timer = None  # set before flushing: a STATE written meanwhile gets its own timer
-        for stream in self.inputs:
-            with contextlib.suppress(OSError, ValueError):  # broken or closed: the pump sees it
-                stream.flush()
 
 
 def job_secrets(spec: JobSpec) -> set[str]:
@@ -566,7 +538,7 @@ class Job:
             for stage in self.spec.after_mappers:
                 messages = stage(messages)
         writers = [t.stdin.write for t in self._targets]
-        push = _StatePusher([t.stdin for t in self._targets])
+        push = FlushSoon([t.stdin for t in self._targets])
         single = writers[0] if len(writers) == 1 else None
         dumps = orjson.dumps
         newline = orjson.OPT_APPEND_NEWLINE

@@ -203,7 +203,11 @@ class MapperChain:
         limit = self.max_line_bytes
         loads = orjson.loads
         decode_error = orjson.JSONDecodeError
-        parse = protocol.parse_line
+        redactor = self.redactor
+
+        def parse(line: bytes, *, source: str, line_no: int) -> Message:
+            return protocol.parse_line(line, source=source, line_no=line_no, redactor=redactor)
+
         needs_exact = protocol.needs_exact
         loads_line = protocol.loads_line
         came_out = self.states.came_out
@@ -215,7 +219,7 @@ class MapperChain:
                 break
             line_no += 1
             if len(line) > limit and line[-1:] != b"\n":
-                protocol.check_length(line, limit, source=label, line_no=line_no)
+                protocol.check_length(line, limit, source=label, line_no=line_no, redactor=redactor)
             try:
                 # As for the tap's lines: numbers a float cannot hold take the exact parse.
                 msg = loads(line) if not needs_exact(line) else loads_line(line)

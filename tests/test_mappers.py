@@ -315,6 +315,16 @@ def test_mapper_config_secrets_are_redacted(job):
     assert "using key ***" in result.stderr
 
 
+def test_a_secret_in_malformed_mapper_output_is_masked_in_the_error(job):
+    secret = "Zq9xK7wPv3Lm2Tr8"
+    result = _run(
+        job, {"records": 10}, (UPPER, {"garbage_after": 2, "api_key": secret, "garbage_pad": 95})
+    )
+    assert result.code == 4, result.stderr
+    assert "is not valid JSON" in result.stderr  # the secret straddles the excerpt's cut
+    assert not any(secret[i : i + 4] in result.stderr for i in range(len(secret) - 3))
+
+
 def test_sigterm_with_a_mapper_drains_and_commits_only_confirmed_state(job):
     job.configs({"records": 100000, "state_every": 5, "sleep": 0.002})
     write_json(job.dir / "m.json", {"field": "name"})

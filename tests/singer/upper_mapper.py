@@ -5,7 +5,8 @@ It upper-cases one string field of every RECORD (config ``field``, default ``nam
 everything else through as it came, STATE included. Knobs for failure: fail_after (exit 1 after
 N records), stop_after (exit 0 after N records, leaving the rest of its input unread),
 alter_state (write each STATE with an extra key), drop_state (write no STATE), rename (stream
-renames, {old: new}), garbage_after (write a line that is not JSON after N records), api_key (a
+renames, {old: new}), garbage_after (write a line that is not JSON after N records, holding
+garbage_pad x's and api_key), api_key (a
 secret: printed to stderr on purpose, to test redaction).
 """
 
@@ -38,7 +39,10 @@ def main() -> int:
             if config.get("stop_after") == records:
                 return 0
             if config.get("garbage_after") == records:
-                sys.stdout.write("this is not json\n")
+                pad = "x" * config.get("garbage_pad", 0)  # puts api_key where excerpts are cut
+                sys.stdout.write(
+                    f"this is not json {pad}{config.get('api_key', '')}\n".replace(" \n", "\n")
+                )
             records += 1
             value = msg["record"].get(field)
             if isinstance(value, str):

@@ -28,7 +28,9 @@ from glue_runtime.errors import (
     UsageError,
 )
 from glue_runtime.flow import Flow, load_flow
+from glue_runtime.protocol import Message
 from glue_runtime.result import JobResult, StreamStats
+from glue_runtime.stages import Stage
 from glue_runtime.state import FileStateStore, SingleFileStateStore
 
 __version__ = "0.1.0"
@@ -45,8 +47,10 @@ __all__ = [
     "Interrupted",
     "JobResult",
     "MapperFailed",
+    "Message",
     "ProtocolError",
     "SingleFileStateStore",
+    "Stage",
     "StateError",
     "StateLocked",
     "StreamStats",

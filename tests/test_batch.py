@@ -216,7 +216,7 @@ def test_landing_rejects_an_unknown_format(tmp_path: Path):
 
     config = write_json(tmp_path / "c.json", {"output_dir": str(tmp_path / "o"), "format": "xml"})
     proc = subprocess.run(
-        [sys.executable, "-m", "glue_runtime.landing", "--config", str(config)],
+        [sys.executable, "-m", "glue_runtime.batch.landing", "--config", str(config)],
         input=b"",
         capture_output=True,
     )

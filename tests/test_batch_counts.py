@@ -134,7 +134,7 @@ def test_sqlite_tap_in_batch_mode_into_the_files_target_counts_its_rows(tmp_path
 
 def test_batch_etl_landing_lands_the_rows_of_batch_files(tmp_path: Path) -> None:
     """Batch ETL jobs land the tap's output first: rows in BATCH files must land too."""
-    from glue_runtime.landing import land
+    from glue_runtime.batch.landing import land
 
     f = tmp_path / "users-1.json.gz"
     f.write_bytes(gzip.compress(b'{"id": 1, "n": 18446744073709551617}\n{"id": 2}\n'))

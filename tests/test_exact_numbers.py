@@ -218,7 +218,7 @@ def test_declarative_maps_keep_numbers_exact(tmp_path: Path):
 
 
 BATCH_SCRIPT = """
-from glue_runtime.batch_helpers import BatchJob
+from glue_runtime.batch.helpers import BatchJob
 
 job = BatchJob.from_env()
 with job.writer() as out:

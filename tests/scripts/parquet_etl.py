@@ -5,7 +5,7 @@ import json
 
 import pyarrow.parquet as pq
 
-from glue_runtime.batch_helpers import BatchJob
+from glue_runtime.batch.helpers import BatchJob
 
 job = BatchJob.from_env()
 schemas = json.loads((job.sync_output / "_schemas.json").read_text())

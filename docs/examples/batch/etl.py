@@ -6,7 +6,7 @@ glue_runtime runs it as its own process after the tap's output has landed in syn
 import os
 import sys
 
-from glue_runtime.batch_helpers import BatchJob
+from glue_runtime.batch.helpers import BatchJob
 
 job = BatchJob.from_env()
 if os.environ.get("FAIL_ETL"):

@@ -3,12 +3,12 @@
 A batch job runs in three phases, all under one lock on the state key:
 
 1. **tap**: the tap's (selected) output lands per stream in the job folder's ``sync-output/``
-   (JSON lines or CSV), through the landing target (``glue_runtime.landing``). Nothing is
+   (JSON lines or CSV), through the landing target (``glue_runtime.batch.landing``). Nothing is
    committed: the tap's last STATE is kept aside.
 2. **etl**: the script runs as its own process in the job folder, with the job's environment
    (``FLOW``, ``TENANT``, ``JOB_ID``, ``CONNECTOR_ID``, ``ROOT_DIR``, ``SYNC_OUTPUT``,
    ``ETL_OUTPUT``, ``SNAPSHOT_DIR``). It reads ``sync-output/`` and writes
-   ``etl-output/data.singer`` (SCHEMA and RECORD lines; ``glue_runtime.batch_helpers`` helps).
+   ``etl-output/data.singer`` (SCHEMA and RECORD lines; ``glue_runtime.batch.helpers`` helps).
    Its ``snapshots/`` folder is a working copy of the flow-and-tenant's persistent snapshots.
 3. **target**: ``data.singer`` streams into the targets, followed by the tap's STATE; the STATE is
    committed once every target has confirmed it, and the snapshots are kept only then.
@@ -107,7 +107,7 @@ def _run_script(opts: BatchOptions, job_dir: Path, env: dict[str, str], redactor
         raise TransformError(
             f"batch ETL script {opts.script} finished without writing etl-output/data.singer",
             hint="write SCHEMA and RECORD lines to $ETL_OUTPUT/data.singer "
-            "(glue_runtime.batch_helpers.SingerWriter does it)",
+            "(glue_runtime.batch.helpers.SingerWriter does it)",
         )
 
 
@@ -144,7 +144,7 @@ def run_batch(base: JobSpec, opts: BatchOptions) -> JobResult:
         with committer.locked():
             log.info("batch job %s: phase 1/3: %s -> %s", base.job_id, base.tap.label, sync_output)
             landing = Endpoint(
-                _module_connector("glue_runtime.landing", "target", "landing"),
+                _module_connector("glue_runtime.batch.landing", "target", "landing"),
                 {"output_dir": str(sync_output), "format": opts.output_format},
             )
             phase1 = run_job(
@@ -172,7 +172,7 @@ def run_batch(base: JobSpec, opts: BatchOptions) -> JobResult:
             log.info("batch job %s: phase 3/3: etl-output -> targets", base.job_id)
             tap_state = loads_exact((sync_output / "_state.json").read_bytes())
             replay = Endpoint(
-                _module_connector("glue_runtime.replay", "tap", "etl-output"),
+                _module_connector("glue_runtime.batch.replay", "tap", "etl-output"),
                 {"input": str(etl_output / "data.singer"), "state": tap_state},
             )
             phase3 = run_job(

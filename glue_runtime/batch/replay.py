@@ -1,6 +1,6 @@
 """The replay tap: emits a saved Singer file, then optionally one STATE.
 
-Run by batch ETL jobs as ``python -m glue_runtime.replay --config CONFIG`` to stream an ETL
+Run by batch ETL jobs as ``python -m glue_runtime.batch.replay --config CONFIG`` to stream an ETL
 script's ``etl-output/data.singer`` into the targets. Config: ``input`` (path), ``state`` (a
 STATE value to emit after the file, so targets confirm it once they have loaded everything).
 """

@@ -1,6 +1,6 @@
 """The landing target: writes a tap's selected output per stream into a job's ``sync-output/``.
 
-Run by batch ETL jobs as ``python -m glue_runtime.landing --config CONFIG`` (a real Singer
+Run by batch ETL jobs as ``python -m glue_runtime.batch.landing --config CONFIG`` (a real Singer
 target process). Config: ``output_dir``, ``format`` (``jsonl``, ``csv`` or ``parquet``). It
 writes ``<stream>.jsonl`` (or ``.csv``, nested values as JSON; or ``.parquet``, see below),
 ``_schemas.json`` (stream -> schema, key properties and the stream's data files) and

@@ -11,7 +11,8 @@ from glue_runtime import connectors, protocol
 from glue_runtime.errors import ConfigError
 from glue_runtime.flow import ConnectorRef, Flow, load_flow, read_json_file
 from glue_runtime.result import JobResult, StreamStats
-from glue_runtime.runner import Endpoint, JobSpec, run_job
+from glue_runtime.runner import run_job
+from glue_runtime.spec import Endpoint, JobSpec
 from glue_runtime.stages import Stage
 from glue_runtime.state import DEFAULT_STATE_DIR, FileStateStore, SingleFileStateStore
 from glue_runtime.timeouts import Timeouts

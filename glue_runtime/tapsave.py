@@ -53,7 +53,8 @@ def save_tap_output(flow: Any, output: Path, *, max_line_bytes: int | None = Non
     """Run ``flow``'s tap with its field map into ``output``; return the job's result."""
     from glue_runtime import api, connectors, protocol
     from glue_runtime.flow import Flow, load_flow
-    from glue_runtime.runner import Endpoint, JobSpec, run_job
+    from glue_runtime.runner import run_job
+    from glue_runtime.spec import Endpoint, JobSpec
 
     if not isinstance(flow, Flow):
         flow = load_flow(flow)

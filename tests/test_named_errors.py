@@ -424,7 +424,8 @@ _AFTER_FINISH = textwrap.dedent(
     # state written) but before its clean-up, that a test can wait for.
     import json, os, sys, time
     from glue_runtime.connectors import resolve
-    from glue_runtime.runner import Endpoint, JobSpec, run_job
+    from glue_runtime.runner import run_job
+    from glue_runtime.spec import Endpoint, JobSpec
     from glue_runtime.state import FileStateStore, StateLock
 
     mark, go, out, state_dir = sys.argv[1:5]

@@ -34,8 +34,9 @@ from glue_runtime.errors import ConfigError, GlueError, TransformError
 from glue_runtime.process import die_with_parent, log_lines
 from glue_runtime.protocol import loads_exact
 from glue_runtime.result import JobResult
-from glue_runtime.runner import Endpoint, JobSpec, job_secrets, run_job
+from glue_runtime.runner import run_job
 from glue_runtime.secrets import Redactor
+from glue_runtime.spec import Endpoint, JobSpec, job_secrets
 from glue_runtime.state import StateCommitter
 
 log = logging.getLogger("glue_runtime.batch")

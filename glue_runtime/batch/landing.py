@@ -273,6 +273,7 @@ class _Landing:
 
     def _open_file(self, stream: str, schema: dict[str, Any], names: list[str]) -> None:
         path = self.output_dir / f"{stream}.{self.fmt}"
+        fh: IO[Any]
         if self.fmt == "csv":
             fh = open(path, "w", newline="")  # noqa: SIM115 (closed by close())
             fields = list((schema.get("properties") or {}).keys())

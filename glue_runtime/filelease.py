@@ -283,7 +283,10 @@ class FileLeases:
             _check_current(record, lease, flock is not None)
             expires_at = self.clock() + lease.ttl_s
             flock_token = record.flock_token if record else lease.token
-            if flock is None and lock.try_acquire():  # the old holder let go of the lock file
+            # A lease taken over without the flock takes it once the old holder lets go (not
+            # one that had it: that one is being released, and must not get it back).
+            took_over = record is not None and record.flock_token != lease.token
+            if flock is None and took_over and lock.try_acquire():
                 lock.write_pid()
                 with _flocks_lock:
                     _flocks[_flock_id(lock, lease.owner, lease.token)] = flock = lock

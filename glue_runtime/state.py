@@ -114,6 +114,10 @@ def write_json_atomic(path: Path, value: Any) -> None:
         os.close(dir_fd)
 
 
+class _UnreadableStateFile(StateError):
+    """The state file exists but cannot be read (a folder in its place, its permissions)."""
+
+
 def read_json(path: Path) -> Any:
     """Read a JSON state file, with an error that names it when it is not valid JSON."""
     try:
@@ -121,7 +125,7 @@ def read_json(path: Path) -> Any:
     except FileNotFoundError:
         return None
     except OSError as exc:
-        raise StateError(f"cannot read state file {path}: {exc.strerror}") from None
+        raise _UnreadableStateFile(f"cannot read state file {path}: {exc.strerror}") from None
     if not data.strip():
         return None
     try:
@@ -264,7 +268,12 @@ class FileStateStore:
         drop_streams: Collection[str] = (),
     ) -> dict[str, Any]:
         with self._leases.fenced(self.path_for(key), lease):
-            stored = self.get(key)
+            try:
+                stored = self.get(key)
+            except _UnreadableStateFile:
+                # The write below says what is wrong (as a plain write did); the committer's
+                # update holds every bookmark it knows, so nothing it read is lost.
+                stored = {}
             if drop_streams:
                 stored = drop_bookmarks(stored, set(drop_streams))
             merged = merge_state(stored, update)
@@ -362,7 +371,7 @@ class StateCommitter:
             try:
                 staged = self.store.commit(self.key, staged, lease, drop_streams=self._dropped)
             except LeaseLost as exc:
-                keeper.mark_lost(exc)
+                keeper.mark_lost(exc, notify=False)  # the caller handles what it raises
                 raise
         self.current = staged
         self._staged = None

@@ -198,13 +198,14 @@ class LeaseKeeper:
             if on_lost in self._listeners:
                 self._listeners.remove(on_lost)
 
-    def mark_lost(self, error: LeaseLost) -> None:
-        """Record that the lease is gone (the heartbeat or a refused commit found out)."""
+    def mark_lost(self, error: LeaseLost, *, notify: bool = True) -> None:
+        """Record that the lease is gone and tell the listeners (unless the one who found out,
+        a refused commit, raises it to its caller itself)."""
         with self._lock:
             if self.lost is not None or self._stop.is_set():
                 return
             self.lost = error
-            listeners = list(self._listeners)
+            listeners = list(self._listeners) if notify else []
         self._stop.set()
         for listener in listeners:
             listener(error)
@@ -212,7 +213,8 @@ class LeaseKeeper:
     def _heartbeat(self) -> None:
         while not self._stop.wait(self.heartbeat_s):
             lease = self._lease
-            assert lease is not None
+            if lease is None:  # released meanwhile
+                return
             try:
                 renewed = self.store.renew(lease)
             except LeaseLost as exc:

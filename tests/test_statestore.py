@@ -349,3 +349,39 @@ def test_a_killed_runs_key_is_free_for_the_next_run_at_once(tmp_path: Path):
     second = run_cli(*argv("tap2.json"), cwd=tmp_path)
     assert second.code == 0, second.stderr
     assert store.get("job") == {"bookmarks": {"s": 2}}
+
+
+# == how the file store keeps leases ==============================================================
+
+
+def _record_of(state_dir: Path) -> dict[str, Any]:
+    return json.loads((state_dir / "job.json.lease").read_text())
+
+
+def test_a_new_holder_takes_the_lock_file_once_the_old_holder_lets_go(tmp_path: Path):
+    """After a takeover the old holder (alive, stalled) still has the flock; the new holder
+    gets it at its first renewal after the old one let go, and from then on its own death
+    frees the key at once."""
+    first = FileStateStore(tmp_path / "state")
+    second = FileStateStore(tmp_path / "state")
+    old = first.acquire("job", "a", SHORT_TTL_S)
+    new = take_over(second, "b")
+    assert _record_of(tmp_path / "state")["flock_token"] == old.token
+    assert second.renew(new).token == new.token  # the flock is still the old holder's
+    assert _record_of(tmp_path / "state")["flock_token"] == old.token
+    first.release(old)
+    second.renew(new)
+    assert _record_of(tmp_path / "state")["flock_token"] == new.token
+    assert try_acquire(FileStateStore(tmp_path / "state"), "c") is None
+    second.release(new)
+
+
+def test_an_unreadable_lease_record_counts_as_none(tmp_path: Path):
+    store = FileStateStore(tmp_path / "state")
+    (tmp_path / "state").mkdir()
+    (tmp_path / "state" / "job.json.lease").write_text('{"owner": "a", "tok')  # a torn write
+    lease = store.acquire("job", "a", LONG_TTL_S)
+    store.commit("job", {"bookmarks": {"s": 1}}, lease)
+    assert _record_of(tmp_path / "state")["owner"] == "a"
+    store.release(lease)
+    assert store.get("job") == {"bookmarks": {"s": 1}}

@@ -87,11 +87,12 @@ def drop_bookmarks(state: dict[str, Any], streams: set[str]) -> dict[str, Any]:
     return {**state, "bookmarks": kept}
 
 
-def write_json_atomic(path: Path, value: Any) -> None:
+def write_json_atomic(path: Path, value: Any) -> os.stat_result:
     """Write JSON to ``path`` so a reader sees the old file or the new one, never half of one.
 
     A symlink is followed: the file it points to is replaced and the link stays (renaming a
     temp file over the link itself would turn it into a plain file and leave the real one old).
+    Returns the new file's stat (its inode and times stay the same through the rename).
     """
     path = real_path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -102,6 +103,7 @@ def write_json_atomic(path: Path, value: Any) -> None:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
+            written = os.fstat(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -112,6 +114,12 @@ def write_json_atomic(path: Path, value: Any) -> None:
         os.fsync(dir_fd)
     finally:
         os.close(dir_fd)
+    return written
+
+
+def _file_version(stat: os.stat_result) -> tuple[int, int, int, int]:
+    """What changes whenever a state file is replaced: a write makes a new inode."""
+    return (stat.st_dev, stat.st_ino, stat.st_mtime_ns, stat.st_size)
 
 
 class _UnreadableStateFile(StateError):
@@ -165,6 +173,7 @@ class FileStateStore:
         self.directory = Path(directory)
         self.lease_ttl_s = lease_ttl_s
         self._leases = FileLeases()
+        self._last_commit: dict[str, tuple[tuple[int, int, int, int], dict[str, Any]]] = {}
 
     def path_for(self, key: str) -> Path:
         if not _KEY_RE.match(key):
@@ -217,11 +226,14 @@ class FileStateStore:
             )
 
     def set(self, key: str, value: dict[str, Any]) -> None:
+        self._write(key, value)
+
+    def _write(self, key: str, value: dict[str, Any]) -> os.stat_result:
         if not isinstance(value, dict):
             raise StateError(f"state for {key!r} must be a JSON object, got {type(value).__name__}")
         path = self.path_for(key)
         try:
-            write_json_atomic(path, value)
+            return write_json_atomic(path, value)
         except OSError as exc:
             raise StateError(
                 f"cannot write state file {path}: {exc.strerror or exc}",
@@ -257,6 +269,7 @@ class FileStateStore:
         return self._leases.renew(self.path_for(lease.key), lease)
 
     def release(self, lease: Lease) -> None:
+        self._last_commit.pop(lease.key, None)
         self._leases.release(self.path_for(lease.key), lease)
 
     def commit(
@@ -268,17 +281,30 @@ class FileStateStore:
         drop_streams: Collection[str] = (),
     ) -> dict[str, Any]:
         with self._leases.fenced(self.path_for(key), lease):
-            try:
-                stored = self.get(key)
-            except _UnreadableStateFile:
-                # The write below says what is wrong (as a plain write did); the committer's
-                # update holds every bookmark it knows, so nothing it read is lost.
-                stored = {}
+            stored = self._stored(key)
             if drop_streams:
                 stored = drop_bookmarks(stored, set(drop_streams))
             merged = merge_state(stored, update)
-            self.set(key, merged)
+            written = self._write(key, merged)
+            self._last_commit[key] = (_file_version(written), merged)
         return merged
+
+    def _stored(self, key: str) -> dict[str, Any]:
+        """The stored state a commit merges into: what this store last committed when the file
+        is still that version (a job's commits skip re-reading a big state), else read."""
+        last = self._last_commit.pop(key, None)
+        try:
+            version = _file_version(os.stat(self.path_for(key)))
+        except OSError:
+            version = None
+        if last is not None and last[0] == version:
+            return last[1]
+        try:
+            return self.get(key)
+        except _UnreadableStateFile:
+            # The write says what is wrong (as a plain write did); a committer's update holds
+            # every bookmark it knows, so nothing it read is lost.
+            return {}
 
 
 class SingleFileStateStore(FileStateStore):

@@ -159,6 +159,18 @@ def test_commit_merges_per_stream_and_drops_refreshed_streams(make_store: StoreF
     assert store.clear("job") and store.get("job") == {}
 
 
+def test_commit_merges_into_what_is_stored_now(make_store: StoreFactory):
+    """A commit merges into the stored state, also when it changed since the last commit
+    (an unfenced `glue state set`, say), not into what the committing store last wrote."""
+    store = make_store()
+    lease = store.acquire("job", "a", LONG_TTL_S)
+    store.commit("job", {"bookmarks": {"s": 1}}, lease)
+    make_store().set("job", {"bookmarks": {"x": 5}})
+    assert store.commit("job", {"bookmarks": {"t": 1}}, lease) == {"bookmarks": {"x": 5, "t": 1}}
+    assert make_store().get("job") == {"bookmarks": {"x": 5, "t": 1}}
+    store.release(lease)
+
+
 # == the committer holds the lease for a job ======================================================
 
 

@@ -432,6 +432,7 @@ class StateCommitter:
         if keeper is None:
             yield self
             return
+        keeper.check()  # a lease already lost: fail before anything runs
         if self._on_lease_lost is not None:
             keeper.add_listener(self._on_lease_lost)
         self._keeper = keeper

@@ -24,12 +24,12 @@ import pytest
 from glue_test_helpers import SINGER, WAIT_S, run_cli, wait_until, write_json
 
 from glue_runtime.connectors import resolve
-from glue_runtime.errors import LeaseLost, StateLocked
+from glue_runtime.errors import LeaseLost, StateError, StateLocked
 from glue_runtime.result import JobResult
 from glue_runtime.runner import run_job
 from glue_runtime.spec import Endpoint, JobSpec
 from glue_runtime.state import FileStateStore, SingleFileStateStore, StateCommitter
-from glue_runtime.statestore import Lease, StateStore
+from glue_runtime.statestore import Lease, LeaseKeeper, StateStore
 
 REVIEW_TAP = str(SINGER / "review_tap.py")
 REVIEW_TARGET = str(SINGER / "review_target.py")
@@ -175,13 +175,14 @@ def test_commit_merges_into_what_is_stored_now(make_store: StoreFactory):
 
 
 def test_the_heartbeat_keeps_a_lease_past_its_ttl(make_store: StoreFactory):
-    store = make_store(SHORT_TTL_S)
-    committer = StateCommitter(store, "job", heartbeat_s=SHORT_TTL_S / 6)
+    ttl = 2.0  # renewed every 0.05 s: only a thread starved for 2 s would let it lapse
+    store = make_store(ttl)
+    committer = StateCommitter(store, "job", heartbeat_s=0.05)
     with committer.locked():
         first = committer._keeper.lease if committer._keeper else None
         assert first is not None
         # Past the first grant's expiry: only the heartbeat's renewals keep the key.
-        wait_until(lambda: time.time() > first.expires_at + SHORT_TTL_S, "the first ttl to pass")
+        wait_until(lambda: time.time() > first.expires_at + 0.1, "the first ttl to pass")
         assert try_acquire(make_store(), "b") is None
         committer.commit({"bookmarks": {"s": 1}})
     assert make_store().get("job") == {"bookmarks": {"s": 1}}
@@ -236,6 +237,27 @@ def test_a_committer_that_lost_its_lease_stops_committing(tmp_path: Path):
     assert len(lost) == 1 and "took the key over" in str(lost[0])
     assert other.get("job") == {"bookmarks": {"s": 1, "t": 1}}
     other.release(new)
+
+
+class UnreachableStore(FileStateStore):
+    """A store whose renewals fail without an answer (a database that went away)."""
+
+    def renew(self, lease: Lease) -> Lease:
+        raise StateError("connection refused")
+
+
+def test_a_lease_that_cannot_be_renewed_for_its_ttl_is_lost(tmp_path: Path):
+    store = UnreachableStore(tmp_path / "state", lease_ttl_s=SHORT_TTL_S)
+    lost: list[LeaseLost] = []
+    heard = threading.Event()
+    keeper = LeaseKeeper(
+        store, "job", heartbeat_s=SHORT_TTL_S / 6, on_lost=lambda e: (lost.append(e), heard.set())
+    )
+    with keeper:
+        assert heard.wait(WAIT_S)
+        with pytest.raises(LeaseLost, match=r"could not be renewed for 0.3 s.*connection refused"):
+            keeper.check()
+    assert len(lost) == 1
 
 
 def test_a_joined_committer_commits_under_its_callers_lease(tmp_path: Path):

@@ -20,6 +20,7 @@ from typing import Any
 import orjson
 
 from glue_runtime.connectors import Connector, validate_config
+from glue_runtime.defaults import CATALOG_CACHE_DIR
 from glue_runtime.errors import ConnectorError
 from glue_runtime.process import ConnectorFiles, run_to_end
 from glue_runtime.protocol import loads_exact
@@ -29,7 +30,7 @@ from glue_runtime.timeouts import Timeouts
 
 log = logging.getLogger("glue_runtime.discovery")
 
-DEFAULT_CACHE_DIR = Path(".glue") / "catalogs"
+DEFAULT_CACHE_DIR = CATALOG_CACHE_DIR  # a run's is defaults.catalog_cache_dir(its folder)
 DISCOVER_TIMEOUT_S = Timeouts.discover
 
 

@@ -306,7 +306,12 @@ def apply_selection(catalog: CatalogLike, selection: Selection) -> dict[str, Any
                 m["metadata"] = {}
             by_crumb[tuple(m.get("breadcrumb") or ())] = m["metadata"]
 
-        def put(crumb: Breadcrumb, value: bool, _by=by_crumb, _items=items) -> None:
+        def put(
+            crumb: Breadcrumb,
+            value: bool,
+            _by: dict[Breadcrumb, dict[str, Any]] = by_crumb,
+            _items: list[dict[str, Any]] = items,
+        ) -> None:
             md = _by.get(crumb)
             if md is None:
                 md = _by[crumb] = {}

@@ -28,7 +28,7 @@ import copy
 import fnmatch
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -148,9 +148,10 @@ class Field:
     schema: dict[str, Any]
     has_children: bool
 
-    @property
-    def name(self) -> str:
-        return join_path(self.path)
+    name: str = field(init=False, repr=False, compare=False)  # the dotted path
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "name", join_path(self.path))
 
 
 def iter_fields(schema: dict[str, Any]) -> Iterator[Field]:
@@ -219,6 +220,7 @@ class CatalogStream:
             or (INCREMENTAL if self.replication_key else FULL_TABLE)
         )
         self.fields: dict[FieldPath, Field] = {f.path: f for f in iter_fields(self.schema)}
+        self.unsupported: bool = root.get("inclusion") == UNSUPPORTED  # never pulled
         self._selected_cache: dict[Breadcrumb, bool] = {}
 
     def __repr__(self) -> str:
@@ -261,10 +263,6 @@ class CatalogStream:
     def selected(self) -> bool:
         return self.is_selected(())
 
-    @property
-    def unsupported(self) -> bool:
-        return self.inclusion(()) == UNSUPPORTED
-
     def field_names(self) -> list[str]:
         return [f.name for f in self.fields.values()]
 
@@ -294,6 +292,7 @@ class Catalog:
         self.streams: list[CatalogStream] = [
             CatalogStream(e) for e in data["streams"] if isinstance(e, dict)
         ]
+        self.names: list[str] = [s.tap_stream_id for s in self.streams]
         self._by_id = {s.tap_stream_id: s for s in self.streams}
         self._by_name: dict[str, CatalogStream] = {}
         for s in self.streams:
@@ -309,10 +308,6 @@ class Catalog:
     def get(self, name: str) -> CatalogStream | None:
         """A stream by ``tap_stream_id``, else by ``stream`` name."""
         return self._by_id.get(name) or self._by_name.get(name)
-
-    @property
-    def names(self) -> list[str]:
-        return [s.tap_stream_id for s in self.streams]
 
     def __iter__(self) -> Iterator[CatalogStream]:
         return iter(self.streams)

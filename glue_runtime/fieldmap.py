@@ -29,7 +29,7 @@ import difflib
 import json
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -103,13 +103,14 @@ class StreamRule:
     replication_method: str | None = None
     replication_key: str | None = None
 
-    @property
-    def sets_replication(self) -> bool:
-        return self.replication_method is not None or self.replication_key is not None
+    # Worked out once, when the file is read:
+    wildcard: bool = field(init=False, compare=False)  # the key is an fnmatch pattern
+    sets_replication: bool = field(init=False, compare=False)  # a replication method or key
 
-    @property
-    def wildcard(self) -> bool:
-        return is_wildcard(self.pattern)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "wildcard", is_wildcard(self.pattern))
+        sets = self.replication_method is not None or self.replication_key is not None
+        object.__setattr__(self, "sets_replication", sets)
 
 
 @dataclass

@@ -25,12 +25,15 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from glue_runtime import connectors, defaults, protocol
 from glue_runtime.connectors import Connector
+from glue_runtime.discovery import discover
 from glue_runtime.errors import ConfigError
 from glue_runtime.flow import Flow, load_flow, read_json_file
 from glue_runtime.result import JobResult, StreamStats
 from glue_runtime.selection import RunSelection, resolve_for_run
 from glue_runtime.spec import Endpoint, JobSpec
 from glue_runtime.stages import Stage
+from glue_runtime.stages.select import SelectStats, make_selector
+from glue_runtime.stages.transform import make_transform
 from glue_runtime.state import FileStateStore
 from glue_runtime.timeouts import Timeouts
 
@@ -248,8 +251,6 @@ def discover_catalog(
 
     The one place a run, `glue discover` and `glue fieldmap` start ``--discover``.
     """
-    from glue_runtime.discovery import discover
-
     catalog, path, cached = discover(
         tap,
         config,
@@ -287,16 +288,12 @@ def make_stages(
     front: list[Stage] = []
     select_stats = None
     if selection is not None:
-        from glue_runtime.stages.select import SelectStats, make_selector
-
         select_stats = SelectStats()
         front.append(
             make_selector(selection.selection, stats=select_stats, catalog=selection.catalog)
         )
     back: list[Stage] = []
     if etl is not None:
-        from glue_runtime.stages.transform import make_transform
-
         back.append(make_transform(etl, job_context=job_context))
     back.extend(extra)
     if with_mappers:

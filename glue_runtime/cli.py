@@ -417,8 +417,11 @@ def _source_of(
 
 def _limits(flow: str | None, cli: tuple[str, ...] = ()) -> Timeouts:
     """The timeouts for a command: the defaults, under the flow file's, under --timeout."""
-    limits = Timeouts().merged(load_flow(flow).timeouts if flow else None, where="flow")
-    return limits.merged(parse_cli_timeouts(cli), where="--timeout")
+    loaded = load_flow(flow) if flow else None
+    overrides = parse_cli_timeouts(cli)
+    if loaded is None:
+        return defaults.timeouts(overrides, "--timeout")
+    return defaults.flow_timeouts(loaded, overrides)
 
 
 @main.command()

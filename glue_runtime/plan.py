@@ -34,7 +34,7 @@ from glue_runtime.spec import Endpoint, JobSpec
 from glue_runtime.stages import Stage
 from glue_runtime.stages.select import SelectStats, make_selector
 from glue_runtime.stages.transform import make_transform
-from glue_runtime.state import FileStateStore
+from glue_runtime.statestore import StateStore
 from glue_runtime.timeouts import Timeouts
 
 if TYPE_CHECKING:
@@ -87,7 +87,7 @@ class RunRequest:
     tap: str
     tap_config: ConfigLike
     targets: list[tuple[str, dict[str, Any]]]
-    store: FileStateStore
+    store: StateStore
     state_key: str
     mappers: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     catalog: ConfigLike = None

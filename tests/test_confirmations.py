@@ -9,7 +9,7 @@ from pathlib import Path
 
 from scripted_run import committed, emit, rec, run_api, schema, state
 
-from glue_runtime.runner import _Confirmations
+from glue_runtime.confirmations import Confirmations
 from glue_runtime.state import FileStateStore, StateCommitter
 
 
@@ -35,7 +35,7 @@ def s(i: int) -> dict:
 
 def test_commits_the_newest_state_every_target_confirmed():
     c = RecordingCommitter()
-    conf = _Confirmations(c, 2)  # type: ignore[arg-type]
+    conf = Confirmations(c, 2)  # type: ignore[arg-type]
     for i in range(1, 6):
         conf.sent_state(s(i))
     conf.target_emitted(0, s(1))
@@ -52,7 +52,7 @@ def test_commits_the_newest_state_every_target_confirmed():
 
 def test_unknown_state_and_frozen_confirmations_commit_nothing():
     c = RecordingCommitter()
-    conf = _Confirmations(c, 2)  # type: ignore[arg-type]
+    conf = Confirmations(c, 2)  # type: ignore[arg-type]
     conf.sent_state(s(1))
     conf.target_emitted(0, {"made": "up"})
     conf.target_emitted(1, s(1))
@@ -68,7 +68,7 @@ def test_unknown_state_and_frozen_confirmations_commit_nothing():
 
 def test_single_target_commits_only_states_the_job_sent():
     c = RecordingCommitter()
-    conf = _Confirmations(c, 1)  # type: ignore[arg-type]
+    conf = Confirmations(c, 1)  # type: ignore[arg-type]
     assert conf.target_emitted(0, s(7)) is False  # never sent: a log line, not a confirmation
     conf.sent_state(s(7))
     assert conf.target_emitted(0, s(7)) is True
@@ -76,7 +76,7 @@ def test_single_target_commits_only_states_the_job_sent():
     assert c.commits == [s(7)]
 
 
-class SmallWindow(_Confirmations):
+class SmallWindow(Confirmations):
     MAX_PENDING = 3  # so the tests can drop sends from memory
 
 
@@ -94,7 +94,7 @@ def test_a_confirmed_send_dropped_from_memory_still_commits():
 
 def test_a_repeat_of_the_last_confirmation_earns_no_credit():
     c = RecordingCommitter()
-    conf = _Confirmations(c, 2)  # type: ignore[arg-type]
+    conf = Confirmations(c, 2)  # type: ignore[arg-type]
     for value in (s(1), s(2), s(1)):
         conf.sent_state(value)
     conf.target_emitted(0, s(1))
@@ -143,7 +143,7 @@ MAIN = threading.main_thread()
 
 def test_confirmations_are_written_at_most_once_per_interval_and_at_the_end():
     c = ThreadRecordingCommitter()
-    conf = _Confirmations(c, 1, write_interval_s=0.3)  # type: ignore[arg-type]
+    conf = Confirmations(c, 1, write_interval_s=0.3)  # type: ignore[arg-type]
     for i in range(1, 4):
         conf.sent_state(s(i))
         conf.target_emitted(0, s(i))
@@ -167,7 +167,7 @@ def test_confirmations_are_written_at_most_once_per_interval_and_at_the_end():
 
 def test_confirmed_states_are_released(tmp_path: Path):
     # dry_run: count memory, not disk writes
-    conf = _Confirmations(StateCommitter(FileStateStore(tmp_path), "k", dry_run=True), 2)
+    conf = Confirmations(StateCommitter(FileStateStore(tmp_path), "k", dry_run=True), 2)
     pad = "z" * 1000
     tracemalloc.start()
     try:

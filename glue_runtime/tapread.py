@@ -36,8 +36,6 @@ from glue_runtime.protocol import BATCH, RECORD, SCHEMA, STATE, Message
 from glue_runtime.result import StreamStats
 from glue_runtime.secrets import Redactor
 
-_NEWLINE = 10  # b"\n"[0]
-
 
 class Incoming:
     """The line a reader is at: its number, the message parsed from it, and its exact bytes.
@@ -113,7 +111,7 @@ class SingerReader:
         while line := readline(limit + 1):
             line_no += 1
             current.line_no = line_no  # for errors a stage raises about this line's message
-            if line[-1] != _NEWLINE:  # over the bound, or a last line without its newline
+            if line[-1] != 10:  # no b"\n": over the bound, or a last line without one
                 line = self._terminated(line, line_no)
             try:
                 # Numbers a float cannot hold (one cheap byte check) take the exact parse.

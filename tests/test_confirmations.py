@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import sys
 import threading
 import time
 import tracemalloc
@@ -9,7 +11,9 @@ from pathlib import Path
 
 from scripted_run import committed, emit, rec, run_api, schema, state
 
-from glue_runtime.confirmations import Confirmations
+from glue_runtime.confirmations import Confirmations, TargetOutput, bookmarks_not_moved
+from glue_runtime.process import ConnectorProcess
+from glue_runtime.secrets import Redactor
 from glue_runtime.state import FileStateStore, StateCommitter
 
 
@@ -215,3 +219,62 @@ def test_a_lone_surrogate_in_a_target_log_line_is_only_a_warning(tmp_path: Path)
     result = run_api(tmp_path, emit(schema(), rec(1), state(s=1)), [target])
     assert result.ok, result.error
     assert result.state == {"bookmarks": {"s": 1}}
+
+
+# -- TargetOutput: a real target's stdout, credited line by line ----------------------------
+
+
+def _target_printing(lines: list[bytes]) -> ConnectorProcess:
+    """A real process that writes ``lines`` on its stdout, as a target confirming would."""
+    code = "import sys; sys.stdout.buffer.write(sys.stdin.buffer.read())"
+    proc = ConnectorProcess(
+        "target-x", [sys.executable, "-c", code], stdin=True, redactor=Redactor()
+    )
+    proc.stdin.write(b"".join(lines))
+    proc.close_stdin()
+    return proc
+
+
+def test_a_target_stdout_is_credited_in_order_and_what_is_not_a_sent_state_is_counted(caplog):
+    c = RecordingCommitter()
+    conf = Confirmations(c, 1)  # type: ignore[arg-type]
+    for i in (1, 2, 3):
+        conf.sent_state(s(i))
+    lines = [
+        b'{"level": "info", "msg": "a log line"}\n',
+        json.dumps(s(1)).encode() + b"\n",
+        b"\n",
+        json.dumps({"type": "STATE", "value": s(3)}).encode() + b"\n",
+        json.dumps(s(9)).encode() + b"\n",  # never sent
+    ]
+    target = _target_printing(lines)
+    closed: list[tuple[int, int]] = []
+    reader = TargetOutput(
+        0,
+        target,
+        conf,
+        max_line_bytes=1 << 20,
+        redactor=Redactor(),
+        on_commit_error=lambda exc: closed.append((-1, -1)),
+        on_closed=lambda index, code: closed.append((index, code)),
+    )
+    reader.start()
+    reader.thread.join(60)
+    target.close()
+    assert c.commits == [s(1), s(3)]
+    assert reader.ignored_lines == 2
+    assert closed == [(0, 0)]
+    assert "target-x: stdout line 5 is not a STATE this job sent" in caplog.text
+    assert bookmarks_not_moved(conf, ["target-x"], [reader.ignored_lines]) is None
+
+
+def test_the_no_confirmation_warning_names_each_silent_target_and_why():
+    conf = Confirmations(RecordingCommitter(), 2)  # type: ignore[arg-type]
+    assert bookmarks_not_moved(conf, ["a", "b"], [0, 0]) is None  # nothing sent: nothing to say
+    conf.sent_state(s(1))
+    conf.sent_state(s(2))
+    text = bookmarks_not_moved(conf, ["a", "b"], [0, 3])
+    assert text is not None
+    assert text.startswith("bookmarks did not move: the tap sent 2 STATE message(s) but ")
+    assert "a emitted no state on its stdout" in text
+    assert "b wrote 3 stdout line(s), none of them a STATE this job sent" in text

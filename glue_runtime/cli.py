@@ -175,11 +175,29 @@ def _note(message: str, level: str = "info") -> None:
 @click.pass_context
 def main(ctx: click.Context, log_format: str, log_level: str, verbose: bool) -> None:
     """glue_runtime: run Singer connectors with field maps, ETL scripts and bookmarks."""
+    _quick_shutdown()
     logs.setup(log_format, "DEBUG" if verbose else log_level)
     signals = _Signals()
     signals.install()
     ctx.call_on_close(signals.restore)
     ctx.obj = {"log_format": log_format, "signals": signals}
+
+
+_QUICK_SHUTDOWN: list[bool] = []
+
+
+def _quick_shutdown() -> None:
+    """At exit (after the atexit handlers registered later, i.e. everything the command set
+    up), freeze the objects still alive out of the cyclic garbage collector: interpreter
+    shutdown runs collections that walk all of them, 0.1-0.2 s of a tiny job's wall time.
+    Files are still closed and logs flushed; see glue_runtime.launch, which does the same for
+    connector processes. Only for the command line: an embedding program's exit is its own."""
+    if not _QUICK_SHUTDOWN:
+        import atexit
+        import gc
+
+        atexit.register(gc.freeze)
+        _QUICK_SHUTDOWN.append(True)
 
 
 # -- run -------------------------------------------------------------------------------------
@@ -874,8 +892,11 @@ def connectors_list(as_json: bool) -> None:
 @click.argument("name")
 @click.option("--kind", type=click.Choice(["tap", "target"]), help="If the name has both.")
 @click.option("--json", "as_json", is_flag=True, help="As JSON.")
-def connectors_about(name: str, kind: str | None, as_json: bool) -> None:
-    """Show a connector's capabilities and settings (from its --about)."""
+@click.option(
+    "--refresh", is_flag=True, help="Ask the connector again (its cached --about is replaced)."
+)
+def connectors_about(name: str, kind: str | None, as_json: bool, refresh: bool) -> None:
+    """Show a connector's capabilities and settings (from its --about, cached per version)."""
     kinds = [kind] if kind else ["tap", "target"]
     found = []
     for k in kinds:
@@ -886,6 +907,8 @@ def connectors_about(name: str, kind: str | None, as_json: bool) -> None:
     if not found:
         connectors.resolve(name, kinds[0])  # type: ignore[arg-type]  # raises with suggestions
     for c in found:
+        if refresh:
+            c.about(refresh=True)
         info = connectors.describe(c)
         if as_json:
             _echo_json(info)

@@ -34,8 +34,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from glue_runtime.errors import ConfigError
 from glue_runtime.protocol import loads_exact
 from glue_runtime.timeouts import parse_timeouts
@@ -324,6 +322,8 @@ def load_flow(path: str | Path) -> Flow:
         raise ConfigError(f"flow file {p} does not exist") from None
     except (OSError, UnicodeDecodeError) as exc:  # a folder, no permission, not text
         raise ConfigError(f"cannot read flow file {p}: {getattr(exc, 'strerror', exc)}") from None
+    import yaml  # only flow files need it: a run from options starts faster without it
+
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:

@@ -304,53 +304,56 @@ def surely_valid(schema: Any, value: Any) -> bool:
         return True
     if not isinstance(schema, dict):
         return False
-    for key in schema:
-        if key not in _HANDLED and key not in _ANNOTATIONS:
-            return False
-    if "type" in schema:
-        types = schema["type"]
-        names = [types] if isinstance(types, str) else types
-        if not isinstance(names, list) or not names:
-            return False
-        for name in names:
-            if name not in _TYPES:
-                return False
-        if not any(_TYPES[name](value) for name in names):
-            return False
-    for key in ("enum", "const"):
-        if key in schema:
-            allowed = schema[key] if key == "enum" else [schema[key]]
-            if not isinstance(allowed, list):
-                return False
-            if isinstance(value, str):
-                if not any(isinstance(a, str) and a == value for a in allowed):
-                    return False
-            elif value is not None or not any(a is None for a in allowed):
-                return False  # numbers, booleans, containers: jsonschema's equality decides
+    if any(key not in _HANDLED and key not in _ANNOTATIONS for key in schema):
+        return False
+    if "type" in schema and not _type_ok(schema["type"], value):
+        return False
+    if not _enum_ok(schema, value):
+        return False
     if isinstance(value, dict):
-        required = schema.get("required", [])
-        if not isinstance(required, list) or not all(isinstance(r, str) for r in required):
-            return False
-        if any(r not in value for r in required):
-            return False
-        props = schema.get("properties", {})
-        if not isinstance(props, dict):
-            return False
-        for name, sub in props.items():
-            if name in value and not surely_valid(sub, value[name]):
-                return False
-        if "additionalProperties" in schema:
-            extra = schema["additionalProperties"]
-            for name in value:
-                if name not in props and not surely_valid(extra, value[name]):
-                    return False
-    elif isinstance(value, list) and "items" in schema:
+        return _object_ok(schema, value)
+    if isinstance(value, list) and "items" in schema:
         items = schema["items"]
-        if not isinstance(items, dict | bool):
+        return isinstance(items, dict | bool) and all(surely_valid(items, v) for v in value)
+    return True
+
+
+def _type_ok(types: Any, value: Any) -> bool:
+    names = [types] if isinstance(types, str) else types
+    if not isinstance(names, list) or not names or any(n not in _TYPES for n in names):
+        return False
+    return any(_TYPES[name](value) for name in names)
+
+
+def _enum_ok(schema: dict[str, Any], value: Any) -> bool:
+    for key in ("enum", "const"):
+        if key not in schema:
+            continue
+        allowed = schema[key] if key == "enum" else [schema[key]]
+        if not isinstance(allowed, list):
             return False
-        for item in value:
-            if not surely_valid(items, item):
+        if isinstance(value, str):
+            if not any(isinstance(a, str) and a == value for a in allowed):
                 return False
+        elif value is not None or not any(a is None for a in allowed):
+            return False  # numbers, booleans, containers: jsonschema's equality decides
+    return True
+
+
+def _object_ok(schema: dict[str, Any], value: dict[str, Any]) -> bool:
+    required = schema.get("required", [])
+    if not isinstance(required, list) or not all(isinstance(r, str) for r in required):
+        return False
+    if any(r not in value for r in required):
+        return False
+    props = schema.get("properties", {})
+    if not isinstance(props, dict):
+        return False
+    if any(name in value and not surely_valid(sub, value[name]) for name, sub in props.items()):
+        return False
+    if "additionalProperties" in schema:
+        extra = schema["additionalProperties"]
+        return all(surely_valid(extra, v) for name, v in value.items() if name not in props)
     return True
 
 

@@ -34,7 +34,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import orjson
-import yaml
 
 from glue_runtime.catalog import (
     FULL_TABLE,
@@ -154,6 +153,8 @@ def load_field_map(path: str | Path) -> FieldMap:
             ) from None
         is_json = True
     else:
+        import yaml  # only field map files need it: a run without one starts faster
+
         try:
             data = yaml.safe_load(text)
         except yaml.YAMLError as exc:

@@ -61,6 +61,7 @@ from glue_runtime.protocol import BATCH, RECORD, SCHEMA, STATE, Message
 from glue_runtime.result import JobResult, StreamStats, describe_count
 from glue_runtime.secrets import Redactor, secret_values
 from glue_runtime.spec import JobSpec, job_secrets
+from glue_runtime.stages.stats import collect as collect_stage_stats
 from glue_runtime.state import StateCommitter
 from glue_runtime.timeouts import describe
 
@@ -831,6 +832,7 @@ class Job:
             error=error,
             started=self._tap is not None or bool(self._targets),
             warnings=self.warnings,
+            stages=collect_stage_stats([*spec.stages, *spec.after_mappers]),
         )
         if result.started:  # a config error ran nothing: its message says all there is
             self._log_summary(result)

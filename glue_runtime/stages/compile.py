@@ -20,6 +20,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from glue_runtime.protocol import Message
@@ -86,6 +87,7 @@ class _Writer:
             "_list_ok": _list_ok,
             "_project_list": _project_list,
             "_with_record": _with_record,
+            "_NUMBERS": _NUMBERS,
         }
 
     def add(self, indent: int, *lines: str) -> None:
@@ -134,12 +136,22 @@ def _select(w: _Writer, sel: SelectSteps | None) -> None:
 # -- the map --------------------------------------------------------------------------------
 
 
+_NUMBERS = frozenset({int, float, Decimal})  # no __len__: the size guards cannot refuse them
+_INLINE = {"safe_mult": ast.Mult, "safe_add": ast.Add}
+
+
 class _Fields(ast.NodeTransformer):
     """Field names in an expression -> lookups in the record (``sel['name']``): the record
-    is the expression's namespace, as when the maps evaluate it with the record as locals."""
+    is the expression's namespace, as when the maps evaluate it with the record as locals.
 
-    def __init__(self, prefix: str) -> None:
+    The size guards (``safe_mult(a, b)``, ``safe_add(a, b)``) get a plain-number shortcut:
+    ``a * b`` when both are int, float or Decimal (which the guards pass as they are), the
+    guard otherwise. Each operand is evaluated once, into a local of the record function."""
+
+    def __init__(self, prefix: str, tag: str) -> None:
         self.prefix = prefix
+        self.tag = tag
+        self.temps = 0
 
     def visit_Name(self, node: ast.Name) -> ast.AST:
         if node.id.startswith(self.prefix):
@@ -147,10 +159,38 @@ class _Fields(ast.NodeTransformer):
         key = ast.Constant(node.id)
         return ast.copy_location(ast.Subscript(ast.Name("sel", ast.Load()), key, ast.Load()), node)
 
+    def visit_Call(self, node: ast.Call) -> ast.AST:
+        self.generic_visit(node)
+        assert isinstance(node.func, ast.Name)
+        op = _INLINE.get(node.func.id.removeprefix(self.prefix))
+        if op is None or len(node.args) != 2 or node.keywords:
+            return node
+        a, b = (self._temp() for _ in range(2))
+        checks = [
+            ast.Compare(
+                ast.Call(ast.Name("type", ast.Load()), [ast.NamedExpr(t, arg)], []),
+                [ast.In()],
+                [ast.Name("_NUMBERS", ast.Load())],
+            )
+            for t, arg in zip((a, b), node.args, strict=True)
+        ]
+        both = ast.BinOp(checks[0], ast.BitAnd(), checks[1])  # both sides always evaluated
+        plain = ast.BinOp(self._load(a), op(), self._load(b))
+        guarded = ast.Call(node.func, [self._load(a), self._load(b)], [])
+        return ast.IfExp(both, plain, guarded)
 
-def _expression(step: Step, prefix: str) -> str:
+    def _temp(self) -> ast.Name:
+        self.temps += 1
+        return ast.Name(f"_{self.tag}_{self.temps}", ast.Store())
+
+    @staticmethod
+    def _load(name: ast.Name) -> ast.Name:
+        return ast.Name(name.id, ast.Load())
+
+
+def _expression(step: Step, prefix: str, tag: str) -> str:
     tree = ast.parse(step.code, mode="eval")
-    return ast.unparse(ast.fix_missing_locations(_Fields(prefix).visit(tree)))
+    return ast.unparse(ast.fix_missing_locations(_Fields(prefix, tag).visit(tree)))
 
 
 def _in_place(m: MapSteps, required: tuple[str, ...]) -> bool:
@@ -177,7 +217,7 @@ def _map_reads(w: _Writer, m: MapSteps, prefix: str) -> list[tuple[Step, str]]:
     w.add(1, f"# map {m.name!r}", "try:")
     for i, step in enumerate(m.steps):
         if step.kind == "compute":
-            w.add(2, f"v{i} = {_expression(step, prefix)}")
+            w.add(2, f"v{i} = {_expression(step, prefix, f'v{i}')}")
         elif step.kind == "rename":
             w.add(2, f"v{i} = sel.get({step.arg!r}, _MISSING)")
         else:

@@ -9,7 +9,9 @@ Many taps ignore the catalog they are given, so the selection is enforced here t
 - STATE and unknown message types pass through untouched.
 
 Work per stream happens once per SCHEMA: the kept keys and a compiled projection per object
-level. For the usual record the per-record path is one dict copy, a ``del`` per deselected key
+level; the top level becomes the plan's :class:`~glue_runtime.stages.plan.SelectSteps`, which
+the stage compiles with the rest of the stream's plan (stages/compile.py). For the usual
+record the per-record path is one dict copy, a ``del`` per deselected key
 and C-level ``frozenset.issuperset`` checks for unknown keys, at the top and in each nested
 object nothing is deselected from (those are passed on whole, not rebuilt). Records with
 unknown keys or absent deselected keys take a complete, slower path. The input message and

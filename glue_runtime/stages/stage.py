@@ -196,12 +196,12 @@ class _Pass:
 
     def message(self, msg: Message) -> list[Message]:
         """A message the loop does not handle itself; sets ``current`` for a RECORD."""
-        t = time.perf_counter()
         self.current = None
         mtype = msg.get("type")
+        if mtype == RECORD:  # the first of a run of one stream's records: timed as records are
+            return self._first_record(msg)
+        t = time.perf_counter()
         try:
-            if mtype == RECORD:
-                return self._first_record(msg)
             if mtype == SCHEMA:
                 return self._schema(msg)
             if mtype == STATE:
@@ -302,18 +302,16 @@ class _Pass:
         check = runner.check_steps(s, maps) if maps is not None else None
         script = None if maps is not None else runner.script.name
         plan = StreamPlan(stream, out_name, keys, steps, maps, script, check)
-        holder: list[Route] = []
 
         def general(msg: Message, position: int) -> RecordResult:
-            route = holder[0]
-            route.counts.general += 1
+            """The script's general path for one record, counted."""
+            counts.general += 1
             res = runner.record(s, msg, position)
             if res is not None:
                 route.general_out += 1 if type(res) is dict else len(res)
             return res
 
         route = Route(plan, compile_plan(plan, general), counts)
-        holder.append(route)
         return route
 
     def _route_without_schema(self, msg: Message) -> Route:

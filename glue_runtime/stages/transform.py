@@ -5,6 +5,12 @@ schema and key properties; the output's SCHEMA goes out before any record of tha
 Per RECORD: ``transform(view, ctx)`` with a read-only view of the record, then routing and
 (for records the script built) validation against the output schema with fastjsonschema.
 
+:class:`ScriptRunner` is that work for one pass; the stage's loop is
+:mod:`glue_runtime.stages.stage`'s, which compiles each stream's plan (a declarative map's
+steps with the checks of what they change, see :meth:`ScriptRunner.map_steps` and
+:meth:`ScriptRunner.check_steps`) and calls :meth:`ScriptRunner.record`, the general path,
+for scripts and for anything the compiled code does not cover.
+
 Rules (docs/etl.md has the user-facing version):
 
 - a record the script returns unchanged (``return record``) to an unchanged stream is the tap's

@@ -276,18 +276,33 @@ def _map(w: _Writer, plan: StreamPlan, m: MapSteps) -> None:
     _checks(w, plan, values)
     in_place = _in_place(m, required)
     if required and in_place:
-        need = w.name("need", _needed(m, required))
-        w.add(1, f"if not sel.keys() >= {need}:  # required: {', '.join(required)}")
-        w.add(2, "return general(_with_record(msg, rec, sel), position)")
+        _has(w, "sel", sorted(_needed(m, required)), f"required: {', '.join(required)}")
     _map_writes(w, m, values, in_place)
     if required and not in_place:
-        req = w.name("need", frozenset(required))
-        w.add(1, f"if not out.keys() >= {req}:")
-        w.add(2, "return general(_with_record(msg, rec, sel), position)")
-    w.add(1, f"new = {{'type': 'RECORD', 'stream': {plan.output!r}, 'record': out}}")
-    w.add(1, "if len(msg) > 3:")
-    w.add(2, "if 'version' in msg:", "    new['version'] = msg['version']")
-    w.add(2, "if 'time_extracted' in msg:", "    new['time_extracted'] = msg['time_extracted']")
+        _has(w, "out", list(required), "required")
+    _message(w, plan.output)
+
+
+def _has(w: _Writer, var: str, names: list[str], why: str) -> None:
+    """Code sending a record without all of ``names`` to the general path."""
+    if len(names) <= 4:  # a few ``in`` tests beat a set comparison
+        test = " or ".join(f"{k!r} not in {var}" for k in names)
+    else:
+        test = f"not {var}.keys() >= {w.name('need', frozenset(names))}"
+    w.add(1, f"if {test}:  # {why}")
+    w.add(2, "return general(_with_record(msg, rec, sel), position)")
+
+
+def _message(w: _Writer, output: str | None) -> None:
+    """Code returning the new RECORD message: the output stream, the record, and the
+    input's ``version`` and ``time_extracted`` (the usual shapes as one dict display)."""
+    head = f"'type': 'RECORD', 'stream': {output!r}, 'record': out"
+    w.add(1, "n = len(msg)", "if n == 3:", f"    return {{{head}}}")
+    w.add(1, "if n == 4 and 'time_extracted' in msg:")
+    w.add(2, f"return {{{head}, 'time_extracted': msg['time_extracted']}}")
+    w.add(1, f"new = {{{head}}}")
+    w.add(1, "if 'version' in msg:", "    new['version'] = msg['version']")
+    w.add(1, "if 'time_extracted' in msg:", "    new['time_extracted'] = msg['time_extracted']")
     w.add(1, "return new")
 
 

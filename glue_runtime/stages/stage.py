@@ -45,8 +45,8 @@ class Route:
         self.counts = counts
         self.position = 0  # records of the stream so far (ctx.position for scripts)
         self.stream: Any = None  # the script's stream state, when there is a script
-        self.general_out = 0  # RECORDs the general path sent (the rest came compiled)
-        self.fast_out = 0
+        self.general_out = 0  # single RECORDs the general path returned
+        self.fast_out = 0  # single RECORDs the record function returned (general ones too)
 
 
 class PlanStage:
@@ -307,8 +307,8 @@ class _Pass:
             """The script's general path for one record, counted."""
             counts.general += 1
             res = runner.record(s, msg, position)
-            if res is not None:
-                route.general_out += 1 if type(res) is dict else len(res)
+            if type(res) is dict:
+                route.general_out += 1
             return res
 
         route = Route(plan, compile_plan(plan, general), counts)

@@ -18,6 +18,7 @@ from glue_runtime.errors import (
     DataError,
     GlueError,
     Interrupted,
+    LeaseLost,
     MapperFailed,
     ProtocolError,
     StateError,
@@ -32,6 +33,7 @@ from glue_runtime.protocol import Message
 from glue_runtime.result import JobResult, StreamStats
 from glue_runtime.stages import Stage
 from glue_runtime.state import FileStateStore, SingleFileStateStore
+from glue_runtime.statestore import Lease, StateStore
 
 __version__ = "0.1.0"
 
@@ -46,6 +48,8 @@ __all__ = [
     "GlueError",
     "Interrupted",
     "JobResult",
+    "Lease",
+    "LeaseLost",
     "MapperFailed",
     "Message",
     "ProtocolError",
@@ -53,6 +57,7 @@ __all__ = [
     "Stage",
     "StateError",
     "StateLocked",
+    "StateStore",
     "StreamStats",
     "TapFailed",
     "TargetFailed",

@@ -111,6 +111,12 @@ class StateLocked(StateError):
     """Another run holds the lock on the same state key."""
 
 
+class LeaseLost(StateError):
+    """This run's lease on its state key is gone: it stopped renewing it long enough for
+    another run to take the key over (or it was released). Its commits are refused from then
+    on, so it never writes over the new holder's state."""
+
+
 class Interrupted(GlueError):
     """The job was stopped by SIGINT, SIGTERM or SIGHUP and drained (exit 130)."""
 
@@ -125,8 +131,9 @@ EXIT_CODES: dict[int, str] = {
     3: "a connector (tap, mapper or target) failed, or outlived a timeout and was stopped",
     4: "data error: malformed Singer message, value nested too deep, RECORD before its SCHEMA "
     "where an ETL script or map needs it, or the ETL script / map failed on a record",
-    5: "state error: the state store is locked by another run, or the lock or state file cannot "
-    "be created, read or written, or holds no JSON object",
+    5: "state error: the state store is locked by another run, or this run lost its lease on the "
+    "state key to another run, or the lock or state file cannot be created, read or written, or "
+    "holds no JSON object",
     130: "interrupted by SIGINT/SIGTERM/SIGHUP: during start-up nothing ran; during a job it "
     "drained and committed what the targets confirmed",
 }

@@ -33,7 +33,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from glue_runtime.errors import ConnectorError, ConnectorTimeout
 from glue_runtime.logs import ConnectorLines
@@ -202,7 +202,7 @@ def remove_stale_folders(parent: str | None = None) -> list[Path]:
     Only this user's folders whose owner process is gone; returns what was removed.
     """
     base = Path(parent or tempfile.gettempdir())
-    removed = []
+    removed: list[Path] = []
     try:
         entries = list(os.scandir(base))
     except OSError:
@@ -297,7 +297,8 @@ class ConnectorProcess:
             ) from None
         if self.proc.stdout is not None:  # same buffering, plus a note of when data arrives
             self.proc.stdout = io.BufferedReader(
-                _ActivityReader(self.proc.stdout.detach(), self), 1024 * 1024
+                _ActivityReader(cast(io.BufferedReader, self.proc.stdout).detach(), self),
+                1024 * 1024,
             )
         self._stderr_thread = threading.Thread(
             target=self._relay_stderr, name=f"{label}-stderr", daemon=True

@@ -372,8 +372,9 @@ def target_state(line: bytes) -> dict[str, Any] | None:
         return None
     mtype = value.get("type")
     if type(mtype) is str:
-        if mtype.upper() == STATE and isinstance(value.get("value"), dict):
-            return value["value"]
+        state = value.get("value")
+        if mtype.upper() == STATE and isinstance(state, dict):
+            return state
         return None
     return value
 

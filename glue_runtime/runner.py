@@ -781,14 +781,16 @@ class Job:
         started = time.monotonic()
         committer: StateCommitter | None = None
         try:
-            committer = StateCommitter(spec.store, spec.state_key)  # reads the state file
+            committer = StateCommitter(  # reads the state file
+                spec.store, spec.state_key, on_lease_lost=self._stop_committing
+            )
             self._confirm = _Confirmations(
                 committer, len(spec.targets), spec.state_write_interval_s, self._stop_committing
             )
             self._collect_secrets()
             self._validate()
             remove_stale_folders()  # configs, credentials included, of runs killed with -9
-            lock = committer.locked() if spec.hold_lock else contextlib.nullcontext()
+            lock = committer.locked() if spec.hold_lock else committer.joined()
             with lock:
                 self._phase = "running"
                 Job.jobs_started += 1

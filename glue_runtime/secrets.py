@@ -142,7 +142,7 @@ def _base64_cores(value: str) -> set[str]:
     alignments it can have inside a longer encoded text (``user:password`` in a Basic
     ``Authorization`` header, a config encoded whole), standard and URL-safe alphabets."""
     raw = value.encode()
-    cores = set()
+    cores: set[str] = set()
     for pad in range(3):
         encoded = base64.b64encode(b"\0" * pad + raw).decode().rstrip("=")
         start = -(-8 * pad // 6)  # the first character holding no pad bit

@@ -15,7 +15,7 @@ from glue_runtime.connectors import Connector
 from glue_runtime.result import StreamStats
 from glue_runtime.secrets import secret_values
 from glue_runtime.stages import Stage
-from glue_runtime.state import FileStateStore
+from glue_runtime.statestore import StateStore
 from glue_runtime.timeouts import Timeouts
 
 
@@ -37,7 +37,7 @@ class JobSpec:
 
     tap: Endpoint
     targets: list[Endpoint]
-    store: FileStateStore
+    store: StateStore
     state_key: str
     catalog: dict[str, Any] | None = None
     stages: Sequence[Stage] = ()

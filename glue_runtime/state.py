@@ -8,27 +8,49 @@ Three rules make it safe:
 - writes are atomic: a temp file in the same folder, fsync, rename, fsync of the folder;
 - bookmarks merge per stream: a commit replaces the bookmarks of the streams it carries and keeps
   the others, so a run over a subset of streams, or a full refresh, never drops other bookmarks;
-- a lock file (``fcntl.flock``) stops two runs on the same key at once, with a clear error.
+- a lease per key (``glue_runtime.statestore``: owner, fencing token, expiry renewed by a
+  heartbeat) stops two runs on the same key at once, with a clear error, and refuses the commits
+  of a run that lost it. The file store keeps it with a lock file its holder keeps flocked and a
+  lease record beside the state file (``glue_runtime.filelease``).
 """
 
 from __future__ import annotations
 
 import contextlib
-import errno
-import fcntl
 import logging
 import os
 import re
 import shlex
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from glue_runtime.errors import StateError, StateLocked
+from glue_runtime.errors import LeaseLost, StateError
+from glue_runtime.filelease import FileLeases, StateLock, real_path
 from glue_runtime.protocol import dumps_exact, loads_exact
+from glue_runtime.statestore import (
+    DEFAULT_LEASE_TTL_S,
+    Lease,
+    LeaseKeeper,
+    StateStore,
+    held_lease,
+)
+
+__all__ = [  # what other modules import from here (StateLock and real_path live in filelease)
+    "DEFAULT_STATE_DIR",
+    "FileStateStore",
+    "SingleFileStateStore",
+    "StateCommitter",
+    "StateLock",
+    "drop_bookmarks",
+    "merge_state",
+    "read_json",
+    "real_path",
+    "write_json_atomic",
+]
 
 log = logging.getLogger("glue_runtime.state")
 
@@ -65,23 +87,12 @@ def drop_bookmarks(state: dict[str, Any], streams: set[str]) -> dict[str, Any]:
     return {**state, "bookmarks": kept}
 
 
-def real_path(path: Path | str) -> Path:
-    """The file a path names once symlinks are followed (absolute).
-
-    A symlink loop is an OSError (ELOOP) on every Python version, so callers handle it as the
-    other file system errors (3.11 and 3.12 raise RuntimeError).
-    """
-    try:
-        return Path(path).resolve()
-    except RuntimeError:
-        raise OSError(errno.ELOOP, os.strerror(errno.ELOOP), str(path)) from None
-
-
-def write_json_atomic(path: Path, value: Any) -> None:
+def write_json_atomic(path: Path, value: Any) -> os.stat_result:
     """Write JSON to ``path`` so a reader sees the old file or the new one, never half of one.
 
     A symlink is followed: the file it points to is replaced and the link stays (renaming a
     temp file over the link itself would turn it into a plain file and leave the real one old).
+    Returns the new file's stat (its inode and times stay the same through the rename).
     """
     path = real_path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -92,6 +103,7 @@ def write_json_atomic(path: Path, value: Any) -> None:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
+            written = os.fstat(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -102,6 +114,16 @@ def write_json_atomic(path: Path, value: Any) -> None:
         os.fsync(dir_fd)
     finally:
         os.close(dir_fd)
+    return written
+
+
+def _file_version(stat: os.stat_result) -> tuple[int, int, int, int]:
+    """What changes whenever a state file is replaced: a write makes a new inode."""
+    return (stat.st_dev, stat.st_ino, stat.st_mtime_ns, stat.st_size)
+
+
+class _UnreadableStateFile(StateError):
+    """The state file exists but cannot be read (a folder in its place, its permissions)."""
 
 
 def read_json(path: Path) -> Any:
@@ -111,7 +133,7 @@ def read_json(path: Path) -> Any:
     except FileNotFoundError:
         return None
     except OSError as exc:
-        raise StateError(f"cannot read state file {path}: {exc.strerror}") from None
+        raise _UnreadableStateFile(f"cannot read state file {path}: {exc.strerror}") from None
     if not data.strip():
         return None
     try:
@@ -135,94 +157,23 @@ def _json_kind(value: Any) -> str:
     return kinds.get(type(value), type(value).__name__)
 
 
-class StateLock:
-    """An exclusive, non-blocking lock on one state file, released when the holder exits."""
-
-    def __init__(self, path: Path, key: str) -> None:
-        # Named after the real file: a run through a symlink and a run on the file it points
-        # to must take the same lock.
-        try:
-            real = real_path(path)
-        except OSError:  # a symlink loop: acquire() names it
-            real = Path(path)
-        self.path = real.with_name(real.name + ".lock")
-        self.key = key
-        self._fd: int | None = None
-
-    def acquire(self) -> None:
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        except OSError as exc:
-            raise self._cannot_lock(exc) from None
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
-            os.close(fd)
-            raise StateLocked(
-                f"another run holds the lock on state key {self.key!r} (pid {holder}, "
-                f"lock file {self.path})",
-                hint="wait for that run to finish; two runs on one key would overwrite "
-                "each other's bookmarks",
-            ) from None
-        except OSError as exc:  # a file system without locks, say
-            os.close(fd)
-            raise self._cannot_lock(exc) from None
-        try:  # the holder's pid, for the error another run gets; the lock holds without it
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, str(os.getpid()).encode(), 0)
-        except OSError as exc:
-            log.warning("could not write the pid into lock file %s: %s", self.path, exc.strerror)
-        self._fd = fd
-
-    def _cannot_lock(self, exc: OSError) -> StateError:
-        """The error for a lock file that cannot be created or locked, with what to do."""
-        if isinstance(exc, IsADirectoryError) or self.path.is_dir():
-            what = "the lock path is a folder"
-            hint = f"remove the folder {self.path} (runs create this lock file themselves)"
-        elif isinstance(exc, NotADirectoryError):
-            what = "a part of its folder's path is a file, not a folder"
-            hint = "give a state file or state folder whose parent folders are folders"
-        elif exc.errno == errno.ENOSPC:
-            what = "the disk is full"
-            hint = "free some space on that disk, then run again"
-        elif exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-            what = "the folder is read-only or not writable by this user"
-            hint = (
-                "make the state folder writable by this user (check its permissions, and "
-                "that the disk is not mounted read-only), or use --state-dir / --state-file "
-                "somewhere writable"
-            )
-        else:
-            what = exc.strerror or str(exc)
-            hint = "check that the state folder exists and is writable and the disk has room"
-        return StateError(
-            f"cannot lock state key {self.key!r} with lock file {self.path}: {what} "
-            f"({exc.strerror or exc})",
-            hint=hint,
-        )
-
-    def release(self) -> None:
-        if self._fd is not None:
-            with contextlib.suppress(OSError):
-                os.ftruncate(self._fd, 0)
-            os.close(self._fd)  # closing drops the flock
-            self._fd = None
-
-    def __enter__(self) -> StateLock:
-        self.acquire()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.release()
-
-
 class FileStateStore:
-    """State kept as JSON files: one per key in a folder, or one explicit file."""
+    """State kept as JSON files: one per key in a folder, or one explicit file.
 
-    def __init__(self, directory: Path | str = DEFAULT_STATE_DIR) -> None:
+    Implements :class:`~glue_runtime.statestore.StateStore`; its leases are in
+    ``glue_runtime.filelease``. ``lease_ttl_s``: how long a run's lease outlives its last
+    renewal (runs renew every third of it); only a run that stops renewing while alive (a
+    paused process, a machine asleep) loses its key after it, as a dead run's flock is dropped
+    by the OS at once.
+    """
+
+    def __init__(
+        self, directory: Path | str = DEFAULT_STATE_DIR, *, lease_ttl_s: float = DEFAULT_LEASE_TTL_S
+    ) -> None:
         self.directory = Path(directory)
+        self.lease_ttl_s = lease_ttl_s
+        self._leases = FileLeases()
+        self._last_commit: dict[str, tuple[tuple[int, int, int, int], dict[str, Any]]] = {}
 
     def path_for(self, key: str) -> Path:
         if not _KEY_RE.match(key):
@@ -275,11 +226,14 @@ class FileStateStore:
             )
 
     def set(self, key: str, value: dict[str, Any]) -> None:
+        self._write(key, value)
+
+    def _write(self, key: str, value: dict[str, Any]) -> os.stat_result:
         if not isinstance(value, dict):
             raise StateError(f"state for {key!r} must be a JSON object, got {type(value).__name__}")
         path = self.path_for(key)
         try:
-            write_json_atomic(path, value)
+            return write_json_atomic(path, value)
         except OSError as exc:
             raise StateError(
                 f"cannot write state file {path}: {exc.strerror or exc}",
@@ -300,19 +254,65 @@ class FileStateStore:
             ) from None
         return True
 
-    def lock(self, key: str) -> StateLock:
-        return StateLock(self.path_for(key), key)
+    def lock(self, key: str) -> LeaseKeeper:
+        """A lease on ``key`` held with a heartbeat, as a context manager (`glue state set`)."""
+        return LeaseKeeper(self, key)
 
     def location(self, key: str) -> str:
         return str(self.path_for(key))
+
+    # -- leases (see glue_runtime.statestore for the contract) -----------------------------
+    def acquire(self, key: str, owner: str, ttl_s: float) -> Lease:
+        return self._leases.acquire(self.path_for(key), key, owner, ttl_s)
+
+    def renew(self, lease: Lease) -> Lease:
+        return self._leases.renew(self.path_for(lease.key), lease)
+
+    def release(self, lease: Lease) -> None:
+        self._last_commit.pop(lease.key, None)
+        self._leases.release(self.path_for(lease.key), lease)
+
+    def commit(
+        self,
+        key: str,
+        update: dict[str, Any],
+        lease: Lease,
+        *,
+        drop_streams: Collection[str] = (),
+    ) -> dict[str, Any]:
+        with self._leases.fenced(self.path_for(key), lease):
+            stored = self._stored(key)
+            if drop_streams:
+                stored = drop_bookmarks(stored, set(drop_streams))
+            merged = merge_state(stored, update)
+            written = self._write(key, merged)
+            self._last_commit[key] = (_file_version(written), merged)
+        return merged
+
+    def _stored(self, key: str) -> dict[str, Any]:
+        """The stored state a commit merges into: what this store last committed when the file
+        is still that version (a job's commits skip re-reading a big state), else read."""
+        last = self._last_commit.pop(key, None)
+        try:
+            version = _file_version(os.stat(self.path_for(key)))
+        except OSError:
+            version = None
+        if last is not None and last[0] == version:
+            return last[1]
+        try:
+            return self.get(key)
+        except _UnreadableStateFile:
+            # The write says what is wrong (as a plain write did); a committer's update holds
+            # every bookmark it knows, so nothing it read is lost.
+            return {}
 
 
 class SingleFileStateStore(FileStateStore):
     """A store of exactly one key backed by a file the user named (``--state-file``)."""
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, *, lease_ttl_s: float = DEFAULT_LEASE_TTL_S) -> None:
         self.file = Path(path)
-        super().__init__(self.file.parent)
+        super().__init__(self.file.parent, lease_ttl_s=lease_ttl_s)
 
     def path_for(self, key: str) -> Path:
         return self.file
@@ -327,15 +327,25 @@ class StateCommitter:
     The runner stages each STATE value every target has confirmed and writes the newest at
     most once per interval, and at the end: a tap emitting a STATE per record must not cost
     two fsyncs per record.
+
+    Inside :meth:`locked` the committer holds the key's lease (a :class:`LeaseKeeper`
+    renewing it every ``heartbeat_s``) and every write is a fenced ``store.commit``; once the
+    lease is lost, writes raise LeaseLost and ``on_lease_lost`` hears of it at once. Inside
+    :meth:`joined` it commits under the lease its caller holds in this process (a batch job's
+    phases). Outside both it writes with ``store.set``, unfenced (tests, dry runs).
     """
 
     def __init__(
         self,
-        store: FileStateStore,
+        store: StateStore,
         key: str,
         *,
         full_refresh_streams: set[str] | None = None,
         dry_run: bool = False,
+        owner: str | None = None,
+        lease_ttl_s: float | None = None,
+        heartbeat_s: float | None = None,
+        on_lease_lost: Callable[[LeaseLost], None] | None = None,
     ) -> None:
         self.store = store
         self.key = key
@@ -343,8 +353,12 @@ class StateCommitter:
         self.current = self.base
         self.commits = 0
         self._staged: dict[str, Any] | None = None  # merged, not yet written
+        self._dropped: set[str] = set()  # streams whose bookmarks the staged state drops
         self._refresh = set(full_refresh_streams or ())
         self._dry_run = dry_run
+        self._owner, self._ttl_s, self._heartbeat_s = owner, lease_ttl_s, heartbeat_s
+        self._on_lease_lost = on_lease_lost
+        self._keeper: LeaseKeeper | None = None
 
     def mark_full_refresh(self, stream: str) -> None:
         """Drop this stream's stored bookmark at the next commit (it is being re-read whole)."""
@@ -360,22 +374,71 @@ class StateCommitter:
         latest = self._staged if self._staged is not None else self.current
         merged = drop_bookmarks(latest, self._refresh) if self._refresh else latest
         self._staged = merge_state(merged, value)
+        self._dropped |= self._refresh
         self._refresh.clear()
 
     def write(self) -> None:
-        """Write the staged state, if any (raises StateError; it stays staged then)."""
+        """Write the staged state, if any (raises StateError; it stays staged then).
+
+        Under a lease that was lost it raises LeaseLost even with nothing staged: the job
+        must not end as if its state were safe.
+        """
+        keeper = self._keeper
+        lease = keeper.check() if keeper is not None else None
         staged = self._staged
         if staged is None:
             return
-        if not self._dry_run:
+        if self._dry_run:
+            pass
+        elif lease is None:
             self.store.set(self.key, staged)
+        else:
+            assert keeper is not None
+            try:
+                staged = self.store.commit(self.key, staged, lease, drop_streams=self._dropped)
+            except LeaseLost as exc:
+                keeper.mark_lost(exc, notify=False)  # the caller handles what it raises
+                raise
         self.current = staged
         self._staged = None
+        self._dropped = set()
         self.commits += 1
 
     @contextlib.contextmanager
     def locked(self) -> Iterator[StateCommitter]:
-        with self.store.lock(self.key):
-            # Re-read under the lock: another run may have committed since we were built.
+        """Hold the key's lease (with its heartbeat) while the body runs; release it after."""
+        keeper = LeaseKeeper(
+            self.store,
+            self.key,
+            owner=self._owner,
+            ttl_s=self._ttl_s,
+            heartbeat_s=self._heartbeat_s,
+            on_lost=self._on_lease_lost,
+        )
+        with keeper:
+            # Re-read under the lease: another run may have committed since we were built.
             self.base = self.current = self.store.get(self.key)
+            self._keeper = keeper
+            try:
+                yield self
+            finally:
+                self._keeper = None
+
+    @contextlib.contextmanager
+    def joined(self) -> Iterator[StateCommitter]:
+        """Commit under the lease a caller in this process holds on the same store and key
+        (``hold_lock=False``); with none held, writes are unfenced, as they always were."""
+        keeper = held_lease(self.store, self.key)
+        if keeper is None:
             yield self
+            return
+        keeper.check()  # a lease already lost: fail before anything runs
+        if self._on_lease_lost is not None:
+            keeper.add_listener(self._on_lease_lost)
+        self._keeper = keeper
+        try:
+            yield self
+        finally:
+            self._keeper = None
+            if self._on_lease_lost is not None:
+                keeper.remove_listener(self._on_lease_lost)

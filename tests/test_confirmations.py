@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import threading
 import time
+import tracemalloc
+from pathlib import Path
+
+from scripted_run import committed, emit, rec, run_api, schema, state
 
 from glue_runtime.runner import _Confirmations
+from glue_runtime.state import FileStateStore, StateCommitter
 
 
 class RecordingCommitter:
@@ -155,3 +160,58 @@ def test_confirmations_are_written_at_most_once_per_interval_and_at_the_end():
     conf.finish()
     assert c.commits[-2:] == [s(3), s(4)]
     assert c.commits.count(s(4)) == 1
+
+
+# == memory, and targets that print more than states (real processes) ==========================
+
+
+def test_confirmed_states_are_released(tmp_path: Path):
+    # dry_run: count memory, not disk writes
+    conf = _Confirmations(StateCommitter(FileStateStore(tmp_path), "k", dry_run=True), 2)
+    pad = "z" * 1000
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        for i in range(5000):
+            value = {"bookmarks": {"s": {"id": i, "pad": pad}}}
+            conf.sent_state(value)
+            conf.target_emitted(0, value)
+            conf.target_emitted(1, value)
+        kept = tracemalloc.get_traced_memory()[0] - base
+    finally:
+        tracemalloc.stop()
+    assert kept < 1_000_000, f"{kept:,} bytes kept for 5000 confirmed states"
+
+
+def test_two_targets_a_repeated_state_value_is_not_credited_ahead(tmp_path: Path):
+    a, b = state(s=1), state(s=2)
+    steps = emit(schema(), rec(1), a, rec(2), b, rec(3), a)  # values: A, B, A again
+    result = run_api(
+        tmp_path,
+        steps,
+        [
+            {"output": str(tmp_path / "t0.jsonl"), "confirm": [1]},  # confirms the first A only
+            {"output": str(tmp_path / "t1.jsonl"), "confirm": [2]},  # confirms B only
+        ],
+    )
+    assert result.ok, result.error
+    # target 0 never confirmed B (it confirmed only the STATE before record 2)
+    assert committed(tmp_path) == a["value"]
+
+
+def test_a_json_log_line_on_target_stdout_is_not_committed(tmp_path: Path):
+    target = {
+        "output": str(tmp_path / "out0.jsonl"),
+        "stdout_lines": ['{"level": "info", "message": "connected to warehouse"}'],
+    }
+    result = run_api(tmp_path, emit(schema(), rec(1), state(s=1)), [target])
+    assert result.ok, result.error
+    assert committed(tmp_path) == {"bookmarks": {"s": 1}}
+
+
+def test_a_lone_surrogate_in_a_target_log_line_is_only_a_warning(tmp_path: Path):
+    log_line = '{"level": "info", "msg": "truncated \\ud83d"}'
+    target = {"output": str(tmp_path / "o.jsonl"), "stdout_lines": [log_line]}
+    result = run_api(tmp_path, emit(schema(), rec(1), state(s=1)), [target])
+    assert result.ok, result.error
+    assert result.state == {"bookmarks": {"s": 1}}

@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
+from glue_test_helpers import write_json
+from scripted_run import REVIEW_TAP, REVIEW_TARGET
 
 from glue_runtime.errors import ConfigError
 from glue_runtime.flow import expand_env, load_flow
@@ -58,3 +60,19 @@ def test_flow_errors(tmp_path: Path, text: str, needle: str):
         load_flow(path)
     assert needle in str(err.value)
     assert str(path) in str(err.value) or "nope.json" in str(err.value)
+
+
+# == ${VAR} expansion and config files =========================================================
+
+
+def test_default_applies_when_the_variable_is_empty():
+    assert expand_env({"port": "${PORT:-5432}"}, where="f", env={"PORT": ""}) == {"port": "5432"}
+
+
+def test_config_file_values_are_not_rewritten_by_env_expansion(tmp_path: Path):
+    write_json(tmp_path / "tap.json", {"password": "Pa$$w0rd"})
+    (tmp_path / "flow.yml").write_text(
+        f"name: f\nsource: {{connector: {REVIEW_TAP}, config_file: tap.json}}\n"
+        f"targets: [{{connector: {REVIEW_TARGET}}}]\n"
+    )
+    assert load_flow(tmp_path / "flow.yml").source.config["password"] == "Pa$$w0rd"

@@ -6,10 +6,14 @@ import json
 import math
 import random
 from decimal import Decimal
+from pathlib import Path
 
 import orjson
 import pytest
+from glue_test_helpers import read_jsonl
+from scripted_run import committed, emit, line, rec, run_api, schema, state
 
+import glue_runtime
 from glue_runtime import protocol
 from glue_runtime.errors import LineTooLong, ProtocolError
 
@@ -205,3 +209,46 @@ def test_canonical_compares_values_not_spellings():
     assert protocol.canonical({"v": Decimal("1.000000000000000001")}) != protocol.canonical(
         {"v": Decimal("1.000000000000000002")}
     )
+
+
+# == line framing in a real run (scripted tap) =================================================
+
+
+def test_lowercase_message_types_reach_targets_normalised(tmp_path: Path):
+    msgs = [
+        {**schema(), "type": "schema"},
+        {**rec(1), "type": "record"},
+        {**state(s=1), "type": "state"},
+    ]
+    result = run_api(tmp_path, emit(*msgs))
+    assert result.ok, result.error
+    sent = read_jsonl(tmp_path / "out0.jsonl")
+    assert [m["type"] for m in sent] == ["SCHEMA", "RECORD", "STATE"]
+
+
+def test_crlf_blank_lines_and_no_final_newline(tmp_path: Path):
+    raw = (
+        line(schema()).replace("\n", "\r\n")
+        + "\r\n"
+        + "   \n"
+        + line(rec(1)).replace("\n", "\r\n")
+        + line(state(s=1)).replace("\n", "\r\n")
+        + line(rec(2))
+        + json.dumps(state(s=2))  # no newline at EOF
+    )
+    result = run_api(tmp_path, [["out", raw]])
+    assert result.ok, result.error
+    assert result.streams["s"].records_in == result.streams["s"].records_out == 2
+    assert committed(tmp_path) == {"bookmarks": {"s": 2}}
+    received = (tmp_path / "out0.jsonl").read_bytes().splitlines(keepends=True)
+    assert len(received) == 5 and all(x.endswith(b"\n") for x in received)
+
+
+def test_non_utf8_bytes_fail_with_the_line_number(tmp_path: Path):
+    bad = b'{"type": "RECORD", "stream": "s", "record": {"id": 2, "n": "\xff\xfe"}}\n'
+    steps = [*emit(schema(), rec(1), state(s=1)), ["outhex", bad.hex()], *emit(state(s=2))]
+    result = run_api(tmp_path, steps)
+    assert isinstance(result.error, glue_runtime.ProtocolError)
+    assert "line 4 is not valid JSON" in str(result.error)
+    assert result.exit_code == 4
+    assert committed(tmp_path) == {"bookmarks": {"s": 1}}

@@ -21,6 +21,7 @@ from glue_test_helpers import (
     wait_until,
     write_json,
 )
+from scripted_run import REVIEW_TAP, REVIEW_TARGET, emit, rec, schema, state
 
 import glue_runtime
 
@@ -475,3 +476,26 @@ def test_a_tap_config_update_with_inline_config_warns(tmp_path: Path, caplog):
     )
     assert result.ok
     assert "updated its config (refresh_token) but the config was given inline" in caplog.text
+
+
+def test_a_rotated_config_that_cannot_be_saved_fails_the_run_cleanly(tmp_path: Path):
+    source_dir = tmp_path / "cfg"
+    source_dir.mkdir()
+    config = source_dir / "tap.json"
+    steps = [
+        *emit(schema(), rec(1), state(s=1)),
+        ["set_config", "refresh_token", "rotated-secret-value"],
+        ["dir_to_file", str(source_dir)],
+    ]
+    config.write_text(json.dumps({"steps": steps}))
+    result = glue_runtime.run(
+        REVIEW_TAP,
+        REVIEW_TARGET,
+        tap_config=str(config),
+        target_config={"output": str(tmp_path / "o.jsonl"), "delay_s": 0.2},
+        state_file=tmp_path / "state.json",
+    )
+    assert not result.ok
+    assert "could not be saved to" in str(result.error)
+    assert "rotated-secret-value" not in str(result.error)
+    assert result.state == {"bookmarks": {"s": 1}}  # the sync itself was confirmed

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 from glue_test_helpers import FAKE_TARGET, SINGER, run_cli
+from scripted_run import cli_argv, emit, rec, schema, state
 
 from glue_runtime import protocol
 from glue_runtime.errors import LineTooLong, ProtocolError
@@ -432,3 +433,49 @@ def test_the_catalog_cache_name_is_no_unkeyed_hash_of_the_credentials(tmp_path: 
     assert name == cache_key(tap, config, tmp_path / "a")  # stable: the cache still hits
     assert name != cache_key(tap, {**config, "password": "other"}, tmp_path / "a")
     assert oct((tmp_path / "a" / ".salt").stat().st_mode & 0o777) == "0o600"
+
+
+# == secrets in what connectors print (scripted tap and target) ================================
+
+
+def test_secret_in_a_malformed_tap_line_is_masked(tmp_path: Path):
+    secret = "sk-live-0123456789abcdef"
+    steps = [*emit(schema()), ["out", f"debug: connecting with api_key={secret}\n"]]
+    argv = cli_argv(tmp_path, steps, {}, api_key=secret)
+    result = run_cli(*argv, "--json", cwd=tmp_path)
+    assert result.code == 4, result.stderr
+    assert "line 2 is not valid JSON" in result.stderr
+    assert secret not in result.stderr + result.stdout
+
+
+def test_secret_on_target_stdout_is_masked(tmp_path: Path):
+    secret = "hunter2-pw-xyz"
+    argv = cli_argv(
+        tmp_path,
+        emit(schema(), rec(1), state(s=1)),
+        {"password": secret, "stdout_lines": [f"login ok with password={secret}"]},
+    )
+    result = run_cli(*argv, cwd=tmp_path)
+    assert result.code == 0, result.stderr
+    assert "is not a state; ignored" in result.stderr
+    assert secret not in result.stderr + result.stdout
+
+
+def test_json_escaped_secret_is_masked(tmp_path: Path):
+    secret = 'pa"ss\\w0rd-9'
+    escaped = json.dumps(secret)[1:-1]  # pa\"ss\\w0rd-9
+    steps = [["err", "config: " + json.dumps({"password": secret})], *emit(schema())]
+    result = run_cli(*cli_argv(tmp_path, steps, {}, password=secret), cwd=tmp_path)
+    assert result.code == 0, result.stderr
+    assert "config: " in result.stderr
+    assert escaped not in result.stderr
+
+
+def test_multiline_secret_lines_are_masked(tmp_path: Path):
+    body = "MIIEvQIBADANBgkqhkiG9w0BAQEFAASC"
+    secret = f"-----BEGIN PRIVATE KEY-----\n{body}\n-----END PRIVATE KEY-----"
+    steps = [["err", f"using key {secret}"], *emit(schema())]
+    result = run_cli(*cli_argv(tmp_path, steps, {}, private_key=secret), cwd=tmp_path)
+    assert result.code == 0, result.stderr
+    assert "using key" in result.stderr
+    assert body not in result.stderr

@@ -122,3 +122,19 @@ def test_atomic_write_survives_a_crash_mid_commit(tmp_path: Path):
     proc.wait()
     value = json.loads(path.read_text())
     assert value["bookmarks"]["a"]["id"] >= 20
+
+
+# == state file names ==========================================================================
+
+
+def test_distinct_state_keys_map_to_distinct_files(tmp_path: Path):
+    store = FileStateStore(tmp_path)
+    assert store.path_for("acme:hubspot") != store.path_for("acme__hubspot")
+
+
+def test_a_state_file_under_the_old_name_is_pointed_out_not_used(tmp_path: Path, caplog):
+    (tmp_path / "acme__hubspot.json").write_text('{"bookmarks": {"s": 1}}')
+    with caplog.at_level("WARNING", logger="glue_runtime.state"):
+        assert FileStateStore(tmp_path).get("acme:hubspot") == {}
+    assert "acme__hubspot.json exists" in caplog.text
+    assert "acme%3Ahubspot.json" in caplog.text

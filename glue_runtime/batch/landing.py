@@ -187,89 +187,124 @@ class _ParquetFile:
 
 
 def land(lines: IO[bytes], output_dir: Path, fmt: str = "jsonl") -> dict[str, int]:
+    """Land a tap's output read from ``lines``; returns the records landed per stream."""
     if fmt not in FORMATS:
         raise SystemExit(f"landing: unknown format {fmt!r} (choose {', '.join(FORMATS)})")
     output_dir.mkdir(parents=True, exist_ok=True)
-    schemas: dict[str, Any] = {}
-    files: dict[str, IO[Any]] = {}
-    writers: dict[str, Any] = {}
-    parquet: dict[str, _ParquetFile] = {}
-    counts: dict[str, int] = {}
-    state: Any = None
-
-    def write(stream: str, record: dict[str, Any]) -> None:
-        if fmt == "parquet":
-            parquet[stream].write(record)
-        elif fmt == "csv":
-            writers[stream].writerow({k: _csv_value(v) for k, v in record.items()})
-        else:
-            files[stream].write(dumps_exact(record, orjson.OPT_APPEND_NEWLINE))
-        counts[stream] += 1
-
+    landing = _Landing(output_dir, fmt)
     try:
+        landing.read(lines)
+    finally:
+        landing.close()
+    (output_dir / "_schemas.json").write_bytes(dumps_exact(landing.schemas, orjson.OPT_INDENT_2))
+    (output_dir / "_state.json").write_bytes(dumps_exact(landing.state))
+    return landing.counts
+
+
+class _Landing:
+    """The files of one landing: one per stream (parquet: one per stream and Arrow schema)."""
+
+    def __init__(self, output_dir: Path, fmt: str) -> None:
+        self.output_dir, self.fmt = output_dir, fmt
+        self.schemas: dict[str, Any] = {}  # what _schemas.json holds
+        self.files: dict[str, IO[Any]] = {}  # jsonl and csv
+        self.writers: dict[str, Any] = {}  # csv: the DictWriter over files[stream]
+        self.parquet: dict[str, _ParquetFile] = {}
+        self.counts: dict[str, int] = {}
+        self.state: Any = None  # the tap's last STATE value
+        writes = {"parquet": self._write_parquet, "csv": self._write_csv}
+        self.write: Callable[[str, dict[str, Any]], None] = writes.get(fmt, self._write_jsonl)
+
+    def read(self, lines: IO[bytes]) -> None:
         for line in lines:
             if line.isspace():
                 continue
             msg = loads_line(line)  # numbers a float cannot hold stay exact
             mtype = msg.get("type")
-            if mtype == "SCHEMA":
+            if mtype == "RECORD":
                 stream = msg["stream"]
-                entry = schemas.get(stream) or {"files": []}
-                entry["schema"] = msg["schema"]
-                entry["key_properties"] = msg.get("key_properties") or []
-                schemas[stream] = {k: entry[k] for k in ("schema", "key_properties", "files")}
-                if fmt == "parquet":
-                    current = parquet.get(stream)
-                    layout = _ParquetLayout(stream, msg["schema"])
-                    if current is None or not layout.schema.equals(current.schema):
-                        if current is not None:  # new columns: close the file, start the next
-                            del parquet[stream]
-                            current.close()
-                        n = len(entry["files"]) + 1
-                        name = f"{stream}.parquet" if n == 1 else f"{stream}.{n}.parquet"
-                        parquet[stream] = _ParquetFile(stream, layout, output_dir / name)
-                        entry["files"].append(name)
-                        counts.setdefault(stream, 0)
-                elif stream not in files:
-                    path = output_dir / f"{stream}.{fmt}"
-                    if fmt == "csv":
-                        fh = open(path, "w", newline="")  # noqa: SIM115 (closed below)
-                        fields = list((msg["schema"].get("properties") or {}).keys())
-                        writer = csv.DictWriter(fh, fieldnames=fields, extrasaction="ignore")
-                        writer.writeheader()
-                        writers[stream] = writer
-                    else:
-                        fh = open(path, "wb")  # noqa: SIM115 (closed below)
-                    files[stream] = fh
-                    entry["files"].append(path.name)
-                    counts[stream] = 0
-            elif mtype == "RECORD":
-                stream = msg["stream"]
-                if stream not in counts:
+                if stream not in self.counts:
                     raise SystemExit(f"landing: RECORD for stream {stream!r} before its SCHEMA")
-                write(stream, msg["record"])
-            elif mtype == "BATCH":  # the rows are in files: land each one (they carry none)
-                stream = msg["stream"]
-                if stream not in counts:
-                    raise SystemExit(f"landing: BATCH for stream {stream!r} before its SCHEMA")
-                for url in msg.get("manifest") or []:
-                    try:
-                        for record in read_rows(url, msg.get("encoding")):
-                            write(stream, record)
-                    except (ValueError, OSError, EOFError, zlib.error) as exc:
-                        raise SystemExit(
-                            f"landing: stream {stream!r}: cannot read a BATCH file: {exc}"
-                        ) from None
+                self.write(stream, msg["record"])
+            elif mtype == "SCHEMA":
+                self._schema(msg)
+            elif mtype == "BATCH":
+                self._batch(msg)
             elif mtype == "STATE":
-                state = msg["value"]
-    finally:
-        for fh in files.values():
+                self.state = msg["value"]
+
+    def _write_parquet(self, stream: str, record: dict[str, Any]) -> None:
+        self.parquet[stream].write(record)
+        self.counts[stream] += 1
+
+    def _write_csv(self, stream: str, record: dict[str, Any]) -> None:
+        self.writers[stream].writerow({k: _csv_value(v) for k, v in record.items()})
+        self.counts[stream] += 1
+
+    def _write_jsonl(self, stream: str, record: dict[str, Any]) -> None:
+        self.files[stream].write(dumps_exact(record, orjson.OPT_APPEND_NEWLINE))
+        self.counts[stream] += 1
+
+    def _schema(self, msg: dict[str, Any]) -> None:
+        stream = msg["stream"]
+        entry = self.schemas.get(stream) or {"files": []}
+        entry["schema"] = msg["schema"]
+        entry["key_properties"] = msg.get("key_properties") or []
+        self.schemas[stream] = {k: entry[k] for k in ("schema", "key_properties", "files")}
+        if self.fmt == "parquet":
+            self._open_parquet(stream, msg["schema"], entry["files"])
+        elif stream not in self.files:
+            self._open_file(stream, msg["schema"], entry["files"])
+
+    def _open_parquet(self, stream: str, schema: dict[str, Any], names: list[str]) -> None:
+        """A stream's first parquet file, or its next one when its columns changed."""
+        current = self.parquet.get(stream)
+        layout = _ParquetLayout(stream, schema)
+        if current is not None and layout.schema.equals(current.schema):
+            return
+        if current is not None:  # new columns: close the file, start the next
+            del self.parquet[stream]
+            current.close()
+        n = len(names) + 1
+        name = f"{stream}.parquet" if n == 1 else f"{stream}.{n}.parquet"
+        self.parquet[stream] = _ParquetFile(stream, layout, self.output_dir / name)
+        names.append(name)
+        self.counts.setdefault(stream, 0)
+
+    def _open_file(self, stream: str, schema: dict[str, Any], names: list[str]) -> None:
+        path = self.output_dir / f"{stream}.{self.fmt}"
+        fh: IO[Any]
+        if self.fmt == "csv":
+            fh = open(path, "w", newline="")  # noqa: SIM115 (closed by close())
+            fields = list((schema.get("properties") or {}).keys())
+            writer = csv.DictWriter(fh, fieldnames=fields, extrasaction="ignore")
+            writer.writeheader()
+            self.writers[stream] = writer
+        else:
+            fh = open(path, "wb")  # noqa: SIM115 (closed by close())
+        self.files[stream] = fh
+        names.append(path.name)
+        self.counts[stream] = 0
+
+    def _batch(self, msg: dict[str, Any]) -> None:
+        """The rows are in files: land each one (a BATCH message carries none)."""
+        stream = msg["stream"]
+        if stream not in self.counts:
+            raise SystemExit(f"landing: BATCH for stream {stream!r} before its SCHEMA")
+        for url in msg.get("manifest") or []:
+            try:
+                for record in read_rows(url, msg.get("encoding")):
+                    self.write(stream, record)
+            except (ValueError, OSError, EOFError, zlib.error) as exc:
+                raise SystemExit(
+                    f"landing: stream {stream!r}: cannot read a BATCH file: {exc}"
+                ) from None
+
+    def close(self) -> None:
+        for fh in self.files.values():
             fh.close()
-        for pf in parquet.values():
+        for pf in self.parquet.values():
             pf.close()
-    (output_dir / "_schemas.json").write_bytes(dumps_exact(schemas, orjson.OPT_INDENT_2))
-    (output_dir / "_state.json").write_bytes(dumps_exact(state))
-    return counts
 
 
 def main(argv: list[str]) -> int:

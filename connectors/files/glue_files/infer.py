@@ -132,27 +132,37 @@ def json_value_schema(value: Any) -> dict[str, Any]:
     if isinstance(value, float):
         return {"type": {"number"}}
     if isinstance(value, str):
-        if value[:1].isdigit():
-            if is_datetime_text(value):
-                return {"type": {"string"}, "format": "date-time"}
-            if is_date_text(value):
-                return {"type": {"string"}, "format": "date"}
-        return {"type": {"string"}}
+        return _text_schema(value)
     if isinstance(value, dict):
         return {
             "type": {"object"},
             "properties": {k: json_value_schema(v) for k, v in value.items()},
         }
     if isinstance(value, list):
-        items: dict[str, Any] | None = None
-        for item in value:
-            shape = json_value_schema(item)
-            items = shape if items is None else merge_schemas(items, shape)
-        schema: dict[str, Any] = {"type": {"array"}}
-        if items is not None:
-            schema["items"] = items
-        return schema
+        return _array_schema(value)
     return {"type": {"string"}}
+
+
+def _text_schema(value: str) -> dict[str, Any]:
+    """A string, with the date-time or date format when it reads as one."""
+    if value[:1].isdigit():
+        if is_datetime_text(value):
+            return {"type": {"string"}, "format": "date-time"}
+        if is_date_text(value):
+            return {"type": {"string"}, "format": "date"}
+    return {"type": {"string"}}
+
+
+def _array_schema(value: list[Any]) -> dict[str, Any]:
+    """An array whose items schema accepts every item (no items schema when empty)."""
+    items: dict[str, Any] | None = None
+    for item in value:
+        shape = json_value_schema(item)
+        items = shape if items is None else merge_schemas(items, shape)
+    schema: dict[str, Any] = {"type": {"array"}}
+    if items is not None:
+        schema["items"] = items
+    return schema
 
 
 def merge_schemas(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:

@@ -113,6 +113,11 @@ def _always_valid(record: dict) -> bool:
     return True
 
 
+def _never_sure(record: dict) -> bool:
+    """The check of a sink without a quick one: every record goes to slow_check."""
+    return False
+
+
 class FilesSink(Sink):
     """Serialises one stream's records into its OutputFile.
 
@@ -414,7 +419,6 @@ class TargetFiles(Target):
         orjson.dumps written to the temp file; the per-record bookkeeping (tally, metric,
         batch-full and record-age drains) is folded every FLUSH_EVERY records and before any
         other message, so STATE handling and drains see the same counts as singer-sdk's."""
-        reader = self.message_reader
         if file_input is None:  # bytes from stdin: no decoding to str before orjson
             file_input = getattr(sys.stdin, "buffer", sys.stdin)
         loads, bad_json = orjson.loads, orjson.JSONDecodeError
@@ -425,7 +429,7 @@ class TargetFiles(Target):
         records = 0  # RECORDs handled inline
         stream: Any = None  # the stream handled inline (None: none)
         sink: FilesSink | None = None
-        check: Callable[[dict], bool] | None = None
+        check: Callable[[dict], bool] = _never_sure
         append: Callable[[dict], None] | None = None  # CSV: the sink's row buffer
         write: Callable[[bytes], Any] | None = None  # JSON lines: the temp file's write
         pending, limit, deadline = 0, 0, 0.0
@@ -442,7 +446,7 @@ class TargetFiles(Target):
             ):
                 record = msg.get("record")
                 if type(record) is dict and no_meta(record):
-                    if check is None or not check(record):
+                    if not check(record):
                         sink.slow_check(record)  # type: ignore[union-attr]
                     if append is not None:
                         append(record)
@@ -461,36 +465,49 @@ class TargetFiles(Target):
                         pending, write = 0, None
                     continue
             # Any other message: singer-sdk's handling, once the records before it are counted.
-            if pending:
-                records += pending
-                self._fold(sink, pending)  # type: ignore[arg-type]
-                pending = 0
-            reader._current_message = line
-            if msg is None:
-                text = line if isinstance(line, str) else line.decode("utf-8", "replace")
-                msg = reader.deserialize_json(text)
-            reader.assert_line_requires(msg, requires={"type"})
+            records, pending = self._count_folded(sink, records, pending), 0
+            msg = self._dispatch(line, msg, callbacks)
             kind = msg["type"]
-            if callback := callbacks.get(kind):
-                callback(msg)
-            else:
-                reader._process_unknown_message(msg)
             stats[kind] += 1
             if kind == "RECORD":
                 stream = msg.get("stream")
-            sink = self._plan(stream) if stream is not None else None
+            stream, sink, check, append, limit, deadline = self._inline_plan(stream)
             write = None
-            if sink is None:
-                stream = None
-            else:
-                check = sink.record_check
-                append = sink.rows.append if sink.csv else None
-                limit, deadline = self._limits(sink)
-        if pending:
-            records += pending
-            self._fold(sink, pending)  # type: ignore[arg-type]
+        records = self._count_folded(sink, records, pending)
         stats["RECORD"] += records
         return Counter(stats)
+
+    def _count_folded(self, sink: FilesSink | None, records: int, pending: int) -> int:
+        """``records`` plus the ``pending`` ones, once their bookkeeping is folded in."""
+        if pending:
+            self._fold(sink, pending)  # type: ignore[arg-type]
+        return records + pending
+
+    def _dispatch(self, line: str | bytes, msg: Any, callbacks: dict[str, Callable]) -> dict:
+        """singer-sdk's handling of a message not handled inline (``msg``: the line parsed by
+        orjson, or None when it did not parse: singer-sdk's parser then names the error)."""
+        reader = self.message_reader
+        reader._current_message = line
+        if msg is None:
+            text = line if isinstance(line, str) else line.decode("utf-8", "replace")
+            msg = reader.deserialize_json(text)
+        reader.assert_line_requires(msg, requires={"type"})
+        if callback := callbacks.get(msg["type"]):
+            callback(msg)
+        else:
+            reader._process_unknown_message(msg)
+        return msg
+
+    def _inline_plan(self, stream: Any) -> tuple[Any, FilesSink | None, Any, Any, int, float]:
+        """What handling the RECORDs of ``stream`` inline needs: (stream, its sink, the sink's
+        record check, its CSV row append or None, the fold's record limit and time); all None
+        when there is no stream or its records need singer-sdk's handling."""
+        sink = self._plan(stream) if stream is not None else None
+        if sink is None:
+            return None, None, _never_sure, None, 0, 0.0
+        append = sink.rows.append if sink.csv else None
+        check = sink.record_check or _never_sure  # None: every record needs slow_check
+        return (stream, sink, check, append, *self._limits(sink))
 
     def publish_all(self) -> None:
         for out in self._outputs.files.values():

@@ -92,6 +92,12 @@ def parse_pagination(raw: Any, where: str) -> Pagination:
     if unknown:
         raise _fail(f"{where} has unknown keys {unknown}; known keys: {sorted(known)}.")
     values = dict(raw)
+    _check_page_numbers(values, where)
+    _check_page_paths(values, style, where)
+    return Pagination(**values)
+
+
+def _check_page_numbers(values: dict[str, Any], where: str) -> None:
     for key in ("page_size", "limit"):
         if values.get(key) is not None:
             _positive_int(values[key], f"{where}.{key}")
@@ -99,6 +105,10 @@ def parse_pagination(raw: Any, where: str) -> Pagination:
         start = values["start_page"]
         if isinstance(start, bool) or not isinstance(start, int) or start < 0:
             raise _fail(f"{where}.start_page must be an integer >= 0, got {start!r}.")
+
+
+def _check_page_paths(values: dict[str, Any], style: str, where: str) -> None:
+    """The JSONPaths a style reads its next page from, and only where the style uses them."""
     if style == "cursor":
         if not values.get("cursor_path"):
             raise _fail(f"{where}: style 'cursor' needs cursor_path (JSONPath to the next cursor).")
@@ -110,88 +120,111 @@ def parse_pagination(raw: Any, where: str) -> Pagination:
             if style not in styles:
                 raise _fail(f"{where}.{key} works with style {' or '.join(styles)}, not {style!r}.")
             _jsonpath(values[key], f"{where}.{key}")
-    return Pagination(**values)
 
 
 def parse_streams(raw: Any) -> list[StreamSpec]:
     """Check and convert the `streams` setting."""
     if not isinstance(raw, list) or not raw:
         raise _fail("`streams` must be a non-empty list of {name, path, ...} objects.")
-    specs: list[StreamSpec] = []
     seen: set[str] = set()
-    for i, item in enumerate(raw):
-        where = f"streams[{i}]"
-        if not isinstance(item, dict):
-            raise _fail(f"{where} must be an object with at least `name` and `path`.")
-        name = item.get("name")
-        if not isinstance(name, str) or not name:
-            raise _fail(f"{where} needs a `name`.")
-        where = f"stream '{name}'"
-        if name in seen:
-            raise _fail(f"{where} is declared twice; stream names must be unique.")
-        seen.add(name)
-        path = item.get("path")
-        if not isinstance(path, str):
-            raise _fail(f'{where} needs a `path` (e.g. "/items").')
-        keys = item.get("primary_keys") or []
-        if isinstance(keys, str):
-            keys = [keys]
-        schema = item.get("schema")
-        if schema is not None and not (isinstance(schema, dict) and "properties" in schema):
-            raise _fail(f"{where}: `schema` must be a JSON schema object with `properties`.")
-        rkey = item.get("replication_key")
-        if rkey and schema is not None and rkey not in schema["properties"]:
-            raise _fail(f"{where}: replication_key '{rkey}' is not a property of its schema.")
-        params = item.get("params") or {}
-        if not isinstance(params, dict):
-            raise _fail(f"{where}: `params` must be an object of query parameters.")
-        headers = item.get("headers") or {}
-        if not isinstance(headers, dict):
-            raise _fail(f"{where}: `headers` must be an object of header names to values.")
-        if item.get("since_param") and not rkey:
-            raise _fail(f"{where}: since_param needs a replication_key to take its value from.")
-        since_format = item.get("since_format")
-        if since_format is not None and since_format not in SINCE_FORMATS:
-            raise _fail(
-                f"{where}: since_format is {since_format!r}; use one of "
-                f"{', '.join(SINCE_FORMATS)} (or leave it out to send the bookmark as it is)."
-            )
-        if since_format and not item.get("since_param"):
-            raise _fail(f"{where}: since_format needs a since_param to send the value in.")
-        parent, parent_keys = _parent_of(item, where)
-        method = str(item.get("method") or "GET").upper()
-        if method not in ("GET", "POST"):
-            raise _fail(f"{where}: method is {item.get('method')!r}; use GET or POST.")
-        body = item.get("body") or {}
-        if not isinstance(body, dict):
-            raise _fail(f"{where}: `body` must be a JSON object (sent as the request body).")
-        if (body or item.get("params_in_body")) and method != "POST":
-            raise _fail(f"{where}: `body` and params_in_body need method POST.")
-        if item.get("params_in_body") and pagination_style(item) == "next_link":
-            raise _fail(f"{where}: params_in_body does not apply to next_link pagination.")
-        specs.append(
-            StreamSpec(
-                name=name,
-                path=path,
-                records_path=_jsonpath(item.get("records_path") or "$[*]", f"{where}.records_path"),
-                primary_keys=tuple(keys),
-                replication_key=rkey or None,
-                since_param=item.get("since_param") or None,
-                since_format=since_format,
-                schema=schema,
-                params=dict(params),
-                headers={str(k): str(v) for k, v in headers.items()},
-                is_sorted=bool(item.get("is_sorted", False)),
-                pagination=parse_pagination(item.get("pagination"), f"{where}.pagination"),
-                parent=parent,
-                parent_keys=parent_keys,
-                method=method,
-                body=dict(body),
-                params_in_body=bool(item.get("params_in_body", False)),
-            )
-        )
+    specs = [_parse_stream(item, f"streams[{i}]", seen) for i, item in enumerate(raw)]
     _check_parents(specs)
     return specs
+
+
+def _stream_name(item: Any, where: str, seen: set[str]) -> str:
+    """The stream's name, new among the names in ``seen`` (and added to them)."""
+    if not isinstance(item, dict):
+        raise _fail(f"{where} must be an object with at least `name` and `path`.")
+    name = item.get("name")
+    if not isinstance(name, str) or not name:
+        raise _fail(f"{where} needs a `name`.")
+    if name in seen:
+        raise _fail(f"stream '{name}' is declared twice; stream names must be unique.")
+    seen.add(name)
+    return name
+
+
+def _parse_stream(item: Any, where: str, seen: set[str]) -> StreamSpec:
+    """One item of `streams` (``where`` names it by position until its name is known)."""
+    name = _stream_name(item, where, seen)
+    where = f"stream '{name}'"
+    path = item.get("path")
+    if not isinstance(path, str):
+        raise _fail(f'{where} needs a `path` (e.g. "/items").')
+    keys = item.get("primary_keys") or []
+    if isinstance(keys, str):
+        keys = [keys]
+    schema = item.get("schema")
+    if schema is not None and not (isinstance(schema, dict) and "properties" in schema):
+        raise _fail(f"{where}: `schema` must be a JSON schema object with `properties`.")
+    rkey = item.get("replication_key")
+    if rkey and schema is not None and rkey not in schema["properties"]:
+        raise _fail(f"{where}: replication_key '{rkey}' is not a property of its schema.")
+    params = _object_of(item, "params", f"{where}: `params` must be an object of query parameters.")
+    headers = _object_of(
+        item, "headers", f"{where}: `headers` must be an object of header names to values."
+    )
+    since_format = _since_format(item, rkey, where)
+    parent, parent_keys = _parent_of(item, where)
+    method, body = _request_method(item, where)
+    return StreamSpec(
+        name=name,
+        path=path,
+        records_path=_jsonpath(item.get("records_path") or "$[*]", f"{where}.records_path"),
+        primary_keys=tuple(keys),
+        replication_key=rkey or None,
+        since_param=item.get("since_param") or None,
+        since_format=since_format,
+        schema=schema,
+        params=dict(params),
+        headers={str(k): str(v) for k, v in headers.items()},
+        is_sorted=bool(item.get("is_sorted", False)),
+        pagination=parse_pagination(item.get("pagination"), f"{where}.pagination"),
+        parent=parent,
+        parent_keys=parent_keys,
+        method=method,
+        body=dict(body),
+        params_in_body=bool(item.get("params_in_body", False)),
+    )
+
+
+def _object_of(item: dict[str, Any], key: str, error: str) -> dict[str, Any]:
+    """``item[key]``, an object ({} when missing or empty); ``error`` when it is not one."""
+    value = item.get(key) or {}
+    if not isinstance(value, dict):
+        raise _fail(error)
+    return value
+
+
+def _since_format(item: dict[str, Any], rkey: Any, where: str) -> str | None:
+    """The since_format setting, checked with the since_param it formats."""
+    if item.get("since_param") and not rkey:
+        raise _fail(f"{where}: since_param needs a replication_key to take its value from.")
+    since_format = item.get("since_format")
+    if since_format is not None and since_format not in SINCE_FORMATS:
+        raise _fail(
+            f"{where}: since_format is {since_format!r}; use one of "
+            f"{', '.join(SINCE_FORMATS)} (or leave it out to send the bookmark as it is)."
+        )
+    if since_format and not item.get("since_param"):
+        raise _fail(f"{where}: since_format needs a since_param to send the value in.")
+    return since_format
+
+
+def _request_method(item: dict[str, Any], where: str) -> tuple[str, dict[str, Any]]:
+    """The HTTP method and the JSON body it sends (POST only)."""
+    method = str(item.get("method") or "GET").upper()
+    if method not in ("GET", "POST"):
+        raise _fail(f"{where}: method is {item.get('method')!r}; use GET or POST.")
+    body = _object_of(
+        item, "body", f"{where}: `body` must be a JSON object (sent as the request body)."
+    )
+    if (body or item.get("params_in_body")) and method != "POST":
+        raise _fail(f"{where}: `body` and params_in_body need method POST.")
+    if item.get("params_in_body") and pagination_style(item) == "next_link":
+        raise _fail(f"{where}: params_in_body does not apply to next_link pagination.")
+    return method, body
 
 
 def pagination_style(item: dict[str, Any]) -> str:

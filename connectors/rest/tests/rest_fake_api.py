@@ -208,54 +208,94 @@ class _Handler(BaseHTTPRequestHandler):
             return
         child = re.fullmatch(r"/items/(\d+)/notes", route)
         if child:  # a child endpoint: each item's notes
-            item_id = int(child.group(1))
-            if not any(r["id"] == item_id for r in api.items):
-                self._send(404, {"message": f"No item {item_id}"})
-                return
-            notes = [n for n in make_notes(item_id) if n["updated_at"] >= query.get("since", "")]
-            self._send(200, {"data": notes})
+            self._send_notes(int(child.group(1)), query)
             return
         leaf = path.rsplit("/", 2)[-2:]  # e.g. ["page", "items"]
         style = leaf[0] if leaf[-1] == "items" else None
         if route.startswith("/auth/"):
             style = "plain"
         rows = api.selected(query)
-        if style == "plain":
-            self._send(200, {"data": rows})
-        elif style == "page":
-            page, size = int(query.get("page", 1)), int(query.get("per_page", 10))
-            self._send(200, {"data": rows[(page - 1) * size : page * size], "page": page})
-        elif style == "hasmore":  # full pages of 10, and a flag (no short last page needed)
-            page = int(query.get("page", 1))
-            chunk = rows[(page - 1) * 10 : page * 10]
-            self._send(200, {"data": chunk, "has_more": page * 10 < len(rows)})
-        elif style == "totalpages":
-            page = int(query.get("page", 1))
-            total = -(-len(rows) // 10)
-            self._send(200, {"data": rows[(page - 1) * 10 : page * 10], "meta": {"pages": total}})
-        elif style == "offset":
-            offset, limit = int(query.get("offset", 0)), int(query.get("limit", 10))
-            self._send(200, {"results": rows[offset : offset + limit]})
-        elif style == "cursor":
-            start = int(base64.b64decode(query["cursor"]).decode()) if "cursor" in query else 0
-            end = start + 10
-            nxt = base64.b64encode(str(end).encode()).decode() if end < len(rows) else None
-            self._send(200, {"items": rows[start:end], "meta": {"next_cursor": nxt}})
-        elif style == "link":
-            after = int(query.get("after", 0))
-            chunk = [r for r in rows if r["id"] > after][:10]
-            more = chunk and chunk[-1]["id"] < rows[-1]["id"]
-            links = {"next": f"/v1/link/items?after={chunk[-1]['id']}" if more else None}
-            self._send(200, {"data": chunk, "links": links})
-        elif style == "header":
-            page = int(query.get("page", 1))
-            chunk = rows[(page - 1) * 10 : page * 10]
-            headers = {}
-            if page * 10 < len(rows):
-                headers["Link"] = f'<{api.base_url}/v1/header/items?page={page + 1}>; rel="next"'
-            self._send(200, chunk, headers)
-        else:
+        page_of = _PAGE_STYLES.get(style or "")
+        if page_of is None:
             self._send(404, {"message": f"No such endpoint: {path}"})
+            return
+        body, headers = page_of(rows, query, api.base_url)
+        self._send(200, body, headers)
+
+    def _send_notes(self, item_id: int, query: dict[str, str]) -> None:
+        if not any(r["id"] == item_id for r in self.server.api.items):
+            self._send(404, {"message": f"No item {item_id}"})
+            return
+        notes = [n for n in make_notes(item_id) if n["updated_at"] >= query.get("since", "")]
+        self._send(200, {"data": notes})
+
+
+# -- one page of rows in each pagination style: (body, headers) -------------------------------
+Rows = list[dict[str, Any]]
+Page = tuple[Any, dict[str, str]]
+
+
+def _plain(rows: Rows, query: dict[str, str], base_url: str) -> Page:
+    return {"data": rows}, {}
+
+
+def _page(rows: Rows, query: dict[str, str], base_url: str) -> Page:
+    page, size = int(query.get("page", 1)), int(query.get("per_page", 10))
+    return {"data": rows[(page - 1) * size : page * size], "page": page}, {}
+
+
+def _hasmore(rows: Rows, query: dict[str, str], base_url: str) -> Page:
+    """Full pages of 10, and a flag (no short last page needed)."""
+    page = int(query.get("page", 1))
+    chunk = rows[(page - 1) * 10 : page * 10]
+    return {"data": chunk, "has_more": page * 10 < len(rows)}, {}
+
+
+def _totalpages(rows: Rows, query: dict[str, str], base_url: str) -> Page:
+    page = int(query.get("page", 1))
+    total = -(-len(rows) // 10)
+    return {"data": rows[(page - 1) * 10 : page * 10], "meta": {"pages": total}}, {}
+
+
+def _offset(rows: Rows, query: dict[str, str], base_url: str) -> Page:
+    offset, limit = int(query.get("offset", 0)), int(query.get("limit", 10))
+    return {"results": rows[offset : offset + limit]}, {}
+
+
+def _cursor(rows: Rows, query: dict[str, str], base_url: str) -> Page:
+    start = int(base64.b64decode(query["cursor"]).decode()) if "cursor" in query else 0
+    end = start + 10
+    nxt = base64.b64encode(str(end).encode()).decode() if end < len(rows) else None
+    return {"items": rows[start:end], "meta": {"next_cursor": nxt}}, {}
+
+
+def _link(rows: Rows, query: dict[str, str], base_url: str) -> Page:
+    after = int(query.get("after", 0))
+    chunk = [r for r in rows if r["id"] > after][:10]
+    more = chunk and chunk[-1]["id"] < rows[-1]["id"]
+    links = {"next": f"/v1/link/items?after={chunk[-1]['id']}" if more else None}
+    return {"data": chunk, "links": links}, {}
+
+
+def _header(rows: Rows, query: dict[str, str], base_url: str) -> Page:
+    page = int(query.get("page", 1))
+    chunk = rows[(page - 1) * 10 : page * 10]
+    headers: dict[str, str] = {}
+    if page * 10 < len(rows):
+        headers["Link"] = f'<{base_url}/v1/header/items?page={page + 1}>; rel="next"'
+    return chunk, headers
+
+
+_PAGE_STYLES = {
+    "plain": _plain,
+    "page": _page,
+    "hasmore": _hasmore,
+    "totalpages": _totalpages,
+    "offset": _offset,
+    "cursor": _cursor,
+    "link": _link,
+    "header": _header,
+}
 
 
 class _Server(ThreadingHTTPServer):

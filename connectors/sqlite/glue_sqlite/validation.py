@@ -90,13 +90,10 @@ class FastValidator(BaseJSONSchemaValidator):
                 value = record[name]
                 if type(value) not in types:
                     return False
-                if type(value) is list:
-                    for item in value:
-                        if type(item) not in items:
-                            return False
-        for name in self._required:
-            if name not in record:
-                return False
+                if type(value) is list and not items.issuperset(map(type, value)):
+                    return False
+        if not all(map(record.__contains__, self._required)):
+            return False
         try:
             for name, check in self._nested:
                 if name in record:

@@ -14,7 +14,7 @@ import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 from glue_runtime.errors import ConfigError, TransformError
 
@@ -48,13 +48,13 @@ class JobContext:
     job_id: str | None = None
 
 
-class _Declarer:
+class _Declarer(Protocol):
     """What a Context needs from the stage: a way to declare output streams."""
 
     def declare(
-        self, name: str, schema: dict[str, Any], key_properties: Sequence[str], by: str
-    ) -> None:  # pragma: no cover - the stage supplies the real one
-        raise NotImplementedError
+        self, name: str, schema: dict[str, Any], keys: list[str], by: str
+    ) -> object:  # pragma: no cover - the stage supplies the real one
+        ...
 
 
 class Context:

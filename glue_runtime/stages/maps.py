@@ -61,7 +61,7 @@ SOURCE = "__source__"
 ALIAS = "__alias__"
 KEYS = "__key_properties__"
 NULL = "__NULL__"
-SDK_EMPTY_SCHEMA = {
+SDK_EMPTY_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {},
     "$schema": "https://json-schema.org/draft/2020-12/schema",

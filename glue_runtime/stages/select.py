@@ -82,9 +82,9 @@ class SelectStats:
         verb = {"drop": "dropped", "keep": "kept", "error": "rejected"}.get(policy, policy)
         out = []
         for stream, n in sorted(self.unknown_fields.items()):
-            names = ", ".join(sorted(self.unknown_field_names.get(stream, ())))
+            listed = ", ".join(sorted(self.unknown_field_names.get(stream, ())))
             out.append(
-                f"stream {stream}: {n} value(s) of fields not in its schema {verb} ({names})"
+                f"stream {stream}: {n} value(s) of fields not in its schema {verb} ({listed})"
             )
         for stream, n in sorted(self.dropped_messages.items()):
             out.append(f"stream {stream}: not selected, {n} message(s) dropped")
@@ -158,7 +158,7 @@ def _project_list(fn: Projection, items: list[Any]) -> list[Any]:
     return items if all(map(is_, new, items)) else new
 
 
-def _list_ok(check: Check, items: list[Any]) -> bool:
+def _list_ok(check: Check, items: Any) -> bool:
     """Every item passes ``check`` (False, never an error, when an item is not an object)."""
     try:
         return all(map(check, items))

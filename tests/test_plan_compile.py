@@ -281,7 +281,9 @@ def test_stage_stats_count_per_stream_and_collect_once_per_fused_pass() -> None:
     assert d["seconds"] >= 0
 
 
-def test_stage_stats_reach_the_job_result_and_the_job_end_event(tmp_path: Path) -> None:
+def test_stage_stats_reach_the_job_result_and_the_job_end_event(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     lines = [schema_msg(), *(record(i) for i in range(1, 6)), state(5)]
     data = tmp_path / "in.singer"
     data.write_text("".join(json.dumps(m) + "\n" for m in lines))
@@ -289,6 +291,7 @@ def test_stage_stats_reach_the_job_result_and_the_job_end_event(tmp_path: Path) 
     fmap.write_text("streams:\n  orders:\n    exclude: [secret]\n")
     maps = tmp_path / "maps.yml"
     maps.write_text("stream_maps:\n  orders:\n    total: {expr: qty * price, type: number}\n")
+    caplog.set_level(logging.INFO, "glue_runtime")
     result = glue_runtime.run(
         str(SINGER / "replay_tap.py"),
         str(SINGER / "exact_target.py"),
@@ -311,6 +314,8 @@ def test_stage_stats_reach_the_job_result_and_the_job_end_event(tmp_path: Path) 
     out = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
     recs = [m for m in out if m.get("type") == "RECORD"]
     assert recs[0]["record"]["total"] == 3.0 and "secret" not in recs[0]["record"]
+    (job_end,) = [r for r in caplog.records if getattr(r, "event", None) == "job_end"]
+    assert job_end.stages == d["stages"]  # type: ignore[attr-defined]
 
 
 def test_fused_pass_gives_what_the_two_stages_give_one_after_the_other() -> None:

@@ -355,3 +355,18 @@ def test_fused_pass_gives_what_the_two_stages_give_one_after_the_other() -> None
     assert tr.stage_stats.name == "field map + ETL stream maps"
     assert tr2.stage_stats.name == "ETL stream maps"
     assert collect([sel2, tr2]) == [sel2.stage_stats, tr2.stage_stats]
+
+
+def test_fieldmap_show_plan_prints_each_streams_plan(tmp_path: Path) -> None:
+    from glue_test_helpers import run_cli
+
+    write_json(tmp_path / "catalog.json", CATALOG)
+    (tmp_path / "fieldmap.yml").write_text("streams:\n  orders:\n    exclude: [secret]\n")
+    res = run_cli(
+        "fieldmap", "show", "fieldmap.yml", "--catalog", "catalog.json", "--code", cwd=tmp_path
+    )
+    assert res.code == 0, res.stderr
+    assert "# stage: field map" in res.stdout
+    assert "stream orders  (key: id)\n  field map: drop secret" in res.stdout
+    assert "stream audit\n  not selected" in res.stdout
+    assert "del sel['secret']" in res.stdout

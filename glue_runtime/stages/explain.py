@@ -13,7 +13,7 @@ from typing import Any
 from glue_runtime.catalog import Selection
 from glue_runtime.protocol import SCHEMA, Message
 from glue_runtime.stages import Stage
-from glue_runtime.stages.stage import Route, _Pass
+from glue_runtime.stages.stage import Route, StagePass
 
 
 def schema_messages(catalog: dict[str, Any]) -> list[Message]:
@@ -29,10 +29,10 @@ def schema_messages(catalog: dict[str, Any]) -> list[Message]:
     return out
 
 
-def _passes(last: Any) -> list[_Pass]:
+def _passes(last: Any) -> list[StagePass]:
     """The passes of a chain of stages, the first one first."""
-    out: list[_Pass] = []
-    while isinstance(last, _Pass):
+    out: list[StagePass] = []
+    while isinstance(last, StagePass):
         out.append(last)
         last = last.messages
     return out[::-1]

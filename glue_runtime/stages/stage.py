@@ -4,7 +4,7 @@ A :class:`PlanStage` is a :data:`~glue_runtime.stages.Stage` (messages in, messa
 pass over a message stream it keeps, per input stream, a :class:`Route`: the stream's
 :class:`~glue_runtime.stages.plan.StreamPlan` (built when its SCHEMA arrives) and the plan's
 compiled record function. Per RECORD the pass does one call of that function; everything
-else (SCHEMA, STATE, ACTIVATE_VERSION, BATCH) goes through :meth:`_Pass.message`.
+else (SCHEMA, STATE, ACTIVATE_VERSION, BATCH) goes through :meth:`StagePass.message`.
 
 **Fusion.** A stage applied to the output of another stage's pass that has not started yet
 may take that pass's input over instead: a transform stage applied to a field map stage's
@@ -69,15 +69,15 @@ class PlanStage:
         return self.transform.script if self.transform is not None else None
 
     def __call__(self, messages: Iterator[Message]) -> Iterator[Message]:
-        if isinstance(messages, _Pass) and messages.fuses_with(self):
+        if isinstance(messages, StagePass) and messages.fuses_with(self):
             return messages.fused(self)
-        return _Pass(self.select, self.transform, messages, self.stage_stats)
+        return StagePass(self.select, self.transform, messages, self.stage_stats)
 
     def __repr__(self) -> str:
         return f"PlanStage({self.name!r})"
 
 
-class _Pass:
+class StagePass:
     """One pass of a stage over a message iterator (an iterator itself)."""
 
     def __init__(
@@ -113,9 +113,9 @@ class _Pass:
             and down.transform is not None
         )
 
-    def fused(self, down: PlanStage) -> _Pass:
+    def fused(self, down: PlanStage) -> StagePass:
         down.stage_stats.name = f"{self.stats.name} + {down.name}"
-        return _Pass(self.select_config, down.transform, self.messages, down.stage_stats)
+        return StagePass(self.select_config, down.transform, self.messages, down.stage_stats)
 
     # -- iteration ------------------------------------------------------------------------
 
@@ -137,22 +137,25 @@ class _Pass:
         try:
             try:
                 for msg in self.messages:
-                    if msg.get("stream") == name and msg.get("type") == RECORD:
-                        n += 1
-                        res = fn(msg, base + n) if n & _MASK else self._timed(fn, msg, base + n)
-                        if type(res) is dict:
-                            outs += 1
-                            yield res
-                        elif res is None:
-                            nones += 1
-                        else:
-                            yield from self._many(route, res)
-                        continue
-                    self._flush(route, n, outs, nones)
-                    n = outs = nones = 0
-                    yield from self.message(msg)
-                    route = self.current
-                    name, fn, base = _cursor(route)
+                    if msg.get("stream") != name or msg.get("type") != RECORD:
+                        self._flush(route, n, outs, nones)
+                        n = outs = nones = 0
+                        route = self._route_of(msg)  # a RECORD of a stream with a plan
+                        if route is None:
+                            yield from self.message(msg)
+                            route = self.current
+                            name, fn, base = _cursor(route)
+                            continue
+                        name, fn, base = _cursor(route)
+                    n += 1
+                    res = fn(msg, base + n) if n & _MASK else self._timed(fn, msg, base + n)
+                    if type(res) is dict:
+                        outs += 1
+                        yield res
+                    elif res is None:
+                        nones += 1
+                    else:
+                        yield from self._many(route, res)
             finally:
                 self._flush(route, n, outs, nones)
             yield from self._end()
@@ -166,6 +169,12 @@ class _Pass:
         if self.transform_config is not None:
             self.runner = self.transform_config.start()
             self.hold = StateHold(self.transform_config.script.holds_state)
+
+    def _route_of(self, msg: Message) -> Route | None:
+        """The route of a RECORD whose stream has one (else None: message() decides)."""
+        if msg.get("type") != RECORD:
+            return None
+        return self.routes.get(msg.get("stream"))
 
     def _timed(self, fn: Callable[[Message, int], RecordResult], msg: Message, pos: int) -> Any:
         t = time.perf_counter()
@@ -378,4 +387,4 @@ def _keys(msg: Message | None) -> tuple[str, ...]:
     return tuple(keys) if isinstance(keys, list) else ()
 
 
-__all__ = ["PlanStage", "Route"]
+__all__ = ["PlanStage", "Route", "StagePass"]

@@ -123,6 +123,8 @@ def _select(w: _Writer, sel: SelectSteps | None) -> None:
         w.add(2, f"v = sel.get({key!r})", "if v is not None:", "    tv = type(v)")
         w.add(3, f"if (tv is dict and not {c}(v)) or (tv is list and not _list_ok({c}, v)):")
         w.add(4, "raise _Unusual")
+    if w.lines[-1].endswith("try:"):  # nothing to test (not a plan select_steps makes)
+        w.add(2, "pass")
     w.add(1, "except (KeyError, _Unusual):", "    sel = project(rec)")
     if sel.projected:
         w.add(1, "else:")

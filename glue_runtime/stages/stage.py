@@ -207,7 +207,7 @@ class StagePass:
         """A message the loop does not handle itself; sets ``current`` for a RECORD."""
         self.current = None
         mtype = msg.get("type")
-        if mtype == RECORD:  # the first of a run of one stream's records: timed as records are
+        if mtype == RECORD:  # before any SCHEMA of its stream (its time: as the records')
             return self._first_record(msg)
         t = time.perf_counter()
         try:

@@ -559,7 +559,8 @@ def fieldmap_init(
     "--plan",
     "plan",
     flag_value="plan",
-    help="Print each stream's plan instead: field map, maps or ETL, validation.",
+    help="Print each stream's plan instead: field map, maps or ETL (its schema hooks run), "
+    "validation.",
 )
 @click.option("--code", "plan", flag_value="code", help="The plans and their compiled code.")
 @_catalog_options

@@ -370,3 +370,17 @@ def test_fieldmap_show_plan_prints_each_streams_plan(tmp_path: Path) -> None:
     assert "stream orders  (key: id)\n  field map: drop secret" in res.stdout
     assert "stream audit\n  not selected" in res.stdout
     assert "del sel['secret']" in res.stdout
+
+
+def test_explain_runs_the_schema_hooks_but_never_ends_the_streams() -> None:
+    def end_stream(ctx: Any) -> None:
+        raise AssertionError("end_stream must not run")
+
+    script = script_from_functions(
+        schema=lambda stream, schema, ctx: ctx.reshape(drop=["note"]),
+        transform=lambda r, ctx: r,
+        end_stream=end_stream,
+    )
+    text = explain([selector(), make_transform(script)], CATALOG)
+    assert "# stage: field map + ETL <script>" in text
+    assert "ETL <script>: called per record (the general path)" in text

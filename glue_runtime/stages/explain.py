@@ -45,13 +45,20 @@ def _describe(route: Route, code: bool) -> str:
     return text
 
 
+_END: Message = {"type": "GLUE_EXPLAIN_END"}  # an unknown type: every stage passes it on
+
+
 def explain(stages: Sequence[Stage], catalog: dict[str, Any], *, code: bool = False) -> str:
-    """The plans the stages make for the catalog's streams, as text."""
-    messages: Iterator[Message] = iter(schema_messages(catalog))
+    """The plans the stages make for the catalog's streams, as text.
+
+    An ETL script's ``schema()`` and ``start_stream()`` hooks run (they decide its output);
+    its input never ends, so ``end_stream()`` does not."""
+    messages: Iterator[Message] = iter([*schema_messages(catalog), _END])
     for stage in stages:
         messages = stage(messages)
-    for _ in messages:
-        pass
+    for msg in messages:
+        if msg is _END:
+            break
     blocks = []
     for p in _passes(messages):
         blocks.append(f"# stage: {p.stats.name}\n")

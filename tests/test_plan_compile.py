@@ -377,7 +377,9 @@ def test_explain_runs_the_schema_hooks_but_never_ends_the_streams() -> None:
         raise AssertionError("end_stream must not run")
 
     script = script_from_functions(
-        schema=lambda stream, schema, ctx: ctx.reshape(drop=["note"]),
+        schema=lambda stream, schema, ctx: (
+            ctx.reshape(drop=["note"]) if stream == "orders" else None
+        ),
         transform=lambda r, ctx: r,
         end_stream=end_stream,
     )

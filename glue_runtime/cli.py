@@ -581,10 +581,19 @@ def fieldmap_init(
     type=click.Path(dir_okay=False),
     help="Also write the tap's catalog with this selection applied (hotglue's file).",
 )
+@click.option(
+    "--plan",
+    "plan",
+    flag_value="plan",
+    help="Print each stream's plan instead: field map, maps or ETL (its schema hooks run), "
+    "validation.",
+)
+@click.option("--code", "plan", flag_value="code", help="The plans and their compiled code.")
 @_catalog_options
 def fieldmap_show(
     field_map: str | None,
     catalog_selected: str | None,
+    plan: str | None,
     flow: str | None,
     source: str | None,
     config: str | None,
@@ -599,6 +608,14 @@ def fieldmap_show(
     fm = load_field_map(path)
     selection = resolve(fm, cat)
     click.echo(f"{path} (read as {fm.shape})")
+    if plan:
+        from glue_runtime.stages.explain import explain_flow
+
+        flow_file = _default_flow(flow)
+        f = load_flow(flow_file) if flow_file else None
+        etl = f.etl if f is not None and f.etl_mode == "stream" else None
+        click.echo(explain_flow(selection, cat, etl, code=plan == "code"), nl=False)
+        return
     click.echo(render_table(selection))
     if catalog_selected:
         with _writing(catalog_selected, "the catalog with the selection"):

@@ -21,6 +21,7 @@ from glue_runtime.batchcount import BatchCounts
 from glue_runtime.errors import GlueError, Interrupted
 from glue_runtime.result import JobResult, StreamStats, describe_count
 from glue_runtime.secrets import Redactor
+from glue_runtime.stages.stats import StageStats
 
 log = logging.getLogger("glue_runtime.job")
 
@@ -207,6 +208,7 @@ def build_result(
     started_at: float,
     started: bool,
     warnings: list[str],
+    stages: list[StageStats],
 ) -> JobResult:
     """The job's result; a hint that promises a resume is corrected for streams that cannot."""
     error = outcome.error
@@ -224,4 +226,5 @@ def build_result(
         error=error,
         started=started,
         warnings=warnings,
+        stages=stages,
     )

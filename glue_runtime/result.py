@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from glue_runtime.errors import GlueError
+from glue_runtime.stages.stats import StageStats
 
 
 @dataclass
@@ -76,6 +77,9 @@ class JobResult:
     # Things a user must know about a run that still succeeded (bookmarks that did not move,
     # records passed on without a schema), also logged as they happen.
     warnings: list[str] = field(default_factory=list)
+    # What each of the job's stages did (field map, ETL: records in/out/dropped/invalid per
+    # input stream, time); a field map and an ETL fused into one stage report as one.
+    stages: list[StageStats] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -121,6 +125,7 @@ class JobResult:
             "state_commits": self.state_commits,
             "state": self.state,
             "warnings": list(self.warnings),
+            "stages": [s.as_dict() for s in self.stages],
             "error": None
             if self.error is None
             else {"kind": self.error.kind, "message": str(self.error), "exit_code": self.exit_code},

@@ -66,6 +66,7 @@ from glue_runtime.report import (
 from glue_runtime.result import JobResult
 from glue_runtime.secrets import Redactor
 from glue_runtime.spec import JobSpec, job_secrets
+from glue_runtime.stages.stats import collect as collect_stage_stats
 from glue_runtime.startup import Launcher
 from glue_runtime.state import StateCommitter
 from glue_runtime.supervise import FINISHED, RUNNING, Signals, Supervisor
@@ -467,6 +468,7 @@ class Job:
             started_at=started,
             started=self.tap is not None or bool(self.targets),
             warnings=self.warnings,
+            stages=collect_stage_stats([*spec.stages, *spec.after_mappers]),
         )
         if result.started:  # a config error ran nothing: its message says all there is
             log_summary(result)

@@ -10,6 +10,12 @@ The contract every stage keeps:
   mean "unchanged";
 - yield a STATE only after every message that came before it (the runner relies on order);
 - do per-stream work once per SCHEMA, not per record.
+
+glue_runtime's own stages (the field map's ``make_selector``, the ETL's ``make_transform``)
+are one kind, :class:`~glue_runtime.stages.stage.PlanStage`: per SCHEMA a stream's
+:class:`~glue_runtime.stages.plan.StreamPlan` (selection, maps, validation) compiled into one
+record function (:mod:`~glue_runtime.stages.compile`). A transform stage applied to a field
+map stage's output fuses with it into one pass. See docs/architecture.d/i11-stages.md.
 """
 
 from collections.abc import Callable, Iterator

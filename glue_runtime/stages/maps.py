@@ -52,7 +52,8 @@ from typing import Any
 import simpleeval
 
 from glue_runtime.errors import ConfigError, TransformError
-from glue_runtime.etl import CHANGED_FIELDS, FAST_RECORD, Context, Out, Script
+from glue_runtime.etl_types import CHANGED_FIELDS, FAST_RECORD, Context, Out, Script
+from glue_runtime.stages.plan import MapSteps, Step
 
 ELSE = "__else__"
 FILTER = "__filter__"
@@ -60,7 +61,7 @@ SOURCE = "__source__"
 ALIAS = "__alias__"
 KEYS = "__key_properties__"
 NULL = "__NULL__"
-SDK_EMPTY_SCHEMA = {
+SDK_EMPTY_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {},
     "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -228,8 +229,8 @@ class _Guard(ast.NodeTransformer):
         return node
 
 
-def compile_fast(parsed: ast.Expr, functions: dict[str, Any]) -> Any:
-    """Python code for a simple expression, or None when simpleeval must evaluate it."""
+def guarded_tree(parsed: ast.Expr, functions: dict[str, Any]) -> ast.Expression | None:
+    """A simple expression's tree with the guards in, or None when simpleeval must evaluate it."""
     tree = ast.Expression(body=copy.deepcopy(parsed.value))
     for node in ast.walk(tree):
         if not isinstance(node, _FAST_NODES):
@@ -241,12 +242,20 @@ def compile_fast(parsed: ast.Expr, functions: dict[str, Any]) -> Any:
                 return None
         if isinstance(node, ast.Name) and node.id.startswith(_FN_PREFIX):
             return None
-    tree = ast.fix_missing_locations(_Guard().visit(tree))
-    return compile(tree, "<map expression>", "eval")
+    guarded = _Guard().visit(tree)
+    assert isinstance(guarded, ast.Expression)
+    return ast.fix_missing_locations(guarded)
+
+
+def compile_fast(parsed: ast.Expr, functions: dict[str, Any]) -> Any:
+    """Python code for a simple expression, or None when simpleeval must evaluate it."""
+    tree = guarded_tree(parsed, functions)
+    return None if tree is None else compile(tree, "<map expression>", "eval")
 
 
 def fast_globals(functions: dict[str, Any]) -> dict[str, Any]:
-    env: dict[str, Any] = {"__builtins__": {}}
+    # No builtins (not an empty dict: CPython cannot specialise name lookups with one).
+    env: dict[str, Any] = {"__builtins__": {"__glue_no_builtins__": None}}
     env.update({_FN_PREFIX + name: fn for name, fn in functions.items()})
     env[_FN_PREFIX + "safe_add"] = simpleeval.safe_add
     env[_FN_PREFIX + "safe_mult"] = simpleeval.safe_mult
@@ -346,16 +355,29 @@ def _check_def(key: str, value: Any) -> _MapDef:
     if not isinstance(value, Mapping):
         raise ConfigError(f"{where}: expected a mapping or null, got {type(value).__name__}")
     d = dict(value)
-    source, alias, primary = key, None, True
+    m = _def_head(key, d, where)
+    _def_options(m, d, where)
+    m.props = [(prop, _prop_spec(f"{where}.{prop}", spec)) for prop, spec in d.items()]
+    return m
+
+
+def _def_head(key: str, d: dict[str, Any], where: str) -> _MapDef:
+    """The entry's input stream and output name (``__source__`` / ``__alias__``)."""
     if SOURCE in d:
-        source, primary = d.pop(SOURCE), False
+        source = d.pop(SOURCE)
         if not isinstance(source, str):
             raise ConfigError(f"{where}.{SOURCE} must be a stream name, got {source!r}")
-    elif ALIAS in d:
+        return _MapDef(key, source, None, False)
+    alias = None
+    if ALIAS in d:
         alias = d.pop(ALIAS)
         if not isinstance(alias, str) or not alias:
             raise ConfigError(f"{where}.{ALIAS} must be a stream name, got {alias!r}")
-    m = _MapDef(key, source, alias, primary)
+    return _MapDef(key, key, alias, True)
+
+
+def _def_options(m: _MapDef, d: dict[str, Any], where: str) -> None:
+    """``__filter__``, ``__key_properties__`` and ``__else__``."""
     if FILTER in d:
         rule = d.pop(FILTER)
         if rule is not None:
@@ -371,44 +393,46 @@ def _check_def(key: str, value: Any) -> _MapDef:
         if d.pop(ELSE) not in (None, NULL):
             raise ConfigError(f"{where}.{ELSE}: the only value allowed is null")
         m.include = False
-    for prop, spec in d.items():
-        pw = f"{where}.{prop}"
-        if spec is None or spec == NULL:
-            m.props.append((prop, None))
-        elif isinstance(spec, str):
-            m.props.append((prop, (spec, _parse(spec, pw))))
-        elif isinstance(spec, Mapping):
-            unknown = set(spec) - {"expr", "type", "from"}
-            if unknown or ("expr" in spec) == ("from" in spec):
-                raise ConfigError(
-                    f"{pw}: a typed property is {{expr: ..., type: ...}} or {{from: field}}"
-                    + (f" (unknown keys: {', '.join(sorted(unknown))})" if unknown else ""),
-                    hint='e.g.  total: {expr: "price * qty", type: number}',
-                )
-            if "from" in spec:
-                if not isinstance(spec["from"], str) or "type" in spec:
-                    raise ConfigError(f"{pw}: from must be a field name (and takes no type)")
-                m.props.append((prop, {"from": spec["from"]}))
-            else:
-                typ = spec.get("type")
-                if isinstance(typ, str) and typ in TYPE_NAMES:
-                    schema = TYPE_NAMES[typ]
-                elif isinstance(typ, Mapping):
-                    schema = dict(typ)
-                else:
-                    raise ConfigError(
-                        f"{pw}: type must be one of {', '.join(TYPE_NAMES)} or a JSON schema "
-                        f"object (got {typ!r})",
-                        hint="the type of a computed field is stated, not guessed",
-                    )
-                expr = spec["expr"]
-                m.props.append((prop, {"expr": (expr, _parse(expr, pw)), "schema": schema}))
-        else:
-            raise ConfigError(
-                f"{pw}: expected an expression, null, or {{expr, type}} / {{from}}, "
-                f"got {type(spec).__name__}"
-            )
-    return m
+
+
+def _prop_spec(pw: str, spec: Any) -> Any:
+    """One property's spec: None (drop), (text, parsed) (singer-sdk's guessed type), or a
+    dict: ``{"from": field}`` or ``{"expr": (text, parsed), "schema": ...}``."""
+    if spec is None or spec == NULL:
+        return None
+    if isinstance(spec, str):
+        return (spec, _parse(spec, pw))
+    if not isinstance(spec, Mapping):
+        raise ConfigError(
+            f"{pw}: expected an expression, null, or {{expr, type}} / {{from}}, "
+            f"got {type(spec).__name__}"
+        )
+    unknown = set(spec) - {"expr", "type", "from"}
+    if unknown or ("expr" in spec) == ("from" in spec):
+        raise ConfigError(
+            f"{pw}: a typed property is {{expr: ..., type: ...}} or {{from: field}}"
+            + (f" (unknown keys: {', '.join(sorted(unknown))})" if unknown else ""),
+            hint='e.g.  total: {expr: "price * qty", type: number}',
+        )
+    if "from" in spec:
+        if not isinstance(spec["from"], str) or "type" in spec:
+            raise ConfigError(f"{pw}: from must be a field name (and takes no type)")
+        return {"from": spec["from"]}
+    return {
+        "expr": (spec["expr"], _parse(spec["expr"], pw)),
+        "schema": _typed(pw, spec.get("type")),
+    }
+
+
+def _typed(pw: str, typ: Any) -> dict[str, Any]:
+    if isinstance(typ, str) and typ in TYPE_NAMES:
+        return TYPE_NAMES[typ]
+    if isinstance(typ, Mapping):
+        return dict(typ)
+    raise ConfigError(
+        f"{pw}: type must be one of {', '.join(TYPE_NAMES)} or a JSON schema object (got {typ!r})",
+        hint="the type of a computed field is stated, not guessed",
+    )
 
 
 def _eval_alias(expr: str, stream: str) -> str:
@@ -609,9 +633,9 @@ class Maps:
             ctx.state[CHANGED_FIELDS] = frozenset(
                 p for p, kind, _, _ in primary.ops if kind != _DROP
             )
-            fast = self._fast_fn(primary)
-            if fast is not None:
-                ctx.state[FAST_RECORD] = fast
+            steps = self.steps(primary)
+            if steps is not None:
+                ctx.state[FAST_RECORD] = steps  # read by the stage through record_steps
         if primary.remove:
             ctx.output_stream = None
             return None
@@ -621,43 +645,27 @@ class Maps:
         ctx.key_properties = primary.keys
         return primary.schema
 
-    def _fast_fn(self, m: _Mapper) -> Callable[[dict[str, Any]], Any] | None:
-        """The mapper as one plain function of the record, when nothing in it needs ``names``.
-
-        That is: no filter, and every expression compiled (no simpleeval) and naming only
-        record fields and functions. Record fields are then the expression's locals directly,
-        the lookup order ``names`` gives them (fields first, then functions). Any error falls
-        back to :meth:`apply` through the stage, which reports it.
-        """
-        if m.filter is not None or m.same or m.remove:
+    def steps(self, m: _Mapper) -> MapSteps | None:
+        """The mapper as declarative steps the stage compiles, when nothing in it needs the
+        per-record ``names``: no filter, and every expression compiled (no simpleeval) and
+        naming only record fields and functions. Anything unusual in a record (an error, a
+        failed check) goes to :meth:`apply` through the stage, which reports it."""
+        if m.filter is not None or m.remove:
             return None
-        steps: list[tuple[str, int, Any]] = []
-        for prop, kind, arg, _text in m.ops:
+        steps: list[Step] = []
+        for prop, kind, arg, text in m.ops:
             if kind == _EXPR:
-                code = self._compiled.get(id(arg), _SLOW)
-                if code is _SLOW:
-                    code = self._compiled[id(arg)] = compile_fast(arg, self.evaluator.functions)
-                    self._keep.append(arg)
-                if code is None or _names_in(arg) & _CONTEXT_NAMES:
+                tree = guarded_tree(arg, self.evaluator.functions)
+                names = _names_in(arg)
+                if tree is None or names & _CONTEXT_NAMES:
                     return None
-                steps.append((prop, _EXPR, code))
+                steps.append(Step("compute", prop, text, tuple(sorted(names)), ast.unparse(tree)))
+            elif kind == _DROP:
+                steps.append(Step("drop", prop))
             else:
-                steps.append((prop, kind, arg))
-        include, keys, env = m.include, m.keys, self._globals
-
-        def fast(record: dict[str, Any]) -> dict[str, Any] | None:
-            result = record.copy() if include else {k: record[k] for k in keys if k in record}
-            for prop, kind, arg in steps:
-                if kind == _EXPR:
-                    result[prop] = eval(arg, env, record)  # compiled once, no builtins
-                elif kind == _DROP:
-                    result.pop(prop, None)
-                elif arg in record:  # rename
-                    result.pop(arg, None)
-                    result[prop] = record[arg]
-            return result or None
-
-        return fast
+                steps.append(Step("rename", prop, arg))
+        functions = {k: v for k, v in self._globals.items() if k.startswith(_FN_PREFIX)}
+        return MapSteps(m.alias, m.include, tuple(m.keys), tuple(steps), functions, _FN_PREFIX)
 
     def _record_fn(
         self, stream: str, primary: _Mapper, extras: list[_Mapper]
@@ -700,6 +708,10 @@ class Maps:
             for m in ctx.state["extras"]:
                 ctx.declare_stream(m.alias, m.schema, m.keys)
 
+        def record_steps(ctx: Context) -> MapSteps | None:
+            steps = ctx.state.get(FAST_RECORD)
+            return steps if isinstance(steps, MapSteps) else None
+
         return Script(
             name=name,
             transform=transform,
@@ -708,6 +720,7 @@ class Maps:
             path=path,
             trusted=True,
             hold_state=False,
+            record_steps=record_steps,
         )
 
 

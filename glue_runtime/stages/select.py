@@ -9,7 +9,9 @@ Many taps ignore the catalog they are given, so the selection is enforced here t
 - STATE and unknown message types pass through untouched.
 
 Work per stream happens once per SCHEMA: the kept keys and a compiled projection per object
-level. For the usual record the per-record path is one dict copy, a ``del`` per deselected key
+level; the top level becomes the plan's :class:`~glue_runtime.stages.plan.SelectSteps`, which
+the stage compiles with the rest of the stream's plan (stages/compile.py). For the usual
+record the per-record path is one dict copy, a ``del`` per deselected key
 and C-level ``frozenset.issuperset`` checks for unknown keys, at the top and in each nested
 object nothing is deselected from (those are passed on whole, not rebuilt). Records with
 unknown keys or absent deselected keys take a complete, slower path. The input message and
@@ -37,8 +39,9 @@ from typing import Any
 
 from glue_runtime.catalog import FieldPath, Selection, StreamSelection, join_path
 from glue_runtime.errors import ConfigError, DataError
-from glue_runtime.protocol import ACTIVATE_VERSION, BATCH, RECORD, SCHEMA, Message
+from glue_runtime.protocol import BATCH, Message
 from glue_runtime.stages import Stage
+from glue_runtime.stages.plan import SelectSteps
 
 log = logging.getLogger("glue_runtime.select")
 
@@ -79,9 +82,9 @@ class SelectStats:
         verb = {"drop": "dropped", "keep": "kept", "error": "rejected"}.get(policy, policy)
         out = []
         for stream, n in sorted(self.unknown_fields.items()):
-            names = ", ".join(sorted(self.unknown_field_names.get(stream, ())))
+            listed = ", ".join(sorted(self.unknown_field_names.get(stream, ())))
             out.append(
-                f"stream {stream}: {n} value(s) of fields not in its schema {verb} ({names})"
+                f"stream {stream}: {n} value(s) of fields not in its schema {verb} ({listed})"
             )
         for stream, n in sorted(self.dropped_messages.items()):
             out.append(f"stream {stream}: not selected, {n} message(s) dropped")
@@ -155,7 +158,7 @@ def _project_list(fn: Projection, items: list[Any]) -> list[Any]:
     return items if all(map(is_, new, items)) else new
 
 
-def _list_ok(check: Check, items: list[Any]) -> bool:
+def _list_ok(check: Check, items: Any) -> bool:
     """Every item passes ``check`` (False, never an error, when an item is not an object)."""
     try:
         return all(map(check, items))
@@ -171,59 +174,65 @@ class _Level:
     is set when nothing at or below this level is deselected: it says, without building
     anything, that a value passes whole (all its keys, at every level, are in the schema), so
     a parent can skip ``project``. For a closed level without nested levels to check it is
-    ``frozenset.issuperset``, a C-level test.
+    ``frozenset.issuperset``, a C-level test. ``parts`` is what the level was built from (the
+    plan of the top level is made of them).
     """
 
     project: Projection
     check: Check | None
+    parts: _Parts
 
 
-def _compile(
-    tree: _Tree,
-    path: FieldPath,
-    sel: StreamSelection,
-    on_unknown: Callable[[dict[str, Any], FieldPath, frozenset[str]], set[str]],
-    policy: str,
-) -> _Level | None:
-    """One object level's projection, or None when values at this level pass whole."""
-    keep: list[str] = []
-    drop: list[str] = []
-    checks: list[tuple[str, Check]] = []  # nested levels with nothing to drop: check only
-    nested: list[tuple[str, Projection]] = []  # nested levels with something to drop
-    children: list[tuple[str, Check | None, Projection]] = []
+OnUnknown = Callable[[dict[str, Any], FieldPath, frozenset[str]], set[str]]
+
+
+@dataclass
+class _Parts:
+    """One level's fields sorted by what happens to them."""
+
+    tree: _Tree
+    keep: list[str] = field(default_factory=list)
+    drop: list[str] = field(default_factory=list)
+    checks: list[tuple[str, Check]] = field(default_factory=list)  # nested, nothing to drop
+    nested: list[tuple[str, Projection]] = field(default_factory=list)  # nested, with drops
+    children: list[tuple[str, Check | None, Projection]] = field(default_factory=list)
+
+    @property
+    def by_copy(self) -> bool:
+        """Deleting a few keys from a copy beats rebuilding the dict; rebuilding wins when
+        most go. An open level keeps keys the schema does not list, so it always copies."""
+        return self.tree.open or len(self.drop) <= len(self.keep)
+
+
+def _parts(
+    tree: _Tree, path: FieldPath, sel: StreamSelection, on_unknown: OnUnknown, policy: str
+) -> _Parts:
+    parts = _Parts(tree)
     for name, sub in tree.props.items():
         p = (*path, name)
         if not sel.field_selected(p):
-            drop.append(name)
+            parts.drop.append(name)
             continue
-        keep.append(name)
+        parts.keep.append(name)
         level = _compile(sub, p, sel, on_unknown, policy) if sub is not None else None
         if level is None:
             continue
-        children.append((name, level.check, level.project))
+        parts.children.append((name, level.check, level.project))
         if level.check is not None:
-            checks.append((name, level.check))
+            parts.checks.append((name, level.check))
         else:
-            nested.append((name, level.project))
-    open_ = tree.open
-    if open_ and not drop and not children:
-        return None
-    keep_f = frozenset(keep)
-    keep_t = tuple(keep)
-    drop_f = frozenset(drop)
-    drop_t = tuple(drop)
-    allowed = frozenset(tree.props)
-    known = allowed.issuperset
-    children_t = tuple(children)
-    checks_t = tuple(checks)
-    nested_t = tuple(nested)
-    strip_unknown = policy == "drop" and not open_
-    # Deleting a few keys from a copy beats rebuilding the dict; rebuilding wins when most go.
-    # An open level keeps keys the schema does not list, so it always copies.
-    by_copy = open_ or len(drop_t) <= len(keep_t)
+            parts.nested.append((name, level.project))
+    return parts
+
+
+def _remover(parts: _Parts) -> Projection:
+    """``d`` (all keys known, or an open level) without the deselected keys."""
+    drop_f = frozenset(parts.drop)
+    drop_t = tuple(parts.drop)
+    keep_t = tuple(parts.keep)
+    by_copy = parts.by_copy
 
     def remove(d: dict[str, Any]) -> dict[str, Any]:
-        """``d`` (all keys known, or an open level) without the deselected keys."""
         if drop_f.isdisjoint(d):
             return d
         if by_copy:
@@ -234,8 +243,16 @@ def _compile(
             return out
         return {k: d[k] for k in keep_t if k in d}
 
+    return remove
+
+
+def _other(parts: _Parts, path: FieldPath, on_unknown: OnUnknown, policy: str) -> Projection:
+    """A closed level with keys the schema does not list: count them, apply the policy."""
+    drop_f = frozenset(parts.drop)
+    allowed = frozenset(parts.tree.props)
+    strip_unknown = policy == "drop" and not parts.tree.open
+
     def other(d: dict[str, Any]) -> dict[str, Any]:
-        """A closed level with keys the schema does not list: count them, apply the policy."""
         extra = on_unknown(d, path, allowed)
         gone = (extra | (drop_f & d.keys())) if strip_unknown else (drop_f & d.keys())
         if not gone:
@@ -247,49 +264,102 @@ def _compile(
             return out
         return {k: v for k, v in d.items() if k not in gone}
 
+    return other
+
+
+def _nested_value(v: Any, check: Check | None, fn: Projection) -> Any:
+    """A nested value projected (the same object when it passes whole)."""
+    tv = type(v)
+    if tv is dict:
+        return v if check is not None and check(v) else fn(v)
+    if tv is list:
+        return v if check is not None and _list_ok(check, v) else _project_list(fn, v)
+    return v
+
+
+def _projector(parts: _Parts, remove: Projection, other: Projection) -> Projection:
+    """The complete projection of one value at this level (any keys, any shape)."""
+    open_ = parts.tree.open
+    known = frozenset(parts.tree.props).issuperset
+    children = tuple(parts.children)
+
     def project(d: dict[str, Any]) -> dict[str, Any]:
-        """The complete projection of one value at this level (any keys, any shape)."""
         out = remove(d) if open_ or known(d) else other(d)
-        for key, check, fn in children_t:
+        for key, check, fn in children:
             v = out.get(key)
-            tv = type(v)
-            if tv is dict:
-                if check is not None and check(v):
-                    continue
-                nv = fn(v)
-            elif tv is list:
-                if check is not None and _list_ok(check, v):
-                    continue
-                nv = _project_list(fn, v)
-            else:
-                continue
+            nv = _nested_value(v, check, fn)
             if nv is not v:
                 if out is d:
                     out = d.copy()
                 out[key] = nv
         return out
 
-    if not drop_t and not nested_t:
-        # Nothing to drop here or below: only keys to check.
-        if not checks_t:
-            return _Level(project, known)  # closed (an open one returned None above)
+    return project
 
-        def check(d: Any) -> bool:
-            if type(d) is not dict or not (open_ or known(d)):
+
+def _checker(parts: _Parts) -> Check:
+    """Whether a value passes whole: all its keys, at every level, are in the schema."""
+    known = frozenset(parts.tree.props).issuperset
+    if not parts.checks and not parts.tree.open:
+        return known
+    open_ = parts.tree.open
+    checks = tuple(parts.checks)
+
+    def check(d: Any) -> bool:
+        if type(d) is not dict or not (open_ or known(d)):
+            return False
+        for key, sub in checks:
+            v = d.get(key)
+            tv = type(v)
+            if (tv is dict and not sub(v)) or (tv is list and not _list_ok(sub, v)):
                 return False
-            for key, sub in checks_t:
-                v = d.get(key)
-                tv = type(v)
-                if (tv is dict and not sub(v)) or (tv is list and not _list_ok(sub, v)):
-                    return False
-            return True
+        return True
 
-        return _Level(project, check)
+    return check
 
-    if not drop_t or not by_copy:
-        return _Level(project, None)
 
-    return _Level(_fast_projection(keep_f, drop_t, open_, checks_t, nested_t, project), None)
+def _compile(
+    tree: _Tree, path: FieldPath, sel: StreamSelection, on_unknown: OnUnknown, policy: str
+) -> _Level | None:
+    """One object level's projection, or None when values at this level pass whole."""
+    parts = _parts(tree, path, sel, on_unknown, policy)
+    if tree.open and not parts.drop and not parts.children:
+        return None
+    project = _projector(parts, _remover(parts), _other(parts, path, on_unknown, policy))
+    if not parts.drop and not parts.nested:  # nothing to drop here or below: only checks
+        return _Level(project, _checker(parts), parts)
+    if not parts.drop or not parts.by_copy or not path:
+        return _Level(project, None, parts)
+    fast = _fast_projection(
+        frozenset(parts.keep),
+        tuple(parts.drop),
+        tree.open,
+        tuple(parts.checks),
+        tuple(parts.nested),
+        project,
+    )
+    return _Level(fast, None, parts)
+
+
+def select_steps(level: _Level | None, policy: str) -> SelectSteps | None:
+    """The plan's part for the top level (None: records pass whole)."""
+    if level is None:
+        return None
+    parts = level.parts
+    fast = level.check is not None or (bool(parts.drop) and parts.by_copy)
+    return SelectSteps(
+        drop=tuple(parts.drop),
+        keep=tuple(parts.keep),
+        closed=not parts.tree.open,
+        unknown_fields=policy,
+        checked=tuple(k for k, _ in parts.checks),
+        projected=tuple(k for k, _ in parts.nested) if fast else (),
+        fast=fast,
+        project=level.project,
+        known=frozenset(parts.keep).issuperset,
+        checks=tuple(c for _, c in parts.checks),
+        projections=tuple(f for _, f in parts.nested) if fast else (),
+    )
 
 
 def _fast_projection(
@@ -384,10 +454,176 @@ def _prune_schema(schema: dict[str, Any], sel: StreamSelection, path: FieldPath)
     return out
 
 
-# ----------------------------------------------------------------------------- the stage
+# ----------------------------------------------------------------------------- per stream
 
-_DROP: Any = object()
-_PASS: Any = object()
+
+def check_policy(unknown_fields: str) -> str:
+    if unknown_fields not in UNKNOWN_POLICIES:
+        raise ConfigError(
+            f"unknown_fields is {unknown_fields!r}",
+            hint=f"use one of: {', '.join(UNKNOWN_POLICIES)}",
+        )
+    return unknown_fields
+
+
+class _Unknown:
+    """Counts the keys of a record the schema does not list (or fails the job on them)."""
+
+    def __init__(self, stream: str, sel: StreamSelection, policy: str, st: SelectStats) -> None:
+        self.stream, self.sel, self.policy, self.st = stream, sel, policy, st
+        self.prefixes: dict[FieldPath, str] = {}
+
+    def __call__(self, d: dict[str, Any], path: FieldPath, allowed: frozenset[str]) -> set[str]:
+        extra = d.keys() - allowed
+        prefix = self.prefixes.get(path)
+        if prefix is None:
+            self.prefixes[path] = prefix = join_path(path) + "." if path else ""
+        # record order in an error message; sorted (cheaper, deterministic) for counting
+        order = [k for k in d if k in extra] if self.policy == "error" else sorted(extra)
+        names = [prefix + k.replace(".", "\\.") for k in order]
+        self.st.count_unknown(self.stream, names)
+        if self.policy == "error":
+            keys = {k: d.get(k) for k in self.sel.key_properties} if not path else {}
+            where = f" (record {keys})" if keys else ""
+            raise DataError(
+                f"stream {self.stream!r}: a record{where} has fields not in its schema: "
+                f"{', '.join(names)}",
+                hint="the tap sends more than its SCHEMA declares; use unknown_fields "
+                "'drop' or 'keep' to carry on",
+            )
+        return extra
+
+
+def _report_drift(st: SelectStats, stream: str, sel: StreamSelection, tree: _Tree | None) -> None:
+    if not sel.fields:
+        return
+    seen = set(_tree_paths(tree))
+    new = sorted(join_path(p) for p in seen if p not in sel.fields)
+    missing = sorted(
+        join_path(p)
+        for p, on in sel.fields.items()
+        if on and p not in seen and (len(p) == 1 or p[:-1] in seen)
+    )
+    if new and new != st.new_fields.get(stream):
+        st.new_fields[stream] = new
+        log.warning(
+            "stream %s: the tap's SCHEMA has fields the catalog does not (new at the "
+            "source? rediscover and run `fieldmap check`): %s",
+            stream,
+            ", ".join(new),
+        )
+    if missing and missing != st.missing_fields.get(stream):
+        st.missing_fields[stream] = missing
+        log.warning(
+            "stream %s: selected fields are not in the tap's SCHEMA (removed at the source?): %s",
+            stream,
+            ", ".join(missing),
+        )
+
+
+@dataclass
+class Selected:
+    """What the field map makes of a stream: whether it is selected (else its messages are
+    dropped), the SCHEMA to send on, and the plan's part for its records."""
+
+    selected: bool
+    msg: Message | None = None
+    steps: SelectSteps | None = None
+
+
+class Selector:
+    """The field map's work for one pass of a stage over a message stream, per stream.
+
+    Built by the stage (:mod:`glue_runtime.stages.stage`); it decides per SCHEMA and counts
+    in ``stats``, the stage runs the records through the compiled plan.
+    """
+
+    def __init__(self, selection: Selection, policy: str, stats: SelectStats) -> None:
+        self.selection = selection
+        self.policy = policy
+        self.stats = stats
+        self.selections: dict[str, StreamSelection | None] = {}
+        self.batch_warned: set[str] = set()
+
+    def stream(self, stream: Any) -> StreamSelection | None:
+        """The stream's selection, None when it is not selected (or not in the catalog)."""
+        if type(stream) is not str:
+            return None
+        if stream in self.selections:
+            return self.selections[stream]
+        sel = self.selection.for_stream(stream)
+        if sel is None:
+            log.warning(
+                "stream %s is not in the catalog: its messages are dropped "
+                "(rediscover the catalog if the tap added it)",
+                stream,
+            )
+        self.selections[stream] = sel = sel if sel is not None and sel.selected else None
+        return sel
+
+    def drop(self, stream: Any) -> None:
+        key = str(stream)
+        self.stats.dropped_messages[key] = self.stats.dropped_messages.get(key, 0) + 1
+
+    def steps(self, stream: str, sel: StreamSelection, tree: _Tree | None) -> SelectSteps | None:
+        if tree is None:
+            return None
+        on_unknown = _Unknown(stream, sel, self.policy, self.stats)
+        return select_steps(_compile(tree, (), sel, on_unknown, self.policy), self.policy)
+
+    def schema(self, msg: Message) -> Selected:
+        """A SCHEMA: pruned of unselected fields, and the stream's selection steps."""
+        stream = msg.get("stream")
+        sel = self.stream(stream)
+        if sel is None:
+            self.drop(stream)
+            return Selected(False)
+        assert isinstance(stream, str)
+        self.stats.schemas[stream] = self.stats.schemas.get(stream, 0) + 1
+        schema = msg.get("schema")
+        if not isinstance(schema, dict):
+            return Selected(True, msg)
+        tree = _tree_from_schema(schema)
+        _report_drift(self.stats, stream, sel, tree)
+        steps = self.steps(stream, sel, tree)
+        pruned = _prune_schema(schema, sel, ())
+        return Selected(True, msg if pruned is schema else {**msg, "schema": pruned}, steps)
+
+    def without_schema(self, stream: Any) -> Selected:
+        """A RECORD before any SCHEMA of its stream: checked against the catalog's fields."""
+        sel = self.stream(stream)
+        if sel is None:
+            return Selected(False)
+        return Selected(True, None, self.steps(stream, sel, _tree_from_paths(list(sel.fields))))
+
+    def other(self, msg: Message) -> Message | None:
+        """ACTIVATE_VERSION and BATCH: dropped for unselected streams, else passed on."""
+        stream = msg.get("stream")
+        sel = self.stream(stream)
+        if sel is None:
+            self.drop(stream)
+            return None
+        partial = not all(sel.fields.values())
+        if msg.get("type") == BATCH and partial and stream not in self.batch_warned:
+            self.batch_warned.add(str(stream))
+            log.warning(
+                "stream %s: BATCH files are passed on whole; deselected fields in "
+                "them are not removed",
+                stream,
+            )
+        return msg
+
+
+@dataclass(frozen=True)
+class SelectConfig:
+    """A stage's field map: the resolved selection, the unknown-field policy, the counts."""
+
+    selection: Selection
+    policy: str
+    stats: SelectStats
+
+    def start(self) -> Selector:
+        return Selector(self.selection, self.policy, self.stats)
 
 
 def make_selector(
@@ -402,167 +638,16 @@ def make_selector(
     ``unknown_fields``: ``drop`` (default), ``keep`` or ``error`` for record fields missing
     from the stream's schema. ``stats`` (optional) collects per-stream counts. ``catalog`` is
     accepted for symmetry with ``selector_for_run`` and not needed: the selection carries the
-    catalog's fields.
+    catalog's fields. A transform stage applied to this stage's output fuses with it into one
+    stage (one plan and one record function per stream; see stages/stage.py).
     """
+    from glue_runtime.stages.stage import PlanStage
+
     del catalog
-    if unknown_fields not in UNKNOWN_POLICIES:
-        raise ConfigError(
-            f"unknown_fields is {unknown_fields!r}",
-            hint=f"use one of: {', '.join(UNKNOWN_POLICIES)}",
-        )
-    st = stats if stats is not None else SelectStats()
-    policy = unknown_fields
-
-    def unknown_handler(stream: str, sel: StreamSelection):
-        prefixes: dict[FieldPath, str] = {}
-
-        def on_unknown(d: dict[str, Any], path: FieldPath, allowed: frozenset[str]) -> set[str]:
-            """Count the keys of ``d`` not in ``allowed`` (or fail the job); returns them."""
-            extra = d.keys() - allowed
-            prefix = prefixes.get(path)
-            if prefix is None:
-                prefixes[path] = prefix = join_path(path) + "." if path else ""
-            # record order in an error message; sorted (cheaper, deterministic) for counting
-            order = [k for k in d if k in extra] if policy == "error" else sorted(extra)
-            names = [prefix + k.replace(".", "\\.") for k in order]
-            st.count_unknown(stream, names)
-            if policy == "error":
-                keys = {k: d.get(k) for k in sel.key_properties} if not path else {}
-                where = f" (record {keys})" if keys else ""
-                raise DataError(
-                    f"stream {stream!r}: a record{where} has fields not in its schema: "
-                    f"{', '.join(names)}",
-                    hint="the tap sends more than its SCHEMA declares; use unknown_fields "
-                    "'drop' or 'keep' to carry on",
-                )
-            return extra
-
-        return on_unknown
-
-    def plan(stream: str, sel: StreamSelection, tree: _Tree | None) -> Any:
-        if tree is None:
-            return _PASS
-        level = _compile(tree, (), sel, unknown_handler(stream, sel), policy)
-        if level is None:
-            return _PASS
-        check, project = level.check, level.project
-        if check is None:
-            return project
-        return lambda d: d if check(d) else project(d)
-
-    def report_drift(stream: str, sel: StreamSelection, tree: _Tree | None) -> None:
-        if not sel.fields:
-            return
-        seen = set(_tree_paths(tree))
-        new = [join_path(p) for p in seen if p not in sel.fields]
-        missing = [
-            join_path(p)
-            for p, on in sel.fields.items()
-            if on and p not in seen and (len(p) == 1 or p[:-1] in seen)
-        ]
-        if new and sorted(new) != st.new_fields.get(stream):
-            st.new_fields[stream] = sorted(new)
-            log.warning(
-                "stream %s: the tap's SCHEMA has fields the catalog does not (new at the "
-                "source? rediscover and run `fieldmap check`): %s",
-                stream,
-                ", ".join(sorted(new)),
-            )
-        if missing and sorted(missing) != st.missing_fields.get(stream):
-            st.missing_fields[stream] = sorted(missing)
-            log.warning(
-                "stream %s: selected fields are not in the tap's SCHEMA (removed at the "
-                "source?): %s",
-                stream,
-                ", ".join(sorted(missing)),
-            )
-
-    def stage(messages: Iterator[Message]) -> Iterator[Message]:
-        plans: dict[str, Any] = {}
-        batch_warned: set[str] = set()
-        selections: dict[str, StreamSelection | None] = {}
-
-        def selection_of(stream: str) -> StreamSelection | None:
-            if stream in selections:
-                return selections[stream]
-            sel = selection.for_stream(stream)
-            if sel is None:
-                log.warning(
-                    "stream %s is not in the catalog: its messages are dropped "
-                    "(rediscover the catalog if the tap added it)",
-                    stream,
-                )
-            selections[stream] = sel = sel if sel is not None and sel.selected else None
-            return sel
-
-        def drop(stream: Any) -> None:
-            key = str(stream)
-            st.dropped_messages[key] = st.dropped_messages.get(key, 0) + 1
-
-        for msg in messages:
-            mtype = msg.get("type")
-            if mtype == RECORD:
-                stream = msg.get("stream")
-                p = plans.get(stream)  # type: ignore[arg-type]
-                if p is None:
-                    sel = selection_of(stream) if type(stream) is str else None
-                    if sel is None:
-                        p = _DROP
-                    else:
-                        p = plan(stream, sel, _tree_from_paths(list(sel.fields)))
-                    plans[stream] = p  # type: ignore[index]
-                if p is _PASS:
-                    yield msg
-                elif p is _DROP:
-                    drop(stream)
-                else:
-                    rec = msg["record"]
-                    if type(rec) is not dict:
-                        yield msg
-                        continue
-                    out = p(rec)
-                    if out is rec:
-                        yield msg
-                    else:
-                        new = msg.copy()  # a new message: the runner must re-serialise it
-                        new["record"] = out
-                        yield new
-            elif mtype == SCHEMA:
-                stream = msg.get("stream")
-                sel = selection_of(stream) if type(stream) is str else None
-                if sel is None:
-                    plans[stream] = _DROP  # type: ignore[index]
-                    drop(stream)
-                    continue
-                st.schemas[stream] = st.schemas.get(stream, 0) + 1
-                schema = msg.get("schema")
-                if not isinstance(schema, dict):
-                    plans[stream] = _PASS
-                    yield msg
-                    continue
-                tree = _tree_from_schema(schema)
-                report_drift(stream, sel, tree)
-                plans[stream] = plan(stream, sel, tree)
-                pruned = _prune_schema(schema, sel, ())
-                yield msg if pruned is schema else {**msg, "schema": pruned}
-            elif mtype in (ACTIVATE_VERSION, BATCH):
-                stream = msg.get("stream")
-                sel = selection_of(stream) if type(stream) is str else None
-                if sel is None:
-                    drop(stream)
-                    continue
-                if mtype == BATCH and stream not in batch_warned and not all(sel.fields.values()):
-                    batch_warned.add(stream)
-                    log.warning(
-                        "stream %s: BATCH files are passed on whole; deselected fields in "
-                        "them are not removed",
-                        stream,
-                    )
-                yield msg
-            else:
-                yield msg
-
-    return stage
+    config = SelectConfig(
+        selection, check_policy(unknown_fields), stats if stats is not None else SelectStats()
+    )
+    return PlanStage("field map", select=config)
 
 
-__all__ = ["UNKNOWN_POLICIES", "SelectStats", "make_selector"]
+__all__ = ["UNKNOWN_POLICIES", "SelectStats", "Selector", "make_selector"]

@@ -5,6 +5,12 @@ schema and key properties; the output's SCHEMA goes out before any record of tha
 Per RECORD: ``transform(view, ctx)`` with a read-only view of the record, then routing and
 (for records the script built) validation against the output schema with fastjsonschema.
 
+:class:`ScriptRunner` is that work for one pass; the stage's loop is
+:mod:`glue_runtime.stages.stage`'s, which compiles each stream's plan (a declarative map's
+steps with the checks of what they change, see :meth:`ScriptRunner.map_steps` and
+:meth:`ScriptRunner.check_steps`) and calls :meth:`ScriptRunner.record`, the general path,
+for scripts and for anything the compiled code does not cover.
+
 Rules (docs/etl.md has the user-facing version):
 
 - a record the script returns unchanged (``return record``) to an unchanged stream is the tap's
@@ -20,7 +26,7 @@ Rules (docs/etl.md has the user-facing version):
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -31,25 +37,19 @@ import fastjsonschema
 import orjson
 
 from glue_runtime.errors import ConfigError, GlueError, RecordBeforeSchema, TransformError
-from glue_runtime.etl import (
+from glue_runtime.etl import load_transform
+from glue_runtime.etl_types import (
     CHANGED_FIELDS,
-    FAST_RECORD,
     Context,
     JobContext,
     Out,
     Script,
     format_script_traceback,
 )
-from glue_runtime.protocol import (
-    ACTIVATE_VERSION,
-    BATCH,
-    RECORD,
-    SCHEMA,
-    STATE,
-    Message,
-    dumps_exact,
-)
+from glue_runtime.protocol import BATCH, RECORD, SCHEMA, Message, dumps_exact
 from glue_runtime.stages import Stage
+from glue_runtime.stages.maps import compile_maps
+from glue_runtime.stages.plan import CheckSteps, FieldCheck, MapSteps
 
 log = logging.getLogger("glue_runtime.transform")
 
@@ -224,14 +224,13 @@ class _Stream:
     """One input stream: its context, its own output (None: only Out(...) records), and
     whether records it passes through unchanged can go out as the input messages."""
 
-    __slots__ = ("ctx", "fast", "in_msg", "out", "passthrough")
+    __slots__ = ("ctx", "in_msg", "out", "passthrough")
 
     def __init__(self, ctx: Context, in_msg: Message) -> None:
         self.ctx = ctx
         self.in_msg = in_msg
         self.out: _Output | None = None
         self.passthrough = False
-        self.fast: Any = None  # record -> record | None, with its checks (see fast_path)
 
 
 def _same_schema_msg(a: Message, b: Message) -> bool:
@@ -242,22 +241,20 @@ def _same_schema_msg(a: Message, b: Message) -> bool:
     )
 
 
-class _Run:
-    """The state of one pass of the stage over a message iterator."""
+class ScriptRunner:
+    """The ETL script's side of one pass of a stage: its streams, outputs and hooks.
 
-    def __init__(
-        self,
-        script: Script,
-        validate: Validate,
-        job: JobContext,
-        stats: TransformStats | None,
-        guard: Guard,
-    ) -> None:
+    The stage (:mod:`glue_runtime.stages.stage`) owns the loop: it calls :meth:`start` per
+    SCHEMA, the stream's compiled record function per RECORD (which calls :meth:`record`, the
+    general path, for scripts and for anything unusual), :meth:`other` for ACTIVATE_VERSION
+    and BATCH, and :meth:`finish` at the end of input.
+    """
+
+    def __init__(self, script: Script, validate: Validate, job: JobContext, guard: Guard) -> None:
         self.script = script
         self.validate = validate
         self.job = job
-        self.stats = stats
-        self.guard = guard
+        self.deep = guard == "deep" and not script.trusted
         self.streams: dict[str, _Stream] = {}
         self.outputs: dict[str, _Output] = {}
         self.pending: list[Message] = []  # SCHEMA messages to send before the next record
@@ -304,6 +301,11 @@ class _Run:
             o.schema, o.key_properties, o.msg, o.validator = schema, keys, source_msg, None
         self.pending.append(source_msg)
         return o
+
+    def take_pending(self) -> list[Message]:
+        out = self.pending[:]
+        self.pending.clear()
+        return out
 
     # -- errors ---------------------------------------------------------------------------
 
@@ -361,32 +363,40 @@ class _Run:
 
     # -- emitting -------------------------------------------------------------------------
 
+    def _as_record(self, o: _Output, record: Any, ctx: Context) -> dict[str, Any]:
+        if type(record) is dict:
+            return record
+        if isinstance(record, MappingProxyType):
+            return dict(record)
+        if isinstance(record, dict):
+            return record
+        raise TransformError(
+            f"ETL script {self.script.name} gave a {type(record).__name__} as a record "
+            f"for stream {o.name!r} (stream {ctx.stream!r}, record {ctx.position})",
+            hint="a record is a dict of field -> JSON value",
+        )
+
+    def _validate(
+        self, o: _Output, record: dict[str, Any], src: Message | None, ctx: Context
+    ) -> None:
+        if self.validate == "off":
+            return
+        if src is not None and o.plan_for(ctx.schema).passes(
+            record, src["record"], ctx.state.get(CHANGED_FIELDS)
+        ):
+            return
+        v = o.validator
+        if v is None:
+            v = o.validator = compile_validator(o.schema, o.name)
+        try:
+            v(record)
+        except fastjsonschema.JsonSchemaValueException as exc:
+            self.invalid(o, record, exc, ctx)
+
     def record_msg(self, o: _Output, record: Any, src: Message | None, ctx: Context) -> Message:
         """A RECORD message for output ``o``, validated per the policy."""
-        if type(record) is not dict:
-            if isinstance(record, MappingProxyType):
-                record = dict(record)
-            elif isinstance(record, dict):
-                pass
-            else:
-                raise TransformError(
-                    f"ETL script {self.script.name} gave a {type(record).__name__} as a record "
-                    f"for stream {o.name!r} (stream {ctx.stream!r}, record {ctx.position})",
-                    hint="a record is a dict of field -> JSON value",
-                )
-        if self.validate != "off" and (
-            src is None
-            or not o.plan_for(ctx.schema).passes(
-                record, src["record"], ctx.state.get(CHANGED_FIELDS)
-            )
-        ):
-            v = o.validator
-            if v is None:
-                v = o.validator = compile_validator(o.schema, o.name)
-            try:
-                v(record)
-            except fastjsonschema.JsonSchemaValueException as exc:
-                self.invalid(o, record, exc, ctx)
+        record = self._as_record(o, record, ctx)
+        self._validate(o, record, src, ctx)
         o.count += 1
         msg: Message = {"type": RECORD, "stream": o.name, "record": record}
         if src is not None and len(src) > 3:
@@ -396,19 +406,45 @@ class _Run:
                 msg["time_extracted"] = src["time_extracted"]
         return msg
 
-    def many(self, result: Any, s: _Stream, src: Message | None, hook: str) -> Iterator[Message]:
+    def _where(self, ctx: Context, hook: str) -> str:
+        return f"stream {ctx.stream!r}" + (
+            f", record {ctx.position})" if hook == "transform" else ")"
+        )
+
+    def _item(self, item: Any, s: _Stream, src: Message | None, hook: str) -> Message:
+        """One item of what a hook returned as several records."""
+        ctx = s.ctx
+        if type(item) is Out:
+            o = self.outputs.get(item.stream)
+            if o is None:
+                raise TransformError(
+                    f"ETL script {self.script.name} sent a record to stream "
+                    f"{item.stream!r}, which has no schema (from stream {ctx.stream!r}, "
+                    f"{hook}()" + (f", record {ctx.position})" if hook == "transform" else ")"),
+                    hint="declare it first: ctx.declare_stream(name, schema, key_properties)"
+                    " in schema() or start_stream()",
+                )
+            return self.record_msg(o, item.record, src, ctx)
+        if isinstance(item, (dict, MappingProxyType)):
+            return self.record_msg(self.own_output(s, hook), item, src, ctx)
+        raise TransformError(
+            f"ETL script {self.script.name}: {hook}() gave a {type(item).__name__} "
+            f"among its records ({self._where(ctx, hook)}",
+            hint="each item must be a dict or Out(stream, record)",
+        )
+
+    def many(self, result: Any, s: _Stream, src: Message | None, hook: str) -> list[Message]:
         """Route what a hook returned as several records (an iterable of dicts / Out)."""
         ctx = s.ctx
         if isinstance(result, (str, bytes, Mapping)) or not hasattr(result, "__iter__"):
             raise TransformError(
                 f"ETL script {self.script.name}: {hook}() returned a "
-                f"{type(result).__name__} (stream {ctx.stream!r}"
-                + (f", record {ctx.position})" if hook == "transform" else ")"),
+                f"{type(result).__name__} ({self._where(ctx, hook)}",
                 hint="return a dict (one record), None (drop it), or a list/generator of "
                 "dicts and Out(stream, record)",
             )
         it = iter(result)
-        pending = self.pending
+        out: list[Message] = []
         while True:
             try:
                 item = next(it)
@@ -416,29 +452,9 @@ class _Run:
                 break
             except Exception as exc:
                 raise self.script_error(exc, hook, ctx) from None
-            if pending:
-                yield from pending
-                pending.clear()
-            if type(item) is Out:
-                o = self.outputs.get(item.stream)
-                if o is None:
-                    raise TransformError(
-                        f"ETL script {self.script.name} sent a record to stream "
-                        f"{item.stream!r}, which has no schema (from stream {ctx.stream!r}, "
-                        f"{hook}()" + (f", record {ctx.position})" if hook == "transform" else ")"),
-                        hint="declare it first: ctx.declare_stream(name, schema, key_properties)"
-                        " in schema() or start_stream()",
-                    )
-                yield self.record_msg(o, item.record, src, ctx)
-            elif isinstance(item, (dict, MappingProxyType)):
-                yield self.record_msg(self.own_output(s, hook), item, src, ctx)
-            else:
-                raise TransformError(
-                    f"ETL script {self.script.name}: {hook}() gave a {type(item).__name__} "
-                    f"among its records (stream {ctx.stream!r}"
-                    + (f", record {ctx.position})" if hook == "transform" else ")"),
-                    hint="each item must be a dict or Out(stream, record)",
-                )
+            out += self.take_pending()
+            out.append(self._item(item, s, src, hook))
+        return out
 
     def own_output(self, s: _Stream, hook: str) -> _Output:
         if s.out is None:
@@ -451,126 +467,106 @@ class _Run:
 
     # -- streams --------------------------------------------------------------------------
 
-    def start(self, msg: Message) -> Iterator[Message]:
-        """A SCHEMA message: (re)start its input stream, decide its output."""
+    def start(self, msg: Message) -> list[Message]:
+        """A SCHEMA message: (re)start its input stream, decide its output; the messages to
+        send (output SCHEMAs, records from start_stream)."""
         name = msg["stream"]
-        schema = msg["schema"]
-        if not isinstance(schema, dict):
+        if not isinstance(msg["schema"], dict):
             raise TransformError(f"SCHEMA for stream {name!r} has a schema that is not an object")
-        keys = list(msg.get("key_properties") or [])
-        bookmark = msg.get("bookmark_properties")
+        out: list[Message] = []
         old = self.streams.get(name)
         if old is not None:
             if _same_schema_msg(old.in_msg, msg):
                 # A re-sent, identical SCHEMA does not end the stream; the targets see it again.
                 if old.passthrough:
-                    yield msg
-                elif old.out is not None:
-                    yield old.out.msg
-                return
-            yield from self.end(old)
-        script = self.script
+                    return [msg]
+                return [old.out.msg] if old.out is not None else []
+            out += self.end(old)
+        s = self._new_stream(msg)
+        out += self.take_pending()
+        return out + self._start_hook(s)
+
+    def _new_stream(self, msg: Message) -> _Stream:
+        """A stream's context and output, from the script's schema() hook."""
+        name, schema = msg["stream"], msg["schema"]
+        keys = list(msg.get("key_properties") or [])
+        bookmark = msg.get("bookmark_properties")
         ctx = Context(name, schema, keys, bookmark_properties=bookmark, job=self.job, declarer=self)
-        s = _Stream(ctx, msg)
-        self.streams[name] = s
-        out_schema = None
-        if script.schema is not None:
-            try:
-                out_schema = script.schema(name, schema, ctx)
-            except GlueError:
-                raise
-            except Exception as exc:
-                raise self.script_error(exc, "schema", ctx) from None
-            if out_schema is not None and not isinstance(out_schema, dict):
-                raise TransformError(
-                    f"ETL script {script.name}: schema() returned a {type(out_schema).__name__} "
-                    f"for stream {name!r}",
-                    hint="return the output JSON schema (a dict), or None to keep it",
-                )
-        if out_schema is None:
-            out_schema = schema
-        out_name = ctx.output_stream
+        s = self.streams[name] = _Stream(ctx, msg)
+        out_schema = self._schema_hook(name, schema, ctx)
         ctx.output_schema = out_schema
         ctx.key_properties = list(ctx.key_properties or [])
+        out_name = ctx.output_stream
         if out_name is not None:
-            passthrough = out_name == name and out_schema is schema and ctx.key_properties == keys
+            same = out_name == name and out_schema is schema and ctx.key_properties == keys
             s.out = self.declare(
                 out_name,
                 out_schema,
                 ctx.key_properties,
                 name,
                 bookmark=bookmark,
-                source_msg=msg if passthrough else None,
+                source_msg=msg if same else None,
             )
-            s.passthrough = passthrough
-            if not passthrough and script.trusted and FAST_RECORD in ctx.state:
-                s.fast = self.fast_path(s.out, ctx)
-        yield from self.pending
-        self.pending.clear()
-        if script.start_stream is not None:
-            try:
-                result = script.start_stream(ctx)
-            except GlueError:
-                raise
-            except Exception as exc:
-                raise self.script_error(exc, "start_stream", ctx) from None
-            if result is not None:
-                yield from self.many(result, s, None, "start_stream")
-            yield from self.pending
-            self.pending.clear()
+            s.passthrough = same
+        return s
 
-    def fast_path(self, o: _Output, ctx: Context) -> Any:
-        """A trusted script's plain record function plus the checks record_msg would make.
+    def _schema_hook(self, name: str, schema: dict[str, Any], ctx: Context) -> dict[str, Any]:
+        hook = self.script.schema
+        if hook is None:
+            return schema
+        try:
+            out_schema = hook(name, schema, ctx)
+        except GlueError:
+            raise
+        except Exception as exc:
+            raise self.script_error(exc, "schema", ctx) from None
+        if out_schema is None:
+            return schema
+        if not isinstance(out_schema, dict):
+            raise TransformError(
+                f"ETL script {self.script.name}: schema() returned a "
+                f"{type(out_schema).__name__} for stream {name!r}",
+                hint="return the output JSON schema (a dict), or None to keep it",
+            )
+        return out_schema
 
-        It raises (anything) where the general path must decide: a field that fails its
-        check, a required field missing, an expression error. Only the declared changed fields
-        are checked, as in _DeltaPlan.passes; without that declaration there is no fast path.
-        """
-        fn = ctx.state[FAST_RECORD]
-        if self.validate == "off":
-            return fn
-        changed = ctx.state.get(CHANGED_FIELDS)
-        if changed is None:
-            return None
-        plan = o.plan_for(ctx.schema)
-        checks = [
-            (k, _plain_types(plan.props.get(k)), plan.check(k))
-            for k in changed
-            if plan.check(k) is not None
-        ]
-        required = plan.required
+    def _start_hook(self, s: _Stream) -> list[Message]:
+        hook = self.script.start_stream
+        if hook is None:
+            return []
+        try:
+            result = hook(s.ctx)
+        except GlueError:
+            raise
+        except Exception as exc:
+            raise self.script_error(exc, "start_stream", s.ctx) from None
+        out = self.many(result, s, None, "start_stream") if result is not None else []
+        return out + self.take_pending()
 
-        def checked(record: dict[str, Any]) -> dict[str, Any] | None:
-            out = fn(record)
-            if out is not None:
-                for k, plain, check in checks:
-                    if k in out:
-                        value = out[k]
-                        if type(value) not in plain:  # the common case costs a set lookup
-                            check(value)
-                if not out.keys() >= required:
-                    raise LookupError("a required field is missing")
-            return out
-
-        return checked
-
-    def end(self, s: _Stream) -> Iterator[Message]:
+    def end(self, s: _Stream) -> list[Message]:
         """The end of an input stream: its end_stream hook's records."""
         hook = self.script.end_stream
         if hook is None:
-            return
+            return []
         try:
             result = hook(s.ctx)
         except GlueError:
             raise
         except Exception as exc:
             raise self.script_error(exc, "end_stream", s.ctx) from None
+        out: list[Message] = []
         if result is not None:
             if isinstance(result, (dict, MappingProxyType)):
                 result = [result]
-            yield from self.many(result, s, None, "end_stream")
-        yield from self.pending
-        self.pending.clear()
+            out = self.many(result, s, None, "end_stream")
+        return out + self.take_pending()
+
+    def finish(self) -> list[Message]:
+        """The end of input: every stream's end_stream records."""
+        out: list[Message] = []
+        for s in list(self.streams.values()):
+            out += self.end(s)
+        return out
 
     def no_schema(self, msg: Message) -> TransformError:
         name = msg["stream"]
@@ -583,131 +579,152 @@ class _Run:
             "script or maps such a record is passed on as is, with a warning",
         )
 
-    # -- the loop -------------------------------------------------------------------------
+    def other(self, msg: Message) -> Message | None:
+        """ACTIVATE_VERSION (follows its stream's output) and BATCH (refused)."""
+        if msg["type"] == BATCH:
+            raise TransformError(
+                f"BATCH message for stream {msg.get('stream')!r}: an ETL script or map "
+                "cannot transform records that sit in batch files",
+                hint="turn off the tap's batch mode (batch_config) for flows with ETL",
+            )
+        st = self.streams.get(msg["stream"])
+        if st is None:
+            raise self.no_schema(msg)
+        if st.out is None:
+            return None
+        if st.out.name == msg["stream"]:
+            return msg
+        return {**msg, "stream": st.out.name}
 
-    def __call__(self, messages: Iterator[Message]) -> Iterator[Message]:
-        script = self.script
-        transform = script.transform
-        trusted = script.trusted
-        deep = self.guard == "deep" and not trusted
-        hold = script.holds_state
-        streams = self.streams
-        pending = self.pending
-        record_msg = self.record_msg
-        view_of = MappingProxyType
-        dumps = dumps_exact  # orjson, or the exact path for Decimals and big integers
-        held: Message | None = None
-        last_name: str | None = None
-        s: _Stream | None = None
+    # -- the plan's parts -----------------------------------------------------------------
+
+    def passes(self, s: _Stream) -> bool:
+        """Whether the stream's records leave the script as they came (the same messages)."""
+        if not s.passthrough:
+            return False
+        if self.script.transform is None:
+            return True
+        steps = self.map_steps(s)
+        return steps is not None and not steps.steps and steps.keep_others
+
+    def map_steps(self, s: _Stream) -> MapSteps | None:
+        """A declarative map's steps for the stream, when it can be compiled (else None)."""
+        describe = self.script.record_steps
+        if describe is None or s.out is None:
+            return None
+        steps = describe(s.ctx)
+        return steps if isinstance(steps, MapSteps) else None
+
+    def check_steps(self, s: _Stream, steps: MapSteps) -> CheckSteps | None:
+        """The checks of what the map changes, against the output schema (as _DeltaPlan)."""
+        if s.out is None:
+            return None
+        if self.validate == "off":
+            return CheckSteps("off", (), ())
+        plan = s.out.plan_for(s.ctx.schema)
+        fields = tuple(
+            FieldCheck(k, plan.props.get(k), _plain_types(plan.props.get(k)), plan.check(k))
+            for k in sorted(steps.changed)
+            if plan.check(k) is not None
+        )
+        return CheckSteps(self.validate, fields, tuple(sorted(plan.required)))
+
+    # -- the general path for one record --------------------------------------------------
+
+    def _call(self, s: _Stream, msg: Message) -> tuple[Any, Any]:
+        """The script's transform on one record: (what it returned, the view it got)."""
+        rec = msg["record"]
+        view = rec if self.script.trusted else MappingProxyType(rec)
+        before = dumps_exact(rec) if self.deep else None
         try:
-            for msg in messages:
-                mtype = msg["type"]
-                if mtype == RECORD:
-                    name = msg["stream"]
-                    if name != last_name or s is None:
-                        s = streams.get(name)
-                        if s is None:
-                            raise self.no_schema(msg)
-                        last_name = name
-                    ctx = s.ctx
-                    ctx.position += 1
-                    fast = s.fast
-                    if fast is not None and not pending:
-                        try:
-                            out = fast(msg["record"])
-                        except Exception:  # the general path below decides (or reports)
-                            pass
-                        else:
-                            if out is not None:
-                                o = s.out
-                                o.count += 1  # type: ignore[union-attr]
-                                out_msg = {"type": RECORD, "stream": o.name, "record": out}  # type: ignore[union-attr]
-                                if len(msg) > 3:
-                                    if "version" in msg:
-                                        out_msg["version"] = msg["version"]
-                                    if "time_extracted" in msg:
-                                        out_msg["time_extracted"] = msg["time_extracted"]
-                                yield out_msg
-                            continue
-                    if transform is None:
-                        if s.passthrough:
-                            yield msg
-                        elif s.out is not None:
-                            yield record_msg(s.out, msg["record"], msg, ctx)
-                        continue
-                    rec = msg["record"]
-                    view = rec if trusted else view_of(rec)
-                    if deep:
-                        before = dumps(rec)
-                    try:
-                        out = transform(view, ctx)
-                    except GlueError:
-                        raise
-                    except Exception as exc:
-                        raise self.script_error(exc, "transform", ctx) from None
-                    if deep and dumps(rec) != before:
-                        raise TransformError(
-                            f"ETL script {script.name} changed a nested value of its input "
-                            f"record (stream {name!r}, record {ctx.position})",
-                            hint="copy nested objects before changing them "
-                            "(copy.deepcopy(record[...])), and return a new dict",
-                        )
-                    if pending:
-                        yield from pending
-                        pending.clear()
-                    if out is view:
-                        if s.passthrough:
-                            yield msg
-                        else:
-                            yield record_msg(self.own_output(s, "transform"), rec, msg, ctx)
-                    elif type(out) is dict:
-                        o = s.out
-                        if o is None:
-                            o = self.own_output(s, "transform")
-                        yield record_msg(o, out, msg, ctx)
-                    elif out is None:
-                        continue
-                    else:
-                        yield from self.many(out, s, msg, "transform")
-                elif mtype == SCHEMA:
-                    last_name, s = None, None
-                    yield from self.start(msg)
-                elif mtype == STATE:
-                    if hold:
-                        held = msg
-                    else:
-                        yield msg
-                elif mtype == ACTIVATE_VERSION:
-                    st = streams.get(msg["stream"])
-                    if st is None:
-                        raise self.no_schema(msg)
-                    if st.out is None:
-                        continue
-                    if st.out.name == msg["stream"]:
-                        yield msg
-                    else:
-                        yield {**msg, "stream": st.out.name}
-                elif mtype == BATCH:
-                    raise TransformError(
-                        f"BATCH message for stream {msg.get('stream')!r}: an ETL script or map "
-                        "cannot transform records that sit in batch files",
-                        hint="turn off the tap's batch mode (batch_config) for flows with ETL",
-                    )
-                else:
-                    yield msg
-            for st in list(streams.values()):
-                yield from self.end(st)
-            if held is not None:
-                yield held
-        finally:
-            stats = self.stats
-            if stats is not None:
-                for n, st in streams.items():
-                    stats.records_in[n] = stats.records_in.get(n, 0) + st.ctx.position
-                for n, o in self.outputs.items():
-                    stats.records_out[n] = stats.records_out.get(n, 0) + o.count
-                    if o.invalid:
-                        stats.invalid[n] = stats.invalid.get(n, 0) + o.invalid
+            out = self.script.transform(view, s.ctx)  # type: ignore[misc]
+        except GlueError:
+            raise
+        except Exception as exc:
+            raise self.script_error(exc, "transform", s.ctx) from None
+        if before is not None and dumps_exact(rec) != before:
+            raise TransformError(
+                f"ETL script {self.script.name} changed a nested value of its input "
+                f"record (stream {s.ctx.stream!r}, record {s.ctx.position})",
+                hint="copy nested objects before changing them "
+                "(copy.deepcopy(record[...])), and return a new dict",
+            )
+        return out, view
+
+    def _unchanged(self, s: _Stream, msg: Message) -> Message:
+        """A record the script passed through as it came."""
+        if s.passthrough:
+            return msg
+        return self.record_msg(self.own_output(s, "transform"), msg["record"], msg, s.ctx)
+
+    def record(self, s: _Stream, msg: Message, position: int) -> Message | list[Message] | None:
+        """One RECORD through the script: the message(s) to send (None: dropped)."""
+        s.ctx.position = position
+        if self.script.transform is None:
+            if s.out is None:
+                return None
+            return self._unchanged(s, msg)
+        out, view = self._call(s, msg)
+        pending = self.take_pending() if self.pending else None
+        if out is view:
+            result: Message | list[Message] | None = self._unchanged(s, msg)
+        elif type(out) is dict:
+            result = self.record_msg(self.own_output(s, "transform"), out, msg, s.ctx)
+        elif out is None:
+            result = None
+        else:
+            result = self.many(out, s, msg, "transform")
+        if not pending:
+            return result
+        return pending + (result if isinstance(result, list) else [result] if result else [])
+
+    def record_stats(self, stats: TransformStats, fast_out: dict[str, int]) -> None:
+        for n, st in self.streams.items():
+            stats.records_in[n] = stats.records_in.get(n, 0) + st.ctx.position
+        for n, o in self.outputs.items():
+            count = o.count + fast_out.get(n, 0)
+            stats.records_out[n] = stats.records_out.get(n, 0) + count
+            if o.invalid:
+                stats.invalid[n] = stats.invalid.get(n, 0) + o.invalid
+
+
+@dataclass(frozen=True)
+class TransformConfig:
+    """A stage's transform: the script (or maps), the validation policy, the job, the counts."""
+
+    script: Script
+    validate: Validate
+    job: JobContext
+    stats: TransformStats | None
+    guard: Guard
+
+    def start(self) -> ScriptRunner:
+        return ScriptRunner(self.script, self.validate, self.job, self.guard)
+
+
+def _script_of(script_or_maps: Script | str | Path | Mapping[str, Any]) -> Script:
+    if isinstance(script_or_maps, Script):
+        return script_or_maps
+    if isinstance(script_or_maps, (str, Path)):
+        return load_transform(script_or_maps)
+    if isinstance(script_or_maps, Mapping):
+        return compile_maps(script_or_maps)
+    raise ConfigError(
+        f"make_transform: expected a Script, a path or a maps dict, got "
+        f"{type(script_or_maps).__name__}"
+    )
+
+
+def _job_of(job_context: JobContext | Mapping[str, Any] | None) -> JobContext:
+    if job_context is None:
+        return JobContext()
+    if isinstance(job_context, JobContext):
+        return job_context
+    return JobContext(
+        flow=job_context.get("flow"),
+        tenant=job_context.get("tenant"),
+        job_id=job_context.get("job_id"),
+    )
 
 
 def make_transform(
@@ -726,42 +743,24 @@ def make_transform(
     ``error`` (TransformError), ``warn`` (log, count in ``stats.invalid``, pass), ``off``.
     ``guard="deep"`` also catches changes to nested values of the input record (it compares
     a serialised copy per record: for ``etl test`` and tests, not production runs).
+    Applied to a field map stage's output, it fuses with it into one stage.
     """
-    from glue_runtime.etl import load_transform
+    from glue_runtime.stages.stage import PlanStage
 
-    if isinstance(script_or_maps, Script):
-        script = script_or_maps
-    elif isinstance(script_or_maps, (str, Path)):
-        script = load_transform(script_or_maps)
-    elif isinstance(script_or_maps, Mapping):
-        from glue_runtime.stages.maps import compile_maps
-
-        script = compile_maps(script_or_maps)
-    else:
-        raise ConfigError(
-            f"make_transform: expected a Script, a path or a maps dict, got "
-            f"{type(script_or_maps).__name__}"
-        )
+    script = _script_of(script_or_maps)
     if validate not in ("error", "warn", "off"):
         raise ConfigError(f"validate must be error, warn or off (got {validate!r})")
     if guard not in ("shallow", "deep"):
         raise ConfigError(f"guard must be shallow or deep (got {guard!r})")
-    if job_context is None:
-        job = JobContext()
-    elif isinstance(job_context, JobContext):
-        job = job_context
-    else:
-        job = JobContext(
-            flow=job_context.get("flow"),
-            tenant=job_context.get("tenant"),
-            job_id=job_context.get("job_id"),
-        )
-
-    def transform_stage(messages: Iterator[Message]) -> Iterator[Message]:
-        return _Run(script, validate, job, stats, guard)(messages)
-
-    transform_stage.script = script  # type: ignore[attr-defined]
-    return transform_stage
+    config = TransformConfig(script, validate, _job_of(job_context), stats, guard)
+    return PlanStage(f"ETL {script.name}", transform=config)
 
 
-__all__ = ["TransformStats", "compile_validator", "json_type", "make_transform"]
+__all__ = [
+    "ScriptRunner",
+    "TransformConfig",
+    "TransformStats",
+    "compile_validator",
+    "json_type",
+    "make_transform",
+]

@@ -15,7 +15,7 @@ glue_runtime's own stages (the field map's ``make_selector``, the ETL's ``make_t
 are one kind, :class:`~glue_runtime.stages.stage.PlanStage`: per SCHEMA a stream's
 :class:`~glue_runtime.stages.plan.StreamPlan` (selection, maps, validation) compiled into one
 record function (:mod:`~glue_runtime.stages.compile`). A transform stage applied to a field
-map stage's output fuses with it into one pass. See docs/architecture.d/i11-stages.md.
+map stage's output fuses with it into one pass. See docs/architecture.md, "Stages".
 """
 
 from collections.abc import Callable, Iterator

@@ -10,7 +10,8 @@ Beside each state file ``S`` (its real file, when ``S`` is a symlink):
   this file, so reading the record, deciding, and writing the record (or the state) is one
   step no other process or thread can split.
 
-The rules (docs/architecture.md, "State stores and leases"): a live lease is refused to other owners;
+The rules (docs/architecture.md, "State stores and leases"): a live lease is refused to other
+owners;
 a lease not renewed within its ttl may be taken over by another owner even while its holder
 lives (a paused process, a machine asleep), with a higher token and without the flock, which
 the old holder still has; the old holder's renewals and commits are refused from then on.

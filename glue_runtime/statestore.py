@@ -5,8 +5,8 @@ must never both write: each job holds a **lease** on the key (an owner, a fencin
 expiry it renews from a heartbeat). Every commit carries the lease, and the store refuses it
 (:class:`~glue_runtime.errors.LeaseLost`) unless that lease is still the key's current one, so
 a job that lost its lease (it stopped renewing, another owner took the key over) can never
-write, on one machine or many. docs/architecture.md ("State stores and leases") states the rules a store
-must keep; ``tests/test_statestore.py`` checks them for every store.
+write, on one machine or many. docs/architecture.md ("State stores and leases") states the
+rules a store must keep; ``tests/test_statestore.py`` checks them for every store.
 
 This module holds what does not depend on where state lives: the :class:`StateStore`
 protocol, the :class:`Lease` value, and :class:`LeaseKeeper`, which holds a lease for a job

@@ -38,6 +38,7 @@ class Measurement:
     max_process_mb: float
     stdout: bytes
     stderr_tail: str
+    cpu_s: float = 0.0  # user + system time of the root and the descendants it waited for
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -46,6 +47,7 @@ class Measurement:
             "tree_peak_mb": round(self.tree_peak_mb, 1),
             "root_peak_mb": round(self.root_peak_mb, 1),
             "max_process_mb": round(self.max_process_mb, 1),
+            "cpu_s": round(self.cpu_s, 4),
         }
 
 
@@ -154,4 +156,5 @@ def run(
         max_process_mb=rusage.ru_maxrss * 1024 / 1e6,
         stdout=out,
         stderr_tail=tail,
+        cpu_s=rusage.ru_utime + rusage.ru_stime,
     )

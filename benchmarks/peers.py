@@ -17,6 +17,9 @@ PEERS: dict[str, tuple[str, str]] = {
     "meltano-map-transform": ("meltano-map-transform==0.12.3", "meltano-map-transform"),
     "target-jsonl": ("target-jsonl==0.1.4", "target-jsonl"),
     "meltano": ("meltano==4.4.1", "meltano"),
+    # Only measured when already installed (benchmarks/db_targets.py never installs it):
+    # `python benchmarks/peers.py meltanolabs-target-postgres` does.
+    "meltanolabs-target-postgres": ("meltanolabs-target-postgres==0.8.1", "target-postgres"),
 }
 
 
@@ -69,5 +72,5 @@ def ensure(name: str, venvs_dir: Path, *, install: bool = True, log=print) -> Pe
 
 
 if __name__ == "__main__":
-    for n in sys.argv[1:] or list(PEERS):
+    for n in sys.argv[1:] or [p for p in PEERS if p != "meltanolabs-target-postgres"]:
         print(ensure(n, Path(__file__).parent / ".cache" / "venvs"))

@@ -14,6 +14,8 @@ Cases (each contender on the same input file, in the same run, alternating, medi
     meltano_run  meltano run tap-replay target-jsonl            (--with-meltano)
   5 glue_target_files   the bundled files target alone (record validation on)
     target_jsonl        target-jsonl alone
+  6 import_sdk   python -c "import singer_sdk": one connector's start-up   (first size only)
+    glue_tiny    a 2-row job, bundled files tap -> sqlite target, caches warm (jobs/s)
 
 Every run is a fresh process tree; see measure.py for how wall time and memory are taken.
 Writes benchmarks/results/latest.json (quick mode: results/quick.json) and prints a table.
@@ -42,6 +44,7 @@ sys.path.insert(0, str(HERE))
 import datagen  # noqa: E402
 import measure  # noqa: E402
 import peers  # noqa: E402
+import tiny_jobs  # noqa: E402
 from glue_case import executable_copy  # noqa: E402
 
 PY = sys.executable
@@ -52,6 +55,7 @@ GOALS = {
     "case2/case3": 8.0,
     "case4/shell_pipe": 5.0,
     "files/target_jsonl": 5.0,
+    "tiny/import_sdk": round(1 / tiny_jobs.GOAL, 2),  # a tiny job within 1.5x one start-up
 }
 PEAK_GROWTH_GOAL = 1.25
 PEAK_MB_GOAL = 100.0
@@ -85,6 +89,8 @@ class Contender:
     peer: bool = False
     skip: str | None = None
     note: str = ""
+    units: int | None = None  # what one run counts when not the data set's records (1 job)
+    once: bool = False  # only at the first size (it does not read the data set)
 
 
 @dataclass
@@ -191,6 +197,8 @@ class Suite:
         # something else and hide the break).
         self.stage_kinds = {part: "real" for part in ("select_stage", "transform_stage")}
         self.peer: dict[str, peers.Peer | str] = {}
+        self.tiny_warm = False
+        self.first_size: int | None = None
 
     def log(self, text: str) -> None:
         print(text, file=sys.stderr, flush=True)
@@ -342,6 +350,20 @@ class Suite:
             check=_expect_jsonl(out, n),
         )
 
+    def import_sdk(self, data: Path, n: int, run_dir: Path) -> Command:
+        return Command([PY, "-c", "import singer_sdk"], env=tiny_jobs.clean_env())
+
+    def tiny_job(self, data: Path, n: int, run_dir: Path) -> Command:
+        """The 2-row job of tiny_jobs.py, with the runtime's caches warm (one run before)."""
+        job = tiny_jobs.TinyJob(run_dir)
+        job.cache = self.cache / "glue-cache"
+        if not self.tiny_warm:
+            import subprocess
+
+            subprocess.run(job.argv(), env=job.env(), cwd=run_dir, capture_output=True)
+            self.tiny_warm = True
+        return Command(job.argv(), env=job.env(), cwd=run_dir, check=lambda m: job.check(), note="")
+
     # -- the groups ------------------------------------------------------------------------
     def groups(self) -> list[list[Contender]]:
         stages = self.stages_note()
@@ -385,6 +407,25 @@ class Suite:
                 ),
                 Contender("5", "target_jsonl", "target-jsonl alone", self.target_jsonl, peer=True),
             ],
+            [
+                Contender(
+                    "6",
+                    "import_sdk",
+                    "python -c 'import singer_sdk' (starts/s)",
+                    self.import_sdk,
+                    units=1,
+                    once=True,
+                ),
+                Contender(
+                    "6",
+                    "glue_tiny",
+                    "tiny job: 2 rows files -> sqlite (jobs/s)",
+                    self.tiny_job,
+                    units=1,
+                    once=True,
+                    note="caches warm",
+                ),
+            ],
         ]
 
     # -- running ---------------------------------------------------------------------------
@@ -394,7 +435,10 @@ class Suite:
         rows: list[Row] = []
         large = n >= self.args.large_threshold
         for group in self.groups():
-            group_rows = [Row(c.case, c.key, c.label, n, note=c.note) for c in group]
+            group = [c for c in group if not c.once or n == self.first_size]
+            if not group:
+                continue
+            group_rows = [Row(c.case, c.key, c.label, c.units or n, note=c.note) for c in group]
             reps = {
                 c.key: (self.args.peer_repeats_large if (c.peer and large) else self.args.repeats)
                 for c in group
@@ -469,9 +513,17 @@ def ratios(rows: list[Row], sizes: list[int]) -> dict[str, Any]:
         "case4/shell_pipe": ("glue_e2e", "shell_pipe"),
         "case4/meltano_run": ("glue_e2e", "meltano_run"),
         "files/target_jsonl": ("glue_target_files", "target_jsonl"),
+        "tiny/import_sdk": ("glue_tiny", "import_sdk"),
     }
     for n in sizes:
         for name, (a, b) in pairs.items():
+            if name == "tiny/import_sdk":  # one job a run, at the first size only
+                if n != sizes[0]:
+                    continue
+                ra, rb = _rps(rows, a, 1), _rps(rows, b, 1)
+                value = round(ra / rb, 2) if ra and rb else None
+                out.setdefault(name, {})["1"] = {"value": value, "goal": GOALS.get(name)}
+                continue
             ra, rb = _rps(rows, a, n), _rps(rows, b, n)
             value = round(ra / rb, 2) if ra and rb else None
             out.setdefault(name, {})[str(n)] = {"value": value, "goal": GOALS.get(name)}
@@ -607,6 +659,7 @@ def main(argv: list[str] | None = None) -> int:
 
     started = time.monotonic()
     suite = Suite(args)
+    suite.first_size = sizes[0]
     if args.only:
         keep = set(args.only.split(","))
         orig = suite.groups

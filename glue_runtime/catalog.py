@@ -1,7 +1,8 @@
-"""The Singer catalog, its metadata, and which streams and fields are selected.
+"""The Singer catalog: its streams, fields and metadata, and what that metadata selects.
 
-Selection follows singer-sdk's ``MetadataMapping._breadcrumb_is_selected`` so a tap built on
-the SDK and glue_runtime's selector agree on what a catalog means:
+What the catalog's own metadata selects follows singer-sdk's
+``MetadataMapping._breadcrumb_is_selected`` so a tap built on the SDK and glue_runtime's
+selector agree on what a catalog means:
 
 1. a stream with no metadata at all: everything is selected;
 2. a field whose parent is unselected is unselected;
@@ -13,9 +14,12 @@ One extension: a field inside an array of objects has the breadcrumb
 ``("properties", "lines", "items", "properties", "sku")``; its parent is the array field
 ``("properties", "lines")`` (the SDK does not descend into arrays at all).
 
-On top of that, a :class:`Selection` always keeps key properties and the replication key of a
-selected stream, whatever the metadata says: a target cannot upsert without its keys and the
-tap cannot bookmark without its replication key.
+On top of that, a selection always keeps key properties and the replication key of a
+selected stream, whatever the metadata says (:meth:`CatalogStream.always_reason`): a target
+cannot upsert without its keys and the tap cannot bookmark without its replication key.
+
+A field map applied to a catalog, and the resulting ``Selection``, are in selection.py (its
+names are still importable from here).
 """
 
 from __future__ import annotations
@@ -23,11 +27,11 @@ from __future__ import annotations
 import copy
 import fnmatch
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -45,6 +49,44 @@ FULL_TABLE = "FULL_TABLE"
 INCREMENTAL = "INCREMENTAL"
 
 WILDCARD_CHARS = frozenset("*?[")
+
+if TYPE_CHECKING:  # the selection rules and their results: selection.py (imports this module)
+    from glue_runtime.selection import (
+        FieldPatterns as FieldPatterns,
+    )
+    from glue_runtime.selection import (
+        Selection as Selection,
+    )
+    from glue_runtime.selection import (
+        StreamSelection as StreamSelection,
+    )
+    from glue_runtime.selection import (
+        apply_selection as apply_selection,
+    )
+    from glue_runtime.selection import (
+        resolve_stream as resolve_stream,
+    )
+    from glue_runtime.selection import (
+        selection_from_catalog as selection_from_catalog,
+    )
+
+_MOVED_TO_SELECTION = (
+    "FieldPatterns",
+    "Selection",
+    "StreamSelection",
+    "apply_selection",
+    "resolve_stream",
+    "selection_from_catalog",
+)
+
+
+def __getattr__(name: str) -> Any:
+    """The selection rules' names, still importable from here."""
+    if name in _MOVED_TO_SELECTION:
+        from glue_runtime import selection
+
+        return getattr(selection, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # ----------------------------------------------------------------------------- paths
@@ -106,9 +148,10 @@ class Field:
     schema: dict[str, Any]
     has_children: bool
 
-    @property
-    def name(self) -> str:
-        return join_path(self.path)
+    name: str = field(init=False, repr=False, compare=False)  # the dotted path
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "name", join_path(self.path))
 
 
 def iter_fields(schema: dict[str, Any]) -> Iterator[Field]:
@@ -177,6 +220,7 @@ class CatalogStream:
             or (INCREMENTAL if self.replication_key else FULL_TABLE)
         )
         self.fields: dict[FieldPath, Field] = {f.path: f for f in iter_fields(self.schema)}
+        self.unsupported: bool = root.get("inclusion") == UNSUPPORTED  # never pulled
         self._selected_cache: dict[Breadcrumb, bool] = {}
 
     def __repr__(self) -> str:
@@ -219,10 +263,6 @@ class CatalogStream:
     def selected(self) -> bool:
         return self.is_selected(())
 
-    @property
-    def unsupported(self) -> bool:
-        return self.inclusion(()) == UNSUPPORTED
-
     def field_names(self) -> list[str]:
         return [f.name for f in self.fields.values()]
 
@@ -252,6 +292,7 @@ class Catalog:
         self.streams: list[CatalogStream] = [
             CatalogStream(e) for e in data["streams"] if isinstance(e, dict)
         ]
+        self.names: list[str] = [s.tap_stream_id for s in self.streams]
         self._by_id = {s.tap_stream_id: s for s in self.streams}
         self._by_name: dict[str, CatalogStream] = {}
         for s in self.streams:
@@ -267,10 +308,6 @@ class Catalog:
     def get(self, name: str) -> CatalogStream | None:
         """A stream by ``tap_stream_id``, else by ``stream`` name."""
         return self._by_id.get(name) or self._by_name.get(name)
-
-    @property
-    def names(self) -> list[str]:
-        return [s.tap_stream_id for s in self.streams]
 
     def __iter__(self) -> Iterator[CatalogStream]:
         return iter(self.streams)
@@ -326,274 +363,3 @@ def path_matches(pattern: FieldPath, path: FieldPath) -> bool:
     return len(pattern) == len(path) and all(
         _seg_match(p, n) for p, n in zip(pattern, path, strict=True)
     )
-
-
-@dataclass(frozen=True)
-class FieldPatterns:
-    """A stream's field rules from a field map: ``fields`` to pull (None: all) and ``exclude``.
-
-    A field is pulled when a ``fields`` pattern matches it or one of its ancestors (a whole
-    object), or one of its descendants (it is then the container of what was asked for, and its
-    other children are not pulled). ``exclude`` matching it or an ancestor wins over ``fields``.
-    """
-
-    include: tuple[FieldPath, ...] | None
-    exclude: tuple[FieldPath, ...] = ()
-
-    @classmethod
-    def parse(cls, include: Iterable[str] | None, exclude: Iterable[str] = ()) -> FieldPatterns:
-        inc = None if include is None else tuple(split_path(p) for p in include)
-        return cls(inc, tuple(split_path(p) for p in exclude))
-
-    def decide(self, path: FieldPath) -> bool | None:
-        """True/False when the patterns decide a field, None to leave it to the catalog."""
-        for pat in self.exclude:
-            if len(pat) <= len(path) and path_matches(pat, path[: len(pat)]):
-                return False
-        if self.include is None:
-            return None
-        n = len(path)
-        for pat in self.include:
-            m = len(pat)
-            if (m <= n and path_matches(pat, path[:m])) or (m > n and path_matches(pat[:n], path)):
-                return True
-        return False
-
-
-# ----------------------------------------------------------------------------- selection
-
-
-@dataclass
-class StreamSelection:
-    """What is pulled from one stream, and why."""
-
-    tap_stream_id: str
-    stream: str
-    selected: bool
-    reason: str
-    fields: dict[FieldPath, bool] = field(default_factory=dict)
-    always: dict[FieldPath, str] = field(default_factory=dict)
-    unsupported: set[FieldPath] = field(default_factory=set)
-    key_properties: list[str] = field(default_factory=list)
-    replication_key: str | None = None
-    replication_method: str | None = None
-    patterns: FieldPatterns | None = None
-
-    def field_selected(self, path: FieldPath) -> bool:
-        """Whether a field is pulled; fields the catalog lacks follow the field map's patterns."""
-        if not self.selected:
-            return False
-        known = self.fields.get(path)
-        if known is not None:
-            return known
-        if len(path) == 1 and (path[0] in self.key_properties or path[0] == self.replication_key):
-            return True
-        parent = self.field_selected(path[:-1]) if len(path) > 1 else True
-        if not parent:
-            return False
-        if self.patterns is None:
-            return parent
-        decided = self.patterns.decide(path)
-        return parent if decided is None else decided
-
-    def _children(self) -> dict[FieldPath, list[FieldPath]]:
-        kids: dict[FieldPath, list[FieldPath]] = {}
-        for p in self.fields:
-            kids.setdefault(p[:-1], []).append(p)
-        return kids
-
-    def _compact(self, want: bool) -> list[str]:
-        """Top-most fields with the wanted state whose whole subtree shares it."""
-        kids = self._children()
-        out: list[str] = []
-
-        def uniform(p: FieldPath) -> bool:
-            return self.fields[p] == want and all(uniform(c) for c in kids.get(p, []))
-
-        def walk(parent: FieldPath) -> None:
-            for p in kids.get(parent, []):
-                if uniform(p):
-                    out.append(join_path(p))
-                elif self.fields[p] or not want:
-                    walk(p)
-
-        walk(())
-        return out
-
-    def leaves(self) -> list[FieldPath]:
-        """Fields without sub-fields (what a count of fields should count)."""
-        parents = {p[:-1] for p in self.fields}
-        return [p for p in self.fields if p not in parents]
-
-    @property
-    def pulled(self) -> list[str]:
-        """Fields pulled (a whole object is shown once), always-included ones too."""
-        return self._compact(True) if self.selected else []
-
-    @property
-    def ignored(self) -> list[str]:
-        """Fields not pulled (the top of each ignored subtree)."""
-        if not self.selected:
-            return []
-        kids = self._children()
-        out: list[str] = []
-
-        def walk(parent: FieldPath) -> None:
-            for p in kids.get(parent, []):
-                if not self.fields[p]:
-                    out.append(join_path(p))
-                else:
-                    walk(p)
-
-        walk(())
-        return out
-
-
-@dataclass
-class Selection:
-    """The resolved selection for a whole catalog."""
-
-    streams: dict[str, StreamSelection]
-    shape: str = "catalog"
-    source: str = "the catalog's metadata"
-    unlisted: str = "catalog"
-    warnings: list[str] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        self._by_name: dict[str, StreamSelection] = {}
-        for s in self.streams.values():
-            self._by_name.setdefault(s.stream, s)
-
-    def for_stream(self, name: str) -> StreamSelection | None:
-        """By ``tap_stream_id``, else by ``stream`` name (the name taps put in messages)."""
-        return self.streams.get(name) or self._by_name.get(name)
-
-    @property
-    def selected_streams(self) -> list[str]:
-        return [k for k, s in self.streams.items() if s.selected]
-
-
-def resolve_stream(
-    cs: CatalogStream,
-    *,
-    stream_on: bool | None = None,
-    patterns: FieldPatterns | None = None,
-    reason: str = "",
-) -> StreamSelection:
-    """Resolve one stream: the stream switch (None: the catalog's), then every field.
-
-    Fields follow the SDK rules with the field map's decision (when it makes one) standing in
-    for ``selected``; key properties, the replication key and ``automatic`` fields are kept.
-    """
-    selected = cs.selected if stream_on is None else bool(stream_on)
-    if cs.unsupported:
-        selected = False
-        reason = "unsupported by the tap"
-    if not reason:
-        md = cs.root_metadata
-        if not cs.metadata:
-            reason = "catalog: no metadata"
-        elif md.get("selected") is not None and cs.inclusion() != AUTOMATIC:
-            reason = "catalog: selected" if md["selected"] else "catalog: deselected"
-        elif md.get("selected-by-default") is not None:
-            reason = f"catalog: selected-by-default {str(md['selected-by-default']).lower()}"
-        else:
-            reason = "catalog"
-    out = StreamSelection(
-        tap_stream_id=cs.tap_stream_id,
-        stream=cs.stream,
-        selected=selected,
-        reason=reason,
-        key_properties=list(cs.key_properties),
-        replication_key=cs.replication_key,
-        replication_method=cs.replication_method,
-        patterns=patterns,
-    )
-    for path, f in cs.fields.items():
-        inclusion = cs.inclusion(f.breadcrumb)
-        if inclusion == UNSUPPORTED:
-            out.unsupported.add(path)
-        if not selected:
-            out.fields[path] = False
-            continue
-        parent = out.fields[path[:-1]] if len(path) > 1 else True
-        if not parent or inclusion == UNSUPPORTED:
-            out.fields[path] = False
-            continue
-        why = cs.always_reason(path)
-        if why is not None:
-            out.always[path] = why
-            out.fields[path] = True
-            continue
-        decided = patterns.decide(path) if patterns is not None else None
-        if decided is None:
-            md = cs.md(f.breadcrumb) if cs.metadata else {}
-            if md.get("selected") is not None:
-                decided = bool(md["selected"])
-            elif md.get("selected-by-default") is not None:
-                decided = bool(md["selected-by-default"])
-            else:
-                decided = parent
-        out.fields[path] = decided
-    return out
-
-
-def selection_from_catalog(catalog: CatalogLike) -> Selection:
-    """The selection a catalog's own metadata makes (no field map), SDK rules."""
-    cat = as_catalog(catalog)
-    return Selection({cs.tap_stream_id: resolve_stream(cs) for cs in cat.streams})
-
-
-def apply_selection(catalog: CatalogLike, selection: Selection) -> dict[str, Any]:
-    """A new catalog dict for the tap, carrying the selection.
-
-    Written as breadcrumb metadata (``selected`` on the stream and every field; a field the
-    metadata lacked gets an entry; ``replication-method`` and ``replication-key`` on the
-    stream) and as the top-level keys singer-sdk taps read (``selected``,
-    ``replication_method``, ``replication_key``, ``key_properties``).
-    ``selected: true`` is never written on an ``unsupported`` node. Streams absent from the
-    selection are deselected.
-    """
-    cat = as_catalog(catalog)
-    out = copy.deepcopy(cat.raw)
-    entries = [e for e in out["streams"] if isinstance(e, dict)]
-    for cs, entry in zip(cat.streams, entries, strict=True):
-        sel = selection.streams.get(cs.tap_stream_id)
-        stream_on = bool(sel and sel.selected) and not cs.unsupported
-        items: list[dict[str, Any]] = [
-            m for m in entry.get("metadata") or [] if isinstance(m, dict)
-        ]
-        by_crumb: dict[Breadcrumb, dict[str, Any]] = {}
-        for m in items:
-            if not isinstance(m.get("metadata"), dict):
-                m["metadata"] = {}
-            by_crumb[tuple(m.get("breadcrumb") or ())] = m["metadata"]
-
-        def put(crumb: Breadcrumb, value: bool, _by=by_crumb, _items=items) -> None:
-            md = _by.get(crumb)
-            if md is None:
-                md = _by[crumb] = {}
-                _items.append({"breadcrumb": list(crumb), "metadata": md})
-            if md.get("inclusion") != UNSUPPORTED:
-                md["selected"] = value
-            elif md.get("selected"):
-                md["selected"] = False
-
-        put((), stream_on)
-        root = by_crumb[()]
-        if cs.key_properties and "table-key-properties" not in root:
-            root["table-key-properties"] = list(cs.key_properties)
-        for path, f in cs.fields.items():
-            put(f.breadcrumb, bool(stream_on and sel is not None and sel.fields.get(path)))
-        # the root entry first, as taps and people expect
-        items.sort(key=lambda m: len(m.get("breadcrumb") or ()) > 0)
-        entry["metadata"] = items
-        entry["selected"] = stream_on
-        entry["key_properties"] = list(cs.key_properties)
-        method = (sel.replication_method if sel else None) or cs.replication_method
-        # Both places, as the design asks: singer-sdk taps read the top-level keys, others
-        # (pipelinewise's, for one) the stream's [] metadata.
-        entry["replication_method"] = root["replication-method"] = method
-        if cs.replication_key:
-            entry["replication_key"] = root["replication-key"] = cs.replication_key
-    return out

@@ -18,18 +18,20 @@ point, or a ``mapper-NAME`` executable.
 
 from __future__ import annotations
 
+import decimal
 import difflib
 import os
 import shutil
 import sys
 from dataclasses import dataclass, field
 from functools import cache
-from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 from typing import Any, Literal
 
 import orjson
 
+from glue_runtime.caches import EntryPointInfo
+from glue_runtime.caches import entry_points as _installed_entry_points
 from glue_runtime.errors import ConfigError, ConnectorError, ConnectorNotFound, ConnectorTimeout
 from glue_runtime.secrets import secret_paths_from_schema
 from glue_runtime.timeouts import Timeouts
@@ -56,16 +58,23 @@ class Connector:
     _about_loaded: bool = field(default=False, repr=False)
     # How long --about may take (None: no limit); a job sets it from its timeouts.
     about_timeout_s: float | None = field(default=Timeouts.about, repr=False)
+    # The installed entry point it runs (source "entry point"): part of its --about cache key.
+    entry_point: EntryPointInfo | None = field(default=None, repr=False, compare=False)
 
     @property
     def label(self) -> str:
         base = self.name
         return base if base.startswith(f"{self.kind}-") else f"{self.kind}-{base}"
 
-    def about(self) -> dict[str, Any] | None:
-        """The connector's ``--about --format json`` output, or None if it has none."""
-        if not self._about_loaded:
-            self._about = _run_about(tuple(self.argv), self.label, self.about_timeout_s)
+    def about(self, *, refresh: bool = False) -> dict[str, Any] | None:
+        """The connector's ``--about --format json`` output, or None if it has none.
+
+        Kept in the --about cache by the connector's identity (``caches.py``): a run after
+        the first starts no ``--about`` process while the connector stays the same.
+        ``refresh`` asks the connector again and replaces the cached answer.
+        """
+        if refresh or not self._about_loaded:
+            self._about = _about(self, refresh=refresh)
             self._about_loaded = True
         return self._about
 
@@ -93,6 +102,23 @@ class Connector:
     def accepts_state(self) -> bool:
         caps = self.capabilities
         return not caps or "state" in caps
+
+
+def _about(connector: Connector, *, refresh: bool = False) -> dict[str, Any] | None:
+    from glue_runtime.caches import AboutCache
+
+    cache = AboutCache()
+    if not refresh:
+        cached = cache.get(connector)
+        if cached is not None:
+            return cached
+    argv = tuple(connector.argv)
+    if refresh:
+        _run_about.cache_clear()
+    about = _run_about(argv, connector.label, connector.about_timeout_s)
+    if about is not None:  # only answers: a failure or "no --about" is asked again next time
+        cache.put(connector, about)
+    return about
 
 
 @cache
@@ -127,23 +153,20 @@ def _run_about(argv: tuple[str, ...], label: str, timeout: float | None) -> dict
     return about if isinstance(about, dict) else None
 
 
-def _entry_points(kind: Kind) -> dict[str, EntryPoint]:
-    return {ep.name: ep for ep in entry_points(group=GROUPS[kind])}
+def _entry_points(kind: Kind) -> dict[str, EntryPointInfo]:
+    return {ep.name: ep for ep in _installed_entry_points(GROUPS[kind])}
 
 
-def _dist_version(ep: EntryPoint) -> str | None:
-    return ep.dist.version if ep.dist is not None else None
-
-
-def _from_entry_point(ep: EntryPoint, kind: Kind) -> Connector:
-    dist = ep.dist.name if ep.dist is not None else "?"
+def _from_entry_point(ep: EntryPointInfo, kind: Kind) -> Connector:
+    dist = ep.dist_name or "?"
     return Connector(
         name=ep.name,
         kind=kind,
         argv=[sys.executable, "-m", "glue_runtime.launch", kind, ep.name],
         source="entry point",
         location=f"{dist} ({ep.value})",
-        version=_dist_version(ep),
+        version=ep.dist_version,
+        entry_point=ep,
     )
 
 
@@ -235,15 +258,116 @@ def available(kind: Kind | None = None) -> list[Connector]:
     return found
 
 
+# Keywords that assert nothing in Draft 2020-12 (annotations) or that only connectors use
+# ("secret"): surely_valid passes over them. Any keyword neither here nor handled below (a
+# "$ref", "oneOf", "minimum"...) sends the config to jsonschema.
+_ANNOTATIONS = frozenset(
+    {
+        "$schema",
+        "$comment",
+        "title",
+        "description",
+        "default",
+        "examples",
+        "deprecated",
+        "readOnly",
+        "writeOnly",
+        "format",  # asserts nothing without a format checker, and validate_config uses none
+        "secret",
+    }
+)
+_HANDLED = frozenset(
+    {"type", "properties", "required", "additionalProperties", "items", "enum", "const"}
+)
+_TYPES: dict[str, Any] = {
+    "string": lambda v: isinstance(v, str),
+    "object": lambda v: isinstance(v, dict),
+    "array": lambda v: isinstance(v, list),
+    "boolean": lambda v: isinstance(v, bool),
+    "null": lambda v: v is None,
+    "integer": lambda v: (
+        (isinstance(v, int) and not isinstance(v, bool))
+        or (isinstance(v, float) and v.is_integer())
+    ),
+    "number": lambda v: isinstance(v, int | float | decimal.Decimal) and not isinstance(v, bool),
+}
+
+
+def surely_valid(schema: Any, value: Any) -> bool:
+    """True only when jsonschema's Draft 2020-12 validator would find no error.
+
+    A quick check for the usual settings schema (types, properties, required, items, string
+    enums), so a valid config does not cost a jsonschema import; False means "not sure" as
+    well as "invalid": validate_config then asks jsonschema, which names the errors.
+    """
+    if schema is True:
+        return True
+    if not isinstance(schema, dict):
+        return False
+    if any(key not in _HANDLED and key not in _ANNOTATIONS for key in schema):
+        return False
+    if "type" in schema and not _type_ok(schema["type"], value):
+        return False
+    if not _enum_ok(schema, value):
+        return False
+    if isinstance(value, dict):
+        return _object_ok(schema, value)
+    if isinstance(value, list) and "items" in schema:
+        items = schema["items"]
+        return isinstance(items, dict | bool) and all(surely_valid(items, v) for v in value)
+    return True
+
+
+def _type_ok(types: Any, value: Any) -> bool:
+    names = [types] if isinstance(types, str) else types
+    if not isinstance(names, list) or not names or any(n not in _TYPES for n in names):
+        return False
+    return any(_TYPES[name](value) for name in names)
+
+
+def _enum_ok(schema: dict[str, Any], value: Any) -> bool:
+    for key in ("enum", "const"):
+        if key not in schema:
+            continue
+        allowed = schema[key] if key == "enum" else [schema[key]]
+        if not isinstance(allowed, list):
+            return False
+        if isinstance(value, str):
+            if not any(isinstance(a, str) and a == value for a in allowed):
+                return False
+        elif value is not None or not any(a is None for a in allowed):
+            return False  # numbers, booleans, containers: jsonschema's equality decides
+    return True
+
+
+def _object_ok(schema: dict[str, Any], value: dict[str, Any]) -> bool:
+    required = schema.get("required", [])
+    if not isinstance(required, list) or not all(isinstance(r, str) for r in required):
+        return False
+    if any(r not in value for r in required):
+        return False
+    props = schema.get("properties", {})
+    if not isinstance(props, dict):
+        return False
+    if any(name in value and not surely_valid(sub, value[name]) for name, sub in props.items()):
+        return False
+    if "additionalProperties" in schema:
+        extra = schema["additionalProperties"]
+        return all(surely_valid(extra, v) for name, v in value.items() if name not in props)
+    return True
+
+
 def validate_config(connector: Connector, config: dict[str, Any]) -> None:
     """Check a config against the connector's settings schema before a run starts.
 
     Errors name the setting and what was expected, never the value (it may be a secret).
     """
     schema = connector.settings_schema
-    if not schema:
+    if not schema or surely_valid(schema, config):
         return
-    from jsonschema import Draft202012Validator  # slow import, needed only here
+    # Slow to import (about a third of what importing singer_sdk costs): only for a config
+    # the quick check cannot vouch for, which is how the errors get their names.
+    from jsonschema import Draft202012Validator
 
     validator = Draft202012Validator(schema)
     problems = []

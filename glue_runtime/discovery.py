@@ -8,18 +8,18 @@ keyed with a random salt kept in the cache folder, so a file name reveals nothin
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import hmac
 import json
 import logging
-import os
 from pathlib import Path
 from typing import Any
 
 import orjson
 
+from glue_runtime.caches import cache_salt as _cache_salt
 from glue_runtime.connectors import Connector, validate_config
+from glue_runtime.defaults import CATALOG_CACHE_DIR
 from glue_runtime.errors import ConnectorError
 from glue_runtime.process import ConnectorFiles, run_to_end
 from glue_runtime.protocol import loads_exact
@@ -29,31 +29,8 @@ from glue_runtime.timeouts import Timeouts
 
 log = logging.getLogger("glue_runtime.discovery")
 
-DEFAULT_CACHE_DIR = Path(".glue") / "catalogs"
+DEFAULT_CACHE_DIR = CATALOG_CACHE_DIR  # a run's is defaults.catalog_cache_dir(its folder)
 DISCOVER_TIMEOUT_S = Timeouts.discover
-
-
-def _cache_salt(folder: Path) -> bytes:
-    """A random key kept in the cache folder (mode 0600), made on first use.
-
-    The cache file's name is a hash of the config, credentials included: unkeyed, anyone who
-    sees the name (it is logged) and knows the rest of the config could test guesses of a weak
-    password against it offline.
-    """
-    path = folder / ".salt"
-    with contextlib.suppress(FileNotFoundError):
-        return path.read_bytes()
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_bytes()
-    except OSError:
-        return b""  # an unwritable cache folder: no catalog is written there either
-    salt = os.urandom(32)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(salt)
-    return salt
 
 
 def cache_key(connector: Connector, config: dict[str, Any], folder: Path | None = None) -> str:

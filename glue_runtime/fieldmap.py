@@ -18,25 +18,22 @@ Two shapes are read (see docs/fieldmap.md):
 
 - hotglue's ``fieldMap.json``: ``{"orders": {"name": "orders", "selected": ["id", "*"]}}``.
 
-A field map is resolved against the tap's catalog into a :class:`~glue_runtime.catalog.Selection`;
+selection.py resolves a field map against the tap's catalog into a
+:class:`~glue_runtime.selection.Selection`;
 names the catalog does not have are errors (with the closest match) before any tap starts.
 """
 
 from __future__ import annotations
 
-import copy
 import difflib
-import fnmatch
 import json
-import logging
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
-import yaml
 
 from glue_runtime.catalog import (
     FULL_TABLE,
@@ -44,21 +41,24 @@ from glue_runtime.catalog import (
     Catalog,
     CatalogLike,
     CatalogStream,
-    FieldPatterns,
-    Selection,
-    StreamSelection,
-    apply_selection,
     as_catalog,
     escape_glob,
     is_wildcard,
     join_path,
-    path_matches,
-    resolve_stream,
-    split_path,
 )
 from glue_runtime.errors import ConfigError
 
-log = logging.getLogger("glue_runtime.fieldmap")
+if TYPE_CHECKING:  # applying a field map to a catalog: selection.py (imports this module)
+    from glue_runtime.selection import (
+        Problem,
+        Selection,
+        check,
+        resolve,
+        selector_for_run,
+        with_replication,
+        write_catalog_selected,
+    )
+
 
 SHAPE_YAML = "glue field map (YAML)"
 SHAPE_JSON = "glue field map (JSON)"
@@ -71,7 +71,24 @@ TOP_KEYS = ("version", "unlisted_streams", "streams")
 STREAM_KEYS = ("selected", "fields", "exclude", "replication_method", "replication_key")
 LOG_BASED = "LOG_BASED"
 REPLICATION_METHODS = (FULL_TABLE, INCREMENTAL, LOG_BASED)
-MAX_LISTED = 25
+# What resolving a field map against a catalog takes: re-exported from selection.py, where
+# those rules live (this module reads and validates the file).
+_RESOLVING = (
+    "Problem",
+    "check",
+    "resolve",
+    "selector_for_run",
+    "with_replication",
+    "write_catalog_selected",
+)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _RESOLVING:
+        from glue_runtime import selection
+
+        return getattr(selection, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass(frozen=True)
@@ -85,25 +102,14 @@ class StreamRule:
     replication_method: str | None = None
     replication_key: str | None = None
 
-    @property
-    def sets_replication(self) -> bool:
-        return self.replication_method is not None or self.replication_key is not None
+    # Worked out once, when the file is read:
+    wildcard: bool = field(init=False, compare=False)  # the key is an fnmatch pattern
+    sets_replication: bool = field(init=False, compare=False)  # a replication method or key
 
-    @property
-    def wildcard(self) -> bool:
-        return is_wildcard(self.pattern)
-
-    def matches(self, cs: CatalogStream) -> bool:
-        if not self.wildcard:
-            return self.pattern in (cs.tap_stream_id, cs.stream)
-        return fnmatch.fnmatchcase(cs.tap_stream_id, self.pattern) or fnmatch.fnmatchcase(
-            cs.stream, self.pattern
-        )
-
-    def patterns(self) -> FieldPatterns | None:
-        if self.fields is None and not self.exclude:
-            return None
-        return FieldPatterns.parse(self.fields, self.exclude)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "wildcard", is_wildcard(self.pattern))
+        sets = self.replication_method is not None or self.replication_key is not None
+        object.__setattr__(self, "sets_replication", sets)
 
 
 @dataclass
@@ -116,28 +122,10 @@ class FieldMap:
     source: str = "field map"
 
     def rule_for(self, cs: CatalogStream) -> StreamRule | None:
-        """An exact name wins; otherwise the last matching wildcard (later lines override)."""
-        found = None
-        for rule in self.rules:
-            if rule.matches(cs):
-                if not rule.wildcard:
-                    return rule
-                found = rule
-        return found
+        """The rule that applies to a catalog stream (see ``selection.rule_for``)."""
+        from glue_runtime.selection import rule_for
 
-
-@dataclass(frozen=True)
-class Problem:
-    """One finding of :func:`check`: ``level`` is ``error`` or ``warning``."""
-
-    level: str
-    message: str
-    hint: str | None = None
-    stream: str | None = None
-
-    def __str__(self) -> str:
-        text = f"{self.level}: {self.message}"
-        return f"{text}\n  hint: {self.hint}" if self.hint else text
+        return rule_for(self, cs)
 
 
 # ----------------------------------------------------------------------------- reading
@@ -165,6 +153,8 @@ def load_field_map(path: str | Path) -> FieldMap:
             ) from None
         is_json = True
     else:
+        import yaml  # only field map files need it: a run without one starts faster
+
         try:
             data = yaml.safe_load(text)
         except yaml.YAMLError as exc:
@@ -361,362 +351,6 @@ def _replication(value: dict[str, Any], source: str, where: str) -> tuple[str | 
     return method, rkey
 
 
-# ----------------------------------------------------------------------------- checking
-
-
-def _closest(name: str, choices: list[str]) -> str:
-    near = difflib.get_close_matches(name, choices, n=1, cutoff=0.5)
-    return f" Did you mean {near[0]!r}?" if near else ""
-
-
-def _listing(what: str, names: list[str]) -> str:
-    shown = ", ".join(names[:MAX_LISTED]) or "(none)"
-    more = f" ... and {len(names) - MAX_LISTED} more" if len(names) > MAX_LISTED else ""
-    return f"{what} ({len(names)}): {shown}{more}"
-
-
-def _any_field_matches(pattern: str, cs: CatalogStream) -> bool:
-    pat = split_path(pattern)
-    return any(path_matches(pat, p) for p in cs.fields)
-
-
-def _check_fields(fm: FieldMap, rule: StreamRule, cs: CatalogStream) -> list[Problem]:
-    out: list[Problem] = []
-    sid = cs.tap_stream_id
-    names = cs.field_names()
-    for kind, patterns in (("fields", rule.fields or ()), ("exclude", rule.exclude)):
-        for pattern in patterns:
-            if is_wildcard(pattern):
-                if not _any_field_matches(pattern, cs):
-                    out.append(
-                        Problem(
-                            "warning",
-                            f"{fm.source}: stream {sid!r}: {kind} pattern {pattern!r} "
-                            "matches no field",
-                            hint=_listing(f"fields of {sid}", names),
-                            stream=sid,
-                        )
-                    )
-                continue
-            path = split_path(pattern)
-            if path not in cs.fields:
-                out.append(
-                    Problem(
-                        "error",
-                        f"{fm.source}: stream {sid!r} has no field {pattern!r} in the tap's "
-                        "catalog (misspelled, or removed at the source)."
-                        + _closest(pattern, names),
-                        hint=_listing(f"fields of {sid}", names),
-                        stream=sid,
-                    )
-                )
-                continue
-            if kind == "fields" and rule.selected:
-                bad = next(
-                    (path[:i] for i in range(1, len(path) + 1) if path[:i] in _unsupported(cs)),
-                    None,
-                )
-                if bad is not None:
-                    out.append(
-                        Problem(
-                            "error",
-                            f"{fm.source}: stream {sid!r}: field {join_path(bad)!r} is "
-                            "unsupported by the tap (inclusion: unsupported) and can never "
-                            "be pulled",
-                            hint=f"remove {pattern!r} from the fields of {sid!r}",
-                            stream=sid,
-                        )
-                    )
-            if kind == "exclude" and (why := cs.always_reason(path)):
-                out.append(
-                    Problem(
-                        "warning",
-                        f"{fm.source}: stream {sid!r}: {pattern!r} is a {why} and is always "
-                        "pulled; excluding it has no effect",
-                        stream=sid,
-                    )
-                )
-    if rule.selected and rule.fields is not None:
-        covered = FieldPatterns.parse(rule.fields, rule.exclude)
-        loose = [
-            f.name
-            for p, f in cs.fields.items()
-            if not f.has_children
-            and cs.always_reason(p) is None
-            and p not in _unsupported(cs)
-            and not _covered(covered, p)
-        ]
-        if loose:
-            out.append(
-                Problem(
-                    "warning",
-                    f"{fm.source}: stream {sid!r}: "
-                    + _listing("catalog fields the field map does not mention (not pulled)", loose),
-                    hint="new at the source? list them under 'fields' to pull them, or under "
-                    "'exclude' to silence this",
-                    stream=sid,
-                )
-            )
-    return out
-
-
-def _check_replication(fm: FieldMap, rule: StreamRule, cs: CatalogStream) -> list[Problem]:
-    """The replication settings a field map gives a stream, against the tap's catalog."""
-    sid = cs.tap_stream_id
-    method = rule.replication_method or INCREMENTAL
-    forced = cs.forced_replication_method
-    if forced and forced != method:
-        return [
-            Problem(
-                "error",
-                f"{fm.source}: stream {sid!r}: replication_method {method} is not possible, "
-                f"the tap forces {forced} for it",
-                hint=f"remove the replication settings of {sid!r}, or set {forced}",
-                stream=sid,
-            )
-        ]
-    rkey = rule.replication_key
-    valid = cs.valid_replication_keys
-    if valid:
-        choices, what = valid, f"valid replication keys of {sid} (from the tap's catalog)"
-    else:  # the tap leaves the choice to the user (SQL taps do): any top-level field
-        choices = [p[0] for p in cs.fields if len(p) == 1]
-        what = f"fields of {sid} (the tap's catalog lists no valid replication keys)"
-    if rkey is None:
-        if method == INCREMENTAL and not cs.replication_key:
-            return [
-                Problem(
-                    "error",
-                    f"{fm.source}: stream {sid!r}: replication_method INCREMENTAL needs a "
-                    "replication_key, and the tap's catalog has none for it",
-                    hint=_listing(what, choices),
-                    stream=sid,
-                )
-            ]
-        return []
-    if rkey not in choices:
-        return [
-            Problem(
-                "error",
-                f"{fm.source}: stream {sid!r}: replication_key {rkey!r} is not "
-                + ("a valid replication key" if valid else "a field")
-                + " of the stream in the tap's catalog."
-                + _closest(rkey, choices),
-                hint=_listing(what, choices),
-                stream=sid,
-            )
-        ]
-    return []
-
-
-def with_replication(catalog: CatalogLike, field_map: FieldMap) -> Catalog:
-    """The catalog with the field map's replication settings written into its streams.
-
-    Both as the stream's breadcrumb ``[]`` metadata (``replication-method``,
-    ``replication-key``) and as the top-level keys singer-sdk taps read (``replication_method``,
-    ``replication_key``). FULL_TABLE removes the replication key. Streams the map says nothing
-    about are left as they are; the same catalog comes back when no stream is changed.
-    """
-    cat = as_catalog(catalog)
-    rules = [(cs, field_map.rule_for(cs)) for cs in cat.streams]
-    if not any(rule is not None and rule.sets_replication for _, rule in rules):
-        return cat
-    raw = copy.deepcopy(cat.raw)
-    entries = [e for e in raw["streams"] if isinstance(e, dict)]
-    for (cs, rule), entry in zip(rules, entries, strict=True):
-        if rule is None or not rule.sets_replication:
-            continue
-        method = rule.replication_method or INCREMENTAL
-        rkey = None if method == FULL_TABLE else (rule.replication_key or cs.replication_key)
-        items = entry.get("metadata")
-        if not isinstance(items, list):
-            items = entry["metadata"] = []
-        root = next(
-            (
-                m
-                for m in items
-                if isinstance(m, dict)
-                and not m.get("breadcrumb")
-                and isinstance(m.get("metadata"), dict)
-            ),
-            None,
-        )
-        if root is None:
-            root = {"breadcrumb": [], "metadata": {}}
-            items.insert(0, root)
-        md = root["metadata"]
-        md["replication-method"] = entry["replication_method"] = method
-        if rkey is None:
-            md.pop("replication-key", None)
-            entry.pop("replication_key", None)
-        else:
-            md["replication-key"] = entry["replication_key"] = rkey
-    return Catalog(raw)
-
-
-def _unsupported(cs: CatalogStream) -> set[tuple[str, ...]]:
-    return {p for p, f in cs.fields.items() if cs.inclusion(f.breadcrumb) == "unsupported"}
-
-
-def _covered(patterns: FieldPatterns, path: tuple[str, ...]) -> bool:
-    """Whether some pattern names this field or an ancestor (not just a descendant)."""
-    for pat in (*(patterns.include or ()), *patterns.exclude):
-        if len(pat) <= len(path) and path_matches(pat, path[: len(pat)]):
-            return True
-    return False
-
-
-def check(field_map: FieldMap, catalog: CatalogLike) -> list[Problem]:
-    """Everything wrong with a field map against a catalog: errors first, then warnings.
-
-    Errors: unknown stream or field names (with the closest match), unsupported streams or
-    fields asked for. Warnings: wildcards matching nothing, exclusions that cannot apply,
-    catalog fields and streams the map does not mention (new at the source).
-    """
-    cat = as_catalog(catalog)
-    problems: list[Problem] = []
-    stream_names = cat.names
-    used: set[str] = set()
-    for rule in field_map.rules:
-        matched = [cs for cs in cat.streams if rule.matches(cs)]
-        if not matched:
-            if rule.wildcard:
-                problems.append(
-                    Problem(
-                        "warning",
-                        f"{field_map.source}: stream pattern {rule.pattern!r} matches no stream",
-                        hint=_listing("streams in the catalog", stream_names),
-                    )
-                )
-            else:
-                problems.append(
-                    Problem(
-                        "error",
-                        f"{field_map.source}: stream {rule.pattern!r} is not in the tap's "
-                        f"catalog.{_closest(rule.pattern, stream_names)}",
-                        hint=_listing("streams in the catalog", stream_names),
-                        stream=rule.pattern,
-                    )
-                )
-            continue
-        for cs in matched:
-            if field_map.rule_for(cs) is not rule:
-                continue  # overridden by an exact entry or a later pattern
-            used.add(cs.tap_stream_id)
-            if rule.selected and cs.unsupported and not rule.wildcard:
-                problems.append(
-                    Problem(
-                        "error",
-                        f"{field_map.source}: stream {cs.tap_stream_id!r} is unsupported by "
-                        "the tap (inclusion: unsupported) and cannot be pulled",
-                        hint=f"set {cs.tap_stream_id!r} to off or remove it",
-                        stream=cs.tap_stream_id,
-                    )
-                )
-                continue
-            problems.extend(_check_fields(field_map, rule, cs))
-            if rule.sets_replication:
-                problems.extend(_check_replication(field_map, rule, cs))
-    unlisted = [s for s in stream_names if s not in used]
-    if unlisted and field_map.unlisted == UNLISTED_OFF:
-        problems.append(
-            Problem(
-                "warning",
-                f"{field_map.source}: "
-                + _listing("streams in the catalog the field map does not list (off)", unlisted),
-                hint="list them (on or off) to silence this",
-            )
-        )
-    problems.sort(key=lambda p: p.level != "error")
-    return problems
-
-
-# ----------------------------------------------------------------------------- resolving
-
-
-def resolve(field_map: FieldMap, catalog: CatalogLike) -> Selection:
-    """The selection a field map makes on a catalog; ConfigError listing every error found."""
-    cat = as_catalog(catalog)
-    problems = check(field_map, cat)
-    errors = [p for p in problems if p.level == "error"]
-    if errors:
-        first = errors[0]
-        rest = "".join(f"\n  {p.message}" for p in errors[1:])
-        raise ConfigError(first.message + rest, hint=first.hint)
-    cat = with_replication(cat, field_map)  # a chosen replication key is always pulled
-    streams: dict[str, StreamSelection] = {}
-    for cs in cat.streams:
-        rule = field_map.rule_for(cs)
-        if rule is None:
-            if field_map.unlisted == UNLISTED_CATALOG:
-                sel = resolve_stream(cs)
-                sel.reason = f"not in the field map, follows the {sel.reason}"
-            else:
-                sel = resolve_stream(
-                    cs, stream_on=False, reason="not in the field map (unlisted streams are off)"
-                )
-        else:
-            how = f"pattern {rule.pattern!r}" if rule.wildcard else "field map"
-            sel = resolve_stream(
-                cs,
-                stream_on=rule.selected and not cs.unsupported,
-                patterns=rule.patterns(),
-                reason=f"{how}: {'on' if rule.selected else 'off'}",
-            )
-        streams[cs.tap_stream_id] = sel
-    return Selection(
-        streams,
-        shape=field_map.shape,
-        source=field_map.source,
-        unlisted=field_map.unlisted,
-        warnings=[str(p) for p in problems],
-    )
-
-
-def write_catalog_selected(
-    path: str | Path,
-    catalog: CatalogLike,
-    selection: Selection,
-    field_map: FieldMap | None = None,
-) -> dict[str, Any]:
-    """Write the tap's catalog with the selection applied (hotglue's ``catalog-selected.json``),
-    and the field map's replication settings when it is given."""
-    from glue_runtime.state import write_json_atomic
-
-    if field_map is not None:
-        catalog = with_replication(catalog, field_map)
-    data = apply_selection(catalog, selection)
-    write_json_atomic(Path(path), data)
-    return data
-
-
-def selector_for_run(
-    path: str | Path,
-    catalog: CatalogLike | None,
-    *,
-    unknown_fields: str = "drop",
-    stats: Any = None,
-) -> tuple[Any, dict[str, Any]]:
-    """What ``run`` needs from a field map: the selector stage and the catalog for the tap.
-
-    Raises ConfigError (unknown names, unsupported fields) before any tap starts.
-    """
-    from glue_runtime.stages.select import make_selector
-
-    if catalog is None:
-        raise ConfigError(
-            f"field map {path} needs the tap's catalog",
-            hint="pass --catalog, or run discovery first (`python -m glue_runtime discover`)",
-        )
-    field_map = load_field_map(path)
-    selection = resolve(field_map, catalog)
-    cat = with_replication(catalog, field_map)
-    for warning in selection.warnings:  # schema drift and unlisted streams, in the run's log
-        log.warning("%s", warning)
-    stage = make_selector(selection, unknown_fields=unknown_fields, stats=stats, catalog=cat)
-    return stage, apply_selection(cat, selection)
-
-
 # ----------------------------------------------------------------------------- writing
 
 _PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_\-]*(\.[A-Za-z0-9_\-]+)*")
@@ -739,6 +373,8 @@ def init_field_map(catalog: CatalogLike, *, title: str | None = None) -> str:
     Fields off by default are listed commented out; unsupported ones are noted. Loading the
     result gives the catalog's own default selection.
     """
+    from glue_runtime.selection import resolve_stream
+
     cat = as_catalog(catalog)
     lines = [
         f"# Field map{f' for {title}' if title else ''}: which streams and fields are pulled.",

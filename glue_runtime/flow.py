@@ -34,8 +34,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from glue_runtime.errors import ConfigError
 from glue_runtime.protocol import loads_exact
 from glue_runtime.timeouts import parse_timeouts
@@ -212,17 +210,7 @@ def _connector_ref(raw: Any, where: str, base: Path, role: str) -> ConnectorRef:
     return ConnectorRef(name, config, catalog, bool(raw.get("validate", True)), cfg_path)
 
 
-def parse_flow(data: Any, *, where: str, base_dir: Path, path: Path | None = None) -> Flow:
-    """Build a Flow from the parsed YAML/JSON of a flow file."""
-    if not isinstance(data, dict):
-        raise ConfigError(f"{where}: a flow file must be a mapping at the top level")
-    _check_keys(data, _TOP_KEYS, where, "a flow file")
-    env_secrets: set[str] = set()
-    env_raw = expand_env({"env": data.get("env")}, where=where, found=env_secrets)["env"]
-    data = expand_env({k: v for k, v in data.items() if k != "env"}, where=where)
-    source_raw = data.get("source", data.get("tap"))
-    if source_raw is None:
-        raise ConfigError(f"{where}: no 'source' (the tap to read from)")
+def _targets_raw(data: dict[str, Any], where: str) -> list[Any]:
     targets_raw = data.get("targets", data.get("target"))
     if targets_raw is None:
         raise ConfigError(f"{where}: no 'targets' (where the data goes)")
@@ -230,35 +218,41 @@ def parse_flow(data: Any, *, where: str, base_dir: Path, path: Path | None = Non
         targets_raw = [targets_raw]
     if not targets_raw:
         raise ConfigError(f"{where}: 'targets' is empty")
-    name = str(data.get("name") or (path.stem if path else "flow"))
+    return targets_raw
+
+
+def _state_section(data: dict[str, Any], where: str) -> dict[str, Any]:
+    """``state:``: a file path, or ``{dir, file, key}``."""
     state = data.get("state") or {}
     if isinstance(state, str):
         state = {"file": state}
     if not isinstance(state, dict):
         raise ConfigError(f"{where}: state must be a file path or {{dir, file, key}}")
     _check_keys(state, _STATE_KEYS, where, "state")
+    return state
 
-    def opt_path(value: Any) -> Path | None:
-        return (base_dir / str(value)) if value else None
 
-    etl_raw = data.get("etl")
-    etl_mode, etl_format = "stream", "jsonl"
-    if isinstance(etl_raw, dict):
-        _check_keys(etl_raw, {"script", "mode", "format"}, where, "etl")
-        if "script" not in etl_raw:
-            raise ConfigError(
-                f"{where}: etl must be a script path or {{script, mode, format}}",
-                hint="for example  etl: {script: etl.py, mode: batch, format: csv}",
-            )
-        etl_mode = str(etl_raw.get("mode", "stream"))
-        etl_format = str(etl_raw.get("format", "jsonl"))
-        if etl_mode not in ("stream", "batch") or etl_format not in ("jsonl", "csv", "parquet"):
-            raise ConfigError(
-                f"{where}: etl.mode must be stream or batch, etl.format jsonl, csv or parquet "
-                f"(got {etl_mode!r}, {etl_format!r})"
-            )
-        etl_raw = etl_raw["script"]
+def _etl_section(etl_raw: Any, where: str) -> tuple[Any, str, str]:
+    """``etl:``: a script path, or ``{script, mode, format}``; returns (script, mode, format)."""
+    if not isinstance(etl_raw, dict):
+        return etl_raw, "stream", "jsonl"
+    _check_keys(etl_raw, {"script", "mode", "format"}, where, "etl")
+    if "script" not in etl_raw:
+        raise ConfigError(
+            f"{where}: etl must be a script path or {{script, mode, format}}",
+            hint="for example  etl: {script: etl.py, mode: batch, format: csv}",
+        )
+    etl_mode = str(etl_raw.get("mode", "stream"))
+    etl_format = str(etl_raw.get("format", "jsonl"))
+    if etl_mode not in ("stream", "batch") or etl_format not in ("jsonl", "csv", "parquet"):
+        raise ConfigError(
+            f"{where}: etl.mode must be stream or batch, etl.format jsonl, csv or parquet "
+            f"(got {etl_mode!r}, {etl_format!r})"
+        )
+    return etl_raw["script"], etl_mode, etl_format
 
+
+def _mappers_section(data: dict[str, Any], where: str, base_dir: Path) -> list[ConnectorRef]:
     mappers_raw = data.get("mappers") or []
     if not isinstance(mappers_raw, list):
         raise ConfigError(
@@ -272,7 +266,29 @@ def parse_flow(data: Any, *, where: str, base_dir: Path, path: Path | None = Non
     for i, m in enumerate(mappers):
         if m.catalog is not None:
             raise ConfigError(f"{where}: mappers[{i}] has a catalog; only a tap takes one")
+    return mappers
 
+
+def parse_flow(data: Any, *, where: str, base_dir: Path, path: Path | None = None) -> Flow:
+    """Build a Flow from the parsed YAML/JSON of a flow file."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: a flow file must be a mapping at the top level")
+    _check_keys(data, _TOP_KEYS, where, "a flow file")
+    env_secrets: set[str] = set()
+    env_raw = expand_env({"env": data.get("env")}, where=where, found=env_secrets)["env"]
+    data = expand_env({k: v for k, v in data.items() if k != "env"}, where=where)
+    source_raw = data.get("source", data.get("tap"))
+    if source_raw is None:
+        raise ConfigError(f"{where}: no 'source' (the tap to read from)")
+    targets_raw = _targets_raw(data, where)
+    name = str(data.get("name") or (path.stem if path else "flow"))
+    state = _state_section(data, where)
+
+    def opt_path(value: Any) -> Path | None:
+        return (base_dir / str(value)) if value else None
+
+    etl_raw, etl_mode, etl_format = _etl_section(data.get("etl"), where)
+    mappers = _mappers_section(data, where, base_dir)
     return Flow(
         name=name,
         source=_connector_ref(source_raw, where, base_dir, "source"),
@@ -306,6 +322,8 @@ def load_flow(path: str | Path) -> Flow:
         raise ConfigError(f"flow file {p} does not exist") from None
     except (OSError, UnicodeDecodeError) as exc:  # a folder, no permission, not text
         raise ConfigError(f"cannot read flow file {p}: {getattr(exc, 'strerror', exc)}") from None
+    import yaml  # only flow files need it: a run from options starts faster without it
+
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:

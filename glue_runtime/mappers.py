@@ -26,14 +26,13 @@ from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-import orjson
-
 from glue_runtime import protocol
 from glue_runtime.errors import GlueError, MapperFailed
 from glue_runtime.flushing import FlushSoon
 from glue_runtime.process import ConnectorFiles, ConnectorProcess
-from glue_runtime.protocol import RECORD, STATE, Message
+from glue_runtime.protocol import STATE, Message
 from glue_runtime.secrets import Redactor
+from glue_runtime.tapread import Incoming, SingerReader, encode
 
 log = logging.getLogger("glue_runtime.job")
 
@@ -110,7 +109,7 @@ class MapperChain:
         self.on_failure = on_failure
         self.procs: list[ConnectorProcess] = []
         self.states = _FedStates()
-        self._last: tuple[Message | None, bytes] = (None, b"")  # read by the job's pump
+        self.reader: SingerReader  # set by start(): it parses the last mapper's stdout
         self.input_ended = False  # set before the first mapper's input is closed
         self.input_broken = False  # it stopped reading before the end of its input
         self.feeder: threading.Thread | None = None
@@ -140,44 +139,48 @@ class MapperChain:
                 self.procs[-1].close_stdout()  # the pipe is the next mapper's now
             self.procs.append(proc)
             upstream = proc.stdout
+        last = self.procs[-1]
+        # As for the tap's lines; only a STATE that passed through unchanged is kept.
+        self.reader = SingerReader(
+            last.stdout,
+            label=last.label,
+            max_line_bytes=self.max_line_bytes,
+            redactor=self.redactor,
+            keep_state=self._passes_state,
+        )
 
     # -- input -------------------------------------------------------------------------------
     def feed(
         self,
         messages: Iterator[Message],
-        last: Callable[[], tuple[Message | None, bytes]],
+        source: Incoming,
         on_error: Callable[[BaseException], None],
     ) -> None:
         """Write ``messages`` to the first mapper from a thread of its own.
 
-        ``last`` gives the (message, line) the source parsed last, so a message the earlier
-        stages passed through unchanged goes out as the tap's own bytes. ``on_error`` gets what
-        the source or a stage raised (bad data, a failing stage); the chain's input is closed
+        ``source`` is the tap reader's line, so a message the earlier stages passed through
+        unchanged goes out as the tap's own bytes (tapread.py). ``on_error`` gets what the
+        source or a stage raised (bad data, a failing stage); the chain's input is closed
         then, so the mappers drain what they got.
         """
         self.feeder = threading.Thread(
-            target=self._feed, args=(messages, last, on_error), name="mapper-feeder", daemon=True
+            target=self._feed, args=(messages, source, on_error), name="mapper-feeder", daemon=True
         )
         self.feeder.start()
 
     def _feed(
         self,
         messages: Iterator[Message],
-        last: Callable[[], tuple[Message | None, bytes]],
+        source: Incoming,
         on_error: Callable[[BaseException], None],
     ) -> None:
         first = self.procs[0]
         write = first.stdin.write
         push = FlushSoon([first.stdin])
         fed = self.states.fed
-        dump = protocol.dump
         try:
             for msg in messages:
-                last_msg, last_line = last()
-                if msg is last_msg:
-                    data = last_line if last_line.endswith(b"\n") else last_line + b"\n"
-                else:
-                    data = dump(msg)
+                data = encode(msg, source)
                 if msg["type"] == STATE:
                     fed(msg["value"])
                     write(data)
@@ -196,57 +199,23 @@ class MapperChain:
                 self.input_broken = True
 
     # -- output ------------------------------------------------------------------------------
+    @property
+    def current(self) -> Incoming:
+        """The line of the last mapper's output read last (its message and exact bytes)."""
+        return self.reader.current
+
     def messages(self) -> Iterator[Message]:
         """Parse the last mapper's stdout; at its end, check how every mapper ended."""
-        out = self.procs[-1]
-        readline = out.stdout.readline
-        limit = self.max_line_bytes
-        loads = orjson.loads
-        decode_error = orjson.JSONDecodeError
-        redactor = self.redactor
-
-        def parse(line: bytes, *, source: str, line_no: int) -> Message:
-            return protocol.parse_line(line, source=source, line_no=line_no, redactor=redactor)
-
-        needs_exact = protocol.needs_exact
-        loads_line = protocol.loads_line
-        came_out = self.states.came_out
-        label = out.label
-        line_no = 0
-        while True:
-            line = readline(limit + 1)
-            if not line:
-                break
-            line_no += 1
-            if len(line) > limit and line[-1:] != b"\n":
-                protocol.check_length(line, limit, source=label, line_no=line_no, redactor=redactor)
-            try:
-                # As for the tap's lines: numbers a float cannot hold take the exact parse.
-                msg = loads(line) if not needs_exact(line) else loads_line(line)
-            except decode_error:
-                if line.isspace():
-                    continue
-                try:  # a number too big for a float (1E+400) fails orjson: the exact parse
-                    msg = loads_line(line)
-                except decode_error:
-                    parse(line, source=label, line_no=line_no)  # raises the descriptive error
-                    raise
-            mtype = msg.get("type") if type(msg) is dict else None
-            if mtype != RECORD or type(msg.get("record")) is not dict or "stream" not in msg:
-                raw_type = mtype
-                msg = parse(line, source=label, line_no=line_no)
-                mtype = msg["type"]
-                if mtype == STATE and not came_out(msg["value"]):
-                    self._altered_state(label, line_no)
-                    continue
-                if mtype != raw_type:  # "state" -> "STATE": the mapper's bytes cannot go out
-                    self._last = (None, b"")
-                    yield msg
-                    continue
-            self._last = (msg, line)
-            yield msg
+        yield from self.reader.messages()
         self.output_done = True
         self._check_exits()
+
+    def _passes_state(self, value: Any, line_no: int) -> bool:
+        """Whether a STATE the last mapper wrote is one the chain was fed (else it is dropped)."""
+        if self.states.came_out(value):
+            return True
+        self._altered_state(self.procs[-1].label, line_no)
+        return False
 
     def _altered_state(self, label: str, line_no: int) -> None:
         self.altered_states += 1

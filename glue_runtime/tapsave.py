@@ -50,46 +50,44 @@ def _save_target() -> Connector:
 
 
 def save_tap_output(flow: Any, output: Path, *, max_line_bytes: int | None = None) -> JobResult:
-    """Run ``flow``'s tap with its field map into ``output``; return the job's result."""
-    from glue_runtime import api, connectors, protocol
+    """Run ``flow``'s tap with its field map into ``output``; return the job's result.
+
+    Built with the run builder's steps for the tap, its catalog and field map (plan.py); the
+    flow's targets, mappers and ETL are left out, and so is its state.
+    """
+    from dataclasses import replace
+
     from glue_runtime.flow import Flow, load_flow
+    from glue_runtime.plan import RunBuilder, flow_request, make_stages
     from glue_runtime.runner import run_job
     from glue_runtime.spec import Endpoint, JobSpec
 
     if not isinstance(flow, Flow):
         flow = load_flow(flow)
-    tap = Endpoint(connectors.resolve(flow.source.connector, "tap"), flow.source.config)
-    job_context = {"flow": flow.name, "tenant": "default", "job_id": "tap-save"}
-    limits = api._timeouts(flow.timeouts, "flow timeouts")
-    tap.connector.about_timeout_s = limits.about
-    stages, catalog, select_stats = api._stages_for(
-        tap,
-        flow.field_map,
-        None,
-        flow.source.catalog,
-        (),
-        flow.base_dir,
-        job_context,
-        discover_timeout=limits.discover,
-        validate=flow.source.validate,
-    )
+    # Only the tap's config is checked: the flow's targets and mappers do not run.
+    req = replace(flow_request(flow, max_line_bytes=max_line_bytes), validate=flow.source.validate)
+    builder = RunBuilder(req, job_id="tap-save")
+    tap = builder.tap()
+    choice = builder.catalog(tap)
+    selection = builder.field_map(choice.catalog)
+    stages = make_stages(selection, None, job_context=builder.job_context)
     scratch = Path(tempfile.mkdtemp(prefix="glue-tap-save-"))
     try:
         spec = JobSpec(
             tap=tap,
             targets=[Endpoint(_save_target(), {"output": str(Path(output).resolve())})],
             store=_ThrowawayStore(scratch / "state.json"),
-            state_key=flow.state_key or flow.name,
-            catalog=catalog,
-            stages=stages,
-            max_line_bytes=max_line_bytes or flow.max_line_bytes or protocol.DEFAULT_MAX_LINE_BYTES,
-            env=flow.env,
-            secrets=frozenset(flow.env_secrets),
-            timeouts=limits,
-            cwd=str(flow.base_dir),
-            validate_configs=flow.source.validate,
-            select_stats=select_stats,
-            tap_config_source=str(flow.source.config_file) if flow.source.config_file else None,
+            state_key=req.state_key,
+            catalog=selection.tap_catalog if selection is not None else choice.catalog,
+            stages=stages.before_mappers,
+            max_line_bytes=req.max_line_bytes,
+            env=req.env,
+            secrets=req.secrets,
+            timeouts=req.timeouts,
+            cwd=str(req.cwd),
+            validate_configs=req.validate,
+            select_stats=stages.select_stats,
+            tap_config_source=req.tap_config_source,
         )
         return run_job(spec)
     finally:

@@ -3,12 +3,27 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 from glue_test_helpers import FAKE_TAP, FAKE_TARGET, CliResult, read_jsonl, run_cli, write_json
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _glue_cache_dir(tmp_path_factory: pytest.TempPathFactory):
+    """The runtime's caches (--about answers, the entry-point index) in a folder of the session:
+    the fake connectors of the tests stay out of the user's ~/.cache, and every session starts
+    cold. Subprocesses inherit it through the environment."""
+    old = os.environ.get("GLUE_CACHE_DIR")
+    os.environ["GLUE_CACHE_DIR"] = str(tmp_path_factory.mktemp("glue-cache"))
+    yield
+    if old is None:
+        os.environ.pop("GLUE_CACHE_DIR", None)
+    else:
+        os.environ["GLUE_CACHE_DIR"] = old
 
 
 @pytest.fixture

@@ -18,6 +18,8 @@ EXPECTED = {
     "meltano_run",
     "glue_target_files",
     "target_jsonl",
+    "import_sdk",
+    "glue_tiny",
 }
 
 
@@ -84,7 +86,11 @@ def test_quick_mode_writes_every_case(tmp_path):
         assert cases[key]["median_tree_peak_mb"] > 0
     for key in ("mmt_stages", "shell_pipe", "target_jsonl", "meltano_run"):
         assert cases[key]["status"] == "skipped", cases[key]
+    for key in ("import_sdk", "glue_tiny"):  # one job (one start) a run
+        assert cases[key]["status"] == "ok", cases[key]
+        assert cases[key]["records"] == 1
     assert result["ratios"]["case2/case1"]["2000"]["value"] > 0
+    assert result["ratios"]["tiny/import_sdk"]["1"]["value"] > 0
     assert "| orjson loop (the bound)" in proc.stdout
 
 
@@ -92,7 +98,7 @@ def test_quick_mode_writes_every_case(tmp_path):
     ("broken", "rows", "reason"),
     [
         ("transform", {"glue_stages", "glue_e2e"}, "transform broken by the test"),
-        ("files", {"glue_e2e", "glue_target_files"}, "hidden by the test"),
+        ("files", {"glue_e2e", "glue_target_files", "glue_tiny"}, "hidden by the test"),
     ],
 )
 def test_quick_mode_fails_when_a_real_part_does_not_build(tmp_path, broken, rows, reason):
@@ -126,3 +132,19 @@ def test_state_heavy_benchmark_runs_and_prints_its_ratios():
     rows = [ln for ln in proc.stdout.splitlines() if ln.startswith("| STATE per record")]
     assert len(rows) == 2, proc.stdout
     assert all(float(row.rstrip(" |").rsplit("|", 1)[1]) > 0 for row in rows)
+
+
+def test_tiny_jobs_benchmark_runs_and_prints_its_ratios(tmp_path):
+    out = tmp_path / "tiny.json"
+    script = REPO / "benchmarks" / "tiny_jobs.py"
+    proc = subprocess.run(
+        [sys.executable, str(script), "--repeats", "1", "--json", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = {r["case"]: r for r in json.loads(out.read_text())["rows"]}
+    assert len(rows) == 3
+    assert all(r["wall_vs_baseline"] > 0 for r in rows.values())
+    assert "| tiny job (caches warm) |" in proc.stdout

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import sys
 import threading
 import time
 import tracemalloc
@@ -9,7 +11,9 @@ from pathlib import Path
 
 from scripted_run import committed, emit, rec, run_api, schema, state
 
-from glue_runtime.runner import _Confirmations
+from glue_runtime.confirmations import Confirmations, TargetOutput, bookmarks_not_moved
+from glue_runtime.process import ConnectorProcess
+from glue_runtime.secrets import Redactor
 from glue_runtime.state import FileStateStore, StateCommitter
 
 
@@ -35,7 +39,7 @@ def s(i: int) -> dict:
 
 def test_commits_the_newest_state_every_target_confirmed():
     c = RecordingCommitter()
-    conf = _Confirmations(c, 2)  # type: ignore[arg-type]
+    conf = Confirmations(c, 2)  # type: ignore[arg-type]
     for i in range(1, 6):
         conf.sent_state(s(i))
     conf.target_emitted(0, s(1))
@@ -52,7 +56,7 @@ def test_commits_the_newest_state_every_target_confirmed():
 
 def test_unknown_state_and_frozen_confirmations_commit_nothing():
     c = RecordingCommitter()
-    conf = _Confirmations(c, 2)  # type: ignore[arg-type]
+    conf = Confirmations(c, 2)  # type: ignore[arg-type]
     conf.sent_state(s(1))
     conf.target_emitted(0, {"made": "up"})
     conf.target_emitted(1, s(1))
@@ -68,7 +72,7 @@ def test_unknown_state_and_frozen_confirmations_commit_nothing():
 
 def test_single_target_commits_only_states_the_job_sent():
     c = RecordingCommitter()
-    conf = _Confirmations(c, 1)  # type: ignore[arg-type]
+    conf = Confirmations(c, 1)  # type: ignore[arg-type]
     assert conf.target_emitted(0, s(7)) is False  # never sent: a log line, not a confirmation
     conf.sent_state(s(7))
     assert conf.target_emitted(0, s(7)) is True
@@ -76,7 +80,7 @@ def test_single_target_commits_only_states_the_job_sent():
     assert c.commits == [s(7)]
 
 
-class SmallWindow(_Confirmations):
+class SmallWindow(Confirmations):
     MAX_PENDING = 3  # so the tests can drop sends from memory
 
 
@@ -94,7 +98,7 @@ def test_a_confirmed_send_dropped_from_memory_still_commits():
 
 def test_a_repeat_of_the_last_confirmation_earns_no_credit():
     c = RecordingCommitter()
-    conf = _Confirmations(c, 2)  # type: ignore[arg-type]
+    conf = Confirmations(c, 2)  # type: ignore[arg-type]
     for value in (s(1), s(2), s(1)):
         conf.sent_state(value)
     conf.target_emitted(0, s(1))
@@ -143,7 +147,7 @@ MAIN = threading.main_thread()
 
 def test_confirmations_are_written_at_most_once_per_interval_and_at_the_end():
     c = ThreadRecordingCommitter()
-    conf = _Confirmations(c, 1, write_interval_s=0.3)  # type: ignore[arg-type]
+    conf = Confirmations(c, 1, write_interval_s=0.3)  # type: ignore[arg-type]
     for i in range(1, 4):
         conf.sent_state(s(i))
         conf.target_emitted(0, s(i))
@@ -167,7 +171,7 @@ def test_confirmations_are_written_at_most_once_per_interval_and_at_the_end():
 
 def test_confirmed_states_are_released(tmp_path: Path):
     # dry_run: count memory, not disk writes
-    conf = _Confirmations(StateCommitter(FileStateStore(tmp_path), "k", dry_run=True), 2)
+    conf = Confirmations(StateCommitter(FileStateStore(tmp_path), "k", dry_run=True), 2)
     pad = "z" * 1000
     tracemalloc.start()
     try:
@@ -215,3 +219,62 @@ def test_a_lone_surrogate_in_a_target_log_line_is_only_a_warning(tmp_path: Path)
     result = run_api(tmp_path, emit(schema(), rec(1), state(s=1)), [target])
     assert result.ok, result.error
     assert result.state == {"bookmarks": {"s": 1}}
+
+
+# -- TargetOutput: a real target's stdout, credited line by line ----------------------------
+
+
+def _target_printing(lines: list[bytes]) -> ConnectorProcess:
+    """A real process that writes ``lines`` on its stdout, as a target confirming would."""
+    code = "import sys; sys.stdout.buffer.write(sys.stdin.buffer.read())"
+    proc = ConnectorProcess(
+        "target-x", [sys.executable, "-c", code], stdin=True, redactor=Redactor()
+    )
+    proc.stdin.write(b"".join(lines))
+    proc.close_stdin()
+    return proc
+
+
+def test_a_target_stdout_is_credited_in_order_and_what_is_not_a_sent_state_is_counted(caplog):
+    c = RecordingCommitter()
+    conf = Confirmations(c, 1)  # type: ignore[arg-type]
+    for i in (1, 2, 3):
+        conf.sent_state(s(i))
+    lines = [
+        b'{"level": "info", "msg": "a log line"}\n',
+        json.dumps(s(1)).encode() + b"\n",
+        b"\n",
+        json.dumps({"type": "STATE", "value": s(3)}).encode() + b"\n",
+        json.dumps(s(9)).encode() + b"\n",  # never sent
+    ]
+    target = _target_printing(lines)
+    closed: list[tuple[int, int]] = []
+    reader = TargetOutput(
+        0,
+        target,
+        conf,
+        max_line_bytes=1 << 20,
+        redactor=Redactor(),
+        on_commit_error=lambda exc: closed.append((-1, -1)),
+        on_closed=lambda index, code: closed.append((index, code)),
+    )
+    reader.start()
+    reader.thread.join(60)
+    target.close()
+    assert c.commits == [s(1), s(3)]
+    assert reader.ignored_lines == 2
+    assert closed == [(0, 0)]
+    assert "target-x: stdout line 5 is not a STATE this job sent" in caplog.text
+    assert bookmarks_not_moved(conf, ["target-x"], [reader.ignored_lines]) is None
+
+
+def test_the_no_confirmation_warning_names_each_silent_target_and_why():
+    conf = Confirmations(RecordingCommitter(), 2)  # type: ignore[arg-type]
+    assert bookmarks_not_moved(conf, ["a", "b"], [0, 0]) is None  # nothing sent: nothing to say
+    conf.sent_state(s(1))
+    conf.sent_state(s(2))
+    text = bookmarks_not_moved(conf, ["a", "b"], [0, 3])
+    assert text is not None
+    assert text.startswith("bookmarks did not move: the tap sent 2 STATE message(s) but ")
+    assert "a emitted no state on its stdout" in text
+    assert "b wrote 3 stdout line(s), none of them a STATE this job sent" in text

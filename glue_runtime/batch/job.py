@@ -30,6 +30,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from glue_runtime.connectors import Connector
+from glue_runtime.defaults import JOBS_DIR, SNAPSHOTS_DIR
 from glue_runtime.errors import ConfigError, GlueError, TransformError
 from glue_runtime.process import die_with_parent, log_lines
 from glue_runtime.protocol import loads_exact
@@ -48,8 +49,8 @@ class BatchOptions:
     output_format: str = "jsonl"
     flow: str = "flow"
     tenant: str = "default"
-    jobs_dir: Path = Path(".glue/jobs")
-    snapshots_dir: Path = Path(".glue/snapshots")
+    jobs_dir: Path = JOBS_DIR
+    snapshots_dir: Path = SNAPSHOTS_DIR
     keep_job_dir: bool = True
 
 

@@ -26,7 +26,7 @@ Rules (docs/etl.md has the user-facing version):
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -530,16 +530,20 @@ class ScriptRunner:
             )
         return out_schema
 
+    def _call_hook(self, hook: Callable[[Any], Any], name: str, s: _Stream) -> Any:
+        """Call a stream hook of the script; its exception becomes a TransformError naming it."""
+        try:
+            return hook(s.ctx)
+        except GlueError:
+            raise
+        except Exception as exc:
+            raise self.script_error(exc, name, s.ctx) from None
+
     def _start_hook(self, s: _Stream) -> list[Message]:
         hook = self.script.start_stream
         if hook is None:
             return []
-        try:
-            result = hook(s.ctx)
-        except GlueError:
-            raise
-        except Exception as exc:
-            raise self.script_error(exc, "start_stream", s.ctx) from None
+        result = self._call_hook(hook, "start_stream", s)
         out = self.many(result, s, None, "start_stream") if result is not None else []
         return out + self.take_pending()
 
@@ -548,12 +552,7 @@ class ScriptRunner:
         hook = self.script.end_stream
         if hook is None:
             return []
-        try:
-            result = hook(s.ctx)
-        except GlueError:
-            raise
-        except Exception as exc:
-            raise self.script_error(exc, "end_stream", s.ctx) from None
+        result = self._call_hook(hook, "end_stream", s)
         out: list[Message] = []
         if result is not None:
             if isinstance(result, (dict, MappingProxyType)):

@@ -117,6 +117,32 @@ class LeaseLost(StateError):
     on, so it never writes over the new holder's state."""
 
 
+class StoreError(GlueError):
+    """The workspace store cannot be opened or used: unreachable, its schema is newer than
+    this code, or a record it must hold is missing (exit 2: nothing was run)."""
+
+    exit_code = 2
+    kind = "store error"
+
+
+class SecretKeyError(ConfigError):
+    """Secrets cannot be stored or read: no key is set, or the key is not the one the secrets
+    were encrypted with (exit 2). Never falls back to plain text."""
+
+
+class CredentialError(GlueError):
+    """A link's credentials do not work (exit 6): the provider rejected a refresh (the link
+    needs re-authorisation), the token URL stayed down after retries, or an OAuth callback
+    was refused (wrong, reused or expired ``state``; the user denied access)."""
+
+    exit_code = 6
+    kind = "credential error"
+
+
+class NeedsReauthorisation(CredentialError):
+    """The provider refused the link's tokens (``invalid_grant``): the tenant must link again."""
+
+
 class Interrupted(GlueError):
     """The job was stopped by SIGINT, SIGTERM or SIGHUP and drained (exit 130)."""
 
@@ -134,6 +160,8 @@ EXIT_CODES: dict[int, str] = {
     5: "state error: the state store is locked by another run, or this run lost its lease on the "
     "state key to another run, or the lock or state file cannot be created, read or written, or "
     "holds no JSON object",
+    6: "credential error: a link needs re-authorisation (the provider rejected its tokens), the "
+    "token URL stayed down after retries, or an OAuth callback was refused",
     130: "interrupted by SIGINT/SIGTERM/SIGHUP: during start-up nothing ran; during a job it "
     "drained and committed what the targets confirmed",
 }

@@ -1,0 +1,540 @@
+"""The workspace store: what changes at run time, on SQLite (default) or PostgreSQL.
+
+Tenants, their links (one per flow, tenant and supported connector) with encrypted
+credentials, OAuth ``state`` values, link tokens, catalogs, field map overrides, app secrets,
+state and leases. One schema (SQLAlchemy Core) on both databases. Every write is a short
+transaction (``BEGIN IMMEDIATE`` on SQLite); no transaction is held across a network call: a
+caller reads, talks to the provider, then writes with a compare-and-swap.
+
+Secrets are encrypted with the workspace's :class:`~glue_runtime.workspace.crypto.Keyring`
+before they are written; with no keyring, every call that would store or read a secret raises
+SecretKeyError (never a plain-text fallback).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from glue_runtime.errors import SecretKeyError, StoreError
+from glue_runtime.protocol import dumps_exact, loads_exact
+from glue_runtime.workspace.crypto import Keyring
+from glue_runtime.workspace.names import unknown
+
+SCHEMA_VERSION = 1
+
+metadata = sa.MetaData()
+
+meta_table = sa.Table(
+    "glue_meta",
+    metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+tenants = sa.Table(
+    "tenants",
+    metadata,
+    sa.Column("id", sa.String(200), primary_key=True),
+    sa.Column("name", sa.Text, nullable=False, default=""),
+    sa.Column("metadata", sa.Text, nullable=False, default="{}"),
+    sa.Column("created_at", sa.Float, nullable=False),
+)
+links = sa.Table(
+    "links",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("flow", sa.String(200), nullable=False),
+    sa.Column("tenant", sa.String(200), sa.ForeignKey("tenants.id"), nullable=False),
+    sa.Column("connector", sa.String(200), nullable=False),
+    sa.Column("direction", sa.String(8), nullable=False),
+    sa.Column("auth", sa.String(16), nullable=False),
+    sa.Column("status", sa.String(32), nullable=False),
+    sa.Column("settings", sa.Text, nullable=False, default="{}"),  # not secret
+    sa.Column("secrets", sa.Text),  # encrypted JSON object (API key settings, OAuth tokens)
+    sa.Column("credential_version", sa.Integer, nullable=False, default=0),
+    sa.Column("expires_at", sa.Float),  # the access token's expiry, when it has one
+    sa.Column("last_error", sa.Text),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
+    sa.UniqueConstraint("flow", "tenant", "connector", name="links_flow_tenant_connector"),
+)
+catalogs = sa.Table(
+    "catalogs",
+    metadata,
+    sa.Column("flow", sa.String(200), primary_key=True),
+    sa.Column("tenant", sa.String(200), primary_key=True),
+    sa.Column("connector", sa.String(200), primary_key=True),
+    sa.Column("catalog", sa.Text, nullable=False),
+    sa.Column("discovered_at", sa.Float, nullable=False),
+)
+fieldmap_overrides = sa.Table(
+    "fieldmap_overrides",
+    metadata,
+    sa.Column("flow", sa.String(200), primary_key=True),
+    sa.Column("tenant", sa.String(200), primary_key=True),
+    sa.Column("connector", sa.String(200), primary_key=True),
+    sa.Column("body", sa.Text, nullable=False),  # the field map, as YAML text
+    sa.Column("updated_at", sa.Float, nullable=False),
+    sa.Column("updated_by", sa.Text, nullable=False, default=""),
+)
+app_secrets = sa.Table(
+    "app_secrets",
+    metadata,
+    sa.Column("flow", sa.String(200), primary_key=True),
+    sa.Column("connector", sa.String(200), primary_key=True),
+    sa.Column("name", sa.String(200), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),  # encrypted
+)
+oauth_states = sa.Table(
+    "oauth_states",
+    metadata,
+    sa.Column("state_hash", sa.String(64), primary_key=True),  # sha256 of the state value
+    sa.Column("flow", sa.String(200), nullable=False),
+    sa.Column("tenant", sa.String(200), nullable=False),
+    sa.Column("connector", sa.String(200), nullable=False),
+    sa.Column("redirect_uri", sa.Text, nullable=False),
+    sa.Column("verifier", sa.Text),  # encrypted PKCE code verifier
+    sa.Column("expires_at", sa.Float, nullable=False),
+    sa.Column("used_at", sa.Float),
+)
+link_tokens = sa.Table(
+    "link_tokens",
+    metadata,
+    sa.Column("token_hash", sa.String(64), primary_key=True),
+    sa.Column("flow", sa.String(200), nullable=False),
+    sa.Column("tenant", sa.String(200), nullable=False),
+    sa.Column("connector", sa.String(200), nullable=False),
+    sa.Column("expires_at", sa.Float, nullable=False),
+)
+states = sa.Table(
+    "states",
+    metadata,
+    sa.Column("key", sa.String(600), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
+)
+leases = sa.Table(
+    "leases",
+    metadata,
+    sa.Column("key", sa.String(600), primary_key=True),
+    sa.Column("owner", sa.Text),  # NULL when released
+    sa.Column("token", sa.BigInteger, nullable=False),  # fencing token, only ever grows
+    sa.Column("expires_at", sa.Float, nullable=False),
+)
+audit = sa.Table(
+    "audit",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", sa.Float, nullable=False),
+    sa.Column("actor", sa.Text, nullable=False, default=""),
+    sa.Column("action", sa.String(64), nullable=False),
+    sa.Column("subject", sa.Text, nullable=False, default=""),  # never a secret
+)
+
+
+@dataclass(frozen=True)
+class Tenant:
+    id: str
+    name: str = ""
+    metadata: dict[str, Any] = field(default_factory=dict)
+    created_at: float = 0.0
+
+
+@dataclass(frozen=True)
+class Link:
+    """A tenant's connection to a supported connector of a flow (secrets not included:
+    :meth:`Store.credentials` decrypts them on demand)."""
+
+    id: str
+    flow: str
+    tenant: str
+    connector: str
+    direction: str  # read | write
+    auth: str  # none | api_key | oauth2
+    status: str  # ok | needs_reauth | pending
+    settings: dict[str, Any]
+    credential_version: int
+    expires_at: float | None
+    last_error: str | None
+    created_at: float
+    updated_at: float
+    has_secrets: bool = False
+
+
+LINK_OK = "ok"
+LINK_NEEDS_REAUTH = "needs_reauth"
+
+
+def _json(value: Any) -> str:
+    return dumps_exact(value).decode()
+
+
+def _unjson(text: str | None) -> Any:
+    return loads_exact(text) if text else {}
+
+
+def sqlite_url(path: str) -> str:
+    return f"sqlite:///{path}"
+
+
+class Store:
+    """One workspace's store. Thread-safe; open once per process and share it."""
+
+    def __init__(self, url: str, keyring: Keyring | None = None) -> None:
+        self.url = url
+        self.keyring = keyring
+        self.engine: Engine = _engine(url)
+
+    # -- schema ---------------------------------------------------------------------------
+
+    def create(self) -> None:
+        """Create the schema in an empty database (``glue init``), or check an existing one."""
+        metadata.create_all(self.engine)
+        with self.write() as conn:
+            row = conn.execute(sa.select(meta_table.c.value).where(meta_table.c.key == "schema"))
+            if row.first() is None:
+                conn.execute(sa.insert(meta_table).values(key="schema", value=str(SCHEMA_VERSION)))
+        self.check_schema()
+
+    def check_schema(self) -> None:
+        """StoreError when the store's schema is newer than this code (or missing)."""
+        try:
+            with self.engine.connect() as conn:
+                got = conn.execute(
+                    sa.select(meta_table.c.value).where(meta_table.c.key == "schema")
+                ).scalar()
+        except sa.exc.OperationalError as exc:
+            raise StoreError(f"cannot read the store at {self.where()}: {exc.orig}") from None
+        except sa.exc.ProgrammingError:
+            got = None
+        if got is None:
+            raise StoreError(
+                f"the store at {self.where()} has no glue_runtime schema",
+                hint="run `glue init` for a new workspace",
+            )
+        if int(got) > SCHEMA_VERSION:
+            raise StoreError(
+                f"the store at {self.where()} has schema version {got}, newer than this "
+                f"glue_runtime understands ({SCHEMA_VERSION})",
+                hint="upgrade glue-runtime to the version that wrote the store",
+            )
+
+    def where(self) -> str:
+        """The store's URL without a password, for messages."""
+        return self.engine.url.render_as_string(hide_password=True)
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """A short write transaction (``BEGIN IMMEDIATE`` on SQLite)."""
+        with self.engine.begin() as conn:
+            yield conn
+
+    # -- secrets --------------------------------------------------------------------------
+
+    def _keyring(self) -> Keyring:
+        if self.keyring is None:
+            raise SecretKeyError(
+                "no secret key: the workspace refuses to store or read secrets without one",
+                hint="set GLUE_SECRET_KEY or keep the key file `glue init` made (.glue/secret.key)",
+            )
+        return self.keyring
+
+    def seal(self, value: dict[str, Any], row: str) -> str:
+        return self._keyring().encrypt(dumps_exact(value), row)
+
+    def unseal(self, envelope: str, row: str) -> dict[str, Any]:
+        value = loads_exact(self._keyring().decrypt(envelope, row))
+        return value if isinstance(value, dict) else {}
+
+    # -- tenants --------------------------------------------------------------------------
+
+    def add_tenant(
+        self, tenant_id: str, name: str = "", meta: dict[str, Any] | None = None
+    ) -> Tenant:
+        now = time.time()
+        with self.write() as conn:
+            if conn.execute(sa.select(tenants.c.id).where(tenants.c.id == tenant_id)).first():
+                raise StoreError(f"tenant '{tenant_id}' already exists")
+            conn.execute(
+                sa.insert(tenants).values(
+                    id=tenant_id, name=name, metadata=_json(meta or {}), created_at=now
+                )
+            )
+        return Tenant(tenant_id, name, dict(meta or {}), now)
+
+    def tenants(self) -> list[Tenant]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(tenants).order_by(tenants.c.id)).all()
+        return [Tenant(r.id, r.name, _unjson(r.metadata), r.created_at) for r in rows]
+
+    def tenant(self, tenant_id: str) -> Tenant:
+        """The tenant; ConfigError with close matches when there is none."""
+        with self.engine.connect() as conn:
+            r = conn.execute(sa.select(tenants).where(tenants.c.id == tenant_id)).first()
+        if r is None:
+            raise unknown(
+                "tenant",
+                tenant_id,
+                [t.id for t in self.tenants()],
+                where="the store",
+                hint="add it with `glue tenants add`",
+            )
+        return Tenant(r.id, r.name, _unjson(r.metadata), r.created_at)
+
+    # -- links ----------------------------------------------------------------------------
+
+    def save_link(
+        self,
+        *,
+        flow: str,
+        tenant: str,
+        connector: str,
+        direction: str,
+        auth: str,
+        settings: dict[str, Any],
+        secrets: dict[str, Any] | None,
+        expires_at: float | None = None,
+    ) -> Link:
+        """Create the link, or replace its settings and credentials (re-linking clears
+        "needs re-authorisation" and bumps the credential version)."""
+        self.tenant(tenant)
+        now = time.time()
+        with self.write() as conn:
+            old = conn.execute(
+                sa.select(links.c.id, links.c.credential_version).where(
+                    links.c.flow == flow, links.c.tenant == tenant, links.c.connector == connector
+                )
+            ).first()
+            link_id = old.id if old else uuid.uuid4().hex
+            sealed = self.seal(secrets, f"link:{link_id}:secrets") if secrets else None
+            values = dict(
+                direction=direction,
+                auth=auth,
+                status=LINK_OK,
+                settings=_json(settings),
+                secrets=sealed,
+                expires_at=expires_at,
+                last_error=None,
+                updated_at=now,
+            )
+            if old:
+                conn.execute(
+                    sa.update(links)
+                    .where(links.c.id == link_id)
+                    .values(credential_version=old.credential_version + 1, **values)
+                )
+            else:
+                conn.execute(
+                    sa.insert(links).values(
+                        id=link_id,
+                        flow=flow,
+                        tenant=tenant,
+                        connector=connector,
+                        credential_version=1,
+                        created_at=now,
+                        **values,
+                    )
+                )
+        return self.link(flow, tenant, connector)
+
+    def find_link(self, flow: str, tenant: str, connector: str) -> Link | None:
+        with self.engine.connect() as conn:
+            r = conn.execute(
+                sa.select(links).where(
+                    links.c.flow == flow, links.c.tenant == tenant, links.c.connector == connector
+                )
+            ).first()
+        return _link(r) if r else None
+
+    def link(self, flow: str, tenant: str, connector: str) -> Link:
+        """The link; ConfigError naming what the tenant has linked when there is none."""
+        found = self.find_link(flow, tenant, connector)
+        if found is None:
+            have = [f"{lk.flow}/{lk.connector}" for lk in self.links(tenant=tenant)]
+            raise unknown(
+                "link",
+                f"{flow}/{connector}",
+                have,
+                where=f"tenant '{tenant}'",
+                hint=f"link it with `glue link {flow} {connector} --tenant {tenant}`",
+            )
+        return found
+
+    def links(
+        self, *, tenant: str | None = None, flow: str | None = None, connector: str | None = None
+    ) -> list[Link]:
+        q = sa.select(links).order_by(links.c.flow, links.c.tenant, links.c.connector)
+        if tenant is not None:
+            q = q.where(links.c.tenant == tenant)
+        if flow is not None:
+            q = q.where(links.c.flow == flow)
+        if connector is not None:
+            q = q.where(links.c.connector == connector)
+        with self.engine.connect() as conn:
+            return [_link(r) for r in conn.execute(q).all()]
+
+    def credentials(self, link: Link) -> tuple[int, dict[str, Any]]:
+        """The link's decrypted secrets and the credential version they belong to."""
+        with self.engine.connect() as conn:
+            r = conn.execute(
+                sa.select(links.c.secrets, links.c.credential_version).where(links.c.id == link.id)
+            ).first()
+        if r is None:
+            raise StoreError(f"link {link.flow}/{link.connector} of tenant '{link.tenant}' is gone")
+        secrets = self.unseal(r.secrets, f"link:{link.id}:secrets") if r.secrets else {}
+        return r.credential_version, secrets
+
+    def swap_credentials(
+        self,
+        link: Link,
+        expected_version: int,
+        secrets: dict[str, Any],
+        *,
+        expires_at: float | None = None,
+    ) -> int | None:
+        """Replace the link's secrets only if they are still at ``expected_version``
+        (compare-and-swap); the new version, or None when another writer got there first."""
+        sealed = self.seal(secrets, f"link:{link.id}:secrets")
+        with self.write() as conn:
+            done = conn.execute(
+                sa.update(links)
+                .where(links.c.id == link.id, links.c.credential_version == expected_version)
+                .values(
+                    secrets=sealed,
+                    credential_version=expected_version + 1,
+                    expires_at=expires_at,
+                    status=LINK_OK,
+                    last_error=None,
+                    updated_at=time.time(),
+                )
+            )
+        return expected_version + 1 if done.rowcount == 1 else None
+
+    def set_link_status(self, link: Link, status: str, error: str | None = None) -> None:
+        with self.write() as conn:
+            conn.execute(
+                sa.update(links)
+                .where(links.c.id == link.id)
+                .values(status=status, last_error=error, updated_at=time.time())
+            )
+
+    def delete_link(self, link: Link) -> None:
+        with self.write() as conn:
+            conn.execute(sa.delete(links).where(links.c.id == link.id))
+            for table in (catalogs, fieldmap_overrides):
+                conn.execute(
+                    sa.delete(table).where(
+                        table.c.flow == link.flow,
+                        table.c.tenant == link.tenant,
+                        table.c.connector == link.connector,
+                    )
+                )
+
+    # -- catalogs and field map overrides ------------------------------------------------
+
+    def save_catalog(self, flow: str, tenant: str, connector: str, catalog: dict[str, Any]) -> None:
+        self._upsert(
+            catalogs,
+            dict(flow=flow, tenant=tenant, connector=connector),
+            dict(catalog=_json(catalog), discovered_at=time.time()),
+        )
+
+    def catalog(self, flow: str, tenant: str, connector: str) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            r = conn.execute(
+                sa.select(catalogs.c.catalog).where(
+                    catalogs.c.flow == flow,
+                    catalogs.c.tenant == tenant,
+                    catalogs.c.connector == connector,
+                )
+            ).scalar()
+        return _unjson(r) if r else None
+
+    def save_fieldmap_override(
+        self, flow: str, tenant: str, connector: str, body: str, who: str = ""
+    ) -> None:
+        self._upsert(
+            fieldmap_overrides,
+            dict(flow=flow, tenant=tenant, connector=connector),
+            dict(body=body, updated_at=time.time(), updated_by=who),
+        )
+
+    def fieldmap_override(self, flow: str, tenant: str, connector: str) -> str | None:
+        with self.engine.connect() as conn:
+            r = conn.execute(
+                sa.select(fieldmap_overrides.c.body).where(
+                    fieldmap_overrides.c.flow == flow,
+                    fieldmap_overrides.c.tenant == tenant,
+                    fieldmap_overrides.c.connector == connector,
+                )
+            ).scalar()
+        return str(r) if r is not None else None
+
+    # -- audit ----------------------------------------------------------------------------
+
+    def record(self, action: str, subject: str, actor: str = "") -> None:
+        """Note an action worth auditing (a revealed secret, a removed tenant): never a value."""
+        with self.write() as conn:
+            conn.execute(
+                sa.insert(audit).values(at=time.time(), actor=actor, action=action, subject=subject)
+            )
+
+    # -- helpers --------------------------------------------------------------------------
+
+    def _upsert(self, table: sa.Table, key: dict[str, Any], values: dict[str, Any]) -> None:
+        where = [table.c[k] == v for k, v in key.items()]
+        with self.write() as conn:
+            done = conn.execute(sa.update(table).where(*where).values(**values))
+            if done.rowcount == 0:
+                conn.execute(sa.insert(table).values(**key, **values))
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def _link(r: Any) -> Link:
+    return Link(
+        id=r.id,
+        flow=r.flow,
+        tenant=r.tenant,
+        connector=r.connector,
+        direction=r.direction,
+        auth=r.auth,
+        status=r.status,
+        settings=_unjson(r.settings),
+        credential_version=r.credential_version,
+        expires_at=r.expires_at,
+        last_error=r.last_error,
+        created_at=r.created_at,
+        updated_at=r.updated_at,
+        has_secrets=bool(r.secrets),
+    )
+
+
+def _engine(url: str) -> Engine:
+    """An engine; on SQLite with WAL, a busy timeout and ``BEGIN IMMEDIATE`` writes."""
+    if not url.startswith("sqlite"):
+        return sa.create_engine(url, pool_pre_ping=True)
+    engine = sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import sys
 import threading
@@ -171,10 +172,20 @@ def _note(message: str, level: str = "info") -> None:
     is_flag=True,
     help="Everything: connectors' tracebacks and metrics (same as --log-level DEBUG).",
 )
+@click.option(
+    "-W",
+    "--workspace",
+    type=click.Path(file_okay=False),
+    help="The workspace folder (default: GLUE_WORKSPACE, else the nearest glue.yml upwards).",
+)
 @click.version_option(package_name="glue-runtime")
 @click.pass_context
-def main(ctx: click.Context, log_format: str, log_level: str, verbose: bool) -> None:
+def main(
+    ctx: click.Context, log_format: str, log_level: str, verbose: bool, workspace: str | None
+) -> None:
     """glue_runtime: run Singer connectors with field maps, ETL scripts and bookmarks."""
+    if workspace:
+        os.environ["GLUE_WORKSPACE"] = str(Path(workspace).resolve())
     _quick_shutdown()
     logs.setup(log_format, "DEBUG" if verbose else log_level)
     signals = _Signals()
@@ -959,6 +970,9 @@ def exit_codes() -> None:
     for code, meaning in EXIT_CODES.items():
         click.echo(f"{code:>4}  {meaning}")
 
+
+# Command groups of the workspace layer (issue 12), one module each.
+# (each module adds its commands to `main`; keep one import a line)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

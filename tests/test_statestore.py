@@ -16,12 +16,13 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from glue_test_helpers import SINGER, WAIT_S, run_cli, wait_until, write_json
+from store_test_helpers import fresh_store_url
 
 from glue_runtime.connectors import resolve
 from glue_runtime.errors import LeaseLost, StateError, StateLocked
@@ -30,6 +31,8 @@ from glue_runtime.runner import run_job
 from glue_runtime.spec import Endpoint, JobSpec
 from glue_runtime.state import FileStateStore, SingleFileStateStore, StateCommitter
 from glue_runtime.statestore import Lease, LeaseKeeper, StateStore
+from glue_runtime.workspace.dbstate import DbStateStore
+from glue_runtime.workspace.store import Store
 
 REVIEW_TAP = str(SINGER / "review_tap.py")
 REVIEW_TARGET = str(SINGER / "review_target.py")
@@ -38,22 +41,50 @@ LONG_TTL_S = 600.0  # a lease that does not run out during a test
 
 StoreFactory = Callable[..., StateStore]
 
+
+def _db_state_store(place: Path, ttl: float) -> StateStore:
+    """A workspace store's state on the database whose URL the fixture put in ``place``."""
+    store = Store((place / "store-url").read_text())
+    store.create()
+    return DbStateStore(store, lease_ttl_s=ttl)
+
+
 # Each entry makes a store on ``place`` with a lease ttl; two calls on one place share the
 # state and the leases, as two processes (or machines) do.
 STORES: dict[str, Callable[[Path, float], StateStore]] = {
     "folder": lambda place, ttl: FileStateStore(place / "state", lease_ttl_s=ttl),
     "single-file": lambda place, ttl: SingleFileStateStore(place / "job.json", lease_ttl_s=ttl),
+    "sqlite": _db_state_store,
+    "postgresql": _db_state_store,
 }
+DATABASES = {"sqlite", "postgresql"}  # the stores that need a database made for each test
 
 
-@pytest.fixture(params=sorted(STORES))
-def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> StoreFactory:
+@pytest.fixture(
+    params=[
+        pytest.param(name, marks=pytest.mark.postgres) if name == "postgresql" else name
+        for name in sorted(STORES)
+    ]
+)
+def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreFactory]:
     factory = STORES[request.param]
+    made: list[StateStore] = []
 
     def make(ttl: float = LONG_TTL_S) -> StateStore:
-        return factory(tmp_path, ttl)
+        made.append(factory(tmp_path, ttl))
+        return made[-1]
 
-    return make
+    if request.param not in DATABASES:
+        yield make
+        return
+    with fresh_store_url(request.param, tmp_path) as url:
+        (tmp_path / "store-url").write_text(url)
+        try:
+            yield make
+        finally:
+            for store in made:
+                if isinstance(store, DbStateStore):
+                    store.store.close()
 
 
 def try_acquire(store: StateStore, owner: str, ttl: float = LONG_TTL_S) -> Lease | None:

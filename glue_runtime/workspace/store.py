@@ -126,7 +126,9 @@ leases = sa.Table(
     sa.Column("key", sa.String(600), primary_key=True),
     sa.Column("owner", sa.Text),  # NULL when released
     sa.Column("token", sa.BigInteger, nullable=False),  # fencing token, only ever grows
-    sa.Column("expires_at", sa.Float, nullable=False),
+    sa.Column("expires_at", sa.Float, nullable=False),  # seconds since the epoch
+    sa.Column("host", sa.Text),  # where the holder runs, for messages
+    sa.Column("pid", sa.Integer),
 )
 audit = sa.Table(
     "audit",
@@ -232,9 +234,15 @@ class Store:
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
-        """A short write transaction (``BEGIN IMMEDIATE`` on SQLite)."""
-        with self.engine.begin() as conn:
-            yield conn
+        """A short write transaction (``BEGIN IMMEDIATE`` on SQLite: it takes the write lock
+        up front, so it waits its turn (busy timeout) instead of failing to upgrade a read).
+
+        Read with ``engine.connect()``: on SQLite that begins a deferred transaction, which
+        takes no write lock and never blocks a writer (WAL)."""
+        with self.engine.connect() as conn:
+            conn.execution_options(glue_write=True)
+            with conn.begin():
+                yield conn
 
     # -- secrets --------------------------------------------------------------------------
 
@@ -518,10 +526,19 @@ def _link(r: Any) -> Link:
     )
 
 
+def driver_url(url: str) -> str:
+    """``postgresql://`` (what users write, and what libpq tools take) with the psycopg 3
+    driver that glue_runtime depends on, rather than SQLAlchemy's default psycopg2."""
+    for scheme in ("postgresql://", "postgres://"):
+        if url.startswith(scheme):
+            return "postgresql+psycopg://" + url[len(scheme) :]
+    return url
+
+
 def _engine(url: str) -> Engine:
     """An engine; on SQLite with WAL, a busy timeout and ``BEGIN IMMEDIATE`` writes."""
     if not url.startswith("sqlite"):
-        return sa.create_engine(url, pool_pre_ping=True)
+        return sa.create_engine(driver_url(url), pool_pre_ping=True)
     engine = sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
 
     @sa.event.listens_for(engine, "connect")
@@ -534,7 +551,8 @@ def _engine(url: str) -> Engine:
         cur.close()
 
     @sa.event.listens_for(engine, "begin")
-    def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    def _on_begin(conn: Connection) -> None:
+        write = conn.get_execution_options().get("glue_write")
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
     return engine

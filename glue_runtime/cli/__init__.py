@@ -894,8 +894,11 @@ def connectors_group() -> None:
 @connectors_group.command("list")
 @click.option("--json", "as_json", is_flag=True, help="As JSON.")
 def connectors_list(as_json: bool) -> None:
-    """List available connectors: entry points and tap-*/target-* executables on PATH."""
-    found = connectors.available()
+    """List available connectors: entry points, tap-*/target-* executables on PATH, and those
+    the workspace installed (`glue connectors install`)."""
+    from glue_runtime.workspace.installs import here_installed
+
+    found = here_installed() + connectors.available()
     if as_json:
         _echo_json(
             [
@@ -973,6 +976,7 @@ def exit_codes() -> None:
 
 # Command groups of the workspace layer (issue 12), one module each.
 # (each module adds its commands to `main`; keep one import a line)
+from glue_runtime.cli import connector_cmds as _connector_cmds  # noqa: E402,F401
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -1,0 +1,45 @@
+"""``glue connectors install`` and ``glue connectors new``: the workspace's own connectors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from glue_runtime.cli import _note, connectors_group
+from glue_runtime.workspace.config import load_workspace
+from glue_runtime.workspace.installs import Installed, install, install_missing, missing
+
+
+def _say_installed(done: Installed) -> None:
+    exes = ", ".join(done.connector.executables)
+    where = "recorded in glue.yml" if done.recorded else "glue.yml already records it"
+    _note(
+        f"installed {done.connector.name} ({done.distribution} {done.version}) into "
+        f"{done.venv}: {exes}; {where}"
+    )
+
+
+@connectors_group.command("install")
+@click.argument("spec", required=False)
+@click.option("--name", help="The connector's name (default: its distribution's name).")
+def connectors_install(spec: str | None, name: str | None) -> None:
+    """Install a connector into a virtualenv of the workspace's own, and record it in glue.yml.
+
+    SPEC is anything pip installs: name==version, a folder, a wheel, a VCS URL. With no SPEC,
+    installs every connector glue.yml lists that is not installed here (a fresh clone).
+    """
+    workspace = load_workspace()
+    if spec is None:
+        if name is not None:
+            raise click.UsageError("--name needs a SPEC")
+        todo = missing(workspace)
+        if not todo:
+            _note(f"all {len(workspace.installed)} connectors glue.yml lists are installed")
+            return
+        _note(f"installing {', '.join(c.name for c in todo)} (listed in glue.yml, missing here)")
+        for done in install_missing(workspace):
+            _say_installed(done)
+        return
+    _note(f"installing {spec} into a virtualenv of its own (pip's output shown if it fails)...")
+    _say_installed(install(workspace, spec, name=name, cwd=Path.cwd()))

@@ -1,0 +1,261 @@
+"""Connectors the workspace installed, each into a virtualenv of its own.
+
+``glue connectors install SPEC`` puts a pip-installable connector into
+``.glue/venvs/<name>/`` and records it in glue.yml's ``connectors:`` section (``<name>:
+{pip_url: SPEC, executables: [...]}``), so connectors whose dependencies conflict live side by
+side and another machine reproduces them with ``glue connectors install`` (no SPEC). This
+module finds what was installed: a connector name or executable name becomes the path of the
+executable in its venv, which glue_runtime's connector resolution (``connectors.resolve``)
+runs like any other path. The installing itself is in :mod:`glue_runtime.workspace.venvs`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from glue_runtime.connectors import Connector, Kind
+from glue_runtime.errors import ConnectorNotFound
+from glue_runtime.flow import expand_env
+from glue_runtime.workspace import gluefile
+from glue_runtime.workspace.model import InstalledConnector, Workspace
+from glue_runtime.workspace.venvs import (
+    InstallError,
+    build,
+    check_name,
+    new_folder,
+    redact_url,
+    switch,
+)
+
+KINDS: tuple[Kind, ...] = ("tap", "target", "mapper")
+
+
+def venvs_dir(workspace: Workspace) -> Path:
+    """Where the workspace's connector virtualenvs live (git-ignored, with the store)."""
+    return workspace.data_dir / "venvs"
+
+
+def venv_dir(workspace: Workspace, name: str) -> Path:
+    """The virtualenv of the installed connector ``name`` (a link to its current version)."""
+    return venvs_dir(workspace) / name
+
+
+def kind_of(executable: str) -> Kind | None:
+    """``tap`` for ``tap-x``, ``target`` for ``target-x``...; None for anything else."""
+    for kind in KINDS:
+        if executable.startswith(f"{kind}-"):
+            return kind
+    return None
+
+
+def _matches(executable: str, name: str, kind: Kind | None) -> bool:
+    """Whether ``name`` (``tap-x``, or ``x`` with a kind or alone) names ``executable``."""
+    if executable == name:
+        return kind is None or kind_of(executable) == kind
+    kinds = [kind] if kind else list(KINDS)
+    return any(executable == f"{k}-{name}" for k in kinds)
+
+
+def _candidates(
+    workspace: Workspace, name: str, kind: Kind | None
+) -> list[tuple[InstalledConnector, str]]:
+    """The (installed connector, executable) pairs ``name`` may mean, best first."""
+    installed = workspace.installed
+    if name in installed:  # the connector's own name: its executables of that kind
+        own = installed[name]
+        exes = [e for e in own.executables if kind is None or kind_of(e) == kind]
+        return [(own, e) for e in exes]
+    return [(c, e) for c in installed.values() for e in c.executables if _matches(e, name, kind)]
+
+
+def installed_executable(workspace: Workspace, name: str, kind: Kind | None = None) -> Path | None:
+    """The executable in the managed venv that ``name`` means, if the workspace installed one.
+
+    ``name`` is an installed connector's name (``--name``, by default its distribution's) or
+    one of its executables (``tap-hello``, or ``hello`` with ``kind``); ``kind`` picks the tap
+    or the target of a package that has both. A connector recorded in glue.yml whose venv is
+    missing here (a fresh clone) gives None, as does a name that means several executables.
+    """
+    found = _candidates(workspace, name, kind)
+    if len(found) != 1:
+        return None
+    connector, exe = found[0]
+    path = venv_dir(workspace, connector.name) / "bin" / exe
+    return path if path.is_file() else None
+
+
+def resolve_connector(workspace: Workspace, name: str, kind: Kind | None = None) -> str:
+    """What ``connectors.resolve`` should be given for a supported connector's ``connector``.
+
+    The path of the executable in the workspace's venv when the workspace installed it, the
+    venv folder when ``name`` is an installed package with both a tap and a target (the
+    resolution then picks ``bin/tap-*`` or ``bin/target-*`` by kind), else ``name`` unchanged
+    (an entry point, a ``tap-NAME`` on PATH, a path). A connector glue.yml records but that is
+    not installed on this machine is a named error saying how to install it.
+    """
+    found = _candidates(workspace, name, kind)
+    if not found:
+        return name
+    venvs = {c.name for c, _ in found}
+    if len(venvs) == 1:
+        (connector_name,) = venvs
+        folder = venv_dir(workspace, connector_name)
+        if not (folder / "bin").is_dir():
+            raise ConnectorNotFound(
+                f"connector {name!r} is recorded in {workspace.config_path} (connectors: "
+                f"{connector_name}) but not installed in {folder}",
+                hint="run `glue connectors install` (no SPEC installs what glue.yml lists)",
+            )
+        if len(found) == 1:
+            return str(folder / "bin" / found[0][1])
+        return str(folder)
+    return name  # several installed packages share the name: the ordinary resolution decides
+
+
+def workspace_connectors(workspace: Workspace) -> list[Connector]:
+    """The connectors installed in the workspace's venvs (for ``glue connectors list``)."""
+    found: list[Connector] = []
+    for connector in workspace.installed.values():
+        folder = venv_dir(workspace, connector.name)
+        for exe in connector.executables:
+            kind = kind_of(exe)
+            path = folder / "bin" / exe
+            if kind is None or not path.is_file():
+                continue
+            found.append(Connector(exe, kind, [str(path)], "workspace", str(folder)))
+    return found
+
+
+# -- installing --------------------------------------------------------------------------------
+
+_PASSWORD_IN_URL = re.compile(r"://[^/@\s]*:[^@/\s$]+@")
+
+
+@dataclass(frozen=True)
+class Installed:
+    """What one install did: the connector as glue.yml records it, and what pip installed."""
+
+    connector: InstalledConnector
+    distribution: str
+    version: str
+    venv: Path
+    recorded: bool  # glue.yml changed
+
+
+def _is_path(spec: str) -> bool:
+    if "://" in spec or spec.startswith(("git+", "hg+", "svn+", "bzr+")):
+        return False
+    return spec.startswith((".", "/", "~")) or os.sep in spec or spec.endswith(".whl")
+
+
+def _specs(workspace: Workspace, spec: str, cwd: Path) -> tuple[str, str]:
+    """(what pip is given, what glue.yml records) for a SPEC given in ``cwd``.
+
+    A local folder or wheel is given to pip as an absolute path and recorded relative to the
+    workspace (``./pkgs/tap-x``) when it is inside it, so a clone elsewhere installs it too.
+    ``${VAR}`` is filled in for pip and recorded as written (a token in a VCS URL stays out of
+    glue.yml); a password written in the URL itself is refused for that reason.
+    """
+    if _PASSWORD_IN_URL.search(spec):
+        raise InstallError(
+            f"the SPEC {redact_url(spec)!r} has a password in its URL, which glue.yml would keep",
+            hint="write it as ${VAR} (quoted, so the shell leaves it) and set VAR in the "
+            "environment",
+        )
+    filled = str(expand_env(spec, where="the SPEC"))
+    if not _is_path(filled):
+        return filled, spec
+    path = (cwd / Path(filled).expanduser()).resolve()
+    if not path.exists():
+        raise InstallError(
+            f"no such folder or wheel: {path} (from the SPEC {spec!r})",
+            hint="give a folder with a pyproject.toml or setup.py, a .whl file, a "
+            "name==version or a VCS URL",
+        )
+    if "${" in spec:
+        return str(path), spec
+    try:
+        return str(path), f"./{path.relative_to(workspace.root)}"
+    except ValueError:
+        return str(path), str(path)
+
+
+def install(
+    workspace: Workspace, spec: str, *, name: str | None = None, cwd: Path | None = None
+) -> Installed:
+    """Install ``spec`` into the venv of connector ``name`` (default: the distribution's name)
+    and record it in glue.yml. A failure (pip's, a missing folder, no connector executable in
+    the distribution) is an InstallError and leaves the venvs and glue.yml as they were."""
+    if name is not None:
+        check_name(name)
+    pip_spec, recorded_spec = _specs(workspace, spec, cwd or Path.cwd())
+    return _install(workspace, pip_spec, recorded_spec, name, shown_spec=spec)
+
+
+def _install(
+    workspace: Workspace, pip_spec: str, recorded_spec: str, name: str | None, *, shown_spec: str
+) -> Installed:
+    built = build(
+        new_folder(venvs_dir(workspace), name or "install"), pip_spec, shown_spec=shown_spec
+    )
+    try:
+        final = check_name(name or built.distribution)
+        new_text = gluefile.edited(workspace.config_path, final, recorded_spec, built.executables)
+    except BaseException:
+        shutil.rmtree(built.folder, ignore_errors=True)
+        raise
+    switch(venv_dir(workspace, final), built.folder)
+    if new_text is not None:
+        gluefile.write_atomically(workspace.config_path, new_text)
+    return Installed(
+        InstalledConnector(final, recorded_spec, built.executables),
+        built.distribution,
+        built.version,
+        venv_dir(workspace, final),
+        new_text is not None,
+    )
+
+
+def missing(workspace: Workspace) -> list[InstalledConnector]:
+    """The connectors glue.yml lists whose venv (or one of its executables) is not here."""
+    return [
+        c
+        for c in workspace.installed.values()
+        if not all((venv_dir(workspace, c.name) / "bin" / e).is_file() for e in c.executables)
+        or not c.executables
+    ]
+
+
+def install_missing(workspace: Workspace) -> list[Installed]:
+    """Install every connector glue.yml lists that this machine lacks (a fresh clone, a worker).
+
+    Relative folders are read from the workspace; glue.yml keeps its SPECs as written (with
+    their ``${VAR}``), and changes only if a connector now brings other executables.
+    """
+    raw = gluefile.raw_connectors(workspace.config_path)
+    done = []
+    for connector in missing(workspace):
+        written = raw.get(connector.name) or {}
+        recorded = str(written.get("pip_url") or connector.pip_url)
+        pip_spec, _ = _specs(workspace, recorded, workspace.root)
+        done.append(_install(workspace, pip_spec, recorded, connector.name, shown_spec=recorded))
+    return done
+
+
+def here_installed() -> list[Connector]:
+    """The connectors of the workspace around the current folder (none outside one); a
+    glue.yml that cannot be read is left to the commands that need it."""
+    from glue_runtime.errors import ConfigError
+    from glue_runtime.workspace.config import find_workspace, load_workspace
+
+    root = find_workspace()
+    if root is None:
+        return []
+    try:
+        return workspace_connectors(load_workspace(root))
+    except ConfigError:
+        return []

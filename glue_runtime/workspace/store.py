@@ -25,19 +25,12 @@ from sqlalchemy.engine import Connection, Engine
 
 from glue_runtime.errors import SecretKeyError, StoreError
 from glue_runtime.protocol import dumps_exact, loads_exact
+from glue_runtime.workspace import schema
 from glue_runtime.workspace.crypto import Keyring
 from glue_runtime.workspace.names import unknown
 
-SCHEMA_VERSION = 1
-
 metadata = sa.MetaData()
 
-meta_table = sa.Table(
-    "glue_meta",
-    metadata,
-    sa.Column("key", sa.String(64), primary_key=True),
-    sa.Column("value", sa.Text, nullable=False),
-)
 tenants = sa.Table(
     "tenants",
     metadata,
@@ -197,36 +190,41 @@ class Store:
     # -- schema ---------------------------------------------------------------------------
 
     def create(self) -> None:
-        """Create the schema in an empty database (``glue init``), or check an existing one."""
-        metadata.create_all(self.engine)
-        with self.write() as conn:
-            row = conn.execute(sa.select(meta_table.c.value).where(meta_table.c.key == "schema"))
-            if row.first() is None:
-                conn.execute(sa.insert(meta_table).values(key="schema", value=str(SCHEMA_VERSION)))
-        self.check_schema()
+        """Bring an empty database to this code's schema (``glue init``); check an existing one
+        (StoreError when it is older or newer than the code)."""
+        with self._schema_errors(), self.write() as conn:
+            _lock_schema(conn)
+            if schema.current(conn) is None:
+                schema.upgrade(conn)
+            schema.check(conn, self.where())
 
-    def check_schema(self) -> None:
-        """StoreError when the store's schema is newer than this code (or missing)."""
+    def upgrade(self) -> tuple[str | None, str]:
+        """Migrate the store to this code's schema (`glue store upgrade`), in one transaction;
+        the revisions before and after. A store newer than the code is refused unchanged."""
+        with self._schema_errors(), self.write() as conn:
+            _lock_schema(conn)
+            before = schema.current(conn)
+            if before is not None and not schema.known(before):
+                schema.check(conn, self.where())  # raises: newer than this code
+            schema.upgrade(conn)
+            return before, schema.check(conn, self.where())
+
+    def check_schema(self) -> str:
+        """The store's schema revision; StoreError when it is missing, older than this code
+        (`glue store upgrade`) or newer (a newer glue_runtime wrote it)."""
+        with self._schema_errors(), self.engine.connect() as conn:
+            return schema.check(conn, self.where())
+
+    @contextmanager
+    def _schema_errors(self) -> Iterator[None]:
         try:
-            with self.engine.connect() as conn:
-                got = conn.execute(
-                    sa.select(meta_table.c.value).where(meta_table.c.key == "schema")
-                ).scalar()
-        except sa.exc.OperationalError as exc:
-            raise StoreError(f"cannot read the store at {self.where()}: {exc.orig}") from None
-        except sa.exc.ProgrammingError:
-            got = None
-        if got is None:
+            yield
+        except sa.exc.DBAPIError as exc:
             raise StoreError(
-                f"the store at {self.where()} has no glue_runtime schema",
-                hint="run `glue init` for a new workspace",
-            )
-        if int(got) > SCHEMA_VERSION:
-            raise StoreError(
-                f"the store at {self.where()} has schema version {got}, newer than this "
-                f"glue_runtime understands ({SCHEMA_VERSION})",
-                hint="upgrade glue-runtime to the version that wrote the store",
-            )
+                f"cannot open the store at {self.where()}: {exc.orig}",
+                hint="check the store URL (GLUE_STORE_URL or store.url in glue.yml) and that "
+                "its database is reachable",
+            ) from None
 
     def where(self) -> str:
         """The store's URL without a password, for messages."""
@@ -524,6 +522,13 @@ def _link(r: Any) -> Link:
         updated_at=r.updated_at,
         has_secrets=bool(r.secrets),
     )
+
+
+def _lock_schema(conn: Connection) -> None:
+    """On PostgreSQL, one schema change at a time (two `glue init` racing on a new database);
+    SQLite's BEGIN IMMEDIATE already serialises them."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("SELECT pg_advisory_xact_lock(7261746)")
 
 
 def driver_url(url: str) -> str:

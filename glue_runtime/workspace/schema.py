@@ -79,7 +79,7 @@ def all_tables() -> sa.MetaData:
     """The store's metadata with the tables of every workspace module on it (they define their
     tables when imported)."""
     import glue_runtime.workspace as package
-    from glue_runtime.workspace.store import metadata
+    from glue_runtime.workspace.tables import metadata
 
     for module in pkgutil.iter_modules(package.__path__):
         if module.name != "migrations":

@@ -4,7 +4,7 @@
 from alembic import context
 
 from glue_runtime.workspace.schema import VERSION_TABLE
-from glue_runtime.workspace.store import metadata
+from glue_runtime.workspace.tables import metadata
 
 connection = context.config.attributes["connection"]
 context.configure(

@@ -377,6 +377,20 @@ class Store:
                     )
                 )
 
+    def remove_tenant(self, tenant: str) -> dict[str, int]:
+        """Delete the tenant and everything the store holds of theirs (links, credentials,
+        catalogs, overrides, OAuth states, link tokens, state and leases of their keys); the
+        rows removed per table. See glue_runtime.workspace.cleanup."""
+        from glue_runtime.workspace.cleanup import remove_tenant
+
+        return remove_tenant(self, tenant)
+
+    def purge_expired(self, now: float | None = None) -> dict[str, int]:
+        """Delete expired OAuth ``state`` values and link tokens; the rows removed per table."""
+        from glue_runtime.workspace.cleanup import purge_expired
+
+        return purge_expired(self, now)
+
     # -- catalogs and field map overrides ------------------------------------------------
 
     def save_catalog(self, flow: str, tenant: str, connector: str, catalog: dict[str, Any]) -> None:

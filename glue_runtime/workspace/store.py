@@ -25,120 +25,44 @@ from sqlalchemy.engine import Connection, Engine
 
 from glue_runtime.errors import SecretKeyError, StoreError
 from glue_runtime.protocol import dumps_exact, loads_exact
+from glue_runtime.workspace import schema
 from glue_runtime.workspace.crypto import Keyring
+from glue_runtime.workspace.engine import WRITE, driver_url, lock_schema, make_engine
 from glue_runtime.workspace.names import unknown
+from glue_runtime.workspace.tables import (
+    app_secrets,
+    audit,
+    catalogs,
+    fieldmap_overrides,
+    leases,
+    link_tokens,
+    links,
+    metadata,
+    oauth_states,
+    states,
+    tenants,
+)
 
-SCHEMA_VERSION = 1
-
-metadata = sa.MetaData()
-
-meta_table = sa.Table(
-    "glue_meta",
-    metadata,
-    sa.Column("key", sa.String(64), primary_key=True),
-    sa.Column("value", sa.Text, nullable=False),
-)
-tenants = sa.Table(
-    "tenants",
-    metadata,
-    sa.Column("id", sa.String(200), primary_key=True),
-    sa.Column("name", sa.Text, nullable=False, default=""),
-    sa.Column("metadata", sa.Text, nullable=False, default="{}"),
-    sa.Column("created_at", sa.Float, nullable=False),
-)
-links = sa.Table(
-    "links",
-    metadata,
-    sa.Column("id", sa.String(64), primary_key=True),
-    sa.Column("flow", sa.String(200), nullable=False),
-    sa.Column("tenant", sa.String(200), sa.ForeignKey("tenants.id"), nullable=False),
-    sa.Column("connector", sa.String(200), nullable=False),
-    sa.Column("direction", sa.String(8), nullable=False),
-    sa.Column("auth", sa.String(16), nullable=False),
-    sa.Column("status", sa.String(32), nullable=False),
-    sa.Column("settings", sa.Text, nullable=False, default="{}"),  # not secret
-    sa.Column("secrets", sa.Text),  # encrypted JSON object (API key settings, OAuth tokens)
-    sa.Column("credential_version", sa.Integer, nullable=False, default=0),
-    sa.Column("expires_at", sa.Float),  # the access token's expiry, when it has one
-    sa.Column("last_error", sa.Text),
-    sa.Column("created_at", sa.Float, nullable=False),
-    sa.Column("updated_at", sa.Float, nullable=False),
-    sa.UniqueConstraint("flow", "tenant", "connector", name="links_flow_tenant_connector"),
-)
-catalogs = sa.Table(
-    "catalogs",
-    metadata,
-    sa.Column("flow", sa.String(200), primary_key=True),
-    sa.Column("tenant", sa.String(200), primary_key=True),
-    sa.Column("connector", sa.String(200), primary_key=True),
-    sa.Column("catalog", sa.Text, nullable=False),
-    sa.Column("discovered_at", sa.Float, nullable=False),
-)
-fieldmap_overrides = sa.Table(
-    "fieldmap_overrides",
-    metadata,
-    sa.Column("flow", sa.String(200), primary_key=True),
-    sa.Column("tenant", sa.String(200), primary_key=True),
-    sa.Column("connector", sa.String(200), primary_key=True),
-    sa.Column("body", sa.Text, nullable=False),  # the field map, as YAML text
-    sa.Column("updated_at", sa.Float, nullable=False),
-    sa.Column("updated_by", sa.Text, nullable=False, default=""),
-)
-app_secrets = sa.Table(
+__all__ = [  # the tables are defined in tables.py; other modules import them from here
+    "LINK_NEEDS_REAUTH",
+    "LINK_OK",
+    "Link",
+    "Store",
+    "Tenant",
     "app_secrets",
-    metadata,
-    sa.Column("flow", sa.String(200), primary_key=True),
-    sa.Column("connector", sa.String(200), primary_key=True),
-    sa.Column("name", sa.String(200), primary_key=True),
-    sa.Column("value", sa.Text, nullable=False),  # encrypted
-)
-oauth_states = sa.Table(
-    "oauth_states",
-    metadata,
-    sa.Column("state_hash", sa.String(64), primary_key=True),  # sha256 of the state value
-    sa.Column("flow", sa.String(200), nullable=False),
-    sa.Column("tenant", sa.String(200), nullable=False),
-    sa.Column("connector", sa.String(200), nullable=False),
-    sa.Column("redirect_uri", sa.Text, nullable=False),
-    sa.Column("verifier", sa.Text),  # encrypted PKCE code verifier
-    sa.Column("expires_at", sa.Float, nullable=False),
-    sa.Column("used_at", sa.Float),
-)
-link_tokens = sa.Table(
-    "link_tokens",
-    metadata,
-    sa.Column("token_hash", sa.String(64), primary_key=True),
-    sa.Column("flow", sa.String(200), nullable=False),
-    sa.Column("tenant", sa.String(200), nullable=False),
-    sa.Column("connector", sa.String(200), nullable=False),
-    sa.Column("expires_at", sa.Float, nullable=False),
-)
-states = sa.Table(
-    "states",
-    metadata,
-    sa.Column("key", sa.String(600), primary_key=True),
-    sa.Column("value", sa.Text, nullable=False),
-    sa.Column("updated_at", sa.Float, nullable=False),
-)
-leases = sa.Table(
-    "leases",
-    metadata,
-    sa.Column("key", sa.String(600), primary_key=True),
-    sa.Column("owner", sa.Text),  # NULL when released
-    sa.Column("token", sa.BigInteger, nullable=False),  # fencing token, only ever grows
-    sa.Column("expires_at", sa.Float, nullable=False),  # seconds since the epoch
-    sa.Column("host", sa.Text),  # where the holder runs, for messages
-    sa.Column("pid", sa.Integer),
-)
-audit = sa.Table(
     "audit",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("at", sa.Float, nullable=False),
-    sa.Column("actor", sa.Text, nullable=False, default=""),
-    sa.Column("action", sa.String(64), nullable=False),
-    sa.Column("subject", sa.Text, nullable=False, default=""),  # never a secret
-)
+    "catalogs",
+    "driver_url",
+    "fieldmap_overrides",
+    "leases",
+    "link_tokens",
+    "links",
+    "metadata",
+    "oauth_states",
+    "sqlite_url",
+    "states",
+    "tenants",
+]
 
 
 @dataclass(frozen=True)
@@ -189,44 +113,52 @@ def sqlite_url(path: str) -> str:
 class Store:
     """One workspace's store. Thread-safe; open once per process and share it."""
 
-    def __init__(self, url: str, keyring: Keyring | None = None) -> None:
+    def __init__(
+        self, url: str, keyring: Keyring | None = None, *, busy_timeout_s: float = 30.0
+    ) -> None:
+        """``busy_timeout_s``: how long a SQLite write waits for another writer to finish."""
         self.url = url
         self.keyring = keyring
-        self.engine: Engine = _engine(url)
+        self.engine: Engine = make_engine(url, busy_timeout_s)
 
     # -- schema ---------------------------------------------------------------------------
 
     def create(self) -> None:
-        """Create the schema in an empty database (``glue init``), or check an existing one."""
-        metadata.create_all(self.engine)
-        with self.write() as conn:
-            row = conn.execute(sa.select(meta_table.c.value).where(meta_table.c.key == "schema"))
-            if row.first() is None:
-                conn.execute(sa.insert(meta_table).values(key="schema", value=str(SCHEMA_VERSION)))
-        self.check_schema()
+        """Bring an empty database to this code's schema (``glue init``); check an existing one
+        (StoreError when it is older or newer than the code)."""
+        with self._schema_errors(), self.write() as conn:
+            lock_schema(conn)
+            if schema.current(conn) is None:
+                schema.upgrade(conn)
+            schema.check(conn, self.where())
 
-    def check_schema(self) -> None:
-        """StoreError when the store's schema is newer than this code (or missing)."""
+    def upgrade(self) -> tuple[str | None, str]:
+        """Migrate the store to this code's schema (`glue store upgrade`), in one transaction;
+        the revisions before and after. A store newer than the code is refused unchanged."""
+        with self._schema_errors(), self.write() as conn:
+            lock_schema(conn)
+            before = schema.current(conn)
+            if before is not None and not schema.known(before):
+                schema.check(conn, self.where())  # raises: newer than this code
+            schema.upgrade(conn)
+            return before, schema.check(conn, self.where())
+
+    def check_schema(self) -> str:
+        """The store's schema revision; StoreError when it is missing, older than this code
+        (`glue store upgrade`) or newer (a newer glue_runtime wrote it)."""
+        with self._schema_errors(), self.engine.connect() as conn:
+            return schema.check(conn, self.where())
+
+    @contextmanager
+    def _schema_errors(self) -> Iterator[None]:
         try:
-            with self.engine.connect() as conn:
-                got = conn.execute(
-                    sa.select(meta_table.c.value).where(meta_table.c.key == "schema")
-                ).scalar()
-        except sa.exc.OperationalError as exc:
-            raise StoreError(f"cannot read the store at {self.where()}: {exc.orig}") from None
-        except sa.exc.ProgrammingError:
-            got = None
-        if got is None:
+            yield
+        except sa.exc.DBAPIError as exc:
             raise StoreError(
-                f"the store at {self.where()} has no glue_runtime schema",
-                hint="run `glue init` for a new workspace",
-            )
-        if int(got) > SCHEMA_VERSION:
-            raise StoreError(
-                f"the store at {self.where()} has schema version {got}, newer than this "
-                f"glue_runtime understands ({SCHEMA_VERSION})",
-                hint="upgrade glue-runtime to the version that wrote the store",
-            )
+                f"cannot open the store at {self.where()}: {exc.orig}",
+                hint="check the store URL (GLUE_STORE_URL or store.url in glue.yml) and that "
+                "its database is reachable",
+            ) from None
 
     def where(self) -> str:
         """The store's URL without a password, for messages."""
@@ -240,7 +172,7 @@ class Store:
         Read with ``engine.connect()``: on SQLite that begins a deferred transaction, which
         takes no write lock and never blocks a writer (WAL)."""
         with self.engine.connect() as conn:
-            conn.execution_options(glue_write=True)
+            conn.execution_options(**{WRITE: True})
             with conn.begin():
                 yield conn
 
@@ -445,6 +377,20 @@ class Store:
                     )
                 )
 
+    def remove_tenant(self, tenant: str) -> dict[str, int]:
+        """Delete the tenant and everything the store holds of theirs (links, credentials,
+        catalogs, overrides, OAuth states, link tokens, state and leases of their keys); the
+        rows removed per table. See glue_runtime.workspace.cleanup."""
+        from glue_runtime.workspace.cleanup import remove_tenant
+
+        return remove_tenant(self, tenant)
+
+    def purge_expired(self, now: float | None = None) -> dict[str, int]:
+        """Delete expired OAuth ``state`` values and link tokens; the rows removed per table."""
+        from glue_runtime.workspace.cleanup import purge_expired
+
+        return purge_expired(self, now)
+
     # -- catalogs and field map overrides ------------------------------------------------
 
     def save_catalog(self, flow: str, tenant: str, connector: str, catalog: dict[str, Any]) -> None:
@@ -524,35 +470,3 @@ def _link(r: Any) -> Link:
         updated_at=r.updated_at,
         has_secrets=bool(r.secrets),
     )
-
-
-def driver_url(url: str) -> str:
-    """``postgresql://`` (what users write, and what libpq tools take) with the psycopg 3
-    driver that glue_runtime depends on, rather than SQLAlchemy's default psycopg2."""
-    for scheme in ("postgresql://", "postgres://"):
-        if url.startswith(scheme):
-            return "postgresql+psycopg://" + url[len(scheme) :]
-    return url
-
-
-def _engine(url: str) -> Engine:
-    """An engine; on SQLite with WAL, a busy timeout and ``BEGIN IMMEDIATE`` writes."""
-    if not url.startswith("sqlite"):
-        return sa.create_engine(driver_url(url), pool_pre_ping=True)
-    engine = sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
-
-    @sa.event.listens_for(engine, "connect")
-    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
-        dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
-        cur = dbapi_conn.cursor()
-        cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute("PRAGMA busy_timeout=30000")
-        cur.execute("PRAGMA foreign_keys=ON")
-        cur.close()
-
-    @sa.event.listens_for(engine, "begin")
-    def _on_begin(conn: Connection) -> None:
-        write = conn.get_execution_options().get("glue_write")
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
-
-    return engine

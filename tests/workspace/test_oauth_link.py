@@ -1,0 +1,195 @@
+"""The authorization code flow against a real provider: start_link, finish_link, the state
+checks (replayed, expired, foreign, wrong redirect), access_denied, link tokens, glue link's
+listener and pasted-URL paths, client credentials and revocation."""
+
+# ruff: noqa: F811  (pytest fixtures imported from conftest_oauth)
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import requests
+import sqlalchemy as sa
+
+from glue_runtime.errors import ConfigError, CredentialError
+from glue_runtime.testing.oauth_provider import OAuthProvider
+from glue_runtime.workspace.oauth import (
+    digest,
+    finish_link,
+    issue_link_token,
+    redeem_link_token,
+    start_link,
+)
+from glue_runtime.workspace.open import Opened, open_workspace
+from glue_runtime.workspace.store import oauth_states
+from workspace.conftest_oauth import (  # noqa: F401  (fixtures)
+    FLOW,
+    MACHINE,
+    SOURCE,
+    approve,
+    make_workspace,
+    opened,
+    provider,
+    redirect_uri,
+    ws_root,
+)
+
+
+def _linked(opened: Opened, provider: OAuthProvider, tenant: str = "acme"):
+    started = start_link(opened, FLOW, tenant, SOURCE)
+    back = approve(started.url)
+    return finish_link(opened, back["state"], code=back["code"])
+
+
+def test_start_link_url_carries_client_scope_state_redirect_and_s256_challenge(
+    opened: Opened, redirect_uri: str
+) -> None:
+    started = start_link(opened, FLOW, "acme", SOURCE)
+    query = {k: v[-1] for k, v in parse_qs(urlsplit(started.url).query).items()}
+    assert query["client_id"] == "glue-test-client"
+    assert query["scope"] == "contacts.read"
+    assert query["state"] == started.state
+    assert query["redirect_uri"] == redirect_uri
+    assert query["response_type"] == "code"
+    assert query["code_challenge_method"] == "S256"
+    assert len(query["code_challenge"]) == 43
+    assert len(started.state) >= 22  # 43 letters/digits: 256 bits
+    assert started.state not in repr(started)
+    with opened.store.engine.connect() as conn:
+        rows = conn.execute(sa.select(oauth_states)).all()
+    assert [r.state_hash for r in rows] == [digest(started.state)]
+    assert rows[0].verifier.startswith("g1:")  # the PKCE verifier is encrypted
+    assert (rows[0].tenant, rows[0].connector, rows[0].redirect_uri) == (
+        "acme",
+        SOURCE,
+        redirect_uri,
+    )
+    raw = (opened.workspace.root / ".glue" / "store.db").read_bytes()
+    assert started.state.encode() not in raw
+
+
+def test_finish_link_exchanges_the_code_with_pkce_and_stores_the_tokens(
+    opened: Opened, provider: OAuthProvider
+) -> None:
+    link = _linked(opened, provider)
+    assert (link.tenant, link.connector, link.auth, link.status) == ("acme", SOURCE, "oauth2", "ok")
+    _, secrets = opened.store.credentials(link)
+    assert set(secrets) == {"access_token", "refresh_token", "token_type", "scope", "expires_at"}
+    assert link.expires_at == pytest.approx(time.time() + 3600, abs=60)
+    assert provider.calls("authorization_code") == 1
+    api = requests.get(
+        f"{provider.url}/api/contacts",
+        headers={"Authorization": f"Bearer {secrets['access_token']}"},
+        timeout=10,
+    )
+    assert api.json()["data"][0]["id"] == "account-a-1"
+
+
+def test_a_replayed_callback_is_refused_and_changes_nothing(
+    opened: Opened, provider: OAuthProvider
+) -> None:
+    started = start_link(opened, FLOW, "acme", SOURCE)
+    back = approve(started.url)
+    link = finish_link(opened, back["state"], code=back["code"])
+    with pytest.raises(CredentialError, match="already used"):
+        finish_link(opened, back["state"], code=back["code"])
+    assert opened.store.credentials(link)[0] == link.credential_version
+    assert provider.calls("authorization_code") == 1
+
+
+def test_an_expired_state_is_refused_and_nothing_is_stored(
+    opened: Opened, provider: OAuthProvider
+) -> None:
+    started = start_link(opened, FLOW, "acme", SOURCE)
+    back = approve(started.url)
+    later = time.time() + opened.workspace.settings.oauth_state_ttl_s + 1
+    with pytest.raises(CredentialError, match="expired"):
+        finish_link(opened, back["state"], code=back["code"], now=lambda: later)
+    assert opened.store.find_link(FLOW, "acme", SOURCE) is None
+    assert provider.calls("authorization_code") == 0
+
+
+def test_a_state_of_another_tenant_cannot_finish_this_tenants_link(
+    opened: Opened, provider: OAuthProvider
+) -> None:
+    started = start_link(opened, FLOW, "acme", SOURCE)
+    back = approve(started.url)
+    with pytest.raises(CredentialError, match="another tenant"):
+        finish_link(opened, back["state"], code=back["code"], tenant="globex", connector=SOURCE)
+    with pytest.raises(CredentialError, match="another connector"):
+        finish_link(opened, back["state"], code=back["code"], connector=MACHINE)
+    assert opened.store.links() == []
+    assert provider.calls("authorization_code") == 0
+
+
+def test_a_wrong_redirect_uri_or_unknown_state_is_refused(
+    opened: Opened, provider: OAuthProvider
+) -> None:
+    started = start_link(opened, FLOW, "acme", SOURCE)
+    back = approve(started.url)
+    with pytest.raises(CredentialError, match="redirect URI"):
+        finish_link(
+            opened, back["state"], code=back["code"], redirect_uri="http://127.0.0.1:1/evil"
+        )
+    with pytest.raises(CredentialError, match="unknown"):
+        finish_link(opened, "made-up-state", code=back["code"])
+    assert opened.store.links() == []
+    # the state was not used up by the refused callbacks: the right one still finishes
+    assert finish_link(opened, back["state"], code=back["code"]).status == "ok"
+
+
+def test_access_denied_is_a_credential_error_naming_it(
+    opened: Opened, provider: OAuthProvider
+) -> None:
+    provider.deny = True
+    back = approve(start_link(opened, FLOW, "acme", SOURCE).url)
+    assert back["error"] == "access_denied"
+    with pytest.raises(CredentialError, match="access_denied") as err:
+        finish_link(opened, back["state"], error=back["error"])
+    assert err.value.exit_code == 6
+    assert opened.store.links() == []
+
+
+def test_without_pkce_the_url_has_no_challenge(
+    tmp_path: Path, provider: OAuthProvider, redirect_uri: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GLUE_TEST_OAUTH_CLIENT_SECRET", "glue-test-client-secret")
+    root = make_workspace(tmp_path / "nopkce", provider.url, redirect_uri, pkce=False)
+    with open_workspace(root) as o:
+        started = start_link(o, FLOW, "acme", SOURCE)
+        assert "code_challenge" not in started.url
+        back = approve(started.url)
+        assert finish_link(o, back["state"], code=back["code"]).status == "ok"
+
+
+def test_start_link_names_unknown_tenant_and_non_oauth_connector(opened: Opened) -> None:
+    with pytest.raises(ConfigError, match="unknown tenant 'acme2'"):
+        start_link(opened, FLOW, "acme2", SOURCE)
+    with pytest.raises(ConfigError, match="does not use OAuth2"):
+        start_link(opened, FLOW, "acme", "tickets")
+    with pytest.raises(ConfigError, match="client_credentials grant"):
+        start_link(opened, FLOW, "acme", MACHINE)
+    with opened.store.engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(oauth_states)).scalar() == 0
+
+
+def test_link_tokens_name_one_tenant_and_connector_until_they_expire_or_the_link_finishes(
+    opened: Opened, provider: OAuthProvider
+) -> None:
+    token = issue_link_token(opened, FLOW, "acme", SOURCE)
+    assert redeem_link_token(opened, token) == (FLOW, "acme", SOURCE)
+    assert redeem_link_token(opened, token) == (FLOW, "acme", SOURCE)  # not single-use yet
+    later = time.time() + opened.workspace.settings.link_token_ttl_s + 1
+    with pytest.raises(CredentialError, match="expired"):
+        redeem_link_token(opened, token, now=lambda: later)
+    with pytest.raises(CredentialError, match="unknown link token"):
+        redeem_link_token(opened, "not-a-token")
+    short = issue_link_token(opened, FLOW, "globex", SOURCE, ttl_s=5)
+    assert redeem_link_token(opened, short, now=lambda: time.time() + 4)[1] == "globex"
+    _linked(opened, provider, "acme")
+    with pytest.raises(CredentialError, match="unknown link token"):
+        redeem_link_token(opened, token)
+    assert redeem_link_token(opened, short)[1] == "globex"

@@ -313,3 +313,46 @@ def _forget_link_tokens(store: Store, flow: str, tenant: str, connector: str) ->
                 link_tokens.c.connector == connector,
             )
         )
+
+
+# -- the client credentials grant -----------------------------------------------------------
+
+
+def link_client_credentials(
+    opened: Opened,
+    flow: str,
+    tenant: str,
+    connector: str,
+    *,
+    now: Callable[[], float] = time.time,
+    policy: oauthclient.RetryPolicy | None = None,
+) -> Link:
+    """Link with the client credentials grant: a token fetched with the app's own client id
+    and secret (refreshed later by fetching again)."""
+    supported, app = oauth_connector(opened, flow, connector)
+    opened.store.tenant(tenant)
+    body = client_credentials_token(app, policy or oauthclient.RetryPolicy())
+    secrets, expires_at = oauthclient.token_secrets(body, now())
+    return opened.store.save_link(
+        flow=flow,
+        tenant=tenant,
+        connector=connector,
+        direction=supported.direction,
+        auth="oauth2",
+        settings={},
+        secrets=secrets,
+        expires_at=expires_at,
+    )
+
+
+def client_credentials_token(app: OAuthApp, policy: oauthclient.RetryPolicy) -> dict[str, Any]:
+    """A token answer of the client credentials grant (with retries)."""
+    return oauthclient.token_request(
+        app,
+        lambda s: s.fetch_token(
+            app.token_url,
+            grant_type="client_credentials",
+            timeout=policy.timeout_s,
+        ),
+        policy=policy,
+    )

@@ -20,6 +20,7 @@ from glue_runtime.workspace.oauth import (
     digest,
     finish_link,
     issue_link_token,
+    link_client_credentials,
     redeem_link_token,
     start_link,
 )
@@ -193,3 +194,12 @@ def test_link_tokens_name_one_tenant_and_connector_until_they_expire_or_the_link
     with pytest.raises(CredentialError, match="unknown link token"):
         redeem_link_token(opened, token)
     assert redeem_link_token(opened, short)[1] == "globex"
+
+
+def test_client_credentials_link(opened: Opened, provider: OAuthProvider) -> None:
+    link = link_client_credentials(opened, FLOW, "acme", MACHINE)
+    _, secrets = opened.store.credentials(link)
+    assert secrets["access_token"] and "refresh_token" not in secrets
+    assert secrets["scope"] == "billing.read"
+    assert (link.auth, link.status) == ("oauth2", "ok")
+    assert provider.calls("client_credentials") == 1

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+import webbrowser
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,6 +23,7 @@ from authlib.common.security import generate_token
 
 from glue_runtime.errors import ConfigError, CredentialError
 from glue_runtime.workspace import oauthclient
+from glue_runtime.workspace.callback import CallbackListener, wait_for_paste
 from glue_runtime.workspace.model import OAuthApp, SupportedConnector
 from glue_runtime.workspace.open import Opened
 from glue_runtime.workspace.store import Link, Store, link_tokens, oauth_states
@@ -315,7 +317,64 @@ def _forget_link_tokens(store: Store, flow: str, tenant: str, connector: str) ->
         )
 
 
-# -- the client credentials grant -----------------------------------------------------------
+# -- glue link, client credentials, revocation -----------------------------------------------
+
+
+def link_interactively(
+    opened: Opened,
+    flow: str,
+    tenant: str,
+    connector: str,
+    *,
+    open_browser: bool,
+    timeout_s: float,
+    say: Callable[[str], None],
+    read_pasted: Callable[[], str] | None = None,
+) -> Link:
+    """What ``glue link`` does for an OAuth2 connector: the authorize URL, then the callback
+    (a one-shot listener at the registered redirect URI, or the redirect URL pasted back)."""
+    _, app = oauth_connector(opened, flow, connector)
+    if app.grant == "client_credentials":
+        return link_client_credentials(opened, flow, tenant, connector)
+    expect = {"flow": flow, "tenant": tenant, "connector": connector}
+    if read_pasted is not None:
+        started = start_link(opened, flow, tenant, connector)
+        _show(started, say, open_browser)
+        say("After approving, paste the full URL the browser was sent to (it shows an error page):")
+        return _finish(opened, started, expect, wait_for_paste(read_pasted, timeout_s))
+    with CallbackListener(app.redirect_uri or "") as listener:
+        started = start_link(opened, flow, tenant, connector)
+        _show(started, say, open_browser)
+        say(f"Waiting up to {timeout_s:g} s for the provider to send the browser back...")
+        callback = listener.wait(timeout_s)
+        try:
+            link = _finish(opened, started, expect, callback.params)
+        except CredentialError as exc:
+            callback.answer(f"Not linked: {exc.message}")
+            raise
+        callback.answer(f"Linked {connector} for tenant {tenant}. You can close this window.")
+        return link
+
+
+def _finish(
+    opened: Opened, started: StartedLink, expect: dict[str, str], params: dict[str, str]
+) -> Link:
+    return finish_link(
+        opened,
+        params.get("state", ""),
+        code=params.get("code"),
+        error=params.get("error"),
+        redirect_uri=started.redirect_uri,
+        flow=expect["flow"],
+        tenant=expect["tenant"],
+        connector=expect["connector"],
+    )
+
+
+def _show(started: StartedLink, say: Callable[[str], None], open_browser: bool) -> None:
+    say(f"Open this URL to authorise the link:\n  {started.url}")
+    if open_browser:
+        webbrowser.open(started.url)
 
 
 def link_client_credentials(

@@ -6,6 +6,7 @@ listener and pasted-URL paths, client credentials and revocation."""
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -21,6 +22,7 @@ from glue_runtime.workspace.oauth import (
     finish_link,
     issue_link_token,
     link_client_credentials,
+    link_interactively,
     redeem_link_token,
     start_link,
 )
@@ -34,6 +36,7 @@ from workspace.conftest_oauth import (  # noqa: F401  (fixtures)
     make_workspace,
     opened,
     provider,
+    redirect_location,
     redirect_uri,
     ws_root,
 )
@@ -194,6 +197,71 @@ def test_link_tokens_name_one_tenant_and_connector_until_they_expire_or_the_link
     with pytest.raises(CredentialError, match="unknown link token"):
         redeem_link_token(opened, token)
     assert redeem_link_token(opened, short)[1] == "globex"
+
+
+def test_link_interactively_receives_the_callback_on_the_registered_port(
+    opened: Opened, provider: OAuthProvider
+) -> None:
+    said: list[str] = []
+    pages: list[str] = []
+
+    def browser(text: str) -> None:
+        said.append(text)
+        if "http" in text:  # the tenant's browser follows the URL to the callback listener
+            url = text.split()[-1]
+            threading.Thread(
+                target=lambda: pages.append(requests.get(url, timeout=10).text)
+            ).start()
+
+    link = link_interactively(
+        opened, FLOW, "acme", SOURCE, open_browser=False, timeout_s=10, say=browser
+    )
+    assert link.status == "ok" and link.tenant == "acme"
+    deadline = time.monotonic() + 10
+    while not pages and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert "Linked contacts for tenant acme" in pages[0]
+    assert opened.store.credentials(link)[1]["access_token"]
+
+
+def test_link_interactively_with_a_pasted_redirect_url(
+    opened: Opened, provider: OAuthProvider
+) -> None:
+    urls: list[str] = []
+
+    def say(text: str) -> None:
+        urls.extend(w for w in text.split() if w.startswith("http"))
+
+    link = link_interactively(
+        opened,
+        FLOW,
+        "globex",
+        SOURCE,
+        open_browser=False,
+        timeout_s=10,
+        say=say,
+        read_pasted=lambda: redirect_location(urls[0]) + "\n",
+    )
+    assert (link.tenant, link.status) == ("globex", "ok")
+
+
+def test_link_interactively_gives_up_after_the_time_limit(opened: Opened) -> None:
+    with pytest.raises(CredentialError, match=r"no OAuth callback within 0\.2 s"):
+        link_interactively(
+            opened, FLOW, "acme", SOURCE, open_browser=False, timeout_s=0.2, say=lambda _t: None
+        )
+    with pytest.raises(CredentialError, match="not the redirect URL"):
+        link_interactively(
+            opened,
+            FLOW,
+            "acme",
+            SOURCE,
+            open_browser=False,
+            timeout_s=5,
+            say=lambda _t: None,
+            read_pasted=lambda: "hello",
+        )
+    assert opened.store.links() == []
 
 
 def test_client_credentials_link(opened: Opened, provider: OAuthProvider) -> None:

@@ -415,3 +415,9 @@ def client_credentials_token(app: OAuthApp, policy: oauthclient.RetryPolicy) -> 
         ),
         policy=policy,
     )
+
+
+def revoke_tokens(app: OAuthApp, secrets: dict[str, Any]) -> bool:
+    """Revoke a link's tokens at the app's revoke_url (RFC 7009, refresh token first). False
+    when the connector names no revoke_url or the provider refused (logged without values)."""
+    return oauthclient.revoke(app, secrets)

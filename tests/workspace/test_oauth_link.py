@@ -24,6 +24,7 @@ from glue_runtime.workspace.oauth import (
     link_client_credentials,
     link_interactively,
     redeem_link_token,
+    revoke_tokens,
     start_link,
 )
 from glue_runtime.workspace.open import Opened, open_workspace
@@ -271,3 +272,23 @@ def test_client_credentials_link(opened: Opened, provider: OAuthProvider) -> Non
     assert secrets["scope"] == "billing.read"
     assert (link.auth, link.status) == ("oauth2", "ok")
     assert provider.calls("client_credentials") == 1
+
+
+def test_revoke_tokens_revokes_the_refresh_token_then_the_access_token(
+    opened: Opened, provider: OAuthProvider
+) -> None:
+    _, tokens = opened.store.credentials(_linked(opened, provider, "globex"))
+    app = opened.workspace.flow(FLOW).connector(SOURCE).oauth
+    assert app is not None
+    assert revoke_tokens(app, tokens) is True
+    assert provider.state.revoked == ["refresh_token", "access_token"]
+    refresh = requests.post(
+        f"{provider.url}/token",
+        data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
+        auth=(app.client_id, app.client_secret or ""),
+        timeout=10,
+    )
+    assert refresh.json()["error"] == "invalid_grant"
+    machine_app = opened.workspace.flow(FLOW).connector(MACHINE).oauth
+    assert machine_app is not None
+    assert revoke_tokens(machine_app, tokens) is False  # it names no revoke_url

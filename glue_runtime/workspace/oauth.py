@@ -190,11 +190,6 @@ def _claim_state(
     return _Claimed(row.flow, row.tenant, row.connector, row.redirect_uri, verifier)
 
 
-def _safe_error(error: str) -> str:
-    """The provider's error code as shown (only an RFC 6749 style code; anything else hidden)."""
-    return error if error.replace("_", "").isalnum() and len(error) <= 64 else "an error"
-
-
 def finish_link(
     opened: Opened,
     state: str,
@@ -224,7 +219,7 @@ def finish_link(
     hint = _relink_hint(claimed.flow, claimed.tenant, claimed.connector)
     if error:
         raise CredentialError(
-            f"the provider did not authorise {where}: {_safe_error(error)}", hint=hint
+            f"the provider did not authorise {where}: {oauthclient.safe_error(error)}", hint=hint
         )
     if not code:
         raise CredentialError(f"the OAuth callback for {where} carries no code", hint=hint)

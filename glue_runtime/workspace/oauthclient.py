@@ -42,6 +42,13 @@ class RetryPolicy:
     sleep: Callable[[float], None] = time.sleep
 
 
+def safe_error(error: object) -> str:
+    """A provider's error code as shown: an RFC 6749 style code, anything else hidden (a
+    provider may echo what it was sent)."""
+    text = str(error or "")
+    return text if text.replace("_", "").isalnum() and len(text) <= 64 else "an error"
+
+
 class TokenRejected(CredentialError):
     """The provider answered with an OAuth error (``invalid_grant``, ``invalid_client``...)."""
 
@@ -119,7 +126,7 @@ def token_request(
         except requests.RequestException as exc:
             last, wait = type(exc).__name__, None
         except OAuthError as exc:
-            raise TokenRejected(str(exc.error or "error"), app.token_url) from None
+            raise TokenRejected(safe_error(exc.error), app.token_url) from None
         except ValueError:  # not JSON: a broken answer, not a verdict on the grant
             last, wait = "an answer that is not a token", None
         if attempt + 1 < policy.tries:

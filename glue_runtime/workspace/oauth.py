@@ -23,6 +23,7 @@ from authlib.common.security import generate_token
 
 from glue_runtime.errors import ConfigError, CredentialError
 from glue_runtime.workspace import oauthclient
+from glue_runtime.workspace.appsecrets import resolve_oauth_app
 from glue_runtime.workspace.callback import CallbackListener, wait_for_paste
 from glue_runtime.workspace.model import OAuthApp, SupportedConnector
 from glue_runtime.workspace.open import Opened
@@ -50,11 +51,8 @@ def digest(value: str) -> str:
 
 
 def oauth_app(opened: Opened, flow: str, supported: SupportedConnector) -> OAuthApp:
-    """The connector's OAuth app with its client secret (from the environment or, once the
-    secrets engineer's app secrets land, from the store)."""
-    if supported.oauth is None:
-        raise ConfigError(f"connector '{supported.id}' of flow '{flow}' has no oauth: settings")
-    return supported.oauth
+    """The connector's OAuth app with its client secret (glue.yml's, or the store's)."""
+    return resolve_oauth_app(opened, flow, supported)
 
 
 def oauth_connector(

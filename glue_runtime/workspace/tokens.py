@@ -109,11 +109,12 @@ def fresh_credentials(
         version, secrets = store.credentials(current)
         if is_fresh(secrets, now(), margin):
             return secrets
-        if linklease.try_acquire(store, key, owner, policy.lease_ttl_s) is not None:
+        lease = linklease.try_acquire(store, key, owner, policy.lease_ttl_s)
+        if lease is not None:
             try:
                 return _refresh(opened, current, app, now=now, margin=margin, policy=policy)
             finally:
-                linklease.release(store, key, owner)
+                linklease.release(store, lease)
         _wait_for_change(store, current, version, key, deadline, policy)
 
 

@@ -65,7 +65,9 @@ def provider(redirect_uri: str) -> Iterator[OAuthProvider]:
         yield p
 
 
-def glue_yml(provider_url: str, redirect_uri: str, *, pkce: bool = True) -> dict[str, Any]:
+def glue_yml(
+    provider_url: str, redirect_uri: str, *, pkce: bool = True, secret_in_store: bool = False
+) -> dict[str, Any]:
     app = {
         "authorize_url": f"{provider_url}/authorize",
         "token_url": f"{provider_url}/token",
@@ -76,6 +78,8 @@ def glue_yml(provider_url: str, redirect_uri: str, *, pkce: bool = True) -> dict
         "redirect_uri": redirect_uri,
         "pkce": pkce,
     }
+    if secret_in_store:
+        del app["client_secret"]
     rest = {
         "base_url": provider_url,
         "auth": {
@@ -118,13 +122,17 @@ def glue_yml(provider_url: str, redirect_uri: str, *, pkce: bool = True) -> dict
     }
 
 
-def make_workspace(root: Path, provider_url: str, redirect_uri: str, **kw: Any) -> Path:
+def make_workspace(
+    root: Path, provider_url: str, redirect_uri: str, store_url: str | None = None, **kw: Any
+) -> Path:
+    """A workspace in ``root`` (its store at ``store_url``, else SQLite inside it; set
+    GLUE_STORE_URL to the same URL for it to be found) with tenants acme and globex."""
     (root / ".glue").mkdir(parents=True, exist_ok=True)
     key = root / ".glue" / "secret.key"
     key.write_text(new_key() + "\n")
     key.chmod(0o600)
     (root / "glue.yml").write_text(yaml.safe_dump(glue_yml(provider_url, redirect_uri, **kw)))
-    store = Store(f"sqlite:///{root / '.glue' / 'store.db'}")
+    store = Store(store_url or f"sqlite:///{root / '.glue' / 'store.db'}")
     store.create()
     store.add_tenant("acme")
     store.add_tenant("globex")
@@ -145,6 +153,28 @@ def ws_root(
 @pytest.fixture
 def opened(ws_root: Path) -> Iterator[Opened]:
     with open_workspace(ws_root) as o:
+        yield o
+
+
+@pytest.fixture
+def any_ws_root(
+    tmp_path: Path,
+    provider: OAuthProvider,
+    redirect_uri: str,
+    store_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Path:
+    """The workspace with its store on SQLite, then on PostgreSQL (the store fixtures'
+    ``store_url``); worker processes find it through GLUE_STORE_URL."""
+    monkeypatch.setenv(SECRET_ENV, CLIENT_SECRET)
+    monkeypatch.delenv("GLUE_SECRET_KEY", raising=False)
+    monkeypatch.setenv("GLUE_STORE_URL", store_url)
+    return make_workspace(tmp_path / "ws", provider.url, redirect_uri, store_url)
+
+
+@pytest.fixture
+def any_opened(any_ws_root: Path) -> Iterator[Opened]:
+    with open_workspace(any_ws_root) as o:
         yield o
 
 

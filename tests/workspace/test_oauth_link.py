@@ -17,6 +17,7 @@ import sqlalchemy as sa
 
 from glue_runtime.errors import ConfigError, CredentialError
 from glue_runtime.testing.oauth_provider import OAuthProvider
+from glue_runtime.workspace.appsecrets import set_app_secret
 from glue_runtime.workspace.oauth import (
     digest,
     finish_link,
@@ -292,3 +293,16 @@ def test_revoke_tokens_revokes_the_refresh_token_then_the_access_token(
     machine_app = opened.workspace.flow(FLOW).connector(MACHINE).oauth
     assert machine_app is not None
     assert revoke_tokens(machine_app, tokens) is False  # it names no revoke_url
+
+
+def test_the_client_secret_can_come_from_the_store(
+    tmp_path: Path, provider: OAuthProvider, redirect_uri: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GLUE_TEST_OAUTH_CLIENT_SECRET", "for the other connector")
+    root = make_workspace(tmp_path / "stored", provider.url, redirect_uri, secret_in_store=True)
+    with open_workspace(root) as o:
+        with pytest.raises(ConfigError, match="has no client secret"):
+            start_link(o, FLOW, "acme", SOURCE)
+        set_app_secret(o, FLOW, SOURCE, "client_secret", "glue-test-client-secret")
+        back = approve(start_link(o, FLOW, "acme", SOURCE).url)
+        assert finish_link(o, back["state"], code=back["code"]).status == "ok"

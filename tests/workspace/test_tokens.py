@@ -27,6 +27,8 @@ from workspace.conftest_oauth import (
     MACHINE,
     SOURCE,
     Sleeps,
+    any_opened,
+    any_ws_root,
     approve,
     opened,
     provider,
@@ -64,18 +66,18 @@ def _api(provider: OAuthProvider, token: str) -> requests.Response:
 
 
 def test_link_expiry_refresh_cycle_rotates_and_commits_before_use(
-    opened: Opened, provider: OAuthProvider
+    any_opened: Opened, provider: OAuthProvider
 ) -> None:
-    link = _link(opened)
-    version, first = opened.store.credentials(link)
-    assert fresh_credentials(opened, link, policy=quick()) == first  # still fresh: no call
+    link = _link(any_opened)
+    version, first = any_opened.store.credentials(link)
+    assert fresh_credentials(any_opened, link, policy=quick()) == first  # still fresh: no call
     assert provider.calls("refresh_token") == 0
 
     provider.expire_access_tokens()
     assert _api(provider, first["access_token"]).status_code == 401
-    got = fresh_credentials(opened, link, now=_later, policy=quick())
+    got = fresh_credentials(any_opened, link, now=_later, policy=quick())
     assert provider.calls("refresh_token") == 1
-    stored_version, stored = opened.store.credentials(link)
+    stored_version, stored = any_opened.store.credentials(link)
     assert stored == got and stored_version == version + 1
     assert got["access_token"] != first["access_token"]
     assert got["refresh_token"] != first["refresh_token"]  # rotated
@@ -89,7 +91,7 @@ def test_link_expiry_refresh_cycle_rotates_and_commits_before_use(
         timeout=10,
     )
     assert again.json() == {"error": "invalid_grant"}
-    assert opened.store.find_link(FLOW, "acme", SOURCE).status == "ok"
+    assert any_opened.store.find_link(FLOW, "acme", SOURCE).status == "ok"
 
 
 def test_margin_refreshes_a_token_that_expires_within_it(
@@ -191,13 +193,8 @@ def test_api_key_links_get_their_secrets_as_they_are(opened: Opened) -> None:
     assert fresh_credentials(opened, link, now=_later) == {"api_key": "k-123456"}
 
 
-def _run_workers(
-    ws_root: Path, n_procs: int, threads: int, lease_ttl: float
-) -> list[dict[str, str]]:
-    procs = [
-        start_worker(ws_root, FLOW, "acme", SOURCE, str(threads), str(lease_ttl))
-        for _ in range(n_procs)
-    ]
+def _run_workers(ws_root: Path, threads: list[int], lease_ttl: float) -> list[dict[str, str]]:
+    procs = [start_worker(ws_root, FLOW, "acme", SOURCE, str(n), str(lease_ttl)) for n in threads]
     for p in procs:
         assert p.stdout is not None and p.stdout.readline().strip() == "ready", p.stderr
     for p in procs:
@@ -213,25 +210,25 @@ def _run_workers(
 
 
 def test_50_callers_in_4_processes_make_one_refresh(
-    ws_root: Path, opened: Opened, provider: OAuthProvider
+    any_ws_root: Path, any_opened: Opened, provider: OAuthProvider
 ) -> None:
-    link = _link(opened)
-    _expire(opened, link)
-    lines = _run_workers(ws_root, 4, 13, lease_ttl=30)[:50]  # 52 calls; 50 asked for
+    link = _link(any_opened)
+    _expire(any_opened, link)
+    lines = _run_workers(any_ws_root, [13, 13, 12, 12], lease_ttl=30)  # 4 processes, 50 calls
     assert len(lines) == 50
     assert provider.calls("refresh_token") == 1
-    _, stored = opened.store.credentials(link)
+    _, stored = any_opened.store.credentials(link)
     want = hashlib.sha256(stored["access_token"].encode()).hexdigest()
     assert {line.get("token") for line in lines} == {want}
 
 
 def test_a_refresher_killed_mid_refresh_ends_in_needs_reauth_without_a_loop(
-    ws_root: Path, opened: Opened, provider: OAuthProvider
+    any_ws_root: Path, any_opened: Opened, provider: OAuthProvider
 ) -> None:
-    link = _link(opened)
-    _expire(opened, link)
+    link = _link(any_opened)
+    _expire(any_opened, link)
     provider.hold()  # the provider rotates, then holds its answer
-    victim = start_worker(ws_root, FLOW, "acme", SOURCE, "1", "0.5")
+    victim = start_worker(any_ws_root, FLOW, "acme", SOURCE, "1", "0.5")
     assert victim.stdout is not None and victim.stdin is not None
     assert victim.stdout.readline().strip() == "ready"
     victim.stdin.write("go\n")
@@ -243,10 +240,10 @@ def test_a_refresher_killed_mid_refresh_ends_in_needs_reauth_without_a_loop(
 
     # the next caller waits out the dead holder's lease, tries once, is refused
     with pytest.raises(NeedsReauthorisation):
-        fresh_credentials(opened, link, policy=quick(lease_ttl_s=0.5))
+        fresh_credentials(any_opened, link, policy=quick(lease_ttl_s=0.5))
     assert provider.calls("refresh_token") == 2
     for _ in range(3):
         with pytest.raises(NeedsReauthorisation):
-            fresh_credentials(opened, link, policy=quick())
+            fresh_credentials(any_opened, link, policy=quick())
     assert provider.calls("refresh_token") == 2  # never a loop of rejected refreshes
-    assert opened.store.find_link(FLOW, "acme", SOURCE).status == "needs_reauth"
+    assert any_opened.store.find_link(FLOW, "acme", SOURCE).status == "needs_reauth"

@@ -44,6 +44,16 @@ def is_free(store: Store, key: str) -> bool:
     return row is None or row.owner is None or row.expires_at <= now
 
 
-def release(store: Store, lease: Lease) -> None:
-    """Give the lease back (a no-op when it was taken over meanwhile)."""
-    DbStateStore(store).release(lease)
+class Keeper:
+    """Holds a lease while a refresh waits to retry: ``renew`` extends it, and raises
+    LeaseLost when it lapsed and someone else took it."""
+
+    def __init__(self, store: Store, lease: Lease) -> None:
+        self._state = DbStateStore(store)
+        self.lease = lease
+
+    def renew(self) -> None:
+        self.lease = self._state.renew(self.lease)
+
+    def release(self) -> None:
+        self._state.release(self.lease)

@@ -397,7 +397,12 @@ def link_client_credentials(
     )
 
 
-def client_credentials_token(app: OAuthApp, policy: oauthclient.RetryPolicy) -> dict[str, Any]:
+def client_credentials_token(
+    app: OAuthApp,
+    policy: oauthclient.RetryPolicy,
+    *,
+    between: Callable[[], None] | None = None,
+) -> dict[str, Any]:
     """A token answer of the client credentials grant (with retries)."""
     return oauthclient.token_request(
         app,
@@ -407,6 +412,7 @@ def client_credentials_token(app: OAuthApp, policy: oauthclient.RetryPolicy) -> 
             timeout=policy.timeout_s,
         ),
         policy=policy,
+        between=between,
     )
 
 

@@ -114,8 +114,12 @@ def token_request(
     *,
     policy: RetryPolicy,
     redirect_uri: str | None = None,
+    between: Callable[[], None] | None = None,
 ) -> dict[str, Any]:
-    """Run ``call`` (one token request on a fresh session) with retries; the token body."""
+    """Run ``call`` (one token request on a fresh session) with retries; the token body.
+
+    ``between`` runs before and after each wait (the refresher renews its lease there, and
+    stops when it lost it)."""
     last = ""
     for attempt in range(policy.tries):
         try:
@@ -139,7 +143,11 @@ def token_request(
                 attempt + 1,
                 policy.tries - 1,
             )
+            if between is not None:
+                between()
             policy.sleep(pause)
+            if between is not None:
+                between()
     raise TokenEndpointDown(
         f"the token URL {app.token_url} did not answer after {policy.tries} tries (last: {last})",
         hint="check the provider's status and the connector's oauth.token_url in glue.yml",

@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from glue_runtime.errors import CredentialError, NeedsReauthorisation, StoreError
+from glue_runtime.errors import CredentialError, LeaseLost, NeedsReauthorisation, StoreError
 from glue_runtime.workspace import linklease, oauthclient
 from glue_runtime.workspace.model import OAuthApp
 from glue_runtime.workspace.oauth import client_credentials_token, oauth_connector
@@ -111,10 +111,15 @@ def fresh_credentials(
             return secrets
         lease = linklease.try_acquire(store, key, owner, policy.lease_ttl_s)
         if lease is not None:
+            keeper = linklease.Keeper(store, lease)
             try:
-                return _refresh(opened, current, app, now=now, margin=margin, policy=policy)
+                return _refresh(
+                    opened, current, app, now=now, margin=margin, policy=policy, keep=keeper.renew
+                )
+            except LeaseLost:
+                continue  # it ran out while we waited to retry: whoever took it refreshes
             finally:
-                linklease.release(store, lease)
+                keeper.release()
         _wait_for_change(store, current, version, key, deadline, policy)
 
 
@@ -146,6 +151,7 @@ def _refresh(
     now: Callable[[], float],
     margin: float,
     policy: RefreshPolicy,
+    keep: Callable[[], None],
 ) -> dict[str, Any]:
     """Holding the lease: re-read, call the token URL, compare-and-swap the new pair."""
     store = opened.store
@@ -153,9 +159,12 @@ def _refresh(
     if is_fresh(secrets, now(), margin):  # another process refreshed before we took the lease
         return secrets
     try:
-        body = _token_answer(app, secrets, policy.retry)
+        body = _token_answer(app, secrets, policy.retry, keep)
     except oauthclient.TokenRejected as exc:
-        if exc.error == "invalid_grant" or exc.error == "no_refresh_token":
+        theirs_version, theirs = store.credentials(link)
+        if theirs_version != version and is_fresh(theirs, now(), margin):
+            return theirs  # a refresher that took over our lapsed lease used the token first
+        if exc.error in ("invalid_grant", "no_refresh_token"):
             message = (
                 f"the provider refused the refresh of {_names(link)} ({exc.error}): "
                 "the link needs re-authorisation"
@@ -181,10 +190,13 @@ def _refresh(
 
 
 def _token_answer(
-    app: OAuthApp, secrets: Mapping[str, Any], retry: oauthclient.RetryPolicy
+    app: OAuthApp,
+    secrets: Mapping[str, Any],
+    retry: oauthclient.RetryPolicy,
+    keep: Callable[[], None],
 ) -> dict[str, Any]:
     if app.grant == "client_credentials":
-        return client_credentials_token(app, retry)
+        return client_credentials_token(app, retry, between=keep)
     refresh_token = secrets.get("refresh_token")
     if not refresh_token:
         raise oauthclient.TokenRejected("no_refresh_token", app.token_url)
@@ -194,6 +206,7 @@ def _token_answer(
             app.token_url, refresh_token=refresh_token, timeout=retry.timeout_s
         ),
         policy=retry,
+        between=keep,
     )
 
 

@@ -7,7 +7,7 @@ import os
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -37,7 +37,7 @@ class Sleeps(list[float]):
         self.append(seconds)
 
 
-def quick(sleeps: Sleeps | None = None, **refresh: Any) -> Any:
+def quick(sleeps: Callable[[float], None] | None = None, **refresh: Any) -> Any:
     """A RefreshPolicy with short waits (and recorded retry sleeps)."""
     from glue_runtime.workspace.tokens import RefreshPolicy
 

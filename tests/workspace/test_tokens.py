@@ -247,3 +247,21 @@ def test_a_refresher_killed_mid_refresh_ends_in_needs_reauth_without_a_loop(
             fresh_credentials(any_opened, link, policy=quick())
     assert provider.calls("refresh_token") == 2  # never a loop of rejected refreshes
     assert any_opened.store.find_link(FLOW, "acme", SOURCE).status == "needs_reauth"
+
+
+def test_a_refresher_whose_lease_lapsed_while_waiting_to_retry_uses_the_new_holders_tokens(
+    opened: Opened, provider: OAuthProvider
+) -> None:
+    link = _link(opened)
+    provider.fail_next("429", retry_after=0)
+    seen: list[str] = []
+
+    def slow_sleep(_seconds: float) -> None:
+        # while this caller waits to retry, its lease lapses and another caller refreshes
+        time.sleep(0.1)
+        seen.append(fresh_credentials(opened, link, now=_later, policy=quick())["access_token"])
+
+    got = fresh_credentials(opened, link, now=_later, policy=quick(slow_sleep, lease_ttl_s=0.05))
+    assert got["access_token"] == seen[0] == opened.store.credentials(link)[1]["access_token"]
+    assert provider.calls("refresh_token") == 2  # the 429 and the other caller's refresh
+    assert opened.store.find_link(FLOW, "acme", SOURCE).status == "ok"

@@ -73,3 +73,44 @@ def test_an_open_read_does_not_block_a_writer(tmp_path: Path):
     assert [t.id for t in reader.tenants()] == ["acme"]
     reader.close()
     writer.close()
+
+
+RACER = """
+import sys, time
+from pathlib import Path
+from glue_runtime.errors import StateLocked
+from glue_runtime.workspace.dbstate import DbStateStore
+from glue_runtime.workspace.store import Store
+state = DbStateStore(Store(sys.argv[1]))
+go = Path(sys.argv[2])
+while not go.exists():
+    time.sleep(0.002)
+try:
+    print(state.acquire("shop/acme/tap", sys.argv[3], 600).token)
+except StateLocked:
+    print("locked")
+"""
+
+
+def test_processes_racing_for_a_new_key_get_one_lease(store_url: str, tmp_path: Path):
+    """The key has no lease row yet: the row is created once and exactly one process wins."""
+    store = Store(store_url)
+    store.create()
+    go = tmp_path / "go"
+    racers = [
+        subprocess.Popen(
+            [sys.executable, "-c", RACER, store_url, str(go), f"racer-{i}"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(4)
+    ]
+    go.touch()
+    answers = []
+    for racer in racers:
+        out, err = racer.communicate(timeout=300)
+        assert racer.returncode == 0, err
+        answers.append(out.strip())
+    assert sorted(answers) == ["1", "locked", "locked", "locked"]
+    store.close()

@@ -6,6 +6,7 @@ listener and pasted-URL paths, client credentials and revocation."""
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 import threading
@@ -354,3 +355,19 @@ def test_the_provider_runs_as_a_command(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_link_interactively_needs_a_local_redirect_uri_to_listen_on(
+    opened: Opened, provider: OAuthProvider
+) -> None:
+    app = opened.workspace.flow(FLOW).connector(SOURCE).oauth
+    assert app is not None
+    remote = dataclasses.replace(app, redirect_uri="https://app.example.com/oauth/callback")
+    sources = opened.workspace.flow(FLOW).sources
+    sources[SOURCE] = dataclasses.replace(sources[SOURCE], oauth=remote)
+    with pytest.raises(ConfigError, match="not a local http address"):
+        link_interactively(
+            opened, FLOW, "acme", SOURCE, open_browser=False, timeout_s=1, say=lambda _t: None
+        )
+    with opened.store.engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(oauth_states)).scalar() == 0

@@ -199,6 +199,10 @@ def test_link_tokens_name_one_tenant_and_connector_until_they_expire_or_the_link
         redeem_link_token(opened, token, now=lambda: later)
     with pytest.raises(CredentialError, match="unknown link token"):
         redeem_link_token(opened, "not-a-token")
+    keyed = issue_link_token(opened, FLOW, "acme", "tickets")  # any linkable connector
+    assert redeem_link_token(opened, keyed) == (FLOW, "acme", "tickets")
+    with pytest.raises(ConfigError, match="unknown connector 'contact'"):
+        issue_link_token(opened, FLOW, "acme", "contact")
     short = issue_link_token(opened, FLOW, "globex", SOURCE, ttl_s=5)
     assert redeem_link_token(opened, short, now=lambda: time.time() + 4)[1] == "globex"
     _linked(opened, provider, "acme")

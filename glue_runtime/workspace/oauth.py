@@ -135,7 +135,7 @@ class _Claimed:
     tenant: str
     connector: str
     redirect_uri: str
-    verifier: str | None
+    verifier: str | None = field(repr=False)
 
 
 def _refusal(row: Any, at: float, redirect_uri: str | None, expect: dict[str, str | None]) -> str:

@@ -135,7 +135,7 @@ class _Claimed:
     tenant: str
     connector: str
     redirect_uri: str
-    verifier: str | None
+    verifier: str | None = field(repr=False)
 
 
 def _refusal(row: Any, at: float, redirect_uri: str | None, expect: dict[str, str | None]) -> str:
@@ -263,7 +263,7 @@ def issue_link_token(
 ) -> str:
     """A short-lived token for one tenant and connector (stored hashed; valid until it expires
     or the link finishes)."""
-    oauth_connector(opened, flow, connector)
+    opened.workspace.flow(flow).connector(connector)
     opened.store.tenant(tenant)
     token: str = generate_token(LINK_TOKEN_CHARS)
     ttl = opened.workspace.settings.link_token_ttl_s if ttl_s is None else ttl_s

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -100,27 +101,76 @@ def fresh_credentials(
     policy = policy or RefreshPolicy()
     margin = opened.workspace.settings.refresh_margin_s if margin_s is None else margin_s
     _, app = oauth_connector(opened, link.flow, link.connector)
-    key = linklease.lease_key(link)
-    owner = _owner()
     deadline = time.monotonic() + policy.wait_s
     while True:
         current = _current(store, link)
         _check_usable(current, policy.cooldown_s)
-        version, secrets = store.credentials(current)
+        _, secrets = store.credentials(current)
         if is_fresh(secrets, now(), margin):
             return secrets
-        lease = linklease.try_acquire(store, key, owner, policy.lease_ttl_s)
-        if lease is not None:
-            keeper = linklease.Keeper(store, lease)
-            try:
-                return _refresh(
-                    opened, current, app, now=now, margin=margin, policy=policy, keep=keeper.renew
-                )
-            except LeaseLost:
-                continue  # it ran out while we waited to retry: whoever took it refreshes
-            finally:
-                keeper.release()
-        _wait_for_change(store, current, version, key, deadline, policy)
+        # one thread per process goes on to the store's lease; the others wait here and then
+        # find the new token on their next look (fewer transactions on the store)
+        local = _process_lock(link.id)
+        if not local.acquire(timeout=max(0.0, deadline - time.monotonic())):
+            raise _waited_too_long(current, policy)
+        try:
+            got = _one_round(opened, current, app, now=now, margin=margin, policy=policy)
+        finally:
+            local.release()
+        if got is not None:
+            return got
+        if time.monotonic() > deadline:
+            raise _waited_too_long(current, policy)
+
+
+_PROCESS_LOCKS: dict[str, threading.Lock] = {}
+_PROCESS_LOCKS_GUARD = threading.Lock()
+
+
+def _process_lock(link_id: str) -> threading.Lock:
+    with _PROCESS_LOCKS_GUARD:
+        return _PROCESS_LOCKS.setdefault(link_id, threading.Lock())
+
+
+def _one_round(
+    opened: Opened,
+    link: Link,
+    app: OAuthApp,
+    *,
+    now: Callable[[], float],
+    margin: float,
+    policy: RefreshPolicy,
+) -> dict[str, Any] | None:
+    """Refresh holding the link's lease, or wait while another process holds it: the fresh
+    secrets, or None to look again."""
+    store = opened.store
+    current = _current(store, link)
+    _check_usable(current, policy.cooldown_s)
+    version, secrets = store.credentials(current)
+    if is_fresh(secrets, now(), margin):  # another thread of this process refreshed it
+        return secrets
+    key = linklease.lease_key(link)
+    lease = linklease.try_acquire(store, key, _owner(), policy.lease_ttl_s)
+    if lease is None:
+        _wait_for_change(store, current, version, key, time.monotonic() + policy.wait_s, policy)
+        return None
+    keeper = linklease.Keeper(store, lease)
+    try:
+        return _refresh(
+            opened, current, app, now=now, margin=margin, policy=policy, keep=keeper.renew
+        )
+    except LeaseLost:
+        return None  # it ran out while we waited to retry: whoever took it refreshes
+    finally:
+        keeper.release()
+
+
+def _waited_too_long(link: Link, policy: RefreshPolicy) -> CredentialError:
+    return CredentialError(
+        f"another process was refreshing the token of {_names(link)} and did not finish "
+        f"within {policy.wait_s:g} s",
+        hint="run the job again; if it keeps happening, check the provider's token URL",
+    )
 
 
 def _wait_for_change(
@@ -136,11 +186,7 @@ def _wait_for_change(
             return
         if linklease.is_free(store, key):
             return
-    raise CredentialError(
-        f"another process was refreshing the token of {_names(link)} and did not finish "
-        f"within {policy.wait_s:g} s",
-        hint="run the job again; if it keeps happening, check the provider's token URL",
-    )
+    raise _waited_too_long(link, policy)
 
 
 def _refresh(

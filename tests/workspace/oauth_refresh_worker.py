@@ -1,6 +1,7 @@
 """A separate process for the refresh tests: opens the workspace, starts THREADS threads that
 each wait for "go" on stdin and then call fresh_credentials for one link; prints one JSON line
-per call: the sha256 of the access token it got (never the token), or the error's class.
+per call: the sha256 of the access token it got (never the token), or the error's class,
+and the seconds from "go" to the answer.
 
 usage: oauth_refresh_worker.py ROOT FLOW TENANT CONNECTOR THREADS LEASE_TTL_S
 """
@@ -11,6 +12,7 @@ import hashlib
 import json
 import sys
 import threading
+import time
 from pathlib import Path
 
 from glue_runtime.errors import GlueError
@@ -29,6 +31,8 @@ def main() -> None:
     go = threading.Event()
     lock = threading.Lock()
 
+    started: list[float] = []
+
     def call() -> None:
         go.wait()
         try:
@@ -36,6 +40,7 @@ def main() -> None:
             line = {"token": hashlib.sha256(token.encode()).hexdigest()}
         except GlueError as exc:
             line = {"error": type(exc).__name__}
+        line["s"] = f"{time.monotonic() - started[0]:.3f}"  # seconds from go to the answer
         with lock:
             print(json.dumps(line), flush=True)
 
@@ -44,6 +49,7 @@ def main() -> None:
         w.start()
     print("ready", flush=True)
     sys.stdin.readline()
+    started.append(time.monotonic())
     go.set()
     for w in workers:
         w.join()

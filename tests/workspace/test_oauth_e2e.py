@@ -34,12 +34,14 @@ from workspace.conftest_oauth import (
     redirect_uri,
     ws_root,
 )
+from workspace.secret_sweep import assert_no_secrets
 
 TAP = str(Path(sys.executable).with_name("tap-rest"))
 
 
-def _link(opened: Opened, tenant: str, account: str) -> Link:
+def _link(opened: Opened, tenant: str, account: str, seen: list[str]) -> Link:
     back = approve(start_link(opened, FLOW, tenant, SOURCE).url, login_hint=account)
+    seen += [back["state"], back["code"]]
     return finish_link(opened, back["state"], code=back["code"])
 
 
@@ -69,8 +71,10 @@ def test_two_tenants_read_their_own_data_then_refresh_and_read_again(
     opened: Opened, provider: OAuthProvider, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    acme = _link(opened, "acme", "account-a")
-    globex = _link(opened, "globex", "account-b")
+    seen: list[str] = []  # every state, code and token of the test
+    acme = _link(opened, "acme", "account-a", seen)
+    globex = _link(opened, "globex", "account-b", seen)
+    seen += [v for link in (acme, globex) for v in _tokens(opened, link)]
     first = _read(opened, acme, tmp_path)
     assert first.returncode == 0, first.stderr
     assert _ids(first.stdout) == ["account-a-1", "account-a-2", "account-a-3"]
@@ -83,6 +87,7 @@ def test_two_tenants_read_their_own_data_then_refresh_and_read_again(
     later = time.time() + 7200
     provider.fail_next("429", retry_after=0)
     again = _read(opened, acme, tmp_path, now=lambda: later, policy=quick(Sleeps()))
+    seen += _tokens(opened, acme)
     assert again.returncode == 0, again.stderr
     assert _ids(again.stdout) == ["account-a-1", "account-a-2", "account-a-3"]
     assert provider.calls("refresh_token") == 2  # the 429, then the refresh
@@ -90,10 +95,16 @@ def test_two_tenants_read_their_own_data_then_refresh_and_read_again(
     provider.fail_next("invalid_grant")
     with pytest.raises(GlueError) as err:
         fresh_credentials(opened, globex, now=lambda: later, policy=quick())
-    secrets = [CLIENT_SECRET]
-    for link in (acme, globex):
-        secrets += [str(v) for k, v in opened.store.credentials(link)[1].items() if "token" in k]
-    text = caplog.text + str(err.value) + (err.value.hint or "")
-    assert "retrying" in caplog.text  # the 429 was logged...
-    for secret in secrets:
-        assert secret not in text  # ...without any token or secret
+    assert "retrying" in caplog.text  # the 429 was logged, without any value:
+    outputs = [first, other, stale, again]
+    # every log line but the test browser's own GET of the authorize URL (state is in it)
+    logs = [r.getMessage() for r in caplog.records if "/authorize?" not in r.getMessage()]
+    assert_no_secrets(
+        [CLIENT_SECRET, *seen],
+        texts=[*logs, str(err.value), err.value.hint or "", *(p.stderr for p in outputs)],
+        folders=[opened.workspace.root],  # the store file holds only ciphertext and hashes
+    )
+
+
+def _tokens(opened: Opened, link: Link) -> list[str]:
+    return [str(v) for k, v in opened.store.credentials(link)[1].items() if k.endswith("token")]

@@ -6,6 +6,9 @@ listener and pasted-URL paths, client credentials and revocation."""
 
 from __future__ import annotations
 
+import dataclasses
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -28,13 +31,16 @@ from glue_runtime.workspace.oauth import (
     revoke_tokens,
     start_link,
 )
+from glue_runtime.workspace.oauthclient import RetryPolicy
 from glue_runtime.workspace.open import Opened, open_workspace
 from glue_runtime.workspace.store import oauth_states
 from workspace.conftest_oauth import (  # noqa: F401  (fixtures)
     FLOW,
     MACHINE,
     SOURCE,
+    Sleeps,
     approve,
+    free_port,
     make_workspace,
     opened,
     provider,
@@ -193,6 +199,10 @@ def test_link_tokens_name_one_tenant_and_connector_until_they_expire_or_the_link
         redeem_link_token(opened, token, now=lambda: later)
     with pytest.raises(CredentialError, match="unknown link token"):
         redeem_link_token(opened, "not-a-token")
+    keyed = issue_link_token(opened, FLOW, "acme", "tickets")  # any linkable connector
+    assert redeem_link_token(opened, keyed) == (FLOW, "acme", "tickets")
+    with pytest.raises(ConfigError, match="unknown connector 'contact'"):
+        issue_link_token(opened, FLOW, "acme", "contact")
     short = issue_link_token(opened, FLOW, "globex", SOURCE, ttl_s=5)
     assert redeem_link_token(opened, short, now=lambda: time.time() + 4)[1] == "globex"
     _linked(opened, provider, "acme")
@@ -306,3 +316,62 @@ def test_the_client_secret_can_come_from_the_store(
         set_app_secret(o, FLOW, SOURCE, "client_secret", "glue-test-client-secret")
         back = approve(start_link(o, FLOW, "acme", SOURCE).url)
         assert finish_link(o, back["state"], code=back["code"]).status == "ok"
+
+
+def test_a_refused_or_failed_code_exchange_stores_nothing(
+    opened: Opened, provider: OAuthProvider
+) -> None:
+    back = approve(start_link(opened, FLOW, "acme", SOURCE).url)
+    provider.fail_next("invalid_grant")
+    with pytest.raises(CredentialError, match="refused the request: invalid_grant") as err:
+        finish_link(opened, back["state"], code=back["code"])
+    assert back["code"] not in str(err.value)
+    back = approve(start_link(opened, FLOW, "acme", SOURCE).url)
+    provider.fail_next("503", times=4)
+    with pytest.raises(CredentialError, match="did not answer after 4 tries"):
+        finish_link(opened, back["state"], code=back["code"], policy=RetryPolicy(sleep=Sleeps()))
+    assert opened.store.links() == []
+
+
+def test_link_interactively_links_a_client_credentials_connector_without_a_browser(
+    opened: Opened, provider: OAuthProvider
+) -> None:
+    said: list[str] = []
+    link = link_interactively(
+        opened, FLOW, "acme", MACHINE, open_browser=True, timeout_s=1, say=said.append
+    )
+    assert link.status == "ok" and said == []
+    assert provider.calls("client_credentials") == 1
+
+
+def test_the_provider_runs_as_a_command(tmp_path: Path) -> None:
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "glue_runtime.testing.oauth_provider", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        assert f"http://127.0.0.1:{port}" in proc.stdout.readline()
+        resp = requests.get(f"http://127.0.0.1:{port}/api/contacts", timeout=10)
+        assert resp.status_code == 401
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def test_link_interactively_needs_a_local_redirect_uri_to_listen_on(
+    opened: Opened, provider: OAuthProvider
+) -> None:
+    app = opened.workspace.flow(FLOW).connector(SOURCE).oauth
+    assert app is not None
+    remote = dataclasses.replace(app, redirect_uri="https://app.example.com/oauth/callback")
+    sources = opened.workspace.flow(FLOW).sources
+    sources[SOURCE] = dataclasses.replace(sources[SOURCE], oauth=remote)
+    with pytest.raises(ConfigError, match="not a local http address"):
+        link_interactively(
+            opened, FLOW, "acme", SOURCE, open_browser=False, timeout_s=1, say=lambda _t: None
+        )
+    with opened.store.engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(oauth_states)).scalar() == 0

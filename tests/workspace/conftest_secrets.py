@@ -84,3 +84,43 @@ def workspace_root(tmp_path: Path, key_env: str) -> Path:
 def opened(workspace_root: Path) -> Iterator[Opened]:
     with open_workspace(workspace_root) as ws:
         yield ws
+
+
+def _pg_schema() -> Iterator[str]:
+    """A store URL on GLUE_TEST_PG_DSN's server in a fresh schema (search_path), dropped after."""
+    import os
+    import uuid
+
+    import sqlalchemy as sa
+
+    dsn = os.environ.get("GLUE_TEST_PG_DSN", "")
+    if not dsn:
+        if os.environ.get("CI"):
+            pytest.fail("GLUE_TEST_PG_DSN is not set")
+        pytest.skip("GLUE_TEST_PG_DSN is not set (no PostgreSQL server to test on)")
+    url = sa.engine.make_url(dsn).set(drivername="postgresql+psycopg")
+    server = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    schema = f"glue_secrets_{uuid.uuid4().hex[:12]}"
+    try:
+        with server.connect() as conn:
+            conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+    except sa.exc.OperationalError as exc:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(f"PostgreSQL at GLUE_TEST_PG_DSN is not reachable: {exc.orig}")
+    try:
+        scoped = url.update_query_dict({"options": f"-csearch_path={schema}"})
+        yield scoped.render_as_string(hide_password=False)
+    finally:
+        with server.connect() as conn:
+            conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        server.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def any_store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A store URL on SQLite (in tmp_path) and on PostgreSQL (a fresh schema)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'store.db'}"
+    else:
+        yield from _pg_schema()

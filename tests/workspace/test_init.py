@@ -180,12 +180,12 @@ def test_an_unreachable_store_leaves_nothing_behind(
 
 
 def test_init_on_postgresql_via_glue_store_url(
-    tmp_path: Path, clean_env: pytest.MonkeyPatch, any_store_url: str
+    tmp_path: Path, clean_env: pytest.MonkeyPatch, store_url: str
 ) -> None:
-    clean_env.setenv("GLUE_STORE_URL", any_store_url)
+    clean_env.setenv("GLUE_STORE_URL", store_url)
     done = init_workspace(tmp_path / "ws")
     with open_workspace(tmp_path / "ws") as opened:
-        assert opened.store.url == any_store_url
+        assert opened.store.url == store_url
         opened.store.add_tenant("acme")
         assert [t.id for t in opened.store.tenants()] == ["acme"]
     assert "***" in done.store or "sqlite" in done.store

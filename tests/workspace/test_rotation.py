@@ -37,12 +37,10 @@ STATE_HASH = hashlib.sha256(b"some-state").hexdigest()
 
 
 @pytest.fixture
-def keyed_root(
-    tmp_path: Path, clean_env: pytest.MonkeyPatch, any_store_url: str
-) -> tuple[Path, str]:
+def keyed_root(tmp_path: Path, clean_env: pytest.MonkeyPatch, store_url: str) -> tuple[Path, str]:
     """A workspace whose key is in .glue/secret.key, with a store holding every kind of secret."""
     root = write_workspace(tmp_path / "ws")
-    clean_env.setenv("GLUE_STORE_URL", any_store_url)
+    clean_env.setenv("GLUE_STORE_URL", store_url)
     old = new_key()
     create_key_file(root / ".glue" / "secret.key", old)
     with open_workspace(root, check=False) as opened:

@@ -17,7 +17,9 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import logging
 import os
+import stat
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -25,6 +27,8 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from glue_runtime.errors import SecretKeyError
+
+log = logging.getLogger("glue_runtime.workspace")
 
 ENV_KEY = "GLUE_SECRET_KEY"
 _PREFIX = "g1"  # the envelope's format: g1:<key id>:<base64(nonce | ciphertext | tag)>
@@ -177,5 +181,18 @@ def load_keyring(key_file: Path | None, env: dict[str, str] | None = None) -> Ke
     if text.strip():
         return Keyring.from_texts(text.split(","), ENV_KEY)
     if key_file is not None and key_file.exists():
+        _warn_if_open(key_file)
         return Keyring.from_texts(key_file.read_text().splitlines(), f"key file {key_file}")
     return None
+
+
+def _warn_if_open(key_file: Path) -> None:
+    """A key file others can read (copied, or made by hand) is worth a warning, not a stop."""
+    mode = stat.S_IMODE(key_file.stat().st_mode)
+    if mode & 0o077:
+        log.warning(
+            "the key file %s can be read by other users (mode %s); run `chmod 600 %s`",
+            key_file,
+            oct(mode),
+            key_file,
+        )

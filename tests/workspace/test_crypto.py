@@ -157,3 +157,21 @@ def test_old_keys_decrypt_the_current_one_encrypts() -> None:
     again = both.reencrypt(envelope, "row")
     assert envelope_key_id(again) == both.current_id and not both.needs_rotation(again)
     assert _keyring(new).decrypt(again, "row") == b"v"
+
+
+def test_a_key_file_others_can_read_is_warned_about(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "secret.key"
+    key = new_key()
+    create_key_file(path, key)
+    with caplog.at_level("WARNING", logger="glue_runtime.workspace"):
+        load_keyring(path, {})
+    assert caplog.records == []
+    path.chmod(0o644)
+    with caplog.at_level("WARNING", logger="glue_runtime.workspace"):
+        load_keyring(path, {})
+    assert [r.getMessage() for r in caplog.records] == [
+        f"the key file {path} can be read by other users (mode 0o644); run `chmod 600 {path}`"
+    ]
+    assert key not in caplog.text

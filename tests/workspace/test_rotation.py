@@ -4,6 +4,7 @@ on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import hashlib
+import threading
 from pathlib import Path
 
 import pytest
@@ -222,3 +223,64 @@ def test_a_value_no_key_decrypts_stops_rotation_with_its_row_named(
         with pytest.raises(SecretKeyError, match=f"link:{acme.id}:secrets was encrypted with key"):
             rotate_key(opened, drop_old=True)
     assert len(read_key_file(root / ".glue" / "secret.key")) == 2  # nothing dropped
+
+
+def test_a_value_rewritten_during_re_encryption_is_never_set_back(tmp_path: Path) -> None:
+    """A token refresh racing the rotation: the refresher always reads back what it wrote
+    (re-encryption swaps only the envelope it read), on real concurrent SQLite writers."""
+    old, new = new_key(), new_key()
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    setup = Store(url, Keyring.from_texts([old], "setup"))
+    setup.create()
+    tenants = [f"t{n}" for n in range(12)]
+    for t in tenants:
+        setup.add_tenant(t)
+        setup.save_link(
+            flow="shop",
+            tenant=t,
+            connector="crm",
+            direction="read",
+            auth="api_key",
+            settings={},
+            secrets={"api_key": f"{t}-value-0"},
+        )
+    setup.close()
+    stop = threading.Event()
+    regressions: list[str] = []
+    rounds: list[int] = []
+    errors: list[BaseException] = []
+
+    def refresher() -> None:  # an old process: encrypts with the old key, reads both
+        store = Store(url, Keyring.from_texts([old, new], "refresher"))
+        written = {t: f"{t}-value-0" for t in tenants}
+        try:
+            while not stop.is_set():
+                rounds.append(len(rounds) + 1)
+                for t in tenants:
+                    link = store.link("shop", t, "crm")
+                    version, secrets = store.credentials(link)
+                    if secrets["api_key"] != written[t]:
+                        regressions.append(f"{t}: wrote {written[t]}, read {secrets['api_key']}")
+                    value = f"{t}-value-{len(rounds)}"
+                    if store.swap_credentials(link, version, {"api_key": value}) is not None:
+                        written[t] = value
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            store.close()
+
+    thread = threading.Thread(target=refresher)
+    thread.start()
+    ring = Keyring.from_texts([new, old], "rotation")
+    rotation = Store(url, ring)
+    passes: list[int] = []
+    try:  # until both sides have done enough work side by side
+        while (len(passes) < 40 or len(rounds) < 40) and thread.is_alive():
+            passes.append(sum(reencrypt(rotation, ring, batch=3).values()))
+    finally:
+        stop.set()
+        thread.join()
+        rotation.close()
+    assert errors == []
+    assert sum(passes) > len(tenants)  # it re-encrypted values the refresher kept rewriting
+    assert regressions == []

@@ -162,7 +162,13 @@ def replace_key_file(path: Path, keys: Sequence[str]) -> None:
     for text in keys:
         _decode_key(text, f"a key for {path}")
     tmp = path.with_name(f".{path.name}.{os.getpid()}.new")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except OSError as exc:
+        raise SecretKeyError(
+            f"cannot write the key file {path}: {exc.strerror or exc}; nothing was changed",
+            hint="run it as the user that owns the workspace, or check the folder's permissions",
+        ) from None
     try:
         with os.fdopen(fd, "w") as out:
             out.write("".join(k + "\n" for k in keys))

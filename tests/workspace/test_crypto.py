@@ -175,3 +175,15 @@ def test_a_key_file_others_can_read_is_warned_about(
         f"the key file {path} can be read by other users (mode 0o644); run `chmod 600 {path}`"
     ]
     assert key not in caplog.text
+
+
+def test_a_key_file_that_cannot_be_replaced_is_a_named_error_and_left_as_it_was(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "secret.key"
+    key = new_key()
+    create_key_file(path, key)
+    (tmp_path / f".secret.key.{os.getpid()}.new").mkdir()  # the temp file's name is taken
+    with pytest.raises(SecretKeyError, match=r"cannot write the key file .*nothing was changed"):
+        replace_key_file(path, [new_key(), key])
+    assert read_key_file(path) == [key]

@@ -22,6 +22,7 @@ from glue_runtime.workspace.create import init_workspace
 from glue_runtime.workspace.crypto import ENV_KEY, new_key, read_key_file
 from glue_runtime.workspace.open import open_workspace
 from workspace.conftest_secrets import *  # noqa: F403
+from workspace.secret_sweep import assert_no_secrets
 
 
 def _tree(folder: Path) -> dict[str, bytes]:
@@ -46,6 +47,7 @@ def test_glue_init_makes_the_workspace_and_says_what_next(
     for line in ("cd ws", "glue tenants add acme", "glue link demo files --tenant acme"):
         assert line in result.output
     assert "glue run demo --tenant acme" in result.output
+    assert_no_secrets(read_key_file(key), texts=[result.output], folders=[root])
     with open_workspace(root) as opened:  # the schema check passes: the store exists
         flow = opened.workspace.flow("demo")
         assert opened.keyring is not None and opened.store.tenants() == []

@@ -13,7 +13,7 @@ from click.testing import CliRunner, Result
 
 from glue_runtime.cli import main
 from glue_runtime.workspace.appsecrets import app_secret
-from glue_runtime.workspace.crypto import ENV_KEY, read_key_file
+from glue_runtime.workspace.crypto import ENV_KEY, new_key, read_key_file
 from glue_runtime.workspace.open import open_workspace
 from workspace.conftest_secrets import *  # noqa: F403
 from workspace.secret_sweep import assert_no_secrets
@@ -164,3 +164,16 @@ def test_without_a_key_the_secret_commands_refuse(
     assert result.exit_code == 2 and "no secret key" in result.output
     result = _glue(workspace_root, "secrets", "keys")
     assert result.exit_code == 2 and "no secret key" in result.output
+
+
+def test_keys_names_values_under_a_key_the_keyring_lacks(
+    workspace_root: Path, clean_env: pytest.MonkeyPatch, restore_workspace_env: None
+) -> None:
+    assert _glue(workspace_root, "secrets", "set", "shop", "crm", "client_secret", input=SECRET)
+    clean_env.setenv(ENV_KEY, new_key())
+    result = _glue(workspace_root, "secrets", "keys")
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0] == f"keys from {ENV_KEY}:"
+    assert lines[1].endswith("current  0 value(s)")
+    assert lines[2].endswith("NOT IN THE KEYRING  1 value(s)")

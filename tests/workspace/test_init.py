@@ -174,7 +174,7 @@ def test_an_unreachable_store_leaves_nothing_behind(
     before = tmp_path / "existing"
     before.mkdir()
     (before / "notes.txt").write_text("mine")
-    with pytest.raises(StoreError, match="cannot create the store at") as err:
+    with pytest.raises(StoreError, match=r"cannot (create|open) the store at") as err:
         init_workspace(before)
     assert "pw-9a8b7c" not in str(err.value)
     assert _tree(before) == {"notes.txt": b"mine"}

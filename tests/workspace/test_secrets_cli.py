@@ -146,12 +146,21 @@ def test_rotate_key_and_keys_through_the_cli(
 
 
 def test_rotate_key_with_the_env_key_prints_the_value_to_set(
-    workspace_root: Path, key_env: str, restore_workspace_env: None
+    workspace_root: Path,
+    key_env: str,
+    clean_env: pytest.MonkeyPatch,
+    restore_workspace_env: None,
 ) -> None:
     result = _glue(workspace_root, "secrets", "rotate-key")
     assert result.exit_code == 0, result.output
     line = result.output.splitlines()[0]
     assert line.startswith(f"set {ENV_KEY}=") and line.endswith(f",{key_env}")
+    both = line.removeprefix(f"set {ENV_KEY}=")
+    new = both.split(",")[0]
+    clean_env.setenv(ENV_KEY, both)
+    result = _glue(workspace_root, "secrets", "rotate-key", "--no-new-key", "--drop-old")
+    assert result.exit_code == 0, result.output
+    assert f"set {ENV_KEY}={new}\n" in result.output and "dropped old key(s)" in result.output
 
 
 def test_without_a_key_the_secret_commands_refuse(

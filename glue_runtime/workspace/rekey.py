@@ -94,11 +94,24 @@ def _reencrypt_column(store: Store, keyring: Keyring, sealed: Sealed, batch: int
             return count
         after = tuple(rows[-1][: len(sealed.keys)])
         # decrypt and encrypt before the transaction: it holds only the writes
-        fresh = [(r, str(r[-1]), keyring.reencrypt(str(r[-1]), sealed.row(r))) for r in rows]
+        params = [
+            {
+                **{f"key_{k.name}": r._mapping[k.name] for k in sealed.keys},
+                "old_value": r[-1],
+                "new_value": keyring.reencrypt(str(r[-1]), sealed.row(r)),
+            }
+            for r in rows
+        ]
         with store.write() as conn:
-            for r, old, new in fresh:
-                same_row = [k == r._mapping[k.name] for k in sealed.keys]
-                hit = conn.execute(
-                    sa.update(sealed.table).where(*same_row, col == old).values({col.name: new})
-                )
-                count += hit.rowcount
+            count += conn.execute(_swap(sealed), params).rowcount
+
+
+def _swap(sealed: Sealed) -> sa.Update:
+    """One value's compare-and-swap: only while the row still holds the envelope we read."""
+    col = sealed.table.c[sealed.column]
+    return (
+        sa.update(sealed.table)
+        .where(*[k == sa.bindparam(f"key_{k.name}") for k in sealed.keys])
+        .where(col == sa.bindparam("old_value"))
+        .values({col.name: sa.bindparam("new_value")})
+    )

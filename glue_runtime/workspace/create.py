@@ -19,7 +19,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from glue_runtime.errors import StoreError, UsageError
-from glue_runtime.workspace.config import CONFIG_NAME, load_workspace
+from glue_runtime.workspace.config import CONFIG_NAME, ENV_STORE_URL, load_workspace
 from glue_runtime.workspace.crypto import (
     ENV_KEY,
     Keyring,
@@ -190,6 +190,11 @@ def init_workspace(
         undo.run()
         raise
     done.made.append(f"the store at {done.store}")
+    if os.environ.get(ENV_STORE_URL):
+        done.made.append(
+            f"(the store's URL came from {ENV_STORE_URL}: keep it set for every command, "
+            "or put it in glue.yml as store.url)"
+        )
     return done
 
 

@@ -191,6 +191,7 @@ def test_init_on_postgresql_via_glue_store_url(
         opened.store.add_tenant("acme")
         assert [t.id for t in opened.store.tenants()] == ["acme"]
     assert "***" in done.store or "sqlite" in done.store
+    assert "came from GLUE_STORE_URL: keep it set" in done.made[-1]
 
 
 def test_a_file_where_the_folder_should_be_is_refused(

@@ -158,26 +158,28 @@ def read_key_file(path: Path) -> list[str]:
 
 def replace_key_file(path: Path, keys: Sequence[str]) -> None:
     """Write ``keys`` (current first) to the key file at once: a new file, mode 0600, renamed
-    over the old one, so a crash leaves either the old file or the new one, never half."""
+    over the old one, so a crash leaves either the old file or the new one, never half. A key
+    file that is a symbolic link has the file it points to replaced, the link kept."""
     for text in keys:
         _decode_key(text, f"a key for {path}")
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.new")
+    target = path.resolve()
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.new")
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "w") as out:
+                out.write("".join(k + "\n" for k in keys))
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(tmp, target)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
     except OSError as exc:
         raise SecretKeyError(
             f"cannot write the key file {path}: {exc.strerror or exc}; nothing was changed",
             hint="run it as the user that owns the workspace, or check the folder's permissions",
         ) from None
-    try:
-        with os.fdopen(fd, "w") as out:
-            out.write("".join(k + "\n" for k in keys))
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def load_keyring(key_file: Path | None, env: dict[str, str] | None = None) -> Keyring | None:

@@ -187,3 +187,15 @@ def test_a_key_file_that_cannot_be_replaced_is_a_named_error_and_left_as_it_was(
     with pytest.raises(SecretKeyError, match=r"cannot write the key file .*nothing was changed"):
         replace_key_file(path, [new_key(), key])
     assert read_key_file(path) == [key]
+
+
+def test_a_symlinked_key_file_has_its_target_replaced_and_stays_a_link(tmp_path: Path) -> None:
+    real = tmp_path / "vault" / "shop.key"
+    first, second = new_key(), new_key()
+    create_key_file(real, first)
+    link = tmp_path / "ws" / "secret.key"
+    link.parent.mkdir()
+    link.symlink_to(real)
+    replace_key_file(link, [second, first])
+    assert link.is_symlink() and read_key_file(real) == [second, first]
+    assert stat.S_IMODE(real.stat().st_mode) == 0o600

@@ -8,6 +8,7 @@ the folder as it was.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -66,7 +67,8 @@ class _Undo:
 
     def run(self) -> None:
         for step in reversed(self.steps):
-            step()
+            with contextlib.suppress(OSError):  # best effort: the first error is what matters
+                step()
 
 
 def _restore(path: Path, text: str) -> None:
@@ -79,8 +81,9 @@ def _template(name: str) -> str:
 
 def _check(root: Path, *, force: bool, key_file: Path | None, no_key: bool) -> Keyring | None:
     """Refuse what init must not do, before anything is written; the GLUE_SECRET_KEY keyring."""
-    if root.exists() and not root.is_dir():
-        raise UsageError(f"{root} exists and is not a folder")
+    for folder in (root, root / DATA_DIR):
+        if folder.exists() and not folder.is_dir():
+            raise UsageError(f"{folder} exists and is not a folder; nothing was changed")
     config = root / CONFIG_NAME
     if config.is_file() and config.read_text().strip() and not force:
         raise UsageError(
@@ -149,8 +152,8 @@ def _key(root: Path, key_path: Path, undo: _Undo, made: list[str]) -> None:
         load_keyring(key_path, {})  # a key file that holds no key fails here
         made.append(f"kept the existing key file {key_path}")
         return
-    undo.file(key_path, None)
     create_key_file(key_path, new_key())
+    undo.file(key_path, None)
     made.append(f"{key_path} (mode 0600: back it up; the store's secrets need it)")
 
 
@@ -186,6 +189,12 @@ def init_workspace(
             _key(root, key_path, undo, done.made)
         done.key = str(key_path) if key_path else ENV_KEY
         done.store = _create_store(root)
+    except OSError as exc:  # a folder that cannot be written, a full disk
+        undo.run()
+        raise UsageError(
+            f"cannot make the workspace in {root}: {exc.strerror or exc}; nothing was changed",
+            hint="check that the folder is writable and the disk has room",
+        ) from None
     except BaseException:
         undo.run()
         raise

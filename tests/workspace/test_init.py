@@ -219,3 +219,24 @@ def test_the_wheel_ships_the_template(tmp_path: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
     for name in ("glue.yml", "data/customers.csv", "data/orders.csv"):
         assert f"glue_runtime/workspace/init_template/{name}" in names
+
+
+def test_a_write_that_fails_is_a_named_error_and_what_init_made_is_removed(
+    tmp_path: Path, clean_env: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "ws"
+    (root / "glue.yml").mkdir(parents=True)  # a folder where glue.yml goes
+    with pytest.raises(UsageError, match=r"cannot make the workspace in .*nothing was changed"):
+        init_workspace(root)
+    assert sorted(os.listdir(root)) == ["glue.yml"]
+
+
+def test_a_file_where_the_data_folder_goes_is_refused(
+    tmp_path: Path, clean_env: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "ws"
+    root.mkdir()
+    (root / ".glue").write_text("not a folder")
+    with pytest.raises(UsageError, match=r"\.glue exists and is not a folder; nothing was changed"):
+        init_workspace(root)
+    assert sorted(os.listdir(root)) == [".glue"]

@@ -60,7 +60,8 @@ def test_replacing_the_key_file_keeps_0600_and_the_order(tmp_path: Path) -> None
     replace_key_file(path, [second, first])
     assert read_key_file(path) == [second, first]
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert load_keyring(path, {}).current_id == _keyring(second).current_id  # type: ignore[union-attr]
+    loaded = load_keyring(path, {})
+    assert loaded is not None and loaded.current_id == _keyring(second).current_id
     assert [p.name for p in tmp_path.iterdir()] == ["secret.key"]  # no temp file left
     with pytest.raises(SecretKeyError, match="256-bit key"):
         replace_key_file(path, ["not-a-key"])

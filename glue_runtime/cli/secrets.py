@@ -143,10 +143,11 @@ def list_command(flow: str | None, as_json: bool) -> None:
         names = app_secret_names(opened, flow)
     if as_json:
         _echo_json([{"flow": f, "connector": c, "name": n} for f, c, n in names])
-    elif not names:
-        click.echo("no app secrets set")
-    for f, c, n in [] if as_json else names:
+        return
+    for f, c, n in names:
         click.echo(f"{f}/{c}  {n}")
+    if not names:
+        click.echo("no app secrets set")
 
 
 @secrets_group.command("unset")

@@ -254,6 +254,18 @@ class ConnectorFiles:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+# Never handed to a connector or an ETL script: the workspace's secret key (it decrypts every
+# tenant's credentials) and the store's URL (it may carry the database's password). A job gives
+# a connector only its own config; nothing it runs needs the store.
+WITHHELD_ENV = frozenset({"GLUE_SECRET_KEY", "GLUE_STORE_URL"})
+
+
+def child_environ(env: dict[str, str] | None) -> dict[str, str]:
+    """The environment of a child process: ``env`` (else ours) without :data:`WITHHELD_ENV`."""
+    base = os.environ if env is None else env
+    return {k: v for k, v in base.items() if k not in WITHHELD_ENV}
+
+
 class ConnectorProcess:
     """One running connector: a Popen with a stderr relay and a bounded tail of its output."""
 
@@ -283,7 +295,7 @@ class ConnectorProcess:
                 stdin=subprocess.PIPE if stdin is True else (stdin or subprocess.DEVNULL),
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
-                env=env,
+                env=child_environ(env),
                 cwd=cwd,
                 bufsize=1024 * 1024,
                 start_new_session=True,  # our own signal handling decides what reaches it

@@ -32,7 +32,7 @@ from pathlib import Path
 from glue_runtime.connectors import Connector
 from glue_runtime.defaults import JOBS_DIR, SNAPSHOTS_DIR
 from glue_runtime.errors import ConfigError, GlueError, TransformError
-from glue_runtime.process import die_with_parent, log_lines
+from glue_runtime.process import child_environ, die_with_parent, log_lines
 from glue_runtime.protocol import loads_exact
 from glue_runtime.result import JobResult
 from glue_runtime.runner import run_job
@@ -66,7 +66,7 @@ def _run_script(opts: BatchOptions, job_dir: Path, env: dict[str, str], redactor
     proc = subprocess.Popen(
         [sys.executable, str(opts.script.resolve())],
         cwd=job_dir,
-        env=env,
+        env=child_environ(env),
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

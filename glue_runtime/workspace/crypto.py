@@ -17,7 +17,9 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import logging
 import os
+import stat
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -25,6 +27,8 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from glue_runtime.errors import SecretKeyError
+
+log = logging.getLogger("glue_runtime.workspace")
 
 ENV_KEY = "GLUE_SECRET_KEY"
 _PREFIX = "g1"  # the envelope's format: g1:<key id>:<base64(nonce | ciphertext | tag)>
@@ -107,6 +111,76 @@ class Keyring:
         """True for a value not encrypted with the current key."""
         return not envelope.startswith(f"{_PREFIX}:{self.current_id}:")
 
+    def reencrypt(self, envelope: str, row: str) -> str:
+        """The value of ``row`` encrypted again with the current key (rotation)."""
+        return self.encrypt(self.decrypt(envelope, row), row)
+
+
+def envelope_key_id(envelope: str) -> str:
+    """The id of the key a value was encrypted with (read from the value, not decrypted)."""
+    prefix, _, rest = envelope.partition(":")
+    return rest.partition(":")[0] if prefix == _PREFIX else ""
+
+
+def current_key_prefix(keyring: Keyring) -> str:
+    """What every value the current key encrypted starts with (to find the others in SQL)."""
+    return f"{_PREFIX}:{keyring.current_id}:"
+
+
+def create_key_file(path: Path, key: str) -> None:
+    """Write a new key file holding ``key``, mode 0600 from the first byte.
+
+    ``O_CREAT | O_EXCL`` with mode 0o600: the file never exists with wider permissions, and
+    an existing key file is never overwritten (secrets encrypted with it would be lost).
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise SecretKeyError(
+            f"the key file {path} already exists; it is never overwritten",
+            hint="keep it (the store's secrets need it), or rotate with `glue secrets rotate-key`",
+        ) from None
+    with os.fdopen(fd, "w") as out:
+        out.write(key + "\n")
+
+
+def read_key_file(path: Path) -> list[str]:
+    """The keys of a key file, current first (blank lines skipped)."""
+    try:
+        return [line.strip() for line in path.read_text().splitlines() if line.strip()]
+    except FileNotFoundError:
+        raise SecretKeyError(
+            f"the key file {path} does not exist",
+            hint=f"set {ENV_KEY}, or restore the key file the workspace was created with",
+        ) from None
+
+
+def replace_key_file(path: Path, keys: Sequence[str]) -> None:
+    """Write ``keys`` (current first) to the key file at once: a new file, mode 0600, renamed
+    over the old one, so a crash leaves either the old file or the new one, never half. A key
+    file that is a symbolic link has the file it points to replaced, the link kept."""
+    for text in keys:
+        _decode_key(text, f"a key for {path}")
+    target = path.resolve()
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.new")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "w") as out:
+                out.write("".join(k + "\n" for k in keys))
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(tmp, target)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+    except OSError as exc:
+        raise SecretKeyError(
+            f"cannot write the key file {path}: {exc.strerror or exc}; nothing was changed",
+            hint="run it as the user that owns the workspace, or check the folder's permissions",
+        ) from None
+
 
 def load_keyring(key_file: Path | None, env: dict[str, str] | None = None) -> Keyring | None:
     """The keyring from ``GLUE_SECRET_KEY``, else from ``key_file``; None when neither is set."""
@@ -115,5 +189,18 @@ def load_keyring(key_file: Path | None, env: dict[str, str] | None = None) -> Ke
     if text.strip():
         return Keyring.from_texts(text.split(","), ENV_KEY)
     if key_file is not None and key_file.exists():
+        _warn_if_open(key_file)
         return Keyring.from_texts(key_file.read_text().splitlines(), f"key file {key_file}")
     return None
+
+
+def _warn_if_open(key_file: Path) -> None:
+    """A key file others can read (copied, or made by hand) is worth a warning, not a stop."""
+    mode = stat.S_IMODE(key_file.stat().st_mode)
+    if mode & 0o077:
+        log.warning(
+            "the key file %s can be read by other users (mode %s); run `chmod 600 %s`",
+            key_file,
+            oct(mode),
+            key_file,
+        )

@@ -30,7 +30,7 @@ class OAuthApp:
 
     token_url: str
     client_id: str
-    client_secret: str | None = None
+    client_secret: str | None = field(default=None, repr=False)  # never in a repr
     authorize_url: str | None = None  # None for the client credentials grant
     revoke_url: str | None = None
     scope: str = ""
@@ -132,6 +132,9 @@ class Workspace:
     key_file: Path | None = None  # the secret key file (GLUE_SECRET_KEY wins over it)
     settings: WorkspaceSettings = field(default_factory=WorkspaceSettings)
     installed: dict[str, InstalledConnector] = field(default_factory=dict)
+    # The values ${VAR}s in glue.yml took from the environment: they may be secrets, so
+    # displays and logs mask them. Never printed (repr) nor compared.
+    env_values: frozenset[str] = field(default=frozenset(), repr=False, compare=False)
 
     @property
     def config_path(self) -> Path:

@@ -63,7 +63,7 @@ def load_workspace(root: Path | None = None) -> Workspace:
     except FileNotFoundError:
         raise ConfigError(f"{path} does not exist", hint="make one with `glue init`") from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path} is not valid YAML: {exc}") from None
+        raise _yaml_error(path, exc) from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{path} must hold a mapping at the top")
     from_env: set[str] = set()
@@ -73,6 +73,19 @@ def load_workspace(root: Path | None = None) -> Workspace:
     if problems:
         raise problems_error(path, problems)
     return _workspace(root, doc, frozenset(from_env))
+
+
+def _yaml_error(path: Path, exc: yaml.YAMLError) -> ConfigError:
+    """Where the YAML breaks (line and column) and what the parser expected, on one line."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc)
+    where = f", line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    context = getattr(exc, "context", None)
+    return ConfigError(
+        f"{path} is not valid YAML{where}: {problem}" + (f" ({context})" if context else ""),
+        hint="check the indentation and the brackets there; a value with ': ' or '#' in it "
+        "needs quotes",
+    )
 
 
 def _workspace(root: Path, raw: dict[str, Any], from_env: frozenset[str]) -> Workspace:

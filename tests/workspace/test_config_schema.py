@@ -4,6 +4,7 @@ by its key path, with a close match, through the function and through `glue flow
 from __future__ import annotations
 
 import json
+import re
 import textwrap
 from pathlib import Path
 
@@ -335,3 +336,56 @@ def test_the_cli_says_a_bad_glue_yml_as_it_says_any_config_error(tmp_path):
     assert line["kind"] == "config error" and line["exit_code"] == 2
     assert "flows.shop.sources.crm.auth" in line["message"]
     assert "oauth2" in line["hint"]
+
+
+def test_broken_yaml_names_the_line_and_column(tmp_path):
+    _workspace(tmp_path, "flows:\n  shop:\n    sources: {crm: {}}\n   targets: x\n")
+    with pytest.raises(ConfigError) as err:
+        load_workspace(tmp_path)
+    assert (
+        f"{tmp_path / 'glue.yml'} is not valid YAML, line 4, column 4: expected"
+        in err.value.message
+    )
+    assert "\n" not in err.value.message
+
+
+DOCS = Path(__file__).parents[2] / "docs" / "workspace.md"
+
+
+def _schema_keys(node: object, defs: dict, seen: set[str]) -> set[str]:
+    """Every property name the schema knows, following $refs once."""
+    keys: set[str] = set()
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref not in seen:
+            seen.add(ref)
+            keys |= _schema_keys(defs[ref.rsplit("/", 1)[1]], defs, seen)
+        for name, sub in (node.get("properties") or {}).items():
+            keys.add(name)
+            keys |= _schema_keys(sub, defs, seen)
+        for key in ("additionalProperties", "items"):
+            keys |= _schema_keys(node.get(key), defs, seen)
+    return keys
+
+
+def test_the_reference_documents_every_key_of_the_schema():
+    schema = glue_schema()
+    keys = _schema_keys(schema, schema["$defs"], set())
+    assert {"token_url", "pip_url", "etl_format", "link_token_ttl", "authorize_params"} <= keys
+    text = DOCS.read_text()
+    quoted = {part for code in re.findall(r"`([^`\n]+)`", text) for part in code.split(".")}
+    missing = sorted(keys - quoted)
+    assert missing == []
+    assert "<!-- fragments -->" in text
+
+
+def test_the_worked_example_of_the_reference_loads(tmp_path, monkeypatch):
+    text = DOCS.read_text().split("## A worked example", 1)[1]
+    example = text.split("```yaml\n", 1)[1].split("```", 1)[0]
+    monkeypatch.setenv("AMAZON_CLIENT_SECRET", "x" * 8)
+    monkeypatch.setenv("WAREHOUSE_URL", "postgresql://app:pw@db/warehouse")
+    _workspace(tmp_path, example, ("ecommerce-fields.yml", "ecommerce_etl.py"))
+    flow = load_workspace(tmp_path).flow("ecommerce")
+    assert [*flow.sources, *flow.targets] == ["amazon", "woocommerce", "warehouse"]
+    assert flow.connector("amazon").auth == "oauth2"
+    assert flow.connector("woocommerce").settings == ("site_url", "consumer_key", "consumer_secret")

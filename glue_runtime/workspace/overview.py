@@ -22,6 +22,7 @@ import sqlalchemy as sa
 
 from glue_runtime.errors import GlueError
 from glue_runtime.secrets import MASK, Redactor, redact_config
+from glue_runtime.workspace.dbstate import workspace_state_key
 from glue_runtime.workspace.model import SupportedConnector, Workspace, WorkspaceFlow
 from glue_runtime.workspace.store import LINK_NEEDS_REAUTH, Link, Store, states
 
@@ -42,11 +43,6 @@ class LinkState:
     state: str  # ok | needs re-authorisation | never run | not in glue.yml
     last_run: float | None  # when the link's state was last committed
     last_error: str | None
-
-
-def state_key(flow: str, tenant: str, connector: str) -> str:
-    """The state key of a workspace run (the store's ``states`` table)."""
-    return f"{flow}/{tenant}/{connector}"
 
 
 def flows_summary(workspace: Workspace, store: Store) -> list[dict[str, Any]]:
@@ -76,15 +72,18 @@ def _brief(sc: SupportedConnector, tenants: int) -> dict[str, Any]:
 def link_states(flow: WorkspaceFlow, store: Store) -> list[LinkState]:
     """The flow's links, each with its state (one query for the links, one for their state)."""
     found = store.links(flow=flow.name)
-    keys = [state_key(lk.flow, lk.tenant, lk.connector) for lk in found]
+    prefix = f"{flow.name}/"  # every workspace_state_key of the flow starts so
     with store.engine.connect() as conn:
         rows = conn.execute(
-            sa.select(states.c.key, states.c.updated_at).where(states.c.key.in_(keys))
+            sa.select(states.c.key, states.c.updated_at).where(
+                states.c.key.startswith(prefix, autoescape=True)
+            )
         ).all()
     updated = {r.key: r.updated_at for r in rows}
     known = {*flow.sources, *flow.targets}
     return [
-        _state(lk, updated.get(state_key(lk.flow, lk.tenant, lk.connector)), known) for lk in found
+        _state(lk, updated.get(workspace_state_key(lk.flow, lk.tenant, lk.connector)), known)
+        for lk in found
     ]
 
 

@@ -34,13 +34,16 @@ def about_connector(folder: Path, name: str, settings: dict[str, Any]) -> Path:
 
 
 def open_test_workspace(
-    root: Path, glue_yml: str, monkeypatch: pytest.MonkeyPatch
+    root: Path, glue_yml: str, monkeypatch: pytest.MonkeyPatch, store_url: str | None = None
 ) -> tuple[Workspace, Store]:
-    """A workspace at ``root`` with this glue.yml, a fresh SQLite store and a secret key; the
-    environment points the CLI at it."""
+    """A workspace at ``root`` with this glue.yml, a fresh store (``store_url``, else SQLite
+    in the workspace) and a secret key; the environment points the CLI at it."""
     monkeypatch.setenv("GLUE_SECRET_KEY", new_key())
     monkeypatch.setenv("GLUE_WORKSPACE", str(root))
-    monkeypatch.delenv("GLUE_STORE_URL", raising=False)
+    if store_url:
+        monkeypatch.setenv("GLUE_STORE_URL", store_url)
+    else:
+        monkeypatch.delenv("GLUE_STORE_URL", raising=False)
     (root / "glue.yml").write_text(textwrap.dedent(glue_yml))
     (root / ".glue").mkdir(exist_ok=True)
     workspace = load_workspace(root)

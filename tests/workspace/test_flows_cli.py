@@ -8,12 +8,12 @@ import os
 import time
 
 import pytest
-import sqlalchemy as sa
 from click.testing import CliRunner
 from glue_test_helpers import run_cli
 
 from glue_runtime.cli import main
-from glue_runtime.workspace.store import LINK_NEEDS_REAUTH, states
+from glue_runtime.workspace.dbstate import DbStateStore
+from glue_runtime.workspace.store import LINK_NEEDS_REAUTH
 from workspace.conftest_config import about_connector, open_test_workspace
 
 GLUE_YML = """\
@@ -63,9 +63,10 @@ SECRETS = (
 
 
 @pytest.fixture
-def shop(tmp_path, monkeypatch):
-    """The workspace above: acme linked crm (ran once), globex linked crm (its refresh was
-    rejected) and woo (never ran), initech linked the hub's contacts."""
+def shop(tmp_path, monkeypatch, store_url):
+    """The workspace above, its store on SQLite and on PostgreSQL: acme linked crm (ran once),
+    globex linked crm (its refresh was rejected) and woo (never ran), initech linked the hub's
+    contacts."""
     monkeypatch.setenv("SHOP_ENV_VALUE", "env-value-1234")
     monkeypatch.setenv("SHOP_CLIENT_SECRET", "client-secret-8888")
     bindir = tmp_path / "bin"
@@ -77,7 +78,7 @@ def shop(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ['PATH']}")
     for name in ("fields.yml", "etl.py"):
         (tmp_path / name).write_text("")
-    _, store = open_test_workspace(tmp_path, GLUE_YML, monkeypatch)
+    _, store = open_test_workspace(tmp_path, GLUE_YML, monkeypatch, store_url)
     for tenant in ("acme", "globex", "initech"):
         store.add_tenant(tenant)
 
@@ -98,8 +99,7 @@ def shop(tmp_path, monkeypatch):
     link("shop", "globex", "woo", "api_key", {"api_key": "tenant-key-globex"})
     link("hub", "initech", "contacts", "api_key", {"api_key": "tenant-key-initech"})
     ran_at = 1_790_000_000.0
-    with store.write() as conn:
-        conn.execute(sa.insert(states).values(key="shop/acme/crm", value="{}", updated_at=ran_at))
+    DbStateStore(store, clock=lambda: ran_at).set("shop/acme/crm", {"bookmarks": {}})
     yield store, ran_at
     store.close()
 

@@ -76,7 +76,8 @@ def flows_show(flow: str, as_json: bool) -> None:
 
 
 def _echo_connector(c: dict[str, Any]) -> None:
-    click.echo(f"  {c['id']}  ({c['connector']}, auth {c['auth']})")
+    missing = "" if c["available"] else "  [not installed here: `glue connectors install`]"
+    click.echo(f"  {c['id']}  ({c['connector']}, auth {c['auth']}){missing}")
     if c["config"]:
         click.echo(f"    config: {_inline(c['config'])}")
     if c["settings"]:

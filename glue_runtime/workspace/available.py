@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from glue_runtime import connectors
-from glue_runtime.connectors import Connector
+from glue_runtime.connectors import Connector, Kind
 from glue_runtime.errors import GlueError
 from glue_runtime.secrets import secret_paths_from_schema
 from glue_runtime.workspace.model import AuthKind, Workspace
@@ -85,6 +85,18 @@ def workspace_installed(workspace: Workspace) -> list[Connector]:
             if kind and path.is_file():
                 found.append(Connector(exe, kind, [str(path)], "workspace", str(folder)))  # type: ignore[arg-type]
     return found
+
+
+def find_connector(workspace: Workspace, name: str, kind: Kind) -> Connector | None:
+    """The connector ``name`` of ``kind`` this machine can run: one the workspace installed
+    (by its executable's name, with or without the kind), else the registry's; None if none."""
+    for installed in workspace_installed(workspace):
+        if installed.kind == kind and name in (installed.name, installed.name[len(kind) + 1 :]):
+            return installed
+    try:
+        return connectors.resolve(name, kind)
+    except GlueError:
+        return None
 
 
 def describe_available(connector: Connector) -> dict[str, Any]:

@@ -20,8 +20,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from glue_runtime.connectors import Connector, Kind
 from glue_runtime.errors import GlueError
 from glue_runtime.secrets import MASK, Redactor, redact_config
+from glue_runtime.workspace.available import find_connector
 from glue_runtime.workspace.dbstate import workspace_state_key
 from glue_runtime.workspace.model import SupportedConnector, Workspace, WorkspaceFlow
 from glue_runtime.workspace.store import LINK_NEEDS_REAUTH, Link, Store, states
@@ -114,10 +116,8 @@ def flow_detail(workspace: Workspace, store: Store, name: str) -> dict[str, Any]
     return {
         "name": flow.name,
         "description": flow.description,
-        "sources": [_connector(sc, "tap", masker, workspace.root) for sc in flow.sources.values()],
-        "targets": [
-            _connector(sc, "target", masker, workspace.root) for sc in flow.targets.values()
-        ],
+        "sources": [_connector(workspace, sc, "tap", masker) for sc in flow.sources.values()],
+        "targets": [_connector(workspace, sc, "target", masker) for sc in flow.targets.values()],
         "field_map": _rel(flow.field_map, workspace.root),
         "etl": _rel(flow.etl, workspace.root),
         "etl_mode": flow.etl_mode,
@@ -128,19 +128,21 @@ def flow_detail(workspace: Workspace, store: Store, name: str) -> dict[str, Any]
     }
 
 
-def connector_secret_names(sc: SupportedConnector, kind: str) -> set[str]:
-    """Settings to mask in ``sc``'s app config: what its connector's settings schema marks
-    secret (when it is installed here), the flow's ``secret_settings``, client secrets."""
-    from glue_runtime import connectors
-
+def secret_names(sc: SupportedConnector, found: Connector | None) -> set[str]:
+    """Settings to mask in ``sc``'s app config: the flow's ``secret_settings``, client
+    secrets, and what its connector's settings schema marks secret (when it is here)."""
     names = {*sc.secret_settings, "client_secret"}
-    # Not installed here, or no --about: the names glue.yml gives still count.
-    with contextlib.suppress(GlueError):
-        names |= connectors.resolve(sc.connector, kind).secret_settings()  # type: ignore[arg-type]
+    if found is not None:
+        # No --about (or it hung): the names glue.yml gives still count.
+        with contextlib.suppress(GlueError):
+            names |= found.secret_settings()
     return names
 
 
-def _connector(sc: SupportedConnector, kind: str, masker: Redactor, root: Path) -> dict[str, Any]:
+def _connector(
+    workspace: Workspace, sc: SupportedConnector, kind: Kind, masker: Redactor
+) -> dict[str, Any]:
+    found = find_connector(workspace, sc.connector, kind)
     oauth = None
     if sc.oauth is not None:
         oauth = _mask(asdict(sc.oauth), (), masker)
@@ -151,12 +153,13 @@ def _connector(sc: SupportedConnector, kind: str, masker: Redactor, root: Path) 
         "connector": sc.connector,
         "direction": sc.direction,
         "auth": sc.auth,
-        "config": _mask(sc.config, connector_secret_names(sc, kind), masker),
+        "available": found is not None,  # can this machine run it
+        "config": _mask(sc.config, secret_names(sc, found), masker),
         "settings": list(sc.settings),
         "secret_settings": list(sc.secret_settings),
         "oauth": oauth,
-        "field_map": _rel(sc.field_map, root),
-        "catalog": _rel(sc.catalog, root),
+        "field_map": _rel(sc.field_map, workspace.root),
+        "catalog": _rel(sc.catalog, workspace.root),
     }
 
 

@@ -17,6 +17,8 @@ from glue_runtime.workspace.store import LINK_NEEDS_REAUTH
 from workspace.conftest_config import about_connector, open_test_workspace
 
 GLUE_YML = """\
+connectors:
+  hub: {pip_url: ./hub, executables: [tap-hub]}
 flows:
   shop:
     description: orders from the shops
@@ -49,7 +51,7 @@ flows:
         config: {folder: "out/{tenant}"}
   hub:
     sources:
-      contacts: {connector: tap-hub, auth: api_key}
+      contacts: {connector: tap-hub, auth: api_key, config: {hub_seal: venv-secret-3333}}
 """
 SECRETS = (
     "url-pass-4321",
@@ -59,6 +61,7 @@ SECRETS = (
     "client-secret-8888",
     "tenant-token-acme",
     "tenant-key-globex",
+    "venv-secret-3333",
 )
 
 
@@ -76,6 +79,11 @@ def shop(tmp_path, monkeypatch, store_url):
         {"type": "object", "properties": {"signing_code": {"type": "string", "secret": True}}},
     )
     monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ['PATH']}")
+    about_connector(  # installed by the workspace, in its own virtualenv
+        tmp_path / ".glue/venvs/hub/bin",
+        "tap-hub",
+        {"type": "object", "properties": {"hub_seal": {"type": "string", "secret": True}}},
+    )
     for name in ("fields.yml", "etl.py"):
         (tmp_path / name).write_text("")
     _, store = open_test_workspace(tmp_path, GLUE_YML, monkeypatch, store_url)
@@ -192,9 +200,22 @@ def test_flows_show_masks_every_app_secret(shop):
     assert crm["oauth"]["client_secret"] == "***"
     assert crm["oauth"]["client_id"] == "app-1"
     _, text, _ = _cli("flows", "show", "shop")
+    _, hub, _ = _cli("flows", "show", "hub", "--json")
+    contacts = json.loads(hub)["sources"][0]
+    assert contacts["config"]["hub_seal"] == "***"  # its schema, from the workspace's venv
     for secret in SECRETS:
-        assert secret not in out
-        assert secret not in text
+        assert secret not in out + text + hub
+
+
+def test_flows_show_says_which_connectors_this_machine_cannot_run(shop):
+    _, out, _ = _cli("flows", "show", "shop", "--json")
+    sources = {c["id"]: c["available"] for c in json.loads(out)["sources"]}
+    assert sources == {"crm": True, "woo": False}  # tap-shopx is on PATH, tap-woo nowhere
+    _, hub, _ = _cli("flows", "show", "hub", "--json")
+    assert json.loads(hub)["sources"][0]["available"] is True  # in .glue/venvs/hub
+    _, text, _ = _cli("flows", "show", "shop")
+    assert "  woo  (tap-woo, auth api_key)  [not installed here: `glue connectors install`]" in text
+    assert "  crm  (tap-shopx, auth oauth2)\n" in text
 
 
 def test_flows_show_of_an_unknown_flow_names_the_close_match(shop):

@@ -129,6 +129,8 @@ def connectors_available(as_json: bool) -> None:
         click.echo(
             f"{c['name']:<24} {c['kind']:<7} auth {c['auth']:<8} {c['source']:<12} {c['location']}"
         )
+        if c["supported_in"]:
+            click.echo(f"    supported in: {', '.join(c['supported_in'])}")
         if c["problem"]:
             click.echo(f"    (no settings: {c['problem']})")
         for s in c["settings"]:

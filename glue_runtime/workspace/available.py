@@ -123,8 +123,24 @@ def describe_available(connector: Connector) -> dict[str, Any]:
     }
 
 
+def supported_in(workspace: Workspace, connector: Connector) -> list[str]:
+    """Where a flow already supports ``connector``: ``flow/id`` for each source (a tap) or
+    target (a target) that names it."""
+    names = {connector.name, connector.label, connector.name.removeprefix(f"{connector.kind}-")}
+    return [
+        f"{flow.name}/{sc.id}"
+        for flow in workspace.flows.values()
+        for sc in (flow.sources if connector.kind == "tap" else flow.targets).values()
+        if sc.connector in names
+    ]
+
+
 def available_connectors(workspace: Workspace | None) -> list[dict[str, Any]]:
-    """Everything that can be added to a flow: the workspace's own installs first."""
+    """Everything that can be added to a flow (the workspace's own installs first), with the
+    flows that already support each."""
     found = workspace_installed(workspace) if workspace is not None else []
     found += connectors.available()
-    return [describe_available(c) for c in found]
+    return [
+        {**describe_available(c), "supported_in": supported_in(workspace, c) if workspace else []}
+        for c in found
+    ]

@@ -62,6 +62,10 @@ def machine(tmp_path, monkeypatch):
         "connectors:\n"
         "  vaulty: {pip_url: ./vaulty, executables: [target-vaulty]}\n"
         "  missing: {pip_url: tap-missing==1.0, executables: [tap-missing]}\n"
+        "flows:\n"
+        "  shop:\n"
+        "    sources: {a: {connector: tap-oauthy}, b: {connector: oauthy}, c: {connector: keyed}}\n"
+        "    targets: {out: {connector: target-vaulty}}\n"
     )
     monkeypatch.setenv("GLUE_WORKSPACE", str(root))
     return root
@@ -95,6 +99,10 @@ def test_connectors_available_lists_installed_and_workspace_connectors(machine):
     assert (vaulty["kind"], vaulty["source"], vaulty["auth"]) == ("target", "workspace", "none")
     assert vaulty["location"] == str(machine / ".glue/venvs/vaulty")
     assert "tap-missing" not in found
+    assert found["tap-oauthy"]["supported_in"] == ["shop/a", "shop/b"]
+    assert found["tap-keyed"]["supported_in"] == ["shop/c"]
+    assert vaulty["supported_in"] == ["shop/out"]
+    assert found["tap-rest"]["supported_in"] == []
     assert "tap-rest" in found  # the bundled connectors, through their entry points
     assert list(found).index("target-vaulty") < list(found).index("tap-rest")
 
@@ -105,6 +113,7 @@ def test_connectors_available_as_text(machine):
     assert "tap-oauthy               tap     auth oauth2   PATH" in text
     assert "    client_secret            [secret]" in text
     assert "    start_date               [required] Sync from here." in text
+    assert "    supported in: shop/a, shop/b\n" in text
 
 
 def test_connectors_available_outside_a_workspace(machine, monkeypatch, tmp_path):

@@ -63,7 +63,7 @@ def flows_show(flow: str, as_json: bool) -> None:
             _echo_connector(c)
         if not detail[section]:
             click.echo("  (none)")
-    click.echo(f"field map: {detail['field_map'] or '(none: every stream, every field)'}")
+    click.echo(f"field map: {detail['field_map'] or '(none)'}")
     etl = f"{detail['etl']} ({detail['etl_mode']}" + (
         f", {detail['etl_format']})" if detail["etl_mode"] == "batch" else ")"
     )

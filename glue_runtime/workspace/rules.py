@@ -61,7 +61,7 @@ def _flow_problems(
     for section, members in (("sources", sources), ("targets", targets)):
         for cid, body in members.items():
             where = f"{at}.{section}.{cid}"
-            raw_body = ((raw.get("flows") or {}).get(name) or {}).get(section, {}).get(cid)
+            raw_body = (((raw.get("flows") or {}).get(name) or {}).get(section) or {}).get(cid)
             found.extend(_connector_problems(where, str(cid), body or {}, raw_body or {}, root))
     for key in ("field_map", "etl"):
         found.extend(_missing_file(f"{at}.{key}", flow.get(key), root))

@@ -59,7 +59,7 @@ def load_workspace(root: Path | None = None) -> Workspace:
         )
     path = folder / CONFIG_NAME
     try:
-        raw = yaml.safe_load(path.read_text()) or {}
+        raw = yaml.load(path.read_text(), Loader=_UniqueKeyLoader) or {}  # a SafeLoader
     except FileNotFoundError:
         raise ConfigError(f"{path} does not exist", hint="make one with `glue init`") from None
     except yaml.YAMLError as exc:
@@ -73,6 +73,30 @@ def load_workspace(root: Path | None = None) -> Workspace:
     if problems:
         raise problems_error(path, problems)
     return _workspace(root, doc, frozenset(from_env))
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """The safe loader, refusing a key written twice in one mapping: YAML would keep the last
+    one silently, and a second flow or connector of the same name would replace the first."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        first: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=True)
+            try:
+                line = first.setdefault(key, key_node.start_mark.line + 1)
+            except TypeError:  # an unhashable key: the base class says so
+                break
+            if line != key_node.start_mark.line + 1:
+                raise yaml.constructor.ConstructorError(
+                    None,
+                    None,
+                    f"{key!r} is written twice (first on line {line})",
+                    key_node.start_mark,
+                )
+        return super().construct_mapping(node, deep=deep)
 
 
 def _yaml_error(path: Path, exc: yaml.YAMLError) -> ConfigError:

@@ -389,3 +389,27 @@ def test_the_worked_example_of_the_reference_loads(tmp_path, monkeypatch):
     assert [*flow.sources, *flow.targets] == ["amazon", "woocommerce", "warehouse"]
     assert flow.connector("amazon").auth == "oauth2"
     assert flow.connector("woocommerce").settings == ("site_url", "consumer_key", "consumer_secret")
+
+
+def test_a_key_written_twice_is_refused_with_both_lines(tmp_path):
+    _workspace(
+        tmp_path,
+        "flows:\n  shop:\n    sources: {crm: {}}\n  shop:\n    sources: {woo: {}}\n",
+    )
+    with pytest.raises(ConfigError) as err:
+        load_workspace(tmp_path)
+    assert "line 4, column 3: 'shop' is written twice (first on line 2)" in err.value.message
+
+
+def test_yaml_anchors_and_merge_keys_still_work(tmp_path):
+    _workspace(
+        tmp_path,
+        "flows:\n"
+        "  shop:\n"
+        "    sources:\n"
+        "      crm: &crm {connector: tap-rest, config: {a: 1}}\n"
+        "      crm2: {<<: *crm, config: {a: 2}}\n",
+    )
+    flow = load_workspace(tmp_path).flow("shop")
+    assert flow.connector("crm2").connector == "tap-rest"
+    assert flow.connector("crm2").config == {"a": 2}

@@ -58,7 +58,8 @@ class SupportedConnector:
     connector: str
     direction: Direction = "read"
     auth: AuthKind = "none"
-    config: dict[str, Any] = field(default_factory=dict)
+    # It may hold values from the environment (``${VAR}``, secrets): never in a repr.
+    config: dict[str, Any] = field(default_factory=dict, repr=False)
     settings: tuple[str, ...] = ()
     secret_settings: tuple[str, ...] = ()  # besides those the connector's schema marks secret
     oauth: OAuthApp | None = None
@@ -84,7 +85,7 @@ class WorkspaceFlow:
     etl: Path | None = None
     etl_mode: Literal["stream", "batch"] = "stream"
     etl_format: str = "jsonl"
-    mappers: tuple[dict[str, Any], ...] = ()
+    mappers: tuple[dict[str, Any], ...] = field(default=(), repr=False)  # configs: as above
     timeouts: dict[str, float | None] = field(default_factory=dict)
 
     def connector(self, connector_id: str) -> SupportedConnector:

@@ -32,13 +32,13 @@ flows:
     etl: etl.py
     etl_mode: batch
     etl_format: csv
-    mappers: [{connector: mapper-x, config: {a: 1}}]
+    mappers: [{connector: mapper-x, config: {a: 1, b: "${CRM_CLIENT_SECRET}"}}]
     timeouts: {idle: 10m, drain: 0}
     sources:
       crm:
         connector: tap-rest
         auth: oauth2
-        config: {base_url: "https://api.example.com/{tenant}", limit: 5}
+        config: {base_url: "https://api.example.com/{tenant}", limit: 5, key: "${CRM_CLIENT_SECRET}"}
         settings: [region]
         secret_settings: [signing_key]
         field_map: crm-fields.yml
@@ -94,7 +94,7 @@ def test_every_key_of_a_full_glue_yml_reaches_the_model(tmp_path, monkeypatch):
         "csv",
         {"idle": 600.0, "drain": None},
     )
-    assert flow.mappers == ({"connector": "mapper-x", "config": {"a": 1}},)
+    assert flow.mappers == ({"connector": "mapper-x", "config": {"a": 1, "b": "s3cr3t-from-env"}},)
     crm = flow.connector("crm")
     assert crm.oauth is not None and crm.oauth.client_secret == "s3cr3t-from-env"
     assert (crm.oauth.pkce, crm.oauth.token_auth) == (False, "client_secret_basic")

@@ -17,6 +17,7 @@ from glue_runtime import connectors
 from glue_runtime.connectors import Connector, Kind
 from glue_runtime.errors import GlueError
 from glue_runtime.secrets import secret_paths_from_schema
+from glue_runtime.workspace.installs import resolve_connector, workspace_connectors
 from glue_runtime.workspace.model import AuthKind, Workspace
 
 # Settings that mean the connector signs in with OAuth2, or with a key of its own.
@@ -70,31 +71,11 @@ def settings_of(schema: Mapping[str, Any] | None) -> list[dict[str, Any]]:
     return out
 
 
-def workspace_installed(workspace: Workspace) -> list[Connector]:
-    """The executables of the connectors glue.yml records, found in ``.glue/venvs/NAME/bin``
-    (the layout `glue connectors install` uses); those not installed on this machine are left
-    out (`glue connectors install` with no SPEC installs them)."""
-    found = []
-    for installed in workspace.installed.values():
-        folder = workspace.data_dir / "venvs" / installed.name
-        for exe in installed.executables:
-            kind = (
-                "tap" if exe.startswith("tap-") else "target" if exe.startswith("target-") else ""
-            )
-            path = folder / "bin" / exe
-            if kind and path.is_file():
-                found.append(Connector(exe, kind, [str(path)], "workspace", str(folder)))  # type: ignore[arg-type]
-    return found
-
-
 def find_connector(workspace: Workspace, name: str, kind: Kind) -> Connector | None:
-    """The connector ``name`` of ``kind`` this machine can run: one the workspace installed
-    (by its executable's name, with or without the kind), else the registry's; None if none."""
-    for installed in workspace_installed(workspace):
-        if installed.kind == kind and name in (installed.name, installed.name[len(kind) + 1 :]):
-            return installed
+    """The connector ``name`` of ``kind`` as a run would find it (the workspace's venvs
+    first, see :mod:`~glue_runtime.workspace.installs`); None when this machine has none."""
     try:
-        return connectors.resolve(name, kind)
+        return connectors.resolve(resolve_connector(workspace, name, kind), kind)
     except GlueError:
         return None
 
@@ -138,7 +119,7 @@ def supported_in(workspace: Workspace, connector: Connector) -> list[str]:
 def available_connectors(workspace: Workspace | None) -> list[dict[str, Any]]:
     """Everything that can be added to a flow (the workspace's own installs first), with the
     flows that already support each."""
-    found = workspace_installed(workspace) if workspace is not None else []
+    found = workspace_connectors(workspace) if workspace is not None else []
     found += connectors.available()
     return [
         {**describe_available(c), "supported_in": supported_in(workspace, c) if workspace else []}

@@ -50,7 +50,7 @@ def flows_show(flow: str, as_json: bool) -> None:
     """A flow's supported connectors (app config, secrets masked), targets, field map, ETL,
     and each tenant's link with its state: ok, needs re-authorisation, never run."""
     with open_workspace() as opened:
-        detail = flow_detail(opened.workspace, opened.store, flow)
+        detail = flow_detail(opened, flow)
     if as_json:
         _echo_json(detail)
         return
@@ -60,7 +60,7 @@ def flows_show(flow: str, as_json: bool) -> None:
     for section in ("sources", "targets"):
         click.echo(f"{section}:")
         for c in detail[section]:
-            _echo_connector(c)
+            _echo_connector(detail["name"], c)
         if not detail[section]:
             click.echo("  (none)")
     click.echo(f"field map: {detail['field_map'] or '(none)'}")
@@ -75,7 +75,7 @@ def flows_show(flow: str, as_json: bool) -> None:
     _echo_links(detail["links"])
 
 
-def _echo_connector(c: dict[str, Any]) -> None:
+def _echo_connector(flow: str, c: dict[str, Any]) -> None:
     missing = "" if c["available"] else "  [not installed here: `glue connectors install`]"
     click.echo(f"  {c['id']}  ({c['connector']}, auth {c['auth']}){missing}")
     if c["config"]:
@@ -85,11 +85,22 @@ def _echo_connector(c: dict[str, Any]) -> None:
     if c["secret_settings"]:
         click.echo(f"    secret settings: {', '.join(c['secret_settings'])}")
     if c["oauth"]:
-        shown = {k: v for k, v in c["oauth"].items() if v not in (None, "", {})}
+        hidden = ("client_secret", "client_secret_from")
+        shown = {k: v for k, v in c["oauth"].items() if v not in (None, "", {}) and k not in hidden}
         click.echo(f"    oauth: {_inline(shown)}")
+        click.echo(f"    client secret: {_client_secret(flow, c)}")
     for key in ("field_map", "catalog"):
         if c[key]:
             click.echo(f"    {key.replace('_', ' ')}: {c[key]}")
+
+
+def _client_secret(flow: str, c: dict[str, Any]) -> str:
+    where = c["oauth"]["client_secret_from"]
+    if where == "environment":
+        return "*** (glue.yml, from the environment)"
+    if where == "store":
+        return "*** (an app secret in the store)"
+    return f"not set (`glue secrets set {flow} {c['id']} client_secret`, or ${{VAR}} in glue.yml)"
 
 
 def _echo_links(links: list[dict[str, Any]]) -> None:

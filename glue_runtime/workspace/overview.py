@@ -23,9 +23,11 @@ import sqlalchemy as sa
 from glue_runtime.connectors import Connector, Kind
 from glue_runtime.errors import GlueError
 from glue_runtime.secrets import MASK, Redactor, redact_config
+from glue_runtime.workspace.appsecrets import CLIENT_SECRET, app_secret_names
 from glue_runtime.workspace.available import find_connector
 from glue_runtime.workspace.dbstate import workspace_state_key
 from glue_runtime.workspace.model import SupportedConnector, Workspace, WorkspaceFlow
+from glue_runtime.workspace.open import Opened
 from glue_runtime.workspace.store import LINK_NEEDS_REAUTH, Link, Store, states
 
 NEEDS_REAUTH = "needs re-authorisation"
@@ -109,22 +111,28 @@ def _state(link: Link, last_run: float | None, known: set[str]) -> LinkState:
     )
 
 
-def flow_detail(workspace: Workspace, store: Store, name: str) -> dict[str, Any]:
+def flow_detail(opened: Opened, name: str) -> dict[str, Any]:
     """Everything `glue flows show` prints about one flow (secrets masked)."""
+    workspace = opened.workspace
     flow = workspace.flow(name)
     masker = Redactor(workspace.env_values)
+    stored = {(c, n) for _, c, n in app_secret_names(opened, flow.name)}
+
+    def shown(sc: SupportedConnector, kind: Kind) -> dict[str, Any]:
+        return _connector(workspace, sc, kind, masker, (sc.id, CLIENT_SECRET) in stored)
+
     return {
         "name": flow.name,
         "description": flow.description,
-        "sources": [_connector(workspace, sc, "tap", masker) for sc in flow.sources.values()],
-        "targets": [_connector(workspace, sc, "target", masker) for sc in flow.targets.values()],
+        "sources": [shown(sc, "tap") for sc in flow.sources.values()],
+        "targets": [shown(sc, "target") for sc in flow.targets.values()],
         "field_map": _rel(flow.field_map, workspace.root),
         "etl": _rel(flow.etl, workspace.root),
         "etl_mode": flow.etl_mode,
         "etl_format": flow.etl_format,
         "mappers": [_mask(m, (), masker) for m in flow.mappers],
         "timeouts": flow.timeouts,
-        "links": [asdict(s) for s in link_states(flow, store)],
+        "links": [asdict(s) for s in link_states(flow, opened.store)],
     }
 
 
@@ -140,14 +148,21 @@ def secret_names(sc: SupportedConnector, found: Connector | None) -> set[str]:
 
 
 def _connector(
-    workspace: Workspace, sc: SupportedConnector, kind: Kind, masker: Redactor
+    workspace: Workspace,
+    sc: SupportedConnector,
+    kind: Kind,
+    masker: Redactor,
+    secret_stored: bool,
 ) -> dict[str, Any]:
     found = find_connector(workspace, sc.connector, kind)
     oauth = None
     if sc.oauth is not None:
         oauth = _mask(asdict(sc.oauth), (), masker)
-        if sc.oauth.client_secret:
-            oauth["client_secret"] = MASK
+        oauth["client_secret"] = MASK if sc.oauth.client_secret or secret_stored else None
+        # glue.yml's ${VAR} wins over the store's app secret (appsecrets.resolve_oauth_app)
+        oauth["client_secret_from"] = (
+            "environment" if sc.oauth.client_secret else "store" if secret_stored else None
+        )
     return {
         "id": sc.id,
         "connector": sc.connector,

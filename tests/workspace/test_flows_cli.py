@@ -12,7 +12,9 @@ from click.testing import CliRunner
 from glue_test_helpers import run_cli
 
 from glue_runtime.cli import main
+from glue_runtime.workspace.appsecrets import set_app_secret
 from glue_runtime.workspace.dbstate import DbStateStore
+from glue_runtime.workspace.open import Opened
 from glue_runtime.workspace.store import LINK_NEEDS_REAUTH
 from workspace.conftest_config import about_connector, open_test_workspace
 
@@ -52,6 +54,8 @@ flows:
   hub:
     sources:
       contacts: {connector: tap-hub, auth: api_key, config: {hub_seal: venv-secret-3333}}
+      erp: {oauth: {token_url: "https://erp.example.com/token", client_id: e, grant: client_credentials}}
+      ads: {oauth: {token_url: "https://ads.example.com/token", client_id: a, grant: client_credentials}}
 """
 SECRETS = (
     "url-pass-4321",
@@ -62,6 +66,7 @@ SECRETS = (
     "tenant-token-acme",
     "tenant-key-globex",
     "venv-secret-3333",
+    "stored-app-secret-6666",
 )
 
 
@@ -86,7 +91,9 @@ def shop(tmp_path, monkeypatch, store_url):
     )
     for name in ("fields.yml", "etl.py"):
         (tmp_path / name).write_text("")
-    _, store = open_test_workspace(tmp_path, GLUE_YML, monkeypatch, store_url)
+    workspace, store = open_test_workspace(tmp_path, GLUE_YML, monkeypatch, store_url)
+    opened = Opened(workspace, store, store.keyring)
+    set_app_secret(opened, "hub", "erp", "client_secret", "stored-app-secret-6666")
     for tenant in ("acme", "globex", "initech"):
         store.add_tenant(tenant)
 
@@ -198,6 +205,7 @@ def test_flows_show_masks_every_app_secret(shop):
     assert crm["config"]["base_url"] == "https://app:***@api.example.com/{tenant}"
     assert crm["config"]["page_size"] == 50
     assert crm["oauth"]["client_secret"] == "***"
+    assert crm["oauth"]["client_secret_from"] == "environment"
     assert crm["oauth"]["client_id"] == "app-1"
     _, text, _ = _cli("flows", "show", "shop")
     _, hub, _ = _cli("flows", "show", "hub", "--json")
@@ -233,3 +241,16 @@ def test_glue_flows_runs_as_a_process_against_the_store(shop, tmp_path):
     nested = run_cli("flows", "show", "hub", cwd=tmp_path / "bin", env={"GLUE_WORKSPACE": ""})
     assert nested.code == 0, nested.stderr  # the nearest glue.yml upwards
     assert "initech" in nested.stdout
+
+
+def test_flows_show_says_where_each_oauth_client_secret_comes_from(shop):
+    _, out, _ = _cli("flows", "show", "hub", "--json")
+    oauth = {c["id"]: c["oauth"] for c in json.loads(out)["sources"]}
+    assert oauth["contacts"] is None
+    assert (oauth["erp"]["client_secret"], oauth["erp"]["client_secret_from"]) == ("***", "store")
+    assert (oauth["ads"]["client_secret"], oauth["ads"]["client_secret_from"]) == (None, None)
+    _, text, _ = _cli("flows", "show", "hub")
+    assert "    client secret: *** (an app secret in the store)" in text
+    assert "    client secret: not set (`glue secrets set hub ads client_secret`" in text
+    _, shop_text, _ = _cli("flows", "show", "shop")
+    assert "    client secret: *** (glue.yml, from the environment)" in shop_text

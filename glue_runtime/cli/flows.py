@@ -26,7 +26,7 @@ def flows_group() -> None:
 def flows_list(as_json: bool) -> None:
     """Each flow's sources and targets, their auth kind, how many tenants linked each."""
     with open_workspace() as opened:
-        summary = flows_summary(opened.workspace, opened.store)
+        summary = flows_summary(opened)
     if as_json:
         _echo_json(summary)
         return

@@ -49,9 +49,10 @@ class LinkState:
     last_error: str | None
 
 
-def flows_summary(workspace: Workspace, store: Store) -> list[dict[str, Any]]:
+def flows_summary(opened: Opened) -> list[dict[str, Any]]:
     """Every flow with its sources and targets, their auth kind and how many tenants linked each."""
-    linked = Counter((lk.flow, lk.connector) for lk in store.links())
+    workspace = opened.workspace
+    linked = Counter((lk.flow, lk.connector) for lk in opened.store.links())
     return [
         {
             "name": flow.name,

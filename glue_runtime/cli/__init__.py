@@ -977,6 +977,7 @@ def exit_codes() -> None:
 # Command groups of the workspace layer (issue 12), one module each.
 # (each module adds its commands to `main`; keep one import a line)
 from glue_runtime.cli import connector_cmds as _connector_cmds  # noqa: E402,F401
+from glue_runtime.cli import flows as _flows  # noqa: E402,F401
 from glue_runtime.cli import init as _init  # noqa: E402,F401
 from glue_runtime.cli import secrets as _secrets  # noqa: E402,F401
 from glue_runtime.cli import store as _store  # noqa: E402,F401

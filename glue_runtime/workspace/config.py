@@ -1,7 +1,11 @@
 """Reading ``glue.yml`` into a :class:`~glue_runtime.workspace.model.Workspace`.
 
 The file is checked against the JSON Schema in ``glue_runtime/workspace/glue.schema.json``
-(docs/workspace.md is its reference); ``${VAR}`` expands from the environment as in flow files.
+(:mod:`~glue_runtime.workspace.configschema`), then against the rules a schema cannot say
+(:mod:`~glue_runtime.workspace.rules`); every problem is reported at once, by key path, and
+nothing is built from a file that has one. docs/workspace.md is the reference. ``${VAR}``
+expands from the environment as in flow files; the values it took are kept (unprinted) so
+displays can mask them.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import yaml
 from glue_runtime.errors import ConfigError
 from glue_runtime.flow import expand_env
 from glue_runtime.timeouts import parse_duration, parse_timeouts
+from glue_runtime.workspace.configschema import problems_error, schema_problems
 from glue_runtime.workspace.model import (
     AuthKind,
     InstalledConnector,
@@ -24,6 +29,7 @@ from glue_runtime.workspace.model import (
     WorkspaceFlow,
     WorkspaceSettings,
 )
+from glue_runtime.workspace.rules import rule_problems
 
 CONFIG_NAME = "glue.yml"
 ENV_WORKSPACE = "GLUE_WORKSPACE"
@@ -53,18 +59,60 @@ def load_workspace(root: Path | None = None) -> Workspace:
         )
     path = folder / CONFIG_NAME
     try:
-        raw = yaml.safe_load(path.read_text()) or {}
+        raw = yaml.load(path.read_text(), Loader=_UniqueKeyLoader) or {}  # a SafeLoader
     except FileNotFoundError:
         raise ConfigError(f"{path} does not exist", hint="make one with `glue init`") from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path} is not valid YAML: {exc}") from None
+        raise _yaml_error(path, exc) from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{path} must hold a mapping at the top")
-    raw = expand_env(raw, where=str(path))
-    return _workspace(folder.resolve(), raw)
+    from_env: set[str] = set()
+    doc = expand_env(raw, where=str(path), found=from_env)
+    root = folder.resolve()
+    problems = schema_problems(doc, raw) or rule_problems(doc, raw, root)
+    if problems:
+        raise problems_error(path, problems)
+    return _workspace(root, doc, frozenset(from_env))
 
 
-def _workspace(root: Path, raw: dict[str, Any]) -> Workspace:
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """The safe loader, refusing a key written twice in one mapping: YAML would keep the last
+    one silently, and a second flow or connector of the same name would replace the first."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        first: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=True)
+            try:
+                line = first.setdefault(key, key_node.start_mark.line + 1)
+            except TypeError:  # an unhashable key: the base class says so
+                break
+            if line != key_node.start_mark.line + 1:
+                raise yaml.constructor.ConstructorError(
+                    None,
+                    None,
+                    f"{key!r} is written twice (first on line {line})",
+                    key_node.start_mark,
+                )
+        return super().construct_mapping(node, deep=deep)
+
+
+def _yaml_error(path: Path, exc: yaml.YAMLError) -> ConfigError:
+    """Where the YAML breaks (line and column) and what the parser expected, on one line."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc)
+    where = f", line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    context = getattr(exc, "context", None)
+    return ConfigError(
+        f"{path} is not valid YAML{where}: {problem}" + (f" ({context})" if context else ""),
+        hint="check the indentation and the brackets there; a value with ': ' or '#' in it "
+        "needs quotes",
+    )
+
+
+def _workspace(root: Path, raw: dict[str, Any], from_env: frozenset[str]) -> Workspace:
     store_url = os.environ.get(ENV_STORE_URL) or (raw.get("store") or {}).get("url") or ""
     if not store_url:
         store_url = f"sqlite:///{root / '.glue' / 'store.db'}"
@@ -98,6 +146,7 @@ def _workspace(root: Path, raw: dict[str, Any]) -> Workspace:
             )
             for n, c in (raw.get("connectors") or {}).items()
         },
+        env_values=from_env,
     )
 
 

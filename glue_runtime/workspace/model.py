@@ -30,7 +30,7 @@ class OAuthApp:
 
     token_url: str
     client_id: str
-    client_secret: str | None = None
+    client_secret: str | None = field(default=None, repr=False)  # never in a repr
     authorize_url: str | None = None  # None for the client credentials grant
     revoke_url: str | None = None
     scope: str = ""
@@ -58,7 +58,8 @@ class SupportedConnector:
     connector: str
     direction: Direction = "read"
     auth: AuthKind = "none"
-    config: dict[str, Any] = field(default_factory=dict)
+    # It may hold values from the environment (``${VAR}``, secrets): never in a repr.
+    config: dict[str, Any] = field(default_factory=dict, repr=False)
     settings: tuple[str, ...] = ()
     secret_settings: tuple[str, ...] = ()  # besides those the connector's schema marks secret
     oauth: OAuthApp | None = None
@@ -84,7 +85,7 @@ class WorkspaceFlow:
     etl: Path | None = None
     etl_mode: Literal["stream", "batch"] = "stream"
     etl_format: str = "jsonl"
-    mappers: tuple[dict[str, Any], ...] = ()
+    mappers: tuple[dict[str, Any], ...] = field(default=(), repr=False)  # configs: as above
     timeouts: dict[str, float | None] = field(default_factory=dict)
 
     def connector(self, connector_id: str) -> SupportedConnector:
@@ -132,6 +133,9 @@ class Workspace:
     key_file: Path | None = None  # the secret key file (GLUE_SECRET_KEY wins over it)
     settings: WorkspaceSettings = field(default_factory=WorkspaceSettings)
     installed: dict[str, InstalledConnector] = field(default_factory=dict)
+    # The values ${VAR}s in glue.yml took from the environment: they may be secrets, so
+    # displays and logs mask them. Never printed (repr) nor compared.
+    env_values: frozenset[str] = field(default=frozenset(), repr=False, compare=False)
 
     @property
     def config_path(self) -> Path:

@@ -9,6 +9,7 @@ import click
 from glue_runtime.cli import _note, connectors_group
 from glue_runtime.workspace.config import load_workspace
 from glue_runtime.workspace.installs import Installed, install, install_missing, missing
+from glue_runtime.workspace.venvs import redact_url
 
 
 def _say_installed(done: Installed) -> None:
@@ -41,5 +42,8 @@ def connectors_install(spec: str | None, name: str | None) -> None:
         for done in install_missing(workspace):
             _say_installed(done)
         return
-    _note(f"installing {spec} into a virtualenv of its own (pip's output shown if it fails)...")
+    _note(
+        f"installing {redact_url(spec)} into a virtualenv of its own "
+        "(pip's output is shown if it fails)..."
+    )
     _say_installed(install(workspace, spec, name=name, cwd=Path.cwd()))

@@ -1,25 +1,30 @@
 """Installing one connector into a virtualenv of its own (``.glue/venvs/<name>/``).
 
-The venv is made with the stdlib ``venv`` module (pip from ``ensurepip``: nothing fetched to
-start) in a fresh folder, and pip runs in it as a subprocess with its output captured: shown
-only when it fails, as the lines that say why. pip's ``--report`` names the distribution the
-SPEC installed, and the venv's own interpreter reads that distribution's entry points: its
-``tap-*``/``target-*``/``mapper-*`` console scripts, and its ``glue_runtime.taps``/``targets``/
-``mappers`` entry points (one without a console script of that name gets a small launcher in
-``bin/``). Only a complete install replaces the connector's venv: ``.glue/venvs/<name>`` is a
-link to a versioned folder beside it, switched with one rename, so a failed install changes
-nothing and a running connector keeps its files. (Renaming the venv itself would break it: pip
-writes the venv's absolute path into every script it installs.)
+The venv is made with the stdlib ``venv`` module in a fresh folder, and pip runs as a
+subprocess with its output captured: shown only when it fails, as the lines that say why. pip
+is glue's own, pointed at the venv (``pip --python``), when glue's interpreter has one; else
+the venv gets its own from ``ensurepip`` (nothing fetched either way). pip's ``--report``
+names the distribution the SPEC installed, and the venv's own interpreter reads that
+distribution's entry points: its ``tap-*``/``target-*``/``mapper-*`` console scripts, and its
+``glue_runtime.taps``/``targets``/``mappers`` entry points (one without a console script of
+that name gets a small launcher in ``bin/``).
+
+Only a complete install replaces the connector's venv: ``.glue/venvs/<name>`` is a link to a
+versioned folder beside it, switched with one rename, so a failed install changes nothing and a
+running connector keeps its files. (Renaming the venv itself would break it: pip writes the
+venv's absolute path into every script it installs.)
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
 import secrets
 import shutil
 import subprocess
+import sys
 import venv
 from dataclasses import dataclass
 from pathlib import Path
@@ -120,27 +125,31 @@ def build(folder: Path, spec: str, *, shown_spec: str) -> Built:
     return Built(folder, dist, version, executables)
 
 
+def _own_pip() -> bool:
+    """Whether glue's interpreter has pip: then it installs into the new venvs (``pip
+    --python``), which spares each venv its own copy (``ensurepip`` takes 5-30 s)."""
+    return importlib.util.find_spec("pip") is not None
+
+
 def _make_venv(folder: Path) -> None:
     """A venv on the interpreter glue runs on (its base, when glue itself is in a venv)."""
-    venv.EnvBuilder(with_pip=True, symlinks=os.name != "nt").create(folder)
+    venv.EnvBuilder(with_pip=not _own_pip(), symlinks=os.name != "nt").create(folder)
 
 
 def venv_python(folder: Path) -> Path:
     return folder / "bin" / "python"
 
 
+def _pip(folder: Path) -> list[str]:
+    if _own_pip():
+        return [sys.executable, "-m", "pip", "--python", str(venv_python(folder))]
+    return [str(venv_python(folder)), "-m", "pip"]
+
+
 def _pip_install(folder: Path, spec: str, shown_spec: str) -> dict[str, object]:
     report_path = folder / "pip-report.json"
     proc = subprocess.run(
-        [
-            str(venv_python(folder)),
-            "-m",
-            "pip",
-            "install",
-            "--report",
-            str(report_path),
-            spec,
-        ],
+        [*_pip(folder), "install", "--report", str(report_path), spec],
         capture_output=True,
         text=True,
         env=_pip_env(),

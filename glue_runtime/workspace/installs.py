@@ -11,9 +11,13 @@ runs like any other path. The installing itself is in :mod:`glue_runtime.workspa
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import logging
 import os
 import re
 import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +36,7 @@ from glue_runtime.workspace.venvs import (
 )
 
 KINDS: tuple[Kind, ...] = ("tap", "target", "mapper")
+log = logging.getLogger("glue_runtime.workspace.installs")
 
 
 def venvs_dir(workspace: Workspace) -> Path:
@@ -204,13 +209,20 @@ def _install(
     )
     try:
         final = check_name(name or built.distribution)
-        new_text = gluefile.edited(workspace.config_path, final, recorded_spec, built.executables)
     except BaseException:
         shutil.rmtree(built.folder, ignore_errors=True)
         raise
-    switch(venv_dir(workspace, final), built.folder)
-    if new_text is not None:
-        gluefile.write_atomically(workspace.config_path, new_text)
+    with _installing(workspace):  # glue.yml read, checked and written again as one step
+        try:
+            new_text = gluefile.edited(
+                workspace.config_path, final, recorded_spec, built.executables
+            )
+        except BaseException:
+            shutil.rmtree(built.folder, ignore_errors=True)
+            raise
+        switch(venv_dir(workspace, final), built.folder)
+        if new_text is not None:
+            gluefile.write_atomically(workspace.config_path, new_text)
     return Installed(
         InstalledConnector(final, recorded_spec, built.executables),
         built.distribution,
@@ -218,6 +230,25 @@ def _install(
         venv_dir(workspace, final),
         new_text is not None,
     )
+
+
+@contextlib.contextmanager
+def _installing(workspace: Workspace) -> Iterator[None]:
+    """An exclusive lock on the workspace's installs (``.glue/venvs/.lock``), held while one
+    switches its venv and edits glue.yml: two installs at once cannot lose each other's entry.
+    Building the venv, the slow part, happens before, unlocked."""
+    path = venvs_dir(workspace) / ".lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log.warning("waiting for another `glue connectors install` in %s", workspace.root)
+            fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def missing(workspace: Workspace) -> list[InstalledConnector]:

@@ -7,6 +7,7 @@ conflicting versions of one dependency, and each runs with its own.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from glue_test_helpers import FAKE_TARGET, read_jsonl, run_cli, write_json
+from glue_test_helpers import FAKE_TARGET, LineWatcher, read_jsonl, run_cli, write_json
 
 HERE = Path(__file__).parent
 PROBE_DEP = "glue-probe-dep"  # the dependency whose versions conflict
@@ -285,3 +286,32 @@ def test_glue_entry_point_without_a_console_script_gets_a_launcher(
     recorded = yaml.safe_load((ws / "glue.yml").read_text())["connectors"]["glue-three"]
     assert recorded["executables"] == ["tap-three"]
     assert dep_seen_by(ws / ".glue" / "venvs" / "glue-three" / "bin" / "tap-three") == "1"
+
+
+def test_a_second_install_waits_for_the_first_to_record_its_entry(
+    ws: Path, env: dict[str, str]
+) -> None:
+    make_tap(ws / "pkgs", "tap-one", "1.0")
+    lock = ws / ".glue" / "venvs" / ".lock"
+    lock.parent.mkdir(parents=True)
+    with open(lock, "a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)  # as an install that is switching its venv holds it
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "glue_runtime", "connectors", "install", "./pkgs/tap-one-1.0"],
+            cwd=ws,
+            env={**os.environ, **env},
+            stderr=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            text=True,
+        )
+        try:
+            watcher = LineWatcher(proc.stderr)
+            watcher.wait_for("waiting for another `glue connectors install`", timeout=240)
+            # built, but neither switched in nor recorded while the other install holds the lock
+            assert not (ws / ".glue" / "venvs" / "tap-one").exists()
+            assert (ws / "glue.yml").read_text() == GLUE_YML
+        finally:
+            fcntl.flock(held, fcntl.LOCK_UN)
+        assert proc.wait(timeout=120) == 0, watcher.text()
+    assert "tap-one" in yaml.safe_load((ws / "glue.yml").read_text())["connectors"]
+    assert dep_seen_by(ws / ".glue" / "venvs" / "tap-one" / "bin" / "tap-one") == "1"

@@ -277,16 +277,28 @@ def install_missing(workspace: Workspace) -> list[Installed]:
     return done
 
 
-def here_installed() -> list[Connector]:
-    """The connectors of the workspace around the current folder (none outside one); a
-    glue.yml that cannot be read is left to the commands that need it."""
+def _here() -> Workspace | None:
+    """The workspace around the current folder (None outside one, or when its glue.yml cannot
+    be read: that is for the commands that need it to say)."""
     from glue_runtime.errors import ConfigError
     from glue_runtime.workspace.config import find_workspace, load_workspace
 
     root = find_workspace()
     if root is None:
-        return []
+        return None
     try:
-        return workspace_connectors(load_workspace(root))
+        return load_workspace(root)
     except ConfigError:
-        return []
+        return None
+
+
+def here_installed() -> list[Connector]:
+    """The connectors the workspace around the current folder installed (for ``list``)."""
+    workspace = _here()
+    return workspace_connectors(workspace) if workspace is not None else []
+
+
+def here_resolved(name: str, kind: Kind) -> str:
+    """:func:`resolve_connector` in the workspace around the current folder, if any (``about``)."""
+    workspace = _here()
+    return resolve_connector(workspace, name, kind) if workspace is not None else name

@@ -184,6 +184,9 @@ def test_install_from_a_folder_and_a_wheel_side_by_side_with_conflicting_pins(
     assert listed.code == 0, listed.stderr
     rows = {(c["name"], c["source"]) for c in json.loads(listed.stdout)}
     assert {("tap-one", "workspace"), ("tap-two", "workspace")} <= rows
+    about = glue(ws, env, "connectors", "about", "tap-two")
+    assert about.code == 0, about.stderr
+    assert str(ws / ".glue" / "venvs") in about.stdout
 
     # a plain run finds it by the path resolve_connector gives, and it reads its own dependency
     from glue_runtime.workspace.config import load_workspace

@@ -39,7 +39,10 @@ def connectors_install(spec: str | None, name: str | None) -> None:
         if not todo:
             _note(f"all {len(workspace.installed)} connectors glue.yml lists are installed")
             return
-        _note(f"installing {', '.join(c.name for c in todo)} (listed in glue.yml, missing here)")
+        _note(
+            f"installing {', '.join(c.name for c in todo)} (glue.yml lists them: not "
+            "installed here, or from another pip_url)"
+        )
         for done in install_missing(workspace):
             _say_installed(done)
         return

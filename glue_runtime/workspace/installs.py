@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import logging
 import os
 import re
@@ -20,6 +21,7 @@ import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from glue_runtime.connectors import Connector, Kind
 from glue_runtime.errors import ConnectorNotFound
@@ -37,6 +39,7 @@ from glue_runtime.workspace.venvs import (
 
 KINDS: tuple[Kind, ...] = ("tap", "target", "mapper")
 log = logging.getLogger("glue_runtime.workspace.installs")
+RECORD_FILE = "glue-install.json"  # in each venv: what it was installed from
 
 
 def venvs_dir(workspace: Workspace) -> Path:
@@ -131,7 +134,10 @@ def workspace_connectors(workspace: Workspace) -> list[Connector]:
             path = folder / "bin" / exe
             if kind is None or not path.is_file():
                 continue
-            found.append(Connector(exe, kind, [str(path)], "workspace", str(folder)))
+            version = install_record(folder).get("version")
+            found.append(
+                Connector(exe, kind, [str(path)], "workspace", str(folder), version=version)
+            )
     return found
 
 
@@ -212,6 +218,9 @@ def _install(
     except BaseException:
         shutil.rmtree(built.folder, ignore_errors=True)
         raise
+    record = {"pip_url": recorded_spec, "distribution": built.distribution}
+    record["version"] = built.version
+    (built.folder / RECORD_FILE).write_text(json.dumps(record))
     with _installing(workspace):  # glue.yml read, checked and written again as one step
         try:
             new_text = gluefile.edited(
@@ -252,17 +261,22 @@ def _installing(workspace: Workspace) -> Iterator[None]:
 
 
 def missing(workspace: Workspace) -> list[InstalledConnector]:
-    """The connectors glue.yml lists whose venv (or one of its executables) is not here."""
-    return [
-        c
-        for c in workspace.installed.values()
-        if not all((venv_dir(workspace, c.name) / "bin" / e).is_file() for e in c.executables)
-        or not c.executables
-    ]
+    """The connectors glue.yml lists that are not installed here as it says: no venv, an
+    executable missing, or installed from another ``pip_url`` (a pin someone changed)."""
+    raw = gluefile.raw_connectors(workspace.config_path)
+    todo = []
+    for c in workspace.installed.values():
+        folder = venv_dir(workspace, c.name)
+        present = bool(c.executables) and all((folder / "bin" / e).is_file() for e in c.executables)
+        written = str((raw.get(c.name) or {}).get("pip_url") or c.pip_url)
+        if not present or install_record(folder).get("pip_url") != written:
+            todo.append(c)
+    return todo
 
 
 def install_missing(workspace: Workspace) -> list[Installed]:
-    """Install every connector glue.yml lists that this machine lacks (a fresh clone, a worker).
+    """Install every connector glue.yml lists that this machine lacks or has from another
+    ``pip_url`` (a fresh clone, a worker, a pin changed in git).
 
     Relative folders are read from the workspace; glue.yml keeps its SPECs as written (with
     their ``${VAR}``), and changes only if a connector now brings other executables.
@@ -275,6 +289,16 @@ def install_missing(workspace: Workspace) -> list[Installed]:
         pip_spec, _ = _specs(workspace, recorded, workspace.root)
         done.append(_install(workspace, pip_spec, recorded, connector.name, shown_spec=recorded))
     return done
+
+
+def install_record(folder: Path) -> dict[str, Any]:
+    """What an install wrote into its venv (``glue-install.json``): the ``pip_url`` it was
+    installed from (as glue.yml records it), the distribution and its version; {} if none."""
+    try:
+        found = json.loads((folder / RECORD_FILE).read_text())
+    except (OSError, ValueError):
+        return {}
+    return found if isinstance(found, dict) else {}
 
 
 def _here() -> Workspace | None:

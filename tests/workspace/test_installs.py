@@ -217,12 +217,23 @@ def test_install_with_no_spec_recreates_what_glue_yml_lists(ws: Path, env: dict[
 
     again = glue(ws, env, "connectors", "install")
     assert again.code == 0, again.stderr
-    assert "installing one (listed in glue.yml, missing here)" in again.stderr
+    assert "installing one (glue.yml lists them: not installed here" in again.stderr
     assert dep_seen_by(ws / ".glue" / "venvs" / "one" / "bin" / "tap-one") == "1"
     assert (ws / "glue.yml").read_text() == text
 
     nothing = glue(ws, env, "connectors", "install")
     assert nothing.code == 0 and "are installed" in nothing.stderr
+
+    # a pin changed in glue.yml (a teammate's commit): installed again from the new pip_url
+    make_tap(ws / "pkgs", "tap-one", "2.0", version="2.0")
+    (ws / "glue.yml").write_text(text.replace("tap-one-1.0", "tap-one-2.0"))
+    bumped = glue(ws, env, "connectors", "install")
+    assert bumped.code == 0, bumped.stderr
+    assert dep_seen_by(ws / ".glue" / "venvs" / "one" / "bin" / "tap-one") == "2"
+    listed = json.loads(glue(ws, env, "connectors", "list", "--json").stdout)
+    assert {"name": "tap-one", "version": "2.0", "source": "workspace"}.items() <= next(
+        c for c in listed if c["name"] == "tap-one"
+    ).items()
 
 
 def test_reinstall_switches_the_venv_and_a_failed_one_changes_nothing(

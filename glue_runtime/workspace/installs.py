@@ -163,8 +163,18 @@ def _is_path(spec: str) -> bool:
     return spec.startswith((".", "/", "~")) or os.sep in spec or spec.endswith(".whl")
 
 
-def _specs(workspace: Workspace, spec: str, cwd: Path) -> tuple[str, str]:
-    """(what pip is given, what glue.yml records) for a SPEC given in ``cwd``.
+@dataclass(frozen=True)
+class Spec:
+    """A SPEC three ways: for pip, for glue.yml, and the environment values filled into it
+    (a token in a VCS URL: masked wherever pip's output is shown)."""
+
+    pip: str
+    recorded: str
+    filled: frozenset[str] = frozenset()
+
+
+def _specs(workspace: Workspace, spec: str, cwd: Path) -> Spec:
+    """What pip is given and what glue.yml records for a SPEC given in ``cwd``.
 
     A local folder or wheel is given to pip as an absolute path and recorded relative to the
     workspace (``./pkgs/tap-x``) when it is inside it, so a clone elsewhere installs it too.
@@ -177,9 +187,10 @@ def _specs(workspace: Workspace, spec: str, cwd: Path) -> tuple[str, str]:
             hint="write it as ${VAR} (quoted, so the shell leaves it) and set VAR in the "
             "environment",
         )
-    filled = str(expand_env(spec, where="the SPEC"))
+    values: set[str] = set()
+    filled = str(expand_env(spec, where="the SPEC", found=values))
     if not _is_path(filled):
-        return filled, spec
+        return Spec(filled, spec, frozenset(values))
     path = (cwd / Path(filled).expanduser()).resolve()
     if not path.exists():
         raise InstallError(
@@ -188,11 +199,11 @@ def _specs(workspace: Workspace, spec: str, cwd: Path) -> tuple[str, str]:
             "name==version or a VCS URL",
         )
     if "${" in spec:
-        return str(path), spec
+        return Spec(str(path), spec, frozenset(values))
     try:
-        return str(path), f"./{path.relative_to(workspace.root)}"
+        return Spec(str(path), f"./{path.relative_to(workspace.root)}")
     except ValueError:
-        return str(path), str(path)
+        return Spec(str(path), str(path))
 
 
 def install(
@@ -203,16 +214,13 @@ def install(
     the distribution) is an InstallError and leaves the venvs and glue.yml as they were."""
     if name is not None:
         check_name(name)
-    pip_spec, recorded_spec = _specs(workspace, spec, cwd or Path.cwd())
-    return _install(workspace, pip_spec, recorded_spec, name, shown_spec=spec)
+    return _install(workspace, _specs(workspace, spec, cwd or Path.cwd()), name, shown_spec=spec)
 
 
-def _install(
-    workspace: Workspace, pip_spec: str, recorded_spec: str, name: str | None, *, shown_spec: str
-) -> Installed:
-    built = build(
-        new_folder(venvs_dir(workspace), name or "install"), pip_spec, shown_spec=shown_spec
-    )
+def _install(workspace: Workspace, spec: Spec, name: str | None, *, shown_spec: str) -> Installed:
+    recorded_spec = spec.recorded
+    folder = new_folder(venvs_dir(workspace), name or "install")
+    built = build(folder, spec.pip, shown_spec=shown_spec, masked=spec.filled)
     try:
         final = check_name(name or built.distribution)
     except BaseException:
@@ -286,8 +294,8 @@ def install_missing(workspace: Workspace) -> list[Installed]:
     for connector in missing(workspace):
         written = raw.get(connector.name) or {}
         recorded = str(written.get("pip_url") or connector.pip_url)
-        pip_spec, _ = _specs(workspace, recorded, workspace.root)
-        done.append(_install(workspace, pip_spec, recorded, connector.name, shown_spec=recorded))
+        spec = _specs(workspace, recorded, workspace.root)
+        done.append(_install(workspace, spec, connector.name, shown_spec=recorded))
     return done
 
 

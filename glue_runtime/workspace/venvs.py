@@ -26,10 +26,12 @@ import shutil
 import subprocess
 import sys
 import venv
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from glue_runtime.errors import ConfigError
+from glue_runtime.secrets import Redactor
 
 NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 PREFIXES = ("tap-", "target-", "mapper-")
@@ -88,8 +90,9 @@ def redact_url(text: str) -> str:
     return re.sub(r"(://[^/:@\s]*:)[^@/\s]+@", r"\1****@", text)
 
 
-def pip_failure_lines(output: str) -> str:
-    """The lines of pip's output that say why it failed (from its first error on)."""
+def pip_failure_lines(output: str, masked: Iterable[str] = ()) -> str:
+    """The lines of pip's output that say why it failed (from its first error on), with
+    passwords in URLs and the ``masked`` values (secrets) masked."""
     lines = [line for line in output.splitlines() if line.strip()]
     first = next(
         (i for i, line in enumerate(lines) if re.match(r"\s*(ERROR|error|\u00d7)", line)), None
@@ -97,7 +100,7 @@ def pip_failure_lines(output: str) -> str:
     shown = lines[first:] if first is not None else lines
     if len(shown) > PIP_LINES:
         shown = [*shown[:PIP_LINES], f"... ({len(shown) - PIP_LINES} more lines)"]
-    return redact_url("\n".join(shown))
+    return Redactor(masked).redact(redact_url("\n".join(shown)))
 
 
 def _pip_env() -> dict[str, str]:
@@ -108,15 +111,16 @@ def _pip_env() -> dict[str, str]:
     return env
 
 
-def build(folder: Path, spec: str, *, shown_spec: str) -> Built:
+def build(folder: Path, spec: str, *, shown_spec: str, masked: Iterable[str] = ()) -> Built:
     """Make a venv in ``folder`` and pip-install ``spec`` into it; InstallError if that fails.
 
     The folder is removed again on any failure. ``shown_spec`` is the SPEC as the user wrote it
-    (for messages; ``spec`` may have variables filled in).
+    (for messages; ``spec`` may have variables filled in, masked in pip's output
+    when an error shows it: ``masked``).
     """
     try:
         _make_venv(folder)
-        report = _pip_install(folder, spec, shown_spec)
+        report = _pip_install(folder, spec, shown_spec, masked)
         dist, version = _requested(report, shown_spec)
         executables = _executables(folder, dist, shown_spec)
     except BaseException:
@@ -146,7 +150,9 @@ def _pip(folder: Path) -> list[str]:
     return [str(venv_python(folder)), "-m", "pip"]
 
 
-def _pip_install(folder: Path, spec: str, shown_spec: str) -> dict[str, object]:
+def _pip_install(
+    folder: Path, spec: str, shown_spec: str, masked: Iterable[str]
+) -> dict[str, object]:
     report_path = folder / "pip-report.json"
     proc = subprocess.run(
         [*_pip(folder), "install", "--report", str(report_path), spec],
@@ -159,7 +165,7 @@ def _pip_install(folder: Path, spec: str, shown_spec: str) -> dict[str, object]:
     if proc.returncode != 0:
         raise InstallError(
             f"pip could not install {redact_url(shown_spec)!r}:\n"
-            + pip_failure_lines(proc.stdout + "\n" + proc.stderr),
+            + pip_failure_lines(proc.stdout + "\n" + proc.stderr, masked),
             hint="check the SPEC (a name==version, a folder, a wheel, a VCS URL) and pip's "
             "message above; nothing was changed",
         )

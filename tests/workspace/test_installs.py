@@ -329,3 +329,22 @@ def test_a_second_install_waits_for_the_first_to_record_its_entry(
         assert proc.wait(timeout=120) == 0, watcher.text()
     assert "tap-one" in yaml.safe_load((ws / "glue.yml").read_text())["connectors"]
     assert dep_seen_by(ws / ".glue" / "venvs" / "tap-one" / "bin" / "tap-one") == "1"
+
+
+def test_values_filled_from_the_environment_are_masked_in_pip_errors(
+    ws: Path, env: dict[str, str]
+) -> None:
+    # a ${VAR} in the SPEC (a token in a VCS URL, typically) that pip's error quotes back
+    secret = "zzsecret4711"
+    result = glue(
+        ws,
+        {**env, "GLUE_PROBE_TOKEN": secret},
+        "connectors",
+        "install",
+        "tap-${GLUE_PROBE_TOKEN}==1",
+    )
+    assert result.code == 2
+    assert "pip could not install 'tap-${GLUE_PROBE_TOKEN}==1'" in result.stderr
+    assert "requirement tap-***==1" in result.stderr  # pip's own line, masked
+    assert secret not in result.stderr + result.stdout
+    assert (ws / "glue.yml").read_text() == GLUE_YML

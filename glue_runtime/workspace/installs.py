@@ -29,11 +29,13 @@ from glue_runtime.flow import expand_env
 from glue_runtime.workspace import gluefile
 from glue_runtime.workspace.model import InstalledConnector, Workspace
 from glue_runtime.workspace.venvs import (
+    Built,
     InstallError,
     build,
     check_name,
     new_folder,
     redact_url,
+    remove_stale,
     switch,
 )
 
@@ -218,28 +220,40 @@ def install(
 
 
 def _install(workspace: Workspace, spec: Spec, name: str | None, *, shown_spec: str) -> Installed:
-    recorded_spec = spec.recorded
-    folder = new_folder(venvs_dir(workspace), name or "install")
-    built = build(folder, spec.pip, shown_spec=shown_spec, masked=spec.filled)
+    with _installing(workspace):  # the folder is made where no other install sweeps
+        for stale in remove_stale(venvs_dir(workspace)):
+            log.info("removed %s, left by an install that did not finish", stale)
+        folder, marker = new_folder(venvs_dir(workspace), name or "install")
+    with marker:
+        built = build(folder, spec.pip, shown_spec=shown_spec, masked=spec.filled)
+        return _switch_in(workspace, built, spec.recorded, name)
+
+
+def _switch_in(
+    workspace: Workspace, built: Built, recorded_spec: str, name: str | None
+) -> Installed:
+    """Make a finished build the connector's venv and record it in glue.yml (or, failing,
+    remove it and change nothing)."""
     try:
         final = check_name(name or built.distribution)
     except BaseException:
         shutil.rmtree(built.folder, ignore_errors=True)
         raise
-    record = {"pip_url": recorded_spec, "distribution": built.distribution}
-    record["version"] = built.version
-    (built.folder / RECORD_FILE).write_text(json.dumps(record))
-    with _installing(workspace):  # glue.yml read, checked and written again as one step
-        try:
+    try:
+        record = {"pip_url": recorded_spec, "distribution": built.distribution}
+        record["version"] = built.version
+        (built.folder / RECORD_FILE).write_text(json.dumps(record))
+        with _installing(workspace):  # glue.yml read, checked and written again as one step
             new_text = gluefile.edited(
                 workspace.config_path, final, recorded_spec, built.executables
             )
-        except BaseException:
+            switch(venv_dir(workspace, final), built.folder)
+            if new_text is not None:
+                gluefile.write_atomically(workspace.config_path, new_text)
+    except BaseException:
+        if venv_dir(workspace, final).resolve() != built.folder.resolve():
             shutil.rmtree(built.folder, ignore_errors=True)
-            raise
-        switch(venv_dir(workspace, final), built.folder)
-        if new_text is not None:
-            gluefile.write_atomically(workspace.config_path, new_text)
+        raise
     return Installed(
         InstalledConnector(final, recorded_spec, built.executables),
         built.distribution,

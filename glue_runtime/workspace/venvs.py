@@ -17,6 +17,7 @@ venv's absolute path into every script it installs.)
 
 from __future__ import annotations
 
+import fcntl
 import importlib.util
 import json
 import os
@@ -29,6 +30,7 @@ import venv
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from glue_runtime.errors import ConfigError
 from glue_runtime.secrets import Redactor
@@ -230,10 +232,48 @@ def _write_launcher(folder: Path, group: str, name: str, exe: str, dist: str) ->
     path.chmod(0o755)
 
 
-def new_folder(venvs: Path, name: str) -> Path:
-    """A fresh folder for a new install of ``name``, beside its current one."""
+BUILDING = ".glue-building"  # in a venv folder: flocked while its install runs
+
+
+def new_folder(venvs: Path, name: str) -> tuple[Path, IO[str]]:
+    """A fresh folder for a new install of ``name``, beside its current one, and its
+    ``.glue-building`` file, flocked until the caller closes it: while it is open no other
+    install takes the folder for a stale one (see :func:`remove_stale`)."""
     venvs.mkdir(parents=True, exist_ok=True)
-    return venvs / f".{name}-{secrets.token_hex(4)}"
+    folder = venvs / f".{name}-{secrets.token_hex(4)}"
+    folder.mkdir()
+    marker = open(folder / BUILDING, "w")  # noqa: SIM115  (held open: the caller closes it)
+    fcntl.flock(marker, fcntl.LOCK_EX)
+    return folder, marker
+
+
+def remove_stale(venvs: Path) -> list[Path]:
+    """Remove the venv folders no connector's link points at and no install is building
+    (those a killed install left behind); the folders removed. Call it under the installs
+    lock, which :func:`new_folder`'s callers also hold, so a folder is never seen half made."""
+    if not venvs.is_dir():
+        return []
+    live = {p.resolve() for p in venvs.iterdir() if p.is_symlink()}
+    removed = []
+    for folder in venvs.iterdir():
+        if folder.is_symlink() or not folder.is_dir() or folder.resolve() in live:
+            continue
+        if _being_built(folder):
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+        removed.append(folder)
+    return removed
+
+
+def _being_built(folder: Path) -> bool:
+    try:
+        with open(folder / BUILDING) as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except FileNotFoundError:
+        return False
+    except BlockingIOError:
+        return True
+    return False
 
 
 def switch(link: Path, folder: Path) -> None:

@@ -246,10 +246,17 @@ def test_reinstall_switches_the_venv_and_a_failed_one_changes_nothing(
 
     assert glue(ws, env, "connectors", "install", str(v1)).code == 0
     old = (venvs / "tap-one").resolve()
+    (venvs / ".install-killed" / "bin").mkdir(parents=True)  # left by a killed install
+    building = venvs / ".tap-one-building"  # another install's, still running
+    building.mkdir()
+    marker = open(building / ".glue-building", "w")
+    fcntl.flock(marker, fcntl.LOCK_EX)
     done = glue(ws, env, "connectors", "install", str(v2))
     assert done.code == 0, done.stderr
     assert dep_seen_by(venvs / "tap-one" / "bin" / "tap-one") == "2"
     assert not old.exists()  # the replaced version is gone
+    assert not (venvs / ".install-killed").exists()
+    assert building.is_dir()
     text = (ws / "glue.yml").read_text()
     assert yaml.safe_load(text)["connectors"]["tap-one"]["pip_url"] == str(v2)
     before = sorted(p.name for p in venvs.iterdir())
@@ -261,6 +268,7 @@ def test_reinstall_switches_the_venv_and_a_failed_one_changes_nothing(
     assert (ws / "glue.yml").read_text() == text
     assert sorted(p.name for p in venvs.iterdir()) == before
     assert dep_seen_by(venvs / "tap-one" / "bin" / "tap-one") == "2"
+    marker.close()
 
 
 def test_bad_specs_are_named_errors_that_change_nothing(
@@ -281,7 +289,7 @@ def test_bad_specs_are_named_errors_that_change_nothing(
     assert "no connector in it" in glue(ws, env, "connectors", "install", str(lib)).stderr
     assert (ws / "glue.yml").read_text() == GLUE_YML
     venvs = ws / ".glue" / "venvs"
-    assert not venvs.exists() or not list(venvs.iterdir())
+    assert not venvs.exists() or [p.name for p in venvs.iterdir()] == [".lock"]
 
 
 def test_glue_entry_point_without_a_console_script_gets_a_launcher(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import venv
@@ -16,19 +15,16 @@ from glue_test_helpers import FAKE_TAP, FAKE_TARGET, run_cli
 from glue_runtime import connectors
 from glue_runtime.errors import ConfigError, ConnectorNotFound
 
-TEMPLATE = Path(__file__).parent.parent / "docs" / "examples" / "connector-template"
-
 
 @pytest.fixture(scope="module")
 def hello_site(tmp_path_factory) -> Path:
-    """The docs' connector template, built and installed (pip) into a folder of its own.
-
-    Built from a copy: pip builds in the source folder, and a build/ left there from an
-    earlier run would be packaged instead of the template as it is now.
-    """
+    """The connector template (`glue connectors new tap hello`, `... target hello`), built and
+    installed (pip) into a folder of its own."""
     site = tmp_path_factory.mktemp("hello-site")
-    source = tmp_path_factory.mktemp("hello-src") / "connector-template"
-    shutil.copytree(TEMPLATE, source, ignore=shutil.ignore_patterns("build", "*.egg-info"))
+    source = tmp_path_factory.mktemp("hello-src")
+    for kind in ("tap", "target"):
+        made = run_cli("connectors", "new", kind, "hello", "--dir", str(source), cwd=source)
+        assert made.code == 0, made.stderr
     subprocess.run(
         [
             sys.executable,
@@ -40,7 +36,8 @@ def hello_site(tmp_path_factory) -> Path:
             "--no-build-isolation",
             "--target",
             str(site),
-            str(source),
+            str(source / "tap-hello"),
+            str(source / "target-hello"),
         ],
         check=True,
         capture_output=True,
@@ -70,7 +67,8 @@ def test_template_package_is_found_listed_and_described(hello_site: Path, tmp_pa
 
 def test_template_package_ships_py_typed(hello_site: Path):
     # the template is what connector authors copy: its hints reach their users' type checkers
-    assert (hello_site / "glue_hello" / "py.typed").is_file()
+    assert (hello_site / "tap_hello" / "py.typed").is_file()
+    assert (hello_site / "target_hello" / "py.typed").is_file()
 
 
 def test_template_runs_end_to_end_and_resumes(hello_site: Path, tmp_path: Path):
@@ -83,15 +81,9 @@ def test_template_runs_end_to_end_and_resumes(hello_site: Path, tmp_path: Path):
         result = run_cli("run", "flow.yml", cwd=tmp_path, env=env_with(hello_site))
         assert result.code == 0, result.stderr
         assert "zz-top-secret" not in result.stderr
-    lines = (tmp_path / "out.txt").read_text().splitlines()
-    assert [json.loads(line.split(": ", 1)[1].replace("'", '"'))["id"] for line in lines] == [
-        1,
-        2,
-        3,
-        4,
-        5,
-        6,
-    ]
+    lines = [json.loads(line) for line in (tmp_path / "out.txt").read_text().splitlines()]
+    assert [line["record"]["id"] for line in lines] == [1, 2, 3, 4, 5, 6]
+    assert {line["stream"] for line in lines} == {"greetings"}
 
 
 def test_config_is_checked_against_settings_before_the_run(hello_site: Path, tmp_path: Path):

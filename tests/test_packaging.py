@@ -59,5 +59,9 @@ def test_wheel_has_license_and_py_typed_and_builds_without_deprecation(
         metadata = zf.read(f"{dist_info}/METADATA").decode()
         license_text = zf.read(f"{dist_info}/licenses/LICENSE").decode()
     assert f"{package}/py.typed" in names
+    if package == "glue_runtime":  # what `glue connectors new` writes from
+        for kind in ("tap", "target"):
+            assert f"glue_runtime/workspace/templates/{kind}/pyproject.toml.tmpl" in names
+            assert f"glue_runtime/workspace/templates/{kind}/__package__/py.typed.tmpl" in names
     assert "License-Expression: Apache-2.0" in metadata.splitlines()
     assert "Apache License" in license_text and "Version 2.0, January 2004" in license_text

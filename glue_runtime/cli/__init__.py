@@ -928,11 +928,13 @@ def connectors_list(as_json: bool) -> None:
 )
 def connectors_about(name: str, kind: str | None, as_json: bool, refresh: bool) -> None:
     """Show a connector's capabilities and settings (from its --about, cached per version)."""
+    from glue_runtime.workspace.installs import here_resolved
+
     kinds = [kind] if kind else ["tap", "target"]
     found = []
     for k in kinds:
         try:
-            found.append(connectors.resolve(name, k))  # type: ignore[arg-type]
+            found.append(connectors.resolve(here_resolved(name, k), k))  # type: ignore[arg-type]
         except GlueError:
             continue
     if not found:

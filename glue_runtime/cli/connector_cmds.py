@@ -9,6 +9,8 @@ import click
 from glue_runtime.cli import _note, connectors_group
 from glue_runtime.workspace.config import load_workspace
 from glue_runtime.workspace.installs import Installed, install, install_missing, missing
+from glue_runtime.workspace.scaffold import scaffold
+from glue_runtime.workspace.venvs import redact_url
 
 
 def _say_installed(done: Installed) -> None:
@@ -37,9 +39,36 @@ def connectors_install(spec: str | None, name: str | None) -> None:
         if not todo:
             _note(f"all {len(workspace.installed)} connectors glue.yml lists are installed")
             return
-        _note(f"installing {', '.join(c.name for c in todo)} (listed in glue.yml, missing here)")
+        _note(
+            f"installing {', '.join(c.name for c in todo)} (glue.yml lists them: not "
+            "installed here, or from another pip_url)"
+        )
         for done in install_missing(workspace):
             _say_installed(done)
         return
-    _note(f"installing {spec} into a virtualenv of its own (pip's output shown if it fails)...")
+    _note(
+        f"installing {redact_url(spec)} into a virtualenv of its own "
+        "(pip's output is shown if it fails)..."
+    )
     _say_installed(install(workspace, spec, name=name, cwd=Path.cwd()))
+
+
+@connectors_group.command("new")
+@click.argument("kind", type=click.Choice(["tap", "target"]))
+@click.argument("name")
+@click.option(
+    "--dir",
+    "into",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("."),
+    help="The folder to make the package in (default: the current one).",
+)
+def connectors_new(kind: str, name: str, into: Path) -> None:
+    """Scaffold a singer-sdk tap or target package: pyproject with its entry point, a stream
+    or sink, a README and singer-sdk's standard tests. Installed, glue finds it at once."""
+    folder = scaffold("tap" if kind == "tap" else "target", name, into)
+    click.echo(str(folder))
+    _note(
+        f"made {folder}; next: pip install -e '{folder}[test]' (or `glue connectors install "
+        f"{folder}` in a workspace), then `glue connectors list`; its tests: pytest {folder}"
+    )

@@ -11,11 +11,17 @@ runs like any other path. The installing itself is in :mod:`glue_runtime.workspa
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import json
+import logging
 import os
 import re
 import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from glue_runtime.connectors import Connector, Kind
 from glue_runtime.errors import ConnectorNotFound
@@ -23,15 +29,19 @@ from glue_runtime.flow import expand_env
 from glue_runtime.workspace import gluefile
 from glue_runtime.workspace.model import InstalledConnector, Workspace
 from glue_runtime.workspace.venvs import (
+    Built,
     InstallError,
     build,
     check_name,
     new_folder,
     redact_url,
+    remove_stale,
     switch,
 )
 
 KINDS: tuple[Kind, ...] = ("tap", "target", "mapper")
+log = logging.getLogger("glue_runtime.workspace.installs")
+RECORD_FILE = "glue-install.json"  # in each venv: what it was installed from
 
 
 def venvs_dir(workspace: Workspace) -> Path:
@@ -126,7 +136,10 @@ def workspace_connectors(workspace: Workspace) -> list[Connector]:
             path = folder / "bin" / exe
             if kind is None or not path.is_file():
                 continue
-            found.append(Connector(exe, kind, [str(path)], "workspace", str(folder)))
+            version = install_record(folder).get("version")
+            found.append(
+                Connector(exe, kind, [str(path)], "workspace", str(folder), version=version)
+            )
     return found
 
 
@@ -152,8 +165,18 @@ def _is_path(spec: str) -> bool:
     return spec.startswith((".", "/", "~")) or os.sep in spec or spec.endswith(".whl")
 
 
-def _specs(workspace: Workspace, spec: str, cwd: Path) -> tuple[str, str]:
-    """(what pip is given, what glue.yml records) for a SPEC given in ``cwd``.
+@dataclass(frozen=True)
+class Spec:
+    """A SPEC three ways: for pip, for glue.yml, and the environment values filled into it
+    (a token in a VCS URL: masked wherever pip's output is shown)."""
+
+    pip: str
+    recorded: str
+    filled: frozenset[str] = frozenset()
+
+
+def _specs(workspace: Workspace, spec: str, cwd: Path) -> Spec:
+    """What pip is given and what glue.yml records for a SPEC given in ``cwd``.
 
     A local folder or wheel is given to pip as an absolute path and recorded relative to the
     workspace (``./pkgs/tap-x``) when it is inside it, so a clone elsewhere installs it too.
@@ -166,9 +189,10 @@ def _specs(workspace: Workspace, spec: str, cwd: Path) -> tuple[str, str]:
             hint="write it as ${VAR} (quoted, so the shell leaves it) and set VAR in the "
             "environment",
         )
-    filled = str(expand_env(spec, where="the SPEC"))
+    values: set[str] = set()
+    filled = str(expand_env(spec, where="the SPEC", found=values))
     if not _is_path(filled):
-        return filled, spec
+        return Spec(filled, spec, frozenset(values))
     path = (cwd / Path(filled).expanduser()).resolve()
     if not path.exists():
         raise InstallError(
@@ -177,11 +201,11 @@ def _specs(workspace: Workspace, spec: str, cwd: Path) -> tuple[str, str]:
             "name==version or a VCS URL",
         )
     if "${" in spec:
-        return str(path), spec
+        return Spec(str(path), spec, frozenset(values))
     try:
-        return str(path), f"./{path.relative_to(workspace.root)}"
+        return Spec(str(path), f"./{path.relative_to(workspace.root)}")
     except ValueError:
-        return str(path), str(path)
+        return Spec(str(path), str(path))
 
 
 def install(
@@ -192,25 +216,44 @@ def install(
     the distribution) is an InstallError and leaves the venvs and glue.yml as they were."""
     if name is not None:
         check_name(name)
-    pip_spec, recorded_spec = _specs(workspace, spec, cwd or Path.cwd())
-    return _install(workspace, pip_spec, recorded_spec, name, shown_spec=spec)
+    return _install(workspace, _specs(workspace, spec, cwd or Path.cwd()), name, shown_spec=spec)
 
 
-def _install(
-    workspace: Workspace, pip_spec: str, recorded_spec: str, name: str | None, *, shown_spec: str
+def _install(workspace: Workspace, spec: Spec, name: str | None, *, shown_spec: str) -> Installed:
+    with _installing(workspace):  # the folder is made where no other install sweeps
+        for stale in remove_stale(venvs_dir(workspace)):
+            log.info("removed %s, left by an install that did not finish", stale)
+        folder, marker = new_folder(venvs_dir(workspace), name or "install")
+    with marker:
+        built = build(folder, spec.pip, shown_spec=shown_spec, masked=spec.filled)
+        return _switch_in(workspace, built, spec.recorded, name)
+
+
+def _switch_in(
+    workspace: Workspace, built: Built, recorded_spec: str, name: str | None
 ) -> Installed:
-    built = build(
-        new_folder(venvs_dir(workspace), name or "install"), pip_spec, shown_spec=shown_spec
-    )
+    """Make a finished build the connector's venv and record it in glue.yml (or, failing,
+    remove it and change nothing)."""
     try:
         final = check_name(name or built.distribution)
-        new_text = gluefile.edited(workspace.config_path, final, recorded_spec, built.executables)
     except BaseException:
         shutil.rmtree(built.folder, ignore_errors=True)
         raise
-    switch(venv_dir(workspace, final), built.folder)
-    if new_text is not None:
-        gluefile.write_atomically(workspace.config_path, new_text)
+    try:
+        record = {"pip_url": recorded_spec, "distribution": built.distribution}
+        record["version"] = built.version
+        (built.folder / RECORD_FILE).write_text(json.dumps(record))
+        with _installing(workspace):  # glue.yml read, checked and written again as one step
+            new_text = gluefile.edited(
+                workspace.config_path, final, recorded_spec, built.executables
+            )
+            switch(venv_dir(workspace, final), built.folder)
+            if new_text is not None:
+                gluefile.write_atomically(workspace.config_path, new_text)
+    except BaseException:
+        if venv_dir(workspace, final).resolve() != built.folder.resolve():
+            shutil.rmtree(built.folder, ignore_errors=True)
+        raise
     return Installed(
         InstalledConnector(final, recorded_spec, built.executables),
         built.distribution,
@@ -220,18 +263,42 @@ def _install(
     )
 
 
+@contextlib.contextmanager
+def _installing(workspace: Workspace) -> Iterator[None]:
+    """An exclusive lock on the workspace's installs (``.glue/venvs/.lock``), held while one
+    switches its venv and edits glue.yml: two installs at once cannot lose each other's entry.
+    Building the venv, the slow part, happens before, unlocked."""
+    path = venvs_dir(workspace) / ".lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log.warning("waiting for another `glue connectors install` in %s", workspace.root)
+            fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
 def missing(workspace: Workspace) -> list[InstalledConnector]:
-    """The connectors glue.yml lists whose venv (or one of its executables) is not here."""
-    return [
-        c
-        for c in workspace.installed.values()
-        if not all((venv_dir(workspace, c.name) / "bin" / e).is_file() for e in c.executables)
-        or not c.executables
-    ]
+    """The connectors glue.yml lists that are not installed here as it says: no venv, an
+    executable missing, or installed from another ``pip_url`` (a pin someone changed)."""
+    raw = gluefile.raw_connectors(workspace.config_path)
+    todo = []
+    for c in workspace.installed.values():
+        folder = venv_dir(workspace, c.name)
+        present = bool(c.executables) and all((folder / "bin" / e).is_file() for e in c.executables)
+        written = str((raw.get(c.name) or {}).get("pip_url") or c.pip_url)
+        if not present or install_record(folder).get("pip_url") != written:
+            todo.append(c)
+    return todo
 
 
 def install_missing(workspace: Workspace) -> list[Installed]:
-    """Install every connector glue.yml lists that this machine lacks (a fresh clone, a worker).
+    """Install every connector glue.yml lists that this machine lacks or has from another
+    ``pip_url`` (a fresh clone, a worker, a pin changed in git).
 
     Relative folders are read from the workspace; glue.yml keeps its SPECs as written (with
     their ``${VAR}``), and changes only if a connector now brings other executables.
@@ -241,21 +308,43 @@ def install_missing(workspace: Workspace) -> list[Installed]:
     for connector in missing(workspace):
         written = raw.get(connector.name) or {}
         recorded = str(written.get("pip_url") or connector.pip_url)
-        pip_spec, _ = _specs(workspace, recorded, workspace.root)
-        done.append(_install(workspace, pip_spec, recorded, connector.name, shown_spec=recorded))
+        spec = _specs(workspace, recorded, workspace.root)
+        done.append(_install(workspace, spec, connector.name, shown_spec=recorded))
     return done
 
 
-def here_installed() -> list[Connector]:
-    """The connectors of the workspace around the current folder (none outside one); a
-    glue.yml that cannot be read is left to the commands that need it."""
+def install_record(folder: Path) -> dict[str, Any]:
+    """What an install wrote into its venv (``glue-install.json``): the ``pip_url`` it was
+    installed from (as glue.yml records it), the distribution and its version; {} if none."""
+    try:
+        found = json.loads((folder / RECORD_FILE).read_text())
+    except (OSError, ValueError):
+        return {}
+    return found if isinstance(found, dict) else {}
+
+
+def _here() -> Workspace | None:
+    """The workspace around the current folder (None outside one, or when its glue.yml cannot
+    be read: that is for the commands that need it to say)."""
     from glue_runtime.errors import ConfigError
     from glue_runtime.workspace.config import find_workspace, load_workspace
 
     root = find_workspace()
     if root is None:
-        return []
+        return None
     try:
-        return workspace_connectors(load_workspace(root))
+        return load_workspace(root)
     except ConfigError:
-        return []
+        return None
+
+
+def here_installed() -> list[Connector]:
+    """The connectors the workspace around the current folder installed (for ``list``)."""
+    workspace = _here()
+    return workspace_connectors(workspace) if workspace is not None else []
+
+
+def here_resolved(name: str, kind: Kind) -> str:
+    """:func:`resolve_connector` in the workspace around the current folder, if any (``about``)."""
+    workspace = _here()
+    return resolve_connector(workspace, name, kind) if workspace is not None else name

@@ -1,30 +1,39 @@
 """Installing one connector into a virtualenv of its own (``.glue/venvs/<name>/``).
 
-The venv is made with the stdlib ``venv`` module (pip from ``ensurepip``: nothing fetched to
-start) in a fresh folder, and pip runs in it as a subprocess with its output captured: shown
-only when it fails, as the lines that say why. pip's ``--report`` names the distribution the
-SPEC installed, and the venv's own interpreter reads that distribution's entry points: its
-``tap-*``/``target-*``/``mapper-*`` console scripts, and its ``glue_runtime.taps``/``targets``/
-``mappers`` entry points (one without a console script of that name gets a small launcher in
-``bin/``). Only a complete install replaces the connector's venv: ``.glue/venvs/<name>`` is a
-link to a versioned folder beside it, switched with one rename, so a failed install changes
-nothing and a running connector keeps its files. (Renaming the venv itself would break it: pip
-writes the venv's absolute path into every script it installs.)
+The venv is made with the stdlib ``venv`` module in a fresh folder, and pip runs as a
+subprocess with its output captured: shown only when it fails, as the lines that say why. pip
+is glue's own, pointed at the venv (``pip --python``), when glue's interpreter has one; else
+the venv gets its own from ``ensurepip`` (nothing fetched either way). pip's ``--report``
+names the distribution the SPEC installed, and the venv's own interpreter reads that
+distribution's entry points: its ``tap-*``/``target-*``/``mapper-*`` console scripts, and its
+``glue_runtime.taps``/``targets``/``mappers`` entry points (one without a console script of
+that name gets a small launcher in ``bin/``).
+
+Only a complete install replaces the connector's venv: ``.glue/venvs/<name>`` is a link to a
+versioned folder beside it, switched with one rename, so a failed install changes nothing and a
+running connector keeps its files. (Renaming the venv itself would break it: pip writes the
+venv's absolute path into every script it installs.)
 """
 
 from __future__ import annotations
 
+import fcntl
+import importlib.util
 import json
 import os
 import re
 import secrets
 import shutil
 import subprocess
+import sys
 import venv
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from glue_runtime.errors import ConfigError
+from glue_runtime.secrets import Redactor
 
 NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 PREFIXES = ("tap-", "target-", "mapper-")
@@ -83,8 +92,9 @@ def redact_url(text: str) -> str:
     return re.sub(r"(://[^/:@\s]*:)[^@/\s]+@", r"\1****@", text)
 
 
-def pip_failure_lines(output: str) -> str:
-    """The lines of pip's output that say why it failed (from its first error on)."""
+def pip_failure_lines(output: str, masked: Iterable[str] = ()) -> str:
+    """The lines of pip's output that say why it failed (from its first error on), with
+    passwords in URLs and the ``masked`` values (secrets) masked."""
     lines = [line for line in output.splitlines() if line.strip()]
     first = next(
         (i for i, line in enumerate(lines) if re.match(r"\s*(ERROR|error|\u00d7)", line)), None
@@ -92,7 +102,7 @@ def pip_failure_lines(output: str) -> str:
     shown = lines[first:] if first is not None else lines
     if len(shown) > PIP_LINES:
         shown = [*shown[:PIP_LINES], f"... ({len(shown) - PIP_LINES} more lines)"]
-    return redact_url("\n".join(shown))
+    return Redactor(masked).redact(redact_url("\n".join(shown)))
 
 
 def _pip_env() -> dict[str, str]:
@@ -103,15 +113,16 @@ def _pip_env() -> dict[str, str]:
     return env
 
 
-def build(folder: Path, spec: str, *, shown_spec: str) -> Built:
+def build(folder: Path, spec: str, *, shown_spec: str, masked: Iterable[str] = ()) -> Built:
     """Make a venv in ``folder`` and pip-install ``spec`` into it; InstallError if that fails.
 
     The folder is removed again on any failure. ``shown_spec`` is the SPEC as the user wrote it
-    (for messages; ``spec`` may have variables filled in).
+    (for messages; ``spec`` may have variables filled in, masked in pip's output
+    when an error shows it: ``masked``).
     """
     try:
         _make_venv(folder)
-        report = _pip_install(folder, spec, shown_spec)
+        report = _pip_install(folder, spec, shown_spec, masked)
         dist, version = _requested(report, shown_spec)
         executables = _executables(folder, dist, shown_spec)
     except BaseException:
@@ -120,27 +131,33 @@ def build(folder: Path, spec: str, *, shown_spec: str) -> Built:
     return Built(folder, dist, version, executables)
 
 
+def _own_pip() -> bool:
+    """Whether glue's interpreter has pip: then it installs into the new venvs (``pip
+    --python``), which spares each venv its own copy (``ensurepip`` takes 5-30 s)."""
+    return importlib.util.find_spec("pip") is not None
+
+
 def _make_venv(folder: Path) -> None:
     """A venv on the interpreter glue runs on (its base, when glue itself is in a venv)."""
-    venv.EnvBuilder(with_pip=True, symlinks=os.name != "nt").create(folder)
+    venv.EnvBuilder(with_pip=not _own_pip(), symlinks=os.name != "nt").create(folder)
 
 
 def venv_python(folder: Path) -> Path:
     return folder / "bin" / "python"
 
 
-def _pip_install(folder: Path, spec: str, shown_spec: str) -> dict[str, object]:
+def _pip(folder: Path) -> list[str]:
+    if _own_pip():
+        return [sys.executable, "-m", "pip", "--python", str(venv_python(folder))]
+    return [str(venv_python(folder)), "-m", "pip"]
+
+
+def _pip_install(
+    folder: Path, spec: str, shown_spec: str, masked: Iterable[str]
+) -> dict[str, object]:
     report_path = folder / "pip-report.json"
     proc = subprocess.run(
-        [
-            str(venv_python(folder)),
-            "-m",
-            "pip",
-            "install",
-            "--report",
-            str(report_path),
-            spec,
-        ],
+        [*_pip(folder), "install", "--report", str(report_path), spec],
         capture_output=True,
         text=True,
         env=_pip_env(),
@@ -150,7 +167,7 @@ def _pip_install(folder: Path, spec: str, shown_spec: str) -> dict[str, object]:
     if proc.returncode != 0:
         raise InstallError(
             f"pip could not install {redact_url(shown_spec)!r}:\n"
-            + pip_failure_lines(proc.stdout + "\n" + proc.stderr),
+            + pip_failure_lines(proc.stdout + "\n" + proc.stderr, masked),
             hint="check the SPEC (a name==version, a folder, a wheel, a VCS URL) and pip's "
             "message above; nothing was changed",
         )
@@ -215,10 +232,48 @@ def _write_launcher(folder: Path, group: str, name: str, exe: str, dist: str) ->
     path.chmod(0o755)
 
 
-def new_folder(venvs: Path, name: str) -> Path:
-    """A fresh folder for a new install of ``name``, beside its current one."""
+BUILDING = ".glue-building"  # in a venv folder: flocked while its install runs
+
+
+def new_folder(venvs: Path, name: str) -> tuple[Path, IO[str]]:
+    """A fresh folder for a new install of ``name``, beside its current one, and its
+    ``.glue-building`` file, flocked until the caller closes it: while it is open no other
+    install takes the folder for a stale one (see :func:`remove_stale`)."""
     venvs.mkdir(parents=True, exist_ok=True)
-    return venvs / f".{name}-{secrets.token_hex(4)}"
+    folder = venvs / f".{name}-{secrets.token_hex(4)}"
+    folder.mkdir()
+    marker = open(folder / BUILDING, "w")  # noqa: SIM115  (held open: the caller closes it)
+    fcntl.flock(marker, fcntl.LOCK_EX)
+    return folder, marker
+
+
+def remove_stale(venvs: Path) -> list[Path]:
+    """Remove the venv folders no connector's link points at and no install is building
+    (those a killed install left behind); the folders removed. Call it under the installs
+    lock, which :func:`new_folder`'s callers also hold, so a folder is never seen half made."""
+    if not venvs.is_dir():
+        return []
+    live = {p.resolve() for p in venvs.iterdir() if p.is_symlink()}
+    removed = []
+    for folder in venvs.iterdir():
+        if folder.is_symlink() or not folder.is_dir() or folder.resolve() in live:
+            continue
+        if _being_built(folder):
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+        removed.append(folder)
+    return removed
+
+
+def _being_built(folder: Path) -> bool:
+    try:
+        with open(folder / BUILDING) as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except FileNotFoundError:
+        return False
+    except BlockingIOError:
+        return True
+    return False
 
 
 def switch(link: Path, folder: Path) -> None:

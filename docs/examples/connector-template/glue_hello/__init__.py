@@ -1,1 +1,0 @@
-"""A minimal glue_runtime connector package."""

@@ -1,0 +1,105 @@
+"""Deleting what the store holds for one link or one tenant, in one short write transaction.
+
+A link owns its row (settings and encrypted credentials), its catalog, its field map
+override, its state and lease (key ``flow/tenant/connector``) and its token-refresh lease
+(``link-refresh/<link id>``); a tenant owns its links and also its pending OAuth states and
+link tokens. Every function returns the rows deleted per table, for the command to print.
+
+(The store engineer's ``Store.remove_tenant`` replaces :func:`delete_tenant_rows` once it is
+on main; the call site in ``tenancy`` is one line.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from glue_runtime.workspace.store import (
+    Link,
+    Store,
+    catalogs,
+    fieldmap_overrides,
+    leases,
+    link_tokens,
+    links,
+    oauth_states,
+    states,
+    tenants,
+)
+
+
+def state_key(flow: str, tenant: str, connector: str) -> str:
+    """The state (and run lease) key of a workspace link."""
+    return f"{flow}/{tenant}/{connector}"
+
+
+def refresh_lease_key(link_id: str) -> str:
+    """The key of the lease a token refresh of the link holds."""
+    return f"link-refresh/{link_id}"
+
+
+def _tenant_keys(
+    conn: Connection, table: sa.Table, tenant: str, link_ids: Iterable[str]
+) -> list[str]:
+    """The keys of ``table`` (states or leases) that belong to the tenant: ``flow/TENANT/c``
+    (a tenant id holds no '/', so the middle part is exact) and its links' refresh leases."""
+    refresh = {refresh_lease_key(i) for i in link_ids}
+    rows = conn.execute(
+        sa.select(table.c.key).where(
+            sa.or_(table.c.key.contains(f"/{tenant}/", autoescape=True), table.c.key.in_(refresh))
+        )
+    ).scalars()
+    found = []
+    for key in rows:
+        parts = key.split("/")
+        if key in refresh or (len(parts) == 3 and parts[1] == tenant):
+            found.append(key)
+    return found
+
+
+def _delete_keys(conn: Connection, table: sa.Table, keys: list[str]) -> int:
+    if not keys:
+        return 0
+    return int(conn.execute(sa.delete(table).where(table.c.key.in_(keys))).rowcount)
+
+
+def _delete_where(conn: Connection, table: sa.Table, *where: sa.ColumnElement[bool]) -> int:
+    return int(conn.execute(sa.delete(table).where(*where)).rowcount)
+
+
+def delete_link_rows(store: Store, link: Link) -> dict[str, int]:
+    """Delete the link and its catalog, field map override, state and leases."""
+    keys = [state_key(link.flow, link.tenant, link.connector), refresh_lease_key(link.id)]
+    with store.write() as conn:
+        removed = {
+            table.name: _delete_where(
+                conn,
+                table,
+                table.c.flow == link.flow,
+                table.c.tenant == link.tenant,
+                table.c.connector == link.connector,
+            )
+            for table in (catalogs, fieldmap_overrides)
+        }
+        removed["states"] = _delete_keys(conn, states, keys)
+        removed["leases"] = _delete_keys(conn, leases, keys)
+        removed["links"] = _delete_where(conn, links, links.c.id == link.id)
+    return removed
+
+
+def delete_tenant_rows(store: Store, tenant: str) -> dict[str, int]:
+    """Delete everything of the tenant the store holds, the tenant last."""
+    with store.write() as conn:
+        link_ids = list(
+            conn.execute(sa.select(links.c.id).where(links.c.tenant == tenant)).scalars()
+        )
+        removed = {
+            "states": _delete_keys(conn, states, _tenant_keys(conn, states, tenant, link_ids)),
+            "leases": _delete_keys(conn, leases, _tenant_keys(conn, leases, tenant, link_ids)),
+        }
+        for table in (catalogs, fieldmap_overrides, oauth_states, link_tokens, links):
+            removed[table.name] = _delete_where(conn, table, table.c.tenant == tenant)
+        removed["tenants"] = _delete_where(conn, tenants, tenants.c.id == tenant)
+    return removed

@@ -23,7 +23,7 @@ from glue_runtime import connectors
 from glue_runtime.connectors import Connector
 from glue_runtime.discovery import run_discovery
 from glue_runtime.errors import ConnectorError, CredentialError, UsageError
-from glue_runtime.secrets import Redactor, is_secret_name, secret_values
+from glue_runtime.secrets import is_secret_name, secret_values
 from glue_runtime.timeouts import Timeouts
 from glue_runtime.workspace.model import SupportedConnector, Workspace, WorkspaceFlow
 from glue_runtime.workspace.names import unknown
@@ -129,12 +129,17 @@ def check_link(
     connectors.validate_config(form.connector, config)  # names settings, never values
     if form.connector.kind != "tap":
         return None
-    redactor = Redactor(secret_values(config, form.secret_names))
     timeout = flow.timeouts.get("discover", Timeouts.discover)
     try:
-        return run_discovery(form.connector, config, cwd=workspace.root, timeout=timeout)
+        return run_discovery(
+            form.connector,
+            config,
+            cwd=workspace.root,
+            timeout=timeout,
+            secret_names=form.secret_names,  # its stderr (relayed, and in the error) redacted
+        )
     except ConnectorError as exc:
         raise CredentialError(
-            f"{where}: the check failed, nothing was saved: {redactor.redact(exc.message)}",
+            f"{where}: the check failed, nothing was saved: {exc.message}",
             hint="correct the settings and link again (or --no-check to save them unchecked)",
         ) from None

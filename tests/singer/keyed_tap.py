@@ -3,7 +3,8 @@
 
 ``--about`` marks ``api_key`` secret and ``account`` and ``api_key`` required. ``--discover``
 accepts any key starting with ``good-``; any other key fails with exit 1 and a stderr line
-that prints the key on purpose (the link check must redact it). A run emits the config's
+that prints the key and the region on purpose (the link check must redact them when
+they are secret). A run emits the config's
 ``records`` (default 2) RECORDs of stream ``items`` tagged with the account.
 """
 
@@ -39,6 +40,7 @@ def main() -> int:
         config = json.load(fh)
     key = str(config.get("api_key", ""))
     if not key.startswith("good-"):
+        print(f"keyed_tap: trying region {config.get('region')}", file=sys.stderr, flush=True)
         print(
             f"keyed_tap: api key {key} rejected for account {config.get('account')}",
             file=sys.stderr,

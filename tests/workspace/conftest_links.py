@@ -107,6 +107,12 @@ def glue_yml(revoke_url: str) -> dict[str, Any]:
                         "auth": "api_key",
                         "config": {"account": "acct-{tenant}"},
                     },
+                    "regional": {  # region is secret for this app only (not by schema or name)
+                        "connector": KEYED_TAP,
+                        "auth": "api_key",
+                        "settings": ["account", "api_key", "region"],
+                        "secret_settings": ["region"],
+                    },
                     "listed": {
                         "connector": KEYED_TAP,
                         "auth": "api_key",
@@ -133,7 +139,10 @@ class Space:
     def cli(self, *args: str, input: str | None = None) -> Result:
         """`glue --workspace ROOT ARGS` in-process (stdin is not a terminal)."""
         result = CliRunner().invoke(
-            main, ["--workspace", str(self.root), *args], input=input, env=self.env
+            main,
+            ["--workspace", str(self.root), *args],
+            input=input,
+            env={**self.env, "GLUE_WORKSPACE": str(self.root)},  # restored after: main sets it
         )
         self.outputs.append(result.output + (result.stderr if result.stderr_bytes else ""))
         return result

@@ -67,6 +67,24 @@ def test_failed_check_says_what_failed_redacted_and_saves_nothing(space: Space, 
         assert opened.store.catalog("shop", "acme", "keyed") is None
 
 
+def test_settings_secret_by_glue_yml_are_redacted_and_encrypted(space: Space, tmp_path: Path):
+    _tenant(space, "acme")
+    region = "zone-7f3e-private"
+    cfg = _config(tmp_path, account="a1", api_key="bad-1234", region=region)
+    refused = space.cli("-v", "link", "sales", "regional", "--tenant", "acme", "--config", cfg)
+    assert refused.exit_code == CredentialError.exit_code, refused.output
+    assert "keyed_tap: trying region ***" in refused.output  # relayed at DEBUG, redacted
+    assert region not in refused.output
+    cfg = _config(tmp_path, account="a1", api_key=GOOD_KEY, region=region)
+    assert (
+        space.cli("link", "sales", "regional", "--tenant", "acme", "--config", cfg).exit_code == 0
+    )
+    with space.open() as opened:
+        link = opened.store.link("sales", "acme", "regional")
+        assert link.settings == {"account": "a1"}
+        assert opened.store.credentials(link)[1] == {"api_key": GOOD_KEY, "region": region}
+
+
 def test_no_check_saves_without_running_discovery(space: Space, tmp_path: Path):
     _tenant(space, "acme")
     cfg = _config(tmp_path, account="a1", api_key="bad-but-unchecked")

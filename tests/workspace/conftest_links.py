@@ -97,7 +97,8 @@ def glue_yml(revoke_url: str) -> dict[str, Any]:
                     "crm": {"connector": KEYED_TAP, "auth": "oauth2", "oauth": oauth},
                 },
                 "targets": {
-                    "warehouse": {"connector": "sqlite", "config": {"path": "{tenant}.db"}}
+                    "warehouse": {"connector": "sqlite", "config": {"path": "{tenant}.db"}},
+                    "outbox": {"connector": KEYED_TAP, "auth": "api_key"},  # a write link
                 },
             },
             "sales": {
@@ -106,6 +107,10 @@ def glue_yml(revoke_url: str) -> dict[str, Any]:
                         "connector": KEYED_TAP,
                         "auth": "api_key",
                         "config": {"account": "acct-{tenant}"},
+                    },
+                    "open": {  # no auth: the app config has all it needs
+                        "connector": KEYED_TAP,
+                        "config": {"account": "{tenant}", "api_key": "good-app-wide"},
                     },
                     "regional": {  # region is secret for this app only (not by schema or name)
                         "connector": KEYED_TAP,

@@ -124,6 +124,32 @@ def test_target_without_auth_needs_no_link(space: Space):
     assert "target 'warehouse' of flow 'shop' needs no link" in result.output
 
 
+def test_write_link_is_checked_against_the_target_schema_only(space: Space, tmp_path: Path):
+    _tenant(space, "acme")
+    missing = space.cli(
+        "link", "shop", "outbox", "--tenant", "acme", "--config", _config(tmp_path, account="a")
+    )
+    assert missing.exit_code == UsageError.exit_code and "missing setting api_key" in missing.output
+    cfg = _config(tmp_path, account="a", api_key="bad-but-no-discovery")  # a target has none
+    result = space.cli("link", "shop", "outbox", "--tenant", "acme", "--config", cfg)
+    assert result.exit_code == 0, result.output
+    with space.open() as opened:
+        link = opened.store.link("shop", "acme", "outbox")
+        assert (link.direction, link.auth) == ("write", "api_key")
+        assert opened.store.catalog("shop", "acme", "outbox") is None
+
+
+def test_source_without_auth_links_with_nothing_to_ask(space: Space):
+    _tenant(space, "acme")
+    result = space.cli("link", "sales", "open", "--tenant", "acme", input="")
+    assert result.exit_code == 0, result.output
+    assert "(none, checked): status ok" in result.output
+    with space.open() as opened:
+        link = opened.store.link("sales", "acme", "open")
+        assert link.settings == {} and not link.has_secrets
+        assert opened.store.catalog("sales", "acme", "open") is not None
+
+
 def test_missing_and_unknown_settings_are_named(space: Space, tmp_path: Path):
     _tenant(space, "acme")
     missing = space.cli(

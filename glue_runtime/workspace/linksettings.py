@@ -20,11 +20,12 @@ from pathlib import Path
 from typing import Any
 
 from glue_runtime import connectors
-from glue_runtime.connectors import Connector
+from glue_runtime.connectors import Connector, Kind
 from glue_runtime.discovery import run_discovery
 from glue_runtime.errors import ConnectorError, CredentialError, UsageError
 from glue_runtime.secrets import is_secret_name, secret_values
 from glue_runtime.timeouts import Timeouts
+from glue_runtime.workspace import installs
 from glue_runtime.workspace.model import SupportedConnector, Workspace, WorkspaceFlow
 from glue_runtime.workspace.names import unknown
 
@@ -62,11 +63,15 @@ class LinkForm:
 
 
 def resolve_connector(workspace: Workspace, supported: SupportedConnector) -> Connector:
-    """The connector a supported connector runs; a relative path is from the workspace folder."""
+    """The connector a supported connector runs: one the workspace installed in a venv of its
+    own, else a registered connector or executable; a relative path is from the workspace."""
+    kind: Kind = "tap" if supported.direction == "read" else "target"
     name = supported.connector
     if os.sep in name or name.startswith("."):
         name = str((workspace.root / Path(name).expanduser()).resolve())
-    return connectors.resolve(name, "tap" if supported.direction == "read" else "target")
+    else:
+        name = installs.resolve_connector(workspace, name, kind)
+    return connectors.resolve(name, kind)
 
 
 def _type_of(prop: Mapping[str, Any]) -> str:

@@ -3,6 +3,7 @@ revocation endpoint on 127.0.0.1, the CLI in-process or on a pseudo-terminal, ro
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import http.server
 import os
@@ -14,7 +15,6 @@ import termios
 import threading
 import time
 import urllib.parse
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +25,7 @@ import sqlalchemy as sa
 import yaml
 from click.testing import CliRunner, Result
 from glue_test_helpers import SINGER
+from store_test_helpers import KINDS, fresh_pg_url
 
 from glue_runtime.cli import main
 from glue_runtime.workspace import store as wstore
@@ -180,24 +181,6 @@ class Space:
         return found
 
 
-def _pg_url(schema: str) -> str | None:
-    dsn = os.environ.get("GLUE_TEST_PG_DSN")
-    if not dsn:
-        return None
-    url = dsn.replace("postgresql://", "postgresql+psycopg://", 1)
-    with sa.create_engine(url).begin() as conn:
-        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-    return f"{url}?options=-csearch_path%3D{schema}"
-
-
-def _drop_pg(schema: str) -> None:
-    dsn = os.environ["GLUE_TEST_PG_DSN"].replace("postgresql://", "postgresql+psycopg://", 1)
-    engine = sa.create_engine(dsn)
-    with engine.begin() as conn:
-        conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-    engine.dispose()
-
-
 @pytest.fixture(params=["sqlite"])
 def space(
     request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -205,7 +188,7 @@ def space(
     yield from _space(request.param, tmp_path, monkeypatch)
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+@pytest.fixture(params=KINDS)
 def any_space(
     request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Space]:
@@ -219,25 +202,16 @@ def _space(kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterat
     revocation = RevocationServer()
     (root / "glue.yml").write_text(yaml.safe_dump(glue_yml(revocation.url)))
     env = {"GLUE_SECRET_KEY": new_key()}
-    schema = f"links_{uuid.uuid4().hex[:12]}"
-    if kind == "postgresql":
-        url = _pg_url(schema)
-        if url is None:
-            pytest.skip("GLUE_TEST_PG_DSN is not set")
-        env["GLUE_STORE_URL"] = url
-    else:
-        monkeypatch.delenv("GLUE_STORE_URL", raising=False)
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("GLUE_WORKSPACE", raising=False)
-    with open_workspace(root, check=False) as opened:
-        opened.store.create()
-    try:
+    monkeypatch.delenv("GLUE_STORE_URL", raising=False)
+    with contextlib.ExitStack() as stack:
+        stack.callback(revocation.close)
+        if kind == "postgresql":  # else SQLite in the workspace's .glue/ (the default)
+            env["GLUE_STORE_URL"] = stack.enter_context(fresh_pg_url())
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        with open_workspace(root, check=False) as opened:
+            opened.store.create()
         yield Space(root, env, revocation)
-    finally:
-        revocation.close()
-        if kind == "postgresql":
-            _drop_pg(schema)
 
 
 def run_on_terminal(

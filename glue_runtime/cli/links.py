@@ -93,16 +93,17 @@ def link_command(
         if supported.auth == "oauth2":
             _link_oauth(opened, flow, tenant, connector)
             return
+        again = opened.store.find_link(flow, tenant, connector) is not None
         values = _settings(link_form(opened.workspace, supported), config_file)
         if not no_check:
-            _note(f"checking the settings: running {supported.connector}'s discovery...")
+            _note(f"checking the settings: running the discovery of {connector}...")
         link = wlinks.link_with_settings(
             opened, flow, tenant, connector, values, check=not no_check
         )
     checked = "unchecked" if no_check else "checked"
     click.echo(
-        f"linked tenant '{link.tenant}' to {link.flow}/{link.connector} "
-        f"({link.auth}, {checked}): status {link.status}"
+        f"{'relinked' if again else 'linked'} tenant '{link.tenant}' to {link.flow}/"
+        f"{link.connector} ({link.auth}, {checked}): status {link.status}"
     )
 
 

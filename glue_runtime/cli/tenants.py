@@ -113,7 +113,7 @@ def tenants_show(tenant_id: str, as_json: bool) -> None:
     for lk in links:
         click.echo(
             f"  {lk['flow']}/{lk['connector']}: {lk['direction']} {lk['auth']} {lk['status']}"
-            f" (updated {lk['updated']})"
+            f" (updated {lk['updated']})" + (f": {lk['last_error']}" if lk["last_error"] else "")
         )
 
 

@@ -26,7 +26,7 @@ from glue_runtime.workspace.linksettings import check_given, check_link, link_fo
 from glue_runtime.workspace.model import OAuthApp, SupportedConnector
 from glue_runtime.workspace.names import unknown
 from glue_runtime.workspace.open import Opened
-from glue_runtime.workspace.rows import delete_link_rows
+from glue_runtime.workspace.rows import delete_link_rows, forget_catalog
 from glue_runtime.workspace.store import Link
 
 log = logging.getLogger("glue_runtime.workspace.links")
@@ -104,6 +104,8 @@ def link_with_settings(
     )
     if catalog is not None:  # discovered with this tenant's credentials: the run starts from it
         opened.store.save_catalog(flow, tenant, connector, catalog)
+    else:  # one discovered with earlier credentials may not fit these
+        forget_catalog(opened.store, flow, tenant, connector)
     opened.store.record("link", link_name(link))
     return link
 
@@ -223,6 +225,7 @@ def describe_link(opened: Opened, link: Link, *, detail: bool = False) -> dict[s
         "status": link.status,
         "updated": _when(link.updated_at),
         "secrets": {n: MASK for n in names} if names is not None else "(no secret key)",
+        "last_error": link.last_error,
     }
     if detail:
         shown |= {
@@ -230,7 +233,6 @@ def describe_link(opened: Opened, link: Link, *, detail: bool = False) -> dict[s
             "created": _when(link.created_at),
             "credential_version": link.credential_version,
             "expires_at": _when(link.expires_at),
-            "last_error": link.last_error,
         }
     return shown
 

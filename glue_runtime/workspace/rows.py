@@ -89,6 +89,19 @@ def delete_link_rows(store: Store, link: Link) -> dict[str, int]:
     return removed
 
 
+def forget_catalog(store: Store, flow: str, tenant: str, connector: str) -> None:
+    """Drop the link's stored catalog (its credentials changed unchecked: the next run
+    discovers again with them)."""
+    with store.write() as conn:
+        _delete_where(
+            conn,
+            catalogs,
+            catalogs.c.flow == flow,
+            catalogs.c.tenant == tenant,
+            catalogs.c.connector == connector,
+        )
+
+
 def delete_tenant_rows(store: Store, tenant: str) -> dict[str, int]:
     """Delete everything of the tenant the store holds, the tenant last."""
     with store.write() as conn:

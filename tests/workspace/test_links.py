@@ -76,9 +76,10 @@ def test_settings_secret_by_glue_yml_are_redacted_and_encrypted(space: Space, tm
     assert "keyed_tap: trying region ***" in refused.output  # relayed at DEBUG, redacted
     assert region not in refused.output
     cfg = _config(tmp_path, account="a1", api_key=GOOD_KEY, region=region)
-    assert (
-        space.cli("link", "sales", "regional", "--tenant", "acme", "--config", cfg).exit_code == 0
-    )
+    result = space.cli("link", "sales", "regional", "--tenant", "acme", "--config", cfg)
+    assert result.exit_code == 0 and result.stdout.startswith("linked tenant")
+    result = space.cli("link", "sales", "regional", "--tenant", "acme", "--config", cfg)
+    assert result.exit_code == 0 and result.stdout.startswith("relinked tenant 'acme'")
     with space.open() as opened:
         link = opened.store.link("sales", "acme", "regional")
         assert link.settings == {"account": "a1"}
@@ -232,6 +233,11 @@ def test_relinking_replaces_credentials_and_bumps_the_version(space: Space, tmp_
         assert again.id == first.id and again.credential_version == first.credential_version + 1
         assert again.status == "ok" and again.settings == {"account": "b"}
         assert opened.store.credentials(again)[1] == {"api_key": "good-2222"}
+        assert opened.store.catalog("shop", "acme", "keyed") is not None  # from the check
+        wlinks.link_with_settings(
+            opened, "shop", "acme", "keyed", {"account": "c", "api_key": "x-333"}, check=False
+        )
+        assert opened.store.catalog("shop", "acme", "keyed") is None  # the next run discovers
 
 
 def _oauth_link(space: Space, tenant: str, access: str, refresh: str) -> wstore.Link:

@@ -42,6 +42,11 @@ def test_add_list_show(space: Space):
     assert shown["links"][0]["secrets"] == {"api_key": "****"}
     text = space.cli("tenants", "show", "acme").output
     assert "shop/keyed: read api_key ok" in text and "plan: pro" in text
+    with space.open() as opened:
+        link = opened.store.link("shop", "acme", "keyed")
+        opened.store.set_link_status(link, "needs_reauth", "the provider refused the key")
+    text = space.cli("tenants", "show", "acme").output
+    assert "read api_key needs_reauth" in text and ": the provider refused the key" in text
     assert "acme" in space.cli("tenants", "list").output
 
 

@@ -142,13 +142,17 @@ class Space:
     revocation: RevocationServer
     outputs: list[str] = field(default_factory=list)  # every CLI output, for the secret grep
 
-    def cli(self, *args: str, input: str | None = None) -> Result:
-        """`glue --workspace ROOT ARGS` in-process (stdin is not a terminal)."""
+    def cli(
+        self, *args: str, input: str | None = None, env: dict[str, str | None] | None = None
+    ) -> Result:
+        """`glue --workspace ROOT ARGS` in-process (stdin is not a terminal); ``env`` values
+        override the workspace's (None unsets one)."""
         result = CliRunner().invoke(
             main,
             ["--workspace", str(self.root), *args],
             input=input,
-            env={**self.env, "GLUE_WORKSPACE": str(self.root)},  # restored after: main sets it
+            # GLUE_WORKSPACE is restored after: main sets it
+            env={**self.env, "GLUE_WORKSPACE": str(self.root), **(env or {})},
         )
         self.outputs.append(result.output + (result.stderr if result.stderr_bytes else ""))
         return result

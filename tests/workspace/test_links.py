@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from glue_runtime.errors import ConfigError, CredentialError, UsageError
+from glue_runtime.errors import ConfigError, CredentialError, SecretKeyError, UsageError
 from glue_runtime.workspace import links as wlinks
 from glue_runtime.workspace import store as wstore
 from workspace.conftest_links import GOOD_KEY, Space, any_space, raw_rows, run_on_terminal, space
@@ -451,3 +451,21 @@ def test_python_api_link_and_unlink(space: Space):
         assert done.removed["links"] == 1 and done.removed["catalogs"] == 1
         assert not done.revocation.attempted
         assert opened.store.links() == []
+
+
+def test_without_the_secret_key_listing_works_and_secrets_stay_shut(space: Space, tmp_path: Path):
+    _tenant(space, "acme")
+    cfg = _config(tmp_path, account="a", api_key=GOOD_KEY)
+    space.cli("link", "shop", "keyed", "--tenant", "acme", "--no-check", "--config", cfg)
+    no_key = {"GLUE_SECRET_KEY": None}
+    rows = json.loads(space.cli("links", "list", "--json", env=no_key).output)
+    assert rows[0]["secrets"] == "(no secret key)" and rows[0]["status"] == "ok"
+    shown = space.cli(
+        "links", "show", "shop", "keyed", "--tenant", "acme", "--reveal", "api_key", env=no_key
+    )
+    assert shown.exit_code == SecretKeyError.exit_code and "no secret key" in shown.output
+    assert GOOD_KEY not in shown.output
+    relink = space.cli(
+        "link", "shop", "keyed", "--tenant", "acme", "--no-check", "--config", cfg, env=no_key
+    )
+    assert relink.exit_code == SecretKeyError.exit_code

@@ -21,6 +21,7 @@ import requests
 from glue_runtime.errors import ConfigError, GlueError, SecretKeyError, UsageError
 from glue_runtime.protocol import dumps_exact
 from glue_runtime.secrets import Redactor, redact_config, secret_values
+from glue_runtime.workspace.appsecrets import resolve_oauth_app
 from glue_runtime.workspace.linkconfig import link_config
 from glue_runtime.workspace.linksettings import check_given, check_link, link_form
 from glue_runtime.workspace.model import OAuthApp, SupportedConnector
@@ -156,12 +157,11 @@ def revoke_link(opened: Opened, link: Link) -> Revocation:
         supported = supported_connector(opened, link.flow, link.connector)
     except ConfigError:  # the flow or connector left glue.yml: no app to revoke with
         return Revocation(link, attempted=True, error="its connector is no longer in glue.yml")
-    app = supported.oauth
-    if app is None or not app.revoke_url:
+    if supported.oauth is None or not supported.oauth.revoke_url:
         return Revocation(link)
     _, secrets = opened.store.credentials(link)
     try:
-        _revoke_tokens(app, secrets)
+        _revoke_tokens(resolve_oauth_app(opened, link.flow, supported), secrets)
     except (GlueError, requests.RequestException, OSError, ValueError) as exc:
         redactor = Redactor(secret_values(secrets, secrets.keys()))
         return Revocation(link, attempted=True, error=redactor.redact(str(exc)))

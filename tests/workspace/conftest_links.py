@@ -96,6 +96,11 @@ def glue_yml(revoke_url: str) -> dict[str, Any]:
                 "sources": {
                     "keyed": {"connector": KEYED_TAP, "auth": "api_key"},
                     "crm": {"connector": KEYED_TAP, "auth": "oauth2", "oauth": oauth},
+                    "crm_stored": {  # its client secret is an app secret in the store
+                        "connector": KEYED_TAP,
+                        "auth": "oauth2",
+                        "oauth": {k: v for k, v in oauth.items() if k != "client_secret"},
+                    },
                 },
                 "targets": {
                     "warehouse": {"connector": "sqlite", "config": {"path": "{tenant}.db"}},

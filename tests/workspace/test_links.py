@@ -469,3 +469,24 @@ def test_without_the_secret_key_listing_works_and_secrets_stay_shut(space: Space
         "link", "shop", "keyed", "--tenant", "acme", "--no-check", "--config", cfg, env=no_key
     )
     assert relink.exit_code == SecretKeyError.exit_code
+
+
+def test_revocation_uses_the_client_secret_kept_in_the_store(space: Space):
+    from glue_runtime.workspace.appsecrets import set_app_secret
+
+    _tenant(space, "acme")
+    with space.open() as opened:
+        set_app_secret(opened, "shop", "crm_stored", "client_secret", "stored-client-secret-9")
+        opened.store.save_link(
+            flow="shop",
+            tenant="acme",
+            connector="crm_stored",
+            direction="read",
+            auth="oauth2",
+            settings={},
+            secrets={"refresh_token": "ref-stored-1"},
+        )
+        done = wlinks.unlink(opened, "shop", "acme", "crm_stored")
+    assert done.revocation.ok
+    [sent] = space.revocation.revoked
+    assert sent["token"] == "ref-stored-1" and sent["client_secret"] == "stored-client-secret-9"

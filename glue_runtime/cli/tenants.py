@@ -26,7 +26,8 @@ def confirm(question: str, yes: bool) -> bool:
     one to ask (no terminal, or CI set), so a script never deletes by accident."""
     if yes:
         return True
-    if os.environ.get("CI") or not sys.stdin.isatty():
+    in_ci = os.environ.get("CI", "").lower() not in ("", "0", "false", "no")
+    if in_ci or not sys.stdin.isatty():
         raise UsageError(
             f"{question.rstrip('?')}: not confirmed (no terminal to ask on)",
             hint="add --yes to do it without asking",

@@ -112,7 +112,8 @@ def link_command(
 @click.argument("connector")
 @click.option("--tenant", required=True, help="The tenant whose link this is.")
 @click.option("--yes", is_flag=True, help="Do not ask.")
-def unlink_command(flow: str, connector: str, tenant: str, yes: bool) -> None:
+@click.option("--force", is_flag=True, help="Even while a job of the link is running.")
+def unlink_command(flow: str, connector: str, tenant: str, yes: bool, force: bool) -> None:
     """Remove a tenant's link: revoke its OAuth tokens where the connector names a revocation
     URL, delete its credentials, catalog, field map override and state."""
     with open_workspace() as opened:
@@ -120,7 +121,7 @@ def unlink_command(flow: str, connector: str, tenant: str, yes: bool) -> None:
         opened.store.link(flow, tenant, connector)  # a named error before asking
         if not confirm(f"unlink {flow}/{connector} of tenant '{tenant}'?", yes):
             raise UsageError(f"link {flow}/{connector} of tenant '{tenant}' kept: not confirmed")
-        done = wlinks.unlink(opened, flow, tenant, connector)
+        done = wlinks.unlink(opened, flow, tenant, connector, force=force)
     click.echo(f"unlinked {flow}/{connector} of tenant '{tenant}'")
     for table, count in done.removed.items():
         if count and table != "links":

@@ -121,7 +121,8 @@ def tenants_show(tenant_id: str, as_json: bool) -> None:
 @tenants_group.command("remove")
 @click.argument("tenant_id", metavar="ID")
 @click.option("--yes", is_flag=True, help="Do not ask.")
-def tenants_remove(tenant_id: str, yes: bool) -> None:
+@click.option("--force", is_flag=True, help="Even while a job of the tenant is running.")
+def tenants_remove(tenant_id: str, yes: bool, force: bool) -> None:
     """Remove a tenant with its links, credentials (revoked where the connector can),
     catalogs, field map overrides and state."""
     with open_workspace() as opened:
@@ -129,7 +130,7 @@ def tenants_remove(tenant_id: str, yes: bool) -> None:
         n = len(opened.store.links(tenant=tenant.id))
         if not confirm(f"remove tenant '{tenant.id}' and its {n} links?", yes):
             raise UsageError(f"tenant '{tenant.id}' kept: not confirmed")
-        done = tenancy.remove_tenant(opened, tenant.id)
+        done = tenancy.remove_tenant(opened, tenant.id, force=force)
     click.echo(f"removed tenant '{done.tenant}'")
     for table, count in done.removed.items():
         if count and table != "tenants":

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,7 +28,7 @@ from glue_runtime.workspace.linksettings import check_given, check_link, link_fo
 from glue_runtime.workspace.model import OAuthApp, SupportedConnector
 from glue_runtime.workspace.names import unknown
 from glue_runtime.workspace.open import Opened
-from glue_runtime.workspace.rows import delete_link_rows, forget_catalog
+from glue_runtime.workspace.rows import delete_link_rows, forget_catalog, held_leases, state_key
 from glue_runtime.workspace.store import Link
 
 log = logging.getLogger("glue_runtime.workspace.links")
@@ -178,13 +179,28 @@ class Unlinked:
 
 
 def unlink(
-    opened: Opened, flow: str, tenant: str, connector: str, *, revoke: bool = True
+    opened: Opened,
+    flow: str,
+    tenant: str,
+    connector: str,
+    *,
+    revoke: bool = True,
+    force: bool = False,
+    now: Callable[[], float] = time.time,
 ) -> Unlinked:
     """Remove the tenant's link: revoke its OAuth tokens (see :func:`revoke_link`), then delete
     the link, its credentials, catalog, field map override, state and leases. Works for a
-    link whose flow or connector has since left glue.yml."""
+    link whose flow or connector has since left glue.yml. Refused while a job of the link
+    holds its lease, unless ``force``."""
     opened.store.tenant(tenant)
     link = opened.store.link(flow, tenant, connector)
+    if not force:
+        held = held_leases(opened.store, tenant, state_key(flow, tenant, connector), now())
+        if held:
+            raise UsageError(
+                f"link {link_name(link)} has a job running: its lease on {held[0]} is held",
+                hint="wait for the job to end (or stop it); --force unlinks it anyway",
+            )
     revocation = revoke_link(opened, link) if revoke else Revocation(link)
     removed = delete_link_rows(opened.store, link)
     opened.store.record("unlink", link_name(link))

@@ -59,6 +59,19 @@ def _tenant_keys(
     return found
 
 
+def held_leases(store: Store, tenant: str, connector_key: str | None, now: float) -> list[str]:
+    """The run leases still held on the tenant's state keys (all of them, or the one key
+    ``connector_key``): "KEY (pid P on HOST)" for each, for the refusal."""
+    with store.engine.connect() as conn:
+        keys = [connector_key] if connector_key else _tenant_keys(conn, leases, tenant, ())
+        rows = conn.execute(
+            sa.select(leases).where(
+                leases.c.key.in_(keys), leases.c.owner.is_not(None), leases.c.expires_at > now
+            )
+        ).all()
+    return [f"{r.key} (pid {r.pid} on {r.host})" for r in rows]
+
+
 def _delete_keys(conn: Connection, table: sa.Table, keys: list[str]) -> int:
     if not keys:
         return 0

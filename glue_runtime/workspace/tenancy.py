@@ -9,13 +9,15 @@ called with no transaction open, then one short write transaction deletes the re
 from __future__ import annotations
 
 import re
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from glue_runtime.errors import UsageError
 from glue_runtime.workspace.links import Revocation, revoke_link
 from glue_runtime.workspace.open import Opened
-from glue_runtime.workspace.rows import delete_tenant_rows
+from glue_runtime.workspace.rows import delete_tenant_rows, held_leases
 from glue_runtime.workspace.store import Tenant
 
 TENANT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
@@ -48,12 +50,33 @@ class TenantRemoval:
     revocations: list[Revocation] = field(default_factory=list)
 
 
-def remove_tenant(opened: Opened, tenant_id: str, *, revoke: bool = True) -> TenantRemoval:
+def _refuse_while_running(opened: Opened, tenant: str, now: float) -> None:
+    """UsageError while a job holds a lease on the tenant's state: deleting its rows under it
+    would cut its state commits off mid-run."""
+    held = held_leases(opened.store, tenant, None, now)
+    if held:
+        raise UsageError(
+            f"tenant '{tenant}' has a job running: its lease on {', '.join(held)} is held",
+            hint="wait for the job to end (or stop it); --force removes the tenant anyway",
+        )
+
+
+def remove_tenant(
+    opened: Opened,
+    tenant_id: str,
+    *,
+    revoke: bool = True,
+    force: bool = False,
+    now: Callable[[], float] = time.time,
+) -> TenantRemoval:
     """Remove the tenant and everything of theirs: revoke OAuth links (where the connector
     names a revocation URL), then delete links, credentials, catalogs, field map overrides,
     OAuth states, link tokens, state and leases, and the tenant. The revocations that failed
-    are reported, not fatal: the tokens are deleted either way."""
+    are reported, not fatal: the tokens are deleted either way. Refused while a job of the
+    tenant holds its lease, unless ``force``."""
     tenant = opened.store.tenant(tenant_id)  # a named error with close matches
+    if not force:
+        _refuse_while_running(opened, tenant.id, now())
     links = opened.store.links(tenant=tenant.id)
     revocations = [revoke_link(opened, link) for link in links] if revoke else []
     removed = delete_tenant_rows(opened.store, tenant.id)

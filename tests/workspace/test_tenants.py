@@ -224,3 +224,43 @@ def test_remove_warns_when_revocation_fails(space: Space, tmp_path: Path):
     assert result.exit_code == 0, result.output
     assert "could not revoke the tokens of shop/crm" in result.output
     assert "revoke them at the provider" in result.output
+
+
+def test_remove_refuses_while_a_job_holds_the_tenant_lease(space: Space):
+    space.cli("tenants", "add", "acme")
+    _fill(space, "acme")  # its leases expired long ago: they do not block
+    with space.open() as opened, opened.store.write() as conn:
+        conn.execute(
+            sa.update(wstore.leases)
+            .where(wstore.leases.c.key == "shop/acme/keyed")
+            .values(owner="job-1", expires_at=1000.0, host="worker-3", pid=4242)
+        )
+    with space.open() as opened:
+        with pytest.raises(UsageError, match=r"shop/acme/keyed \(pid 4242 on worker-3\) is held"):
+            tenancy.remove_tenant(opened, "acme", now=lambda: 999.0)
+        assert opened.store.tenants() != []
+        tenancy.remove_tenant(opened, "acme", now=lambda: 1001.0)  # the lease ran out
+        assert opened.store.tenants() == []
+
+
+def test_remove_and_unlink_cli_refuse_a_running_job_unless_forced(space: Space):
+    import time
+
+    space.cli("tenants", "add", "acme")
+    _fill(space, "acme")
+    with space.open() as opened, opened.store.write() as conn:
+        conn.execute(
+            sa.update(wstore.leases)
+            .where(wstore.leases.c.key == "shop/acme/keyed")
+            .values(owner="job-1", expires_at=time.time() + 3600, host="h", pid=1)
+        )
+    for args in (["unlink", "shop", "keyed", "--tenant", "acme"], ["tenants", "remove", "acme"]):
+        result = space.cli(*args, "--yes")
+        assert result.exit_code == UsageError.exit_code, result.output
+        assert "has a job running" in result.output and "--force" in result.output
+    assert space.counts("acme") == FULL
+    assert (
+        space.cli("unlink", "shop", "crm", "--tenant", "acme", "--yes").exit_code == 0
+    )  # not that key
+    assert space.cli("tenants", "remove", "acme", "--yes", "--force").exit_code == 0
+    assert space.counts("acme") == dict.fromkeys(FULL, 0)

@@ -977,8 +977,8 @@ def exit_codes() -> None:
 # Command groups of the workspace layer (issue 12), one module each.
 # (each module adds its commands to `main`; keep one import a line)
 from glue_runtime.cli import connector_cmds as _connector_cmds  # noqa: E402,F401
-from glue_runtime.cli import store as _store  # noqa: E402,F401
 from glue_runtime.cli import links as _links  # noqa: E402,F401
+from glue_runtime.cli import store as _store  # noqa: E402,F401
 from glue_runtime.cli import tenants as _tenants  # noqa: E402,F401
 
 if __name__ == "__main__":  # pragma: no cover

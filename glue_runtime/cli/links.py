@@ -16,8 +16,9 @@ from glue_runtime.cli import _echo_json, _note, main
 from glue_runtime.cli.tenants import confirm
 from glue_runtime.errors import UsageError
 from glue_runtime.workspace import links as wlinks
+from glue_runtime.workspace import oauth
 from glue_runtime.workspace.linksettings import LinkForm, Setting, link_form
-from glue_runtime.workspace.open import Opened, open_workspace
+from glue_runtime.workspace.open import open_workspace
 
 _CLICK_TYPES: dict[str, Any] = {"integer": int, "number": float, "boolean": bool}
 
@@ -53,11 +54,9 @@ def _settings(form: LinkForm, config_file: str | None) -> dict[str, Any]:
     return values
 
 
-def _link_oauth(opened: Opened, flow: str, tenant: str, connector: str) -> None:
-    raise UsageError(
-        f"connector '{connector}' of flow '{flow}' links with OAuth2: oauth links arrive with "
-        "the oauth branch"
-    )
+def _read_pasted() -> str:
+    """The redirect URL the user pastes back (--no-browser)."""
+    return str(click.prompt("Redirect URL", prompt_suffix=": ", show_default=False))
 
 
 @main.command("link")
@@ -91,7 +90,26 @@ def link_command(
         opened.store.tenant(tenant)
         wlinks.needs_link_or_fail(supported, flow)
         if supported.auth == "oauth2":
-            _link_oauth(opened, flow, tenant, connector)
+            if config_file:
+                raise UsageError(
+                    f"connector '{connector}' of flow '{flow}' links with OAuth2: --config "
+                    "does not apply",
+                    hint="the tenant authorises it in the browser (or --no-browser)",
+                )
+            link = oauth.link_interactively(
+                opened,
+                flow,
+                tenant,
+                connector,
+                open_browser=not no_browser,
+                timeout_s=timeout,
+                say=click.echo,
+                read_pasted=_read_pasted if no_browser else None,
+            )
+            click.echo(
+                f"linked tenant '{link.tenant}' to {link.flow}/{link.connector} "
+                f"(oauth2): status {link.status}"
+            )
             return
         again = opened.store.find_link(flow, tenant, connector) is not None
         values = _settings(link_form(opened.workspace, supported), config_file)

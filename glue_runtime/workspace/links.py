@@ -3,7 +3,8 @@
 ``link_with_settings`` is the API-key path (and a source with no auth that still needs the
 tenant's settings): check the settings, run the tap's discovery with them, then save them,
 secret ones encrypted. OAuth links are made by ``glue_runtime.workspace.oauth``. ``unlink``
-revokes an OAuth link's tokens at the provider (when the connector names a revocation URL),
+revokes an OAuth link's tokens at the provider (``oauth.revoke_tokens``, when the connector
+names a revocation URL),
 then deletes the link with its catalog, override, state and leases. ``reveal`` is the one
 way a secret leaves the store in clear; it is written to the audit table and logged.
 """
@@ -17,16 +18,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import requests
-
-from glue_runtime.errors import ConfigError, GlueError, SecretKeyError, UsageError
+from glue_runtime.errors import ConfigError, SecretKeyError, UsageError
 from glue_runtime.protocol import dumps_exact
-from glue_runtime.secrets import Redactor, redact_config, secret_values
+from glue_runtime.secrets import redact_config
 from glue_runtime.workspace.appsecrets import resolve_oauth_app
 from glue_runtime.workspace.linkconfig import link_config
 from glue_runtime.workspace.linksettings import check_given, check_link, link_form
-from glue_runtime.workspace.model import OAuthApp, SupportedConnector
+from glue_runtime.workspace.model import SupportedConnector
 from glue_runtime.workspace.names import unknown
+from glue_runtime.workspace.oauth import revoke_tokens
 from glue_runtime.workspace.open import Opened
 from glue_runtime.workspace.rows import delete_link_rows, forget_catalog, held_leases, state_key
 from glue_runtime.workspace.store import Link
@@ -34,7 +34,6 @@ from glue_runtime.workspace.store import Link
 log = logging.getLogger("glue_runtime.workspace.links")
 
 MASK = "****"
-REVOKE_TIMEOUT_S = 30.0
 
 
 def link_name(link: Link) -> str:
@@ -126,29 +125,6 @@ class Revocation:
     error: str | None = None
 
 
-def _revoke_tokens(app: OAuthApp, secrets: Mapping[str, Any]) -> None:
-    """Revoke the refresh and access tokens at the app's revocation URL (RFC 7009).
-
-    Stands in for ``glue_runtime.workspace.oauth.revoke_tokens`` until the OAuth branch is
-    merged; switching is this one function.
-    """
-    from authlib.integrations.requests_client import OAuth2Session  # type: ignore[import-untyped]
-
-    assert app.revoke_url  # the caller checked
-    with OAuth2Session(
-        app.client_id,
-        app.client_secret,
-        revocation_endpoint_auth_method=app.token_auth,
-    ) as session:
-        for hint in ("refresh_token", "access_token"):
-            token = secrets.get(hint)
-            if token:
-                response = session.revoke_token(
-                    app.revoke_url, token=str(token), token_type_hint=hint, timeout=REVOKE_TIMEOUT_S
-                )
-                response.raise_for_status()
-
-
 def revoke_link(opened: Opened, link: Link) -> Revocation:
     """Revoke an OAuth link's tokens where its connector names a revocation URL. A failure is
     returned (redacted), not raised: the link is removed either way."""
@@ -162,10 +138,11 @@ def revoke_link(opened: Opened, link: Link) -> Revocation:
         return Revocation(link)
     _, secrets = opened.store.credentials(link)
     try:
-        _revoke_tokens(resolve_oauth_app(opened, link.flow, supported), secrets)
-    except (GlueError, requests.RequestException, OSError, ValueError) as exc:
-        redactor = Redactor(secret_values(secrets, secrets.keys()))
-        return Revocation(link, attempted=True, error=redactor.redact(str(exc)))
+        app = resolve_oauth_app(opened, link.flow, supported)
+    except ConfigError as exc:  # no client secret to authenticate the revocation with
+        return Revocation(link, attempted=True, error=exc.message)
+    if not revoke_tokens(app, secrets):  # it logged why, without the tokens
+        return Revocation(link, attempted=True, error="the provider refused or was unreachable")
     return Revocation(link, attempted=True, ok=True)
 
 

@@ -1,12 +1,9 @@
-"""Deleting what the store holds for one link or one tenant, in one short write transaction.
+"""The store rows of one link: deleting them in one short write transaction, and finding
+the run leases that are still held on a link's or a tenant's state keys.
 
 A link owns its row (settings and encrypted credentials), its catalog, its field map
 override, its state and lease (key ``flow/tenant/connector``) and its token-refresh lease
-(``link-refresh/<link id>``); a tenant owns its links and also its pending OAuth states and
-link tokens. Every function returns the rows deleted per table, for the command to print.
-
-(The store engineer's ``Store.remove_tenant`` replaces :func:`delete_tenant_rows` once it is
-on main; the call site in ``tenancy`` is one line.)
+(``link-refresh/<link id>``). A whole tenant's rows go with ``Store.remove_tenant``.
 """
 
 from __future__ import annotations
@@ -22,11 +19,8 @@ from glue_runtime.workspace.store import (
     catalogs,
     fieldmap_overrides,
     leases,
-    link_tokens,
     links,
-    oauth_states,
     states,
-    tenants,
 )
 
 
@@ -113,19 +107,3 @@ def forget_catalog(store: Store, flow: str, tenant: str, connector: str) -> None
             catalogs.c.tenant == tenant,
             catalogs.c.connector == connector,
         )
-
-
-def delete_tenant_rows(store: Store, tenant: str) -> dict[str, int]:
-    """Delete everything of the tenant the store holds, the tenant last."""
-    with store.write() as conn:
-        link_ids = list(
-            conn.execute(sa.select(links.c.id).where(links.c.tenant == tenant)).scalars()
-        )
-        removed = {
-            "states": _delete_keys(conn, states, _tenant_keys(conn, states, tenant, link_ids)),
-            "leases": _delete_keys(conn, leases, _tenant_keys(conn, leases, tenant, link_ids)),
-        }
-        for table in (catalogs, fieldmap_overrides, oauth_states, link_tokens, links):
-            removed[table.name] = _delete_where(conn, table, table.c.tenant == tenant)
-        removed["tenants"] = _delete_where(conn, tenants, tenants.c.id == tenant)
-    return removed

@@ -17,7 +17,7 @@ from typing import Any
 from glue_runtime.errors import UsageError
 from glue_runtime.workspace.links import Revocation, revoke_link
 from glue_runtime.workspace.open import Opened
-from glue_runtime.workspace.rows import delete_tenant_rows, held_leases
+from glue_runtime.workspace.rows import held_leases
 from glue_runtime.workspace.store import Tenant
 
 TENANT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
@@ -79,6 +79,5 @@ def remove_tenant(
         _refuse_while_running(opened, tenant.id, now())
     links = opened.store.links(tenant=tenant.id)
     revocations = [revoke_link(opened, link) for link in links] if revoke else []
-    removed = delete_tenant_rows(opened.store, tenant.id)
-    opened.store.record("tenant-removed", tenant.id)
+    removed = opened.store.remove_tenant(tenant.id)  # one transaction; audited
     return TenantRemoval(tenant.id, removed, [r for r in revocations if r.attempted])

@@ -215,9 +215,11 @@ def test_secret_prompt_does_not_echo_on_a_terminal(space: Space):
 
 def test_oauth_connector_is_not_linked_with_settings(space: Space):
     _tenant(space, "acme")
-    result = space.cli("link", "shop", "crm", "--tenant", "acme")
-    assert result.exit_code == UsageError.exit_code
-    assert "links with OAuth2" in result.output
+    with (
+        space.open() as opened,
+        pytest.raises(UsageError, match="links with OAuth2, not with settings"),
+    ):
+        wlinks.link_with_settings(opened, "shop", "acme", "crm", {"api_key": GOOD_KEY})
 
 
 def test_relinking_replaces_credentials_and_bumps_the_version(space: Space, tmp_path: Path):

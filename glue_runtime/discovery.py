@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import json
 import logging
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -46,13 +47,15 @@ def run_discovery(
     *,
     cwd: Path | str | None = None,
     timeout: float | None = DISCOVER_TIMEOUT_S,
+    secret_names: Iterable[str] = (),
 ) -> dict[str, Any]:
     """Run ``TAP --config X --discover`` and return the catalog it prints.
 
     It runs like a job's connectors (dies with the runner, stderr relayed); past ``timeout``
-    seconds it is stopped and ConnectorTimeout names it.
+    seconds it is stopped and ConnectorTimeout names it. ``secret_names`` are settings to
+    redact besides those the tap's schema marks (a workspace's ``secret_settings``).
     """
-    redactor = Redactor(secret_values(config, connector.secret_settings()))
+    redactor = Redactor(secret_values(config, connector.secret_settings() | set(secret_names)))
     files = ConnectorFiles(connector.label)
     try:
         cfg = files.write_json("config.json", config)

@@ -981,8 +981,10 @@ def exit_codes() -> None:
 from glue_runtime.cli import connector_cmds as _connector_cmds  # noqa: E402,F401
 from glue_runtime.cli import flows as _flows  # noqa: E402,F401
 from glue_runtime.cli import init as _init  # noqa: E402,F401
+from glue_runtime.cli import links as _links  # noqa: E402,F401
 from glue_runtime.cli import secrets as _secrets  # noqa: E402,F401
 from glue_runtime.cli import store as _store  # noqa: E402,F401
+from glue_runtime.cli import tenants as _tenants  # noqa: E402,F401
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -119,20 +119,23 @@ def link_request(opened: Opened, job: LinkJob, options: RunOptions) -> RunReques
     hidden.add(secrets, set(secrets))
     hidden.add(tap_config, src.secret_settings)
     targets = [
-        (runparts.resolve_connector(ws, t.connector), _target_config(opened, job, t, hidden))
+        (
+            runparts.resolve_connector(ws, t.connector, "target"),
+            _target_config(opened, job, t, hidden),
+        )
         for t in flow.targets.values()
     ]
     names = {"tenant": job.tenant, "flow": flow.name, "connector": src.id}
     mappers = [
         (
-            runparts.resolve_connector(ws, str(m.get("connector") or m.get("name"))),
+            runparts.resolve_connector(ws, str(m.get("connector") or m.get("name")), "mapper"),
             dict(fill_placeholders(m.get("config") or {}, names, {}, f"flow '{flow.name}' mapper")),
         )
         for m in flow.mappers
     ]
     base = defaults.timeouts(flow.timeouts, f"flow '{flow.name}' timeouts")
     return RunRequest(
-        tap=runparts.resolve_connector(ws, src.connector),
+        tap=runparts.resolve_connector(ws, src.connector, "tap"),
         tap_config=tap_config,
         targets=targets,
         mappers=mappers,

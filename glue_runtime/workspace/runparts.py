@@ -8,22 +8,19 @@ store-backed state, managed virtualenvs).
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
-from glue_runtime.errors import NeedsReauthorisation, StateError
-from glue_runtime.state import FileStateStore
+from glue_runtime.connectors import Kind
+from glue_runtime.errors import NeedsReauthorisation
 from glue_runtime.statestore import StateStore
+from glue_runtime.workspace import installs
+from glue_runtime.workspace.dbstate import DbStateStore, workspace_state_key
 from glue_runtime.workspace.model import Workspace
 from glue_runtime.workspace.open import Opened
 from glue_runtime.workspace.store import LINK_NEEDS_REAUTH, Link
 
-
-def state_key(flow: str, tenant: str, connector: str) -> str:
-    """A workspace run's state key: one per (flow, tenant, connector)."""
-    return f"{flow}/{tenant}/{connector}"
+state_key = workspace_state_key  # flow/tenant/connector: one per linked connector
 
 
 def fresh_credentials(opened: Opened, link: Link) -> tuple[int, dict[str, Any]]:
@@ -38,38 +35,18 @@ def fresh_credentials(opened: Opened, link: Link) -> tuple[int, dict[str, Any]]:
     return opened.store.credentials(link)
 
 
-_PART = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@:-]*$")
-
-
-class _WorkspaceFileStates(FileStateStore):
-    """The file store with ``flow/tenant/connector`` keys (``/`` spelled %2F in file names)."""
-
-    def path_for(self, key: str) -> Path:
-        parts = key.split("/")
-        if not all(_PART.match(p) for p in parts):
-            raise StateError(
-                f"invalid state key {key!r}",
-                hint="flow names and connector ids use letters, digits and . _ - @ :",
-            )
-        name = key.replace(":", "%3A").replace("/", "%2F")
-        return self.directory / f"{name}.json"
-
-    def keys(self) -> list[str]:
-        keys = super().keys()
-        return [k.replace("%2F", "/") for k in keys]
-
-
 def state_store(opened: Opened) -> StateStore:
-    """Where workspace runs keep bookmarks."""
-    return _WorkspaceFileStates(opened.workspace.data_dir / "state")
+    """Where workspace runs keep bookmarks: the store's ``states`` table, leased per key."""
+    return DbStateStore(opened.store)
 
 
-def resolve_connector(workspace: Workspace, name: str) -> str:
+def resolve_connector(workspace: Workspace, name: str, kind: Kind) -> str:
     """What glue_runtime's connector look-up accepts for a supported connector's ``connector``:
-    a relative path is the workspace folder's."""
+    the executable in the workspace's venv when it installed it; a relative path is the
+    workspace folder's."""
     if "/" in name and not os.path.isabs(name):
         return str((workspace.root / name).resolve())
-    return name
+    return installs.resolve_connector(workspace, name, kind)
 
 
 def tenant_overrides(opened: Opened, tenant: str, connector: str) -> Mapping[str, Any]:

@@ -112,16 +112,21 @@ class Workspace:
         return run_cli(*args, cwd=self.root, env=self.env)
 
 
-def make_workspace(root: Path) -> Workspace:
-    """Two tenants (acme, globex), each with its own orders files, linked to flow shop."""
+def make_workspace(root: Path, store_url: str | None = None) -> Workspace:
+    """Two tenants (acme, globex), each with its own orders files, linked to flow shop; the
+    store in the workspace (SQLite), or at ``store_url`` (GLUE_STORE_URL)."""
     root.mkdir(parents=True, exist_ok=True)
     (root / "glue.yml").write_text(GLUE_YML % {"rotating": ROTATING_TAP})
     (root / "etl.py").write_text(ETL)
     (root / "fieldmap.yml").write_text(FIELD_MAP)
     (root / ".glue").mkdir()
-    store = Store(sqlite_url(str(root / ".glue" / "store.db")), Keyring.from_texts([KEY], "test"))
+    url = store_url or sqlite_url(str(root / ".glue" / "store.db"))
+    store = Store(url, Keyring.from_texts([KEY], "test"))
     store.create()
-    ws = Workspace(root, store, {"GLUE_SECRET_KEY": KEY, "GLUE_WORKSPACE": str(root)})
+    env = {"GLUE_SECRET_KEY": KEY, "GLUE_WORKSPACE": str(root)}
+    if store_url:
+        env["GLUE_STORE_URL"] = store_url
+    ws = Workspace(root, store, env)
     t0 = "2024-01-0%dT00:00:00+00:00"
     orders(
         ws.data("acme"),

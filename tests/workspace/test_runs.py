@@ -13,19 +13,34 @@ from glue_test_helpers import wait_until
 
 import glue_runtime
 from glue_runtime.errors import ConfigError
+from glue_runtime.workspace.dbstate import DbStateStore
 from workspace.conftest_run import make_workspace, orders, rows
+
+
+def _workspace(root: Path, monkeypatch: pytest.MonkeyPatch, store_url: str | None = None):
+    ws = make_workspace(root, store_url)
+    for name, value in ws.env.items():
+        monkeypatch.setenv(name, value)
+    return ws
 
 
 @pytest.fixture
 def ws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    ws = make_workspace(tmp_path / "ws")
-    for name, value in ws.env.items():
-        monkeypatch.setenv(name, value)
+    ws = _workspace(tmp_path / "ws", monkeypatch)
     yield ws
     ws.store.close()
 
 
-def test_two_tenants_each_get_only_their_own_rows_state_and_etl_context(ws) -> None:
+@pytest.fixture
+def any_ws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, store_url: str):
+    """The workspace with its store on SQLite, then on PostgreSQL."""
+    ws = _workspace(tmp_path / "ws", monkeypatch, store_url)
+    yield ws
+    ws.store.close()
+
+
+def test_two_tenants_each_get_only_their_own_rows_state_and_etl_context(any_ws) -> None:
+    ws = any_ws
     first = ws.glue("run", "shop", "--all-tenants", "--connector", "files", "--json")
     assert first.code == 0, first.stderr[-3000:]
     results = {r["tenant"]: r for r in json.loads(first.stdout)}
@@ -51,6 +66,10 @@ def test_two_tenants_each_get_only_their_own_rows_state_and_etl_context(ws) -> N
         "2024-01-03"
     )
 
+    states = DbStateStore(ws.store)  # bookmarks live in the workspace store, one key a link
+    assert {"shop/acme/files", "shop/globex/files"} <= set(states.keys())
+    globex_state = states.get("shop/globex/files")
+
     # a second run is incremental per tenant: acme's new row only; globex's state untouched
     orders(
         ws.data("acme"),
@@ -63,6 +82,7 @@ def test_two_tenants_each_get_only_their_own_rows_state_and_etl_context(ws) -> N
     assert again["records_in"] < 4  # not the whole folder again
     assert [r["name"] for r in rows(ws.root / "out" / "acme.db")][-1] == "acme-9"
     assert again["state"]["bookmarks"]["orders"]["replication_key_value"].startswith("2024-02-01")
+    assert states.get("shop/globex/files") == globex_state
     assert [r["name"] for r in rows(ws.root / "out" / "globex.db")] == [
         "globex-1",
         "globex-2",
@@ -189,7 +209,8 @@ def test_credentials_the_tap_writes_back_go_to_the_store(ws) -> None:
     assert len(rows(ws.root / "out" / "rotating-initech-api.db", "items")) == 3
 
 
-def test_a_write_back_never_overwrites_newer_credentials(ws, tmp_path: Path, caplog) -> None:
+def test_a_write_back_never_overwrites_newer_credentials(any_ws, tmp_path: Path, caplog) -> None:
+    ws = any_ws
     ws.store.add_tenant("initech")
     started, release = tmp_path / "started", tmp_path / "release"
     ws.link(

@@ -67,6 +67,39 @@ flows:
       db:
         connector: sqlite
         config: {database: "out/rotating-{tenant}-{connector}.db"}
+  writes:
+    sources:
+      files:
+        connector: files
+        config: {streams: [{name: orders, path: orders, key_properties: [id]}]}
+    targets:
+      crm:
+        connector: sqlite
+        auth: api_key
+        config: {database: "out/writes-{tenant}.db"}
+  batchy:
+    sources:
+      legacy:
+        connector: files
+        config: {streams: [{name: orders, path: orders, key_properties: [id]}]}
+    targets:
+      db:
+        connector: sqlite
+        config: {database: "out/batch-{tenant}.db"}
+    etl: batch_etl.py
+    etl_mode: batch
+"""
+
+BATCH_ETL = """
+import json
+import os
+
+names = ("TENANT", "FLOW", "CONNECTOR_ID")
+schema = {"type": "object", "properties": {"id": {"type": "integer"}, **{n.lower(): {"type": "string"} for n in names}}}
+with open(os.path.join(os.environ["ETL_OUTPUT"], "data.singer"), "w") as out:
+    out.write(json.dumps({"type": "SCHEMA", "stream": "env", "schema": schema, "key_properties": ["id"]}) + "\\n")
+    record = {"id": 1, **{n.lower(): os.environ[n] for n in names}}
+    out.write(json.dumps({"type": "RECORD", "stream": "env", "record": record}) + "\\n")
 """
 
 FIELD_MAP = """
@@ -119,6 +152,7 @@ def make_workspace(root: Path, store_url: str | None = None) -> Workspace:
     (root / "glue.yml").write_text(GLUE_YML % {"rotating": ROTATING_TAP})
     (root / "etl.py").write_text(ETL)
     (root / "fieldmap.yml").write_text(FIELD_MAP)
+    (root / "batch_etl.py").write_text(BATCH_ETL)
     (root / ".glue").mkdir()
     url = store_url or sqlite_url(str(root / ".glue" / "store.db"))
     store = Store(url, Keyring.from_texts([KEY], "test"))

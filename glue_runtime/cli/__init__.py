@@ -1019,6 +1019,7 @@ def exit_codes() -> None:
 # (each module adds its commands to `main`; keep one import a line)
 from glue_runtime.cli import connector_cmds as _connector_cmds  # noqa: E402,F401
 from glue_runtime.cli import store as _store  # noqa: E402,F401
+from glue_runtime.cli import tenant_fieldmap as _tenant_fieldmap  # noqa: E402,F401
 from glue_runtime.cli import wsrun  # noqa: E402
 
 if __name__ == "__main__":  # pragma: no cover

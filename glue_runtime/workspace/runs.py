@@ -27,7 +27,7 @@ log = logging.getLogger("glue_runtime.workspace.runs")
 Note = Callable[[str], None]
 
 
-def _source_ids(flow: WorkspaceFlow, connector: str | None) -> list[str]:
+def source_ids(flow: WorkspaceFlow, connector: str | None) -> list[str]:
     """The flow's sources to run: all, or ``connector`` (a named error if it is none)."""
     if connector is None:
         return list(flow.sources)
@@ -58,7 +58,7 @@ def tenant_jobs(
             f"(sources: {', '.join(flow.sources) or 'none'})",
         )
     jobs = []
-    for cid in _source_ids(flow, connector):
+    for cid in source_ids(flow, connector):
         if cid not in linked:
             if connector is not None:
                 opened.store.link(flow.name, tenant, cid)  # raises, naming what is linked
@@ -88,7 +88,7 @@ def select_jobs(
         )
     if tenant is not None:
         return tenant_jobs(opened, flow, tenant, connector, note)
-    _source_ids(flow, connector)  # a wrong --connector is an error even with no tenants
+    source_ids(flow, connector)  # a wrong --connector is an error even with no tenants
     with_links = sorted({lk.tenant for lk in opened.store.links(flow=flow.name)})
     jobs: list[LinkJob] = []
     for t in with_links:
@@ -145,4 +145,11 @@ def run_workspace_flow(
         return [result for _job, result in run_jobs(opened, jobs, options)]
 
 
-__all__ = ["LinkJob", "RunOptions", "run_jobs", "run_workspace_flow", "select_jobs"]
+__all__ = [
+    "LinkJob",
+    "RunOptions",
+    "run_jobs",
+    "run_workspace_flow",
+    "select_jobs",
+    "source_ids",
+]

@@ -96,3 +96,43 @@ def test_the_docs_python_example_runs(ws, monkeypatch: pytest.MonkeyPatch) -> No
         exec(compile(block, str(DOC), "exec"), {})
     assert printed.getvalue().split() == ["shop/acme/files", "success", "2"]
     assert json.loads(json.dumps(ws.store.catalog("shop", "acme", "files")))["streams"]
+
+
+def test_fieldmap_set_get_unset_keep_a_tenants_override_in_the_store(ws, tmp_path: Path) -> None:
+    override = tmp_path / "acme.yml"
+    override.write_text("streams:\n  orders:\n    fields: [id, updated_at]\n")
+    got = ws.glue("fieldmap", "set", "shop", "files", str(override), "--tenant", "acme")
+    assert got.code == 0, got.stderr
+    assert ws.store.fieldmap_override("shop", "acme", "files") == override.read_text()
+    shown = ws.glue("fieldmap", "get", "shop", "files", "--tenant", "acme")
+    assert shown.code == 0 and shown.stdout == override.read_text()
+
+    run = ws.glue("run", "shop", "--tenant", "acme", "--connector", "files")
+    assert run.code == 0, run.stderr[-3000:]
+    assert "name" not in rows(ws.root / "out" / "acme.db")[0]
+
+    assert ws.glue("fieldmap", "unset", "shop", "files", "--tenant", "acme").code == 0
+    assert ws.store.fieldmap_override("shop", "acme", "files") is None
+    none = ws.glue("fieldmap", "get", "shop", "files", "--tenant", "acme")
+    assert none.code == 2 and "has no field map override" in none.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["shop", "files", "--tenant", "acmee"], "did you mean 'acme'"),
+        (["shop", "db", "--tenant", "acme"], "'db' is a target of flow 'shop'"),
+        (["shpo", "files", "--tenant", "acme"], "did you mean 'shop'"),
+    ],
+)
+def test_fieldmap_set_refuses_bad_names_and_stores_nothing(ws, tmp_path, args, message) -> None:
+    good = tmp_path / "fm.yml"
+    good.write_text("streams:\n  orders: on\n")
+    flow, connector, *rest = args
+    got = ws.glue("fieldmap", "set", flow, connector, str(good), *rest)
+    assert got.code == 2 and message in got.stderr, got.stderr
+    bad = tmp_path / "bad.yml"
+    bad.write_text("streams: [1, 2\n")
+    got = ws.glue("fieldmap", "set", "shop", "files", str(bad), "--tenant", "acme")
+    assert got.code == 2 and "bad.yml" in got.stderr
+    assert ws.store.fieldmap_override("shop", "acme", "files") is None

@@ -136,3 +136,23 @@ def test_fieldmap_set_refuses_bad_names_and_stores_nothing(ws, tmp_path, args, m
     got = ws.glue("fieldmap", "set", "shop", "files", str(bad), "--tenant", "acme")
     assert got.code == 2 and "bad.yml" in got.stderr
     assert ws.store.fieldmap_override("shop", "acme", "files") is None
+
+
+def test_all_tenants_runs_each_one_and_exits_with_the_worst_code(ws) -> None:
+    ws.store.set_link_status(ws.store.link("shop", "acme", "files"), LINK_NEEDS_REAUTH, "revoked")
+    got = ws.glue("run", "shop", "--all-tenants", "--connector", "files")
+    assert got.code == 6, got.stderr[-3000:]
+    assert "shop/acme/files: FAILED (not started: link shop/files of tenant 'acme'" in got.stderr
+    assert "shop/globex/files: SUCCESS, 3 records" in got.stderr
+    assert len(rows(ws.root / "out" / "globex.db")) == 3
+    assert not (ws.root / "out" / "acme.db").exists()
+
+
+def test_a_tenants_overrides_are_merged_last(ws) -> None:
+    import glue_runtime
+
+    ws.store.add_tenant("hooli", meta={"overrides": {"files": {"add_metadata_columns": False}}})
+    ws.link("shop", "hooli", "files", settings={"base_dir": str(ws.data("acme"))})
+    (result,) = glue_runtime.run_workspace_flow("shop", tenant="hooli", connector="files")
+    assert result.ok, result.error
+    assert "_sdc_path" not in rows(ws.root / "out" / "hooli.db")[0]

@@ -113,10 +113,19 @@ def _opened(workspace: str | Path | Opened | None) -> Iterator[Opened]:
 def run_jobs(
     opened: Opened, jobs: list[LinkJob], options: RunOptions
 ) -> Iterator[tuple[LinkJob, JobResult]]:
-    """Run the jobs one after another, yielding each result as it ends."""
-    for job in jobs:
+    """Run the jobs one after another, yielding each result as it ends. An interrupted job
+    (Ctrl-C, SIGTERM) stops the rest: the user asked the run to stop."""
+    for i, job in enumerate(jobs):
         log.info("%s: running", job.name)
-        yield job, run_link(opened, job, options)
+        result = run_link(opened, job, options)
+        yield job, result
+        if result.status == "interrupted" and i + 1 < len(jobs):
+            log.warning(
+                "%s was interrupted: not running %s",
+                job.name,
+                ", ".join(j.name for j in jobs[i + 1 :]),
+            )
+            return
 
 
 def run_workspace_flow(

@@ -6,10 +6,15 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
 import re
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+from glue_test_helpers import wait_until
 
 from glue_runtime.workspace.store import LINK_NEEDS_REAUTH
 from workspace.conftest_run import make_workspace, rows
@@ -156,3 +161,34 @@ def test_a_tenants_overrides_are_merged_last(ws) -> None:
     (result,) = glue_runtime.run_workspace_flow("shop", tenant="hooli", connector="files")
     assert result.ok, result.error
     assert "_sdc_path" not in rows(ws.root / "out" / "hooli.db")[0]
+
+
+def test_an_interrupted_job_stops_the_tenants_after_it(ws, tmp_path: Path) -> None:
+    started = tmp_path / "started"
+    for tenant, settings in (
+        ("a-first", {"started_file": str(started), "hold_until": str(tmp_path / "never")}),
+        ("b-next", {}),
+    ):
+        ws.store.add_tenant(tenant)
+        ws.link(
+            "rotating",
+            tenant,
+            "api",
+            auth="api_key",
+            settings=settings,
+            secrets={"refresh_token": "r"},
+        )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "glue_runtime", "run", "rotating", "--all-tenants"],
+        cwd=ws.root, env={**os.environ, **ws.env}, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        wait_until(lambda: started.exists() or proc.poll() is not None, "the first tap to start")
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, stderr[-3000:]
+    assert "rotating/a-first/api was interrupted: not running rotating/b-next/api" in stderr
+    assert not (ws.root / "out" / "rotating-b-next-api.db").exists()

@@ -14,7 +14,7 @@ from typing import Any
 from glue_runtime.connectors import Kind
 from glue_runtime.errors import NeedsReauthorisation
 from glue_runtime.statestore import StateStore
-from glue_runtime.workspace import installs
+from glue_runtime.workspace import installs, tokens
 from glue_runtime.workspace.dbstate import DbStateStore, workspace_state_key
 from glue_runtime.workspace.model import Workspace
 from glue_runtime.workspace.open import Opened
@@ -24,15 +24,22 @@ state_key = workspace_state_key  # flow/tenant/connector: one per linked connect
 
 
 def fresh_credentials(opened: Opened, link: Link) -> tuple[int, dict[str, Any]]:
-    """The link's secrets, ready to use, and the credential version they belong to (the
-    compare-and-swap base for a tap that writes its config back)."""
+    """The link's secrets, ready to use (an OAuth access token refreshed first when it expires
+    within the workspace's margin), and the credential version they belong to: the
+    compare-and-swap base for a tap that writes its config back.
+
+    tokens.fresh_credentials commits a refreshed pair before it returns, so the store holds
+    it (or a newer pair another process committed since: then that one is used).
+    """
     if link.status == LINK_NEEDS_REAUTH:
         raise NeedsReauthorisation(
             f"link {link.flow}/{link.connector} of tenant '{link.tenant}' needs "
             "re-authorisation" + (f" ({link.last_error})" if link.last_error else ""),
             hint=f"link it again: glue link {link.flow} {link.connector} --tenant {link.tenant}",
         )
-    return opened.store.credentials(link)
+    fresh = tokens.fresh_credentials(opened, link)
+    version, stored = opened.store.credentials(link)
+    return version, stored or fresh
 
 
 def state_store(opened: Opened) -> StateStore:

@@ -303,6 +303,9 @@ def run(
     """Run a flow file, or a tap into targets given by options, or a workspace flow
     (FLOW --tenant T, or --all-tenants)."""
     limits = parse_cli_timeouts(timeouts)
+    show_progress = progress if progress is not None else sys.stderr.isatty()
+    if ctx.obj["log_format"] == "json":
+        show_progress = bool(progress)
     if wsrun.is_workspace_run(flow_file, tenant, all_tenants) or connector or refresh_catalog:
         file_options = dict(
             tap=tap,
@@ -330,12 +333,10 @@ def run(
                 refresh_catalog=refresh_catalog,
                 timeouts=limits,
                 as_json=as_json,
+                progress=show_progress,
                 file_options=file_options,
             )
         )
-    show_progress = progress if progress is not None else sys.stderr.isatty()
-    if ctx.obj["log_format"] == "json":
-        show_progress = bool(progress)
     progress_line = logs.ProgressLine() if show_progress else None
     try:
         result = _run_plan(

@@ -17,7 +17,7 @@ from glue_runtime.errors import UsageError
 
 if TYPE_CHECKING:  # the workspace layer (SQLAlchemy, yaml) loads only for a workspace run
     from glue_runtime.defaults import TimeoutsLike
-    from glue_runtime.result import JobResult
+    from glue_runtime.result import JobResult, StreamStats
     from glue_runtime.workspace.runbuild import LinkJob
 
 _FLOW_FILE_SUFFIXES = (".yml", ".yaml", ".json")
@@ -57,6 +57,23 @@ def _line(job: LinkJob, result: JobResult) -> str:
     )
 
 
+class _Progress:
+    """The live progress line, a fresh one for each job (its rates are per job)."""
+
+    def __init__(self) -> None:
+        from glue_runtime.logs import ProgressLine
+
+        self._new = ProgressLine
+        self.line = ProgressLine()
+
+    def __call__(self, streams: dict[str, StreamStats], elapsed: float) -> None:
+        self.line(streams, elapsed)
+
+    def next_job(self) -> None:
+        self.line.close()
+        self.line = self._new()
+
+
 def run_workspace(
     ctx: click.Context,
     flow: str | None,
@@ -69,6 +86,7 @@ def run_workspace(
     timeouts: TimeoutsLike,
     as_json: bool,
     file_options: dict[str, Any],
+    progress: bool = False,
 ) -> int:
     """Run the workspace flow's links; the worst exit code of its jobs (0 when all ran)."""
     from glue_runtime.workspace.open import open_workspace
@@ -78,7 +96,8 @@ def run_workspace(
     if not flow:
         raise UsageError("which flow?", hint="`glue run FLOW --tenant T` (`glue flows list`)")
     _refuse_file_options(file_options)
-    options = RunOptions(full_refresh, refresh_catalog, None, timeouts)
+    live = _Progress() if progress else None
+    options = RunOptions(full_refresh, refresh_catalog, live, timeouts)
     log_format = ctx.obj["log_format"]
     done: list[tuple[LinkJob, JobResult]] = []
     with open_workspace() as opened:
@@ -86,6 +105,8 @@ def run_workspace(
             opened, flow, tenant=tenant, all_tenants=all_tenants, connector=connector, note=_note
         )
         for job, result in run_jobs(opened, jobs, options):
+            if live is not None:
+                live.next_job()
             done.append((job, result))
             if not as_json:
                 _report(result, False, log_format)

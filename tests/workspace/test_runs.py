@@ -245,3 +245,22 @@ def test_a_write_back_never_overwrites_newer_credentials(any_ws, tmp_path: Path,
     assert (version, secrets) == (2, {"refresh_token": "relinked"})
     assert "the store's newer ones are kept" in caplog.text
     assert "rt-secret-1" not in caplog.text
+
+
+def test_jobs_of_two_tenants_side_by_side_in_one_process_keep_their_own_etl_context(ws) -> None:
+    results: dict[str, list] = {}
+
+    def run(tenant: str) -> None:
+        results[tenant] = glue_runtime.run_workspace_flow(
+            "shop", tenant=tenant, connector="files", workspace=ws.root
+        )
+
+    threads = [threading.Thread(target=run, args=(t,)) for t in ("acme", "globex")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert all(r[0].ok for r in results.values()), {t: r[0].error for t, r in results.items()}
+    for tenant in ("acme", "globex"):
+        got = rows(ws.root / "out" / f"{tenant}.db")
+        assert {(r["tenant"], r["job_id"]) for r in got} == {(tenant, results[tenant][0].job_id)}

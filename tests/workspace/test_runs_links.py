@@ -192,3 +192,15 @@ def test_an_interrupted_job_stops_the_tenants_after_it(ws, tmp_path: Path) -> No
     assert proc.returncode == 130, stderr[-3000:]
     assert "rotating/a-first/api was interrupted: not running rotating/b-next/api" in stderr
     assert not (ws.root / "out" / "rotating-b-next-api.db").exists()
+
+
+def test_the_progress_line_starts_afresh_for_each_job(capsys) -> None:
+    from glue_runtime.cli.wsrun import _Progress
+    from glue_runtime.result import StreamStats
+
+    live = _Progress()
+    live({"orders": StreamStats("orders", records_in=900)}, 30.0)
+    live.next_job()
+    live({"orders": StreamStats("orders", records_in=5)}, 1.0)
+    last = capsys.readouterr().err.split("\r\x1b[K")[-1]
+    assert last.strip() == "1.0s  orders: 5 (5/s)"

@@ -67,6 +67,11 @@ class RunOptions:
     timeouts: defaults.TimeoutsLike = None
 
 
+# What an OAuth token answer holds besides the tokens: not secret, and common words ("Bearer")
+# that masking would blot out of every log line.
+_NOT_SECRET = frozenset({"token_type", "scope", "expires_in", "expires_at"})
+
+
 @dataclass
 class _Secrets:
     """Values to keep out of the job's logs and errors."""
@@ -75,6 +80,10 @@ class _Secrets:
 
     def add(self, config: Mapping[str, Any], names: tuple[str, ...] | set[str] = ()) -> None:
         self.values |= secret_values(config, set(names))
+
+    def add_credentials(self, secrets: Mapping[str, Any]) -> None:
+        """Every value of a link's credentials, but the token answer's plain fields."""
+        self.add({k: v for k, v in secrets.items() if k not in _NOT_SECRET}, set(secrets))
 
 
 def _target_config(
@@ -94,7 +103,7 @@ def _target_config(
             hint=f"link it: glue link {job.flow.name} {target.id} --tenant {job.tenant}",
         )
     _version, secrets = runparts.fresh_credentials(opened, link)
-    hidden.add(secrets, set(secrets))
+    hidden.add_credentials(secrets)
     base = fill_placeholders(target.config, names, {**link.settings, **secrets}, where)
     merged = deep_merge(deep_merge(base, link.settings), secrets)
     config = deep_merge(merged, runparts.tenant_overrides(opened, job.tenant, target.id))
@@ -116,7 +125,7 @@ def link_request(opened: Opened, job: LinkJob, options: RunOptions) -> RunReques
         overrides=runparts.tenant_overrides(opened, job.tenant, src.id),
     )
     hidden = _Secrets()
-    hidden.add(secrets, set(secrets))
+    hidden.add_credentials(secrets)
     hidden.add(tap_config, src.secret_settings)
     targets = [
         (

@@ -5,6 +5,7 @@ import glue_runtime
 
 result = glue_runtime.run_flow("examples/demo/flow.yml")
 result = glue_runtime.run("files", "sqlite", tap_config={...}, target_config={...})
+results = glue_runtime.run_workspace_flow("shop", tenant="acme")  # a workspace flow
 print(result.status, result.records_out, result.state)
 ```
 """
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
     from glue_runtime.stages import Stage
     from glue_runtime.state import FileStateStore, SingleFileStateStore
     from glue_runtime.statestore import Lease, StateStore
+    from glue_runtime.workspace.runs import run_workspace_flow
 
 # The public names, imported on first use (PEP 562): a connector process started as
 # ``python -m glue_runtime.launch`` imports this package too, and must not pay for the runner,
@@ -76,6 +78,7 @@ _LAZY: dict[str, str] = {
     "SingleFileStateStore": "state",
     "Lease": "statestore",
     "StateStore": "statestore",
+    "run_workspace_flow": "workspace.runs",
 }
 
 
@@ -126,5 +129,6 @@ __all__ = [
     "resolve",
     "run",
     "run_flow",
+    "run_workspace_flow",
     "state_store_for",
 ]

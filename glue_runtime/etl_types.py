@@ -46,6 +46,7 @@ class JobContext:
     flow: str | None = None
     tenant: str | None = None
     job_id: str | None = None
+    connector: str | None = None  # a workspace run's supported connector id (its source)
 
 
 class _Declarer(Protocol):
@@ -64,12 +65,14 @@ class Context:
     ``key_properties`` and ``output_stream``: the output, writable in ``schema()``.
     ``state``: a dict for the script's own use (counters, aggregates), kept for the stream.
     ``position``: 1-based number of the current record within the stream.
-    ``flow``, ``tenant``, ``job_id``: the job's, None when unknown. ``log``: a logger.
+    ``flow``, ``tenant``, ``connector``, ``job_id``: the job's, None when unknown.
+    ``log``: a logger.
     """
 
     __slots__ = (
         "_declarer",
         "bookmark_properties",
+        "connector",
         "flow",
         "job_id",
         "key_properties",
@@ -102,6 +105,7 @@ class Context:
         self.output_schema: dict[str, Any] = schema
         self.flow = job.flow
         self.tenant = job.tenant
+        self.connector = job.connector
         self.job_id = job.job_id
         self.log = logging.getLogger(f"glue_runtime.etl.{stream}")
         self.state: dict[str, Any] = {}

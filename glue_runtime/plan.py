@@ -30,7 +30,7 @@ from glue_runtime.errors import ConfigError
 from glue_runtime.flow import Flow, load_flow, read_json_file
 from glue_runtime.result import JobResult, StreamStats
 from glue_runtime.selection import RunSelection, resolve_for_run
-from glue_runtime.spec import Endpoint, JobSpec
+from glue_runtime.spec import Endpoint, JobSpec, TapConfigHook
 from glue_runtime.stages import Stage
 from glue_runtime.stages.select import SelectStats, make_selector
 from glue_runtime.stages.transform import make_transform
@@ -108,6 +108,10 @@ class RunRequest:
     tap_config_source: str | None = None
     state_write_interval_s: float = 1.0
     timeouts: Timeouts = field(default_factory=Timeouts)
+    # Who the source is within its flow (a workspace run's supported connector id): the ETL's
+    # ctx.connector and a batch script's CONNECTOR_ID.
+    connector_id: str | None = None
+    on_tap_config_update: TapConfigHook | None = None  # see spec.TapConfigHook
 
     @property
     def batch(self) -> bool:
@@ -366,7 +370,12 @@ class RunBuilder:
     def job_context(self) -> dict[str, Any]:
         """What an ETL script sees of the job (``ctx.job``)."""
         req = self.request
-        return {"flow": req.flow_name, "tenant": req.tenant, "job_id": self.job_id}
+        return {
+            "flow": req.flow_name,
+            "tenant": req.tenant,
+            "connector": req.connector_id,
+            "job_id": self.job_id,
+        }
 
     def _endpoint(self, name: str, config: ConfigLike, kind: connectors.Kind) -> Endpoint:
         ep = Endpoint(connectors.resolve(name, kind), load_config(config, f"{kind} config"))
@@ -426,6 +435,7 @@ class RunBuilder:
             output_format=req.etl_format,
             flow=req.flow_name,
             tenant=req.tenant,
+            connector_id=req.connector_id,
             jobs_dir=defaults.batch_jobs_dir(req.cwd),
             snapshots_dir=defaults.batch_snapshots_dir(req.cwd),
         )
@@ -454,6 +464,7 @@ class RunBuilder:
             validate_configs=req.validate,
             on_progress=req.on_progress,
             tap_config_source=req.tap_config_source,
+            on_tap_config_update=req.on_tap_config_update,
             select_stats=chain.select_stats,
             job_id=self.job_id,
             state_write_interval_s=req.state_write_interval_s,

@@ -12,11 +12,17 @@ from typing import Any
 
 from glue_runtime import protocol
 from glue_runtime.connectors import Connector
+from glue_runtime.errors import GlueError
 from glue_runtime.result import StreamStats
 from glue_runtime.secrets import secret_values
 from glue_runtime.stages import Stage
 from glue_runtime.statestore import StateStore
 from glue_runtime.timeouts import Timeouts
+
+# Keeps what a tap wrote back into its config: (the updated config, the changed keys) -> an
+# error when it could not be kept. A caller whose config lives elsewhere than a file (the
+# workspace store) gives one; else startup.py writes the change to the config's source file.
+TapConfigHook = Callable[[dict[str, Any], list[str]], GlueError | None]
 
 
 @dataclass
@@ -53,6 +59,7 @@ class JobSpec:
     validate_configs: bool = True
     select_stats: Any = None  # the field map selector's counts (stages.select.SelectStats)
     tap_config_source: str | None = None  # the file the tap's config came from, if any
+    on_tap_config_update: TapConfigHook | None = None  # where a written-back config goes
     hold_lock: bool = True  # False when the caller already holds the state key's lock
     job_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     on_progress: Callable[[dict[str, StreamStats], float], None] | None = None

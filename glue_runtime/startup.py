@@ -79,7 +79,8 @@ class Launcher:
 
         Taps such as the bundled rest tap save refreshed credentials into the file given with
         --config, as hotglue's taps do. That file is our temporary copy, so carry the change
-        over to the config's source file; with an inline config, say it could not be kept.
+        over to the config's source file (or to the job's ``on_tap_config_update``, which keeps
+        it where the config came from); with an inline config, say it could not be kept.
         The error, when the source file cannot be written.
         """
         ep = self.spec.tap
@@ -93,6 +94,11 @@ class Launcher:
             return None
         changed = sorted(k for k in updated if updated.get(k) != ep.config.get(k))
         self.redactor.add(secret_values(updated, ep.connector.secret_settings()))
+        if self.spec.on_tap_config_update is not None:
+            error = self.spec.on_tap_config_update(updated, changed)
+            if error is None:
+                ep.config = updated
+            return error
         source = self.spec.tap_config_source
         if source is None:
             log.warning(

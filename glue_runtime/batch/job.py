@@ -49,6 +49,7 @@ class BatchOptions:
     output_format: str = "jsonl"
     flow: str = "flow"
     tenant: str = "default"
+    connector_id: str | None = None  # a workspace run's supported connector id (else the tap's)
     jobs_dir: Path = JOBS_DIR
     snapshots_dir: Path = SNAPSHOTS_DIR
     keep_job_dir: bool = True
@@ -162,7 +163,7 @@ def run_batch(base: JobSpec, opts: BatchOptions) -> JobResult:
                 "FLOW": opts.flow,
                 "TENANT": opts.tenant,
                 "JOB_ID": base.job_id,
-                "CONNECTOR_ID": base.tap.connector.name,
+                "CONNECTOR_ID": opts.connector_id or base.tap.connector.name,
                 "JOB_TYPE": "read",
                 "ROOT_DIR": str(job_dir),
                 "SYNC_OUTPUT": str(sync_output),

@@ -268,6 +268,12 @@ def _quick_shutdown() -> None:
     "--progress/--no-progress", default=None, help="Live progress line (default: on a terminal)."
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the job result as JSON on stdout.")
+@click.option("--tenant", help="Workspace flow: run this tenant's linked sources.")
+@click.option("--all-tenants", is_flag=True, help="Workspace flow: every tenant, one by one.")
+@click.option("--connector", help="Workspace flow: only this source.")
+@click.option(
+    "--refresh-catalog", is_flag=True, help="Workspace flow: discover each link's catalog again."
+)
 @click.pass_context
 def run(
     ctx: click.Context,
@@ -289,12 +295,48 @@ def run(
     timeouts: tuple[str, ...],
     progress: bool | None,
     as_json: bool,
+    tenant: str | None,
+    all_tenants: bool,
+    connector: str | None,
+    refresh_catalog: bool,
 ) -> None:
-    """Run a flow file, or a tap into targets given by options."""
+    """Run a flow file, or a tap into targets given by options, or a workspace flow
+    (FLOW --tenant T, or --all-tenants)."""
     limits = parse_cli_timeouts(timeouts)
     show_progress = progress if progress is not None else sys.stderr.isatty()
     if ctx.obj["log_format"] == "json":
         show_progress = bool(progress)
+    if wsrun.is_workspace_run(flow_file, tenant, all_tenants) or connector or refresh_catalog:
+        file_options = dict(
+            tap=tap,
+            target=targets,
+            tap_config=tap_config,
+            target_config=target_configs,
+            catalog=catalog,
+            field_map=field_map,
+            mapper=mappers,
+            mapper_config=mapper_configs,
+            etl=etl,
+            state_file=state_file,
+            state_dir=state_dir,
+            state_key=state_key,
+            max_line_bytes=max_line_bytes,
+        )
+        ctx.exit(
+            wsrun.run_workspace(
+                ctx,
+                flow_file,
+                tenant=tenant,
+                all_tenants=all_tenants,
+                connector=connector,
+                full_refresh=full_refresh,
+                refresh_catalog=refresh_catalog,
+                timeouts=limits,
+                as_json=as_json,
+                progress=show_progress,
+                file_options=file_options,
+            )
+        )
     progress_line = logs.ProgressLine() if show_progress else None
     try:
         result = _run_plan(
@@ -984,7 +1026,9 @@ from glue_runtime.cli import init as _init  # noqa: E402,F401
 from glue_runtime.cli import links as _links  # noqa: E402,F401
 from glue_runtime.cli import secrets as _secrets  # noqa: E402,F401
 from glue_runtime.cli import store as _store  # noqa: E402,F401
+from glue_runtime.cli import tenant_fieldmap as _tenant_fieldmap  # noqa: E402,F401
 from glue_runtime.cli import tenants as _tenants  # noqa: E402,F401
+from glue_runtime.cli import wsrun  # noqa: E402
 
 if __name__ == "__main__":  # pragma: no cover
     main()

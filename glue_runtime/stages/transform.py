@@ -723,6 +723,7 @@ def _job_of(job_context: JobContext | Mapping[str, Any] | None) -> JobContext:
         flow=job_context.get("flow"),
         tenant=job_context.get("tenant"),
         job_id=job_context.get("job_id"),
+        connector=job_context.get("connector"),
     )
 
 

@@ -1,16 +1,20 @@
-"""``glue connectors install`` and ``glue connectors new``: the workspace's own connectors."""
+"""``glue connectors install`` and ``glue connectors new``: the workspace's own connectors.
+
+The workspace modules are imported inside the commands: importing the CLI must stay cheap (a
+run's start-up imports no yaml once its caches are warm; tests/test_about_cache.py).
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from glue_runtime.cli import _note, connectors_group
-from glue_runtime.workspace.config import load_workspace
-from glue_runtime.workspace.installs import Installed, install, install_missing, missing
-from glue_runtime.workspace.scaffold import scaffold
-from glue_runtime.workspace.venvs import redact_url
+
+if TYPE_CHECKING:
+    from glue_runtime.workspace.installs import Installed
 
 
 def _say_installed(done: Installed) -> None:
@@ -31,7 +35,15 @@ def connectors_install(spec: str | None, name: str | None) -> None:
     SPEC is anything pip installs: name==version, a folder, a wheel, a VCS URL. With no SPEC,
     installs every connector glue.yml lists that is not installed here (a fresh clone).
     """
-    workspace = load_workspace()
+    from glue_runtime.workspace.installs import (
+        install,
+        install_missing,
+        load_for_installs,
+        missing,
+    )
+    from glue_runtime.workspace.venvs import redact_url
+
+    workspace = load_for_installs()
     if spec is None:
         if name is not None:
             raise click.UsageError("--name needs a SPEC")
@@ -66,6 +78,8 @@ def connectors_install(spec: str | None, name: str | None) -> None:
 def connectors_new(kind: str, name: str, into: Path) -> None:
     """Scaffold a singer-sdk tap or target package: pyproject with its entry point, a stream
     or sink, a README and singer-sdk's standard tests. Installed, glue finds it at once."""
+    from glue_runtime.workspace.scaffold import scaffold
+
     folder = scaffold("tap" if kind == "tap" else "target", name, into)
     click.echo(str(folder))
     _note(

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from glue_runtime.connectors import Connector, Kind
 from glue_runtime.errors import ConnectorNotFound
 from glue_runtime.flow import expand_env
@@ -323,17 +325,43 @@ def install_record(folder: Path) -> dict[str, Any]:
     return found if isinstance(found, dict) else {}
 
 
-def _here() -> Workspace | None:
-    """The workspace around the current folder (None outside one, or when its glue.yml cannot
-    be read: that is for the commands that need it to say)."""
+def load_for_installs(root: Path | None = None) -> Workspace:
+    """The workspace as installing and finding connectors needs it: its folder and glue.yml's
+    ``connectors:`` (``${VAR}`` filled in their ``pip_url`` only). A machine that installs
+    connectors (a CI job building a worker image) need not have the flows' secrets in its
+    environment, which reading the whole glue.yml (``load_workspace``) asks for."""
     from glue_runtime.errors import ConfigError
-    from glue_runtime.workspace.config import find_workspace, load_workspace
+    from glue_runtime.workspace.config import CONFIG_NAME, find_workspace, load_workspace
+
+    folder = root if root is not None else find_workspace()
+    if folder is None or not (folder / CONFIG_NAME).is_file():
+        return load_workspace(folder)  # raises its "no workspace here" error
+    path = folder / CONFIG_NAME
+    try:
+        raw = gluefile.raw_connectors(path)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path} is not valid YAML: {exc}") from None
+    installed = {}
+    for name, body in raw.items():
+        entry = body if isinstance(body, dict) else {}
+        where = f"{path} connectors.{name}.pip_url"
+        pip_url = str(expand_env(str(entry.get("pip_url") or ""), where=where))
+        exes = tuple(str(e) for e in entry.get("executables") or ())
+        installed[str(name)] = InstalledConnector(str(name), pip_url, exes)
+    return Workspace(root=folder.resolve(), flows={}, installed=installed)
+
+
+def _here() -> Workspace | None:
+    """The workspace around the current folder, for finding its connectors (None outside
+    one, or when its glue.yml cannot be read: that is for the commands that need it to say)."""
+    from glue_runtime.errors import ConfigError
+    from glue_runtime.workspace.config import find_workspace
 
     root = find_workspace()
     if root is None:
         return None
     try:
-        return load_workspace(root)
+        return load_for_installs(root)
     except ConfigError:
         return None
 

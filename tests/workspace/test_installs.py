@@ -43,7 +43,7 @@ name: shop
 flows:
   orders:   # sources first
     sources:
-      one: {connector: tap-one}
+      one: {connector: tap-one, config: {api_key: "${GLUE_PROBE_UNSET_KEY}"}}
     targets:
       out: {connector: files}
 
@@ -128,8 +128,9 @@ def wheels(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def env(wheels: Path) -> dict[str, str]:
+def env(wheels: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     """pip offline: no index, no machine config, only the test's wheels."""
+    monkeypatch.delenv("GLUE_PROBE_UNSET_KEY", raising=False)
     return {"PIP_CONFIG_FILE": os.devnull, "PIP_NO_INDEX": "1", "PIP_FIND_LINKS": str(wheels)}
 
 
@@ -189,10 +190,10 @@ def test_install_from_a_folder_and_a_wheel_side_by_side_with_conflicting_pins(
     assert str(ws / ".glue" / "venvs") in about.stdout
 
     # a plain run finds it by the path resolve_connector gives, and it reads its own dependency
-    from glue_runtime.workspace.config import load_workspace
-    from glue_runtime.workspace.installs import resolve_connector
+    # (the flows' secrets, ${GLUE_PROBE_UNSET_KEY}, are not needed to install or find them)
+    from glue_runtime.workspace.installs import load_for_installs, resolve_connector
 
-    tap = resolve_connector(load_workspace(ws), "two", "tap")
+    tap = resolve_connector(load_for_installs(ws), "two", "tap")
     write_json(tmp_path / "target.json", {"output": str(tmp_path / "out.jsonl")})
     ran = glue(
         ws,

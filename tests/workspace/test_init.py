@@ -55,28 +55,32 @@ def test_glue_init_makes_the_workspace_and_says_what_next(
     assert flow.targets["warehouse"].config == {"database": "output/{tenant}.db"}
 
 
-def test_the_demo_flow_of_the_template_runs(tmp_path: Path, clean_env: pytest.MonkeyPatch) -> None:
-    """The template's source and target configs, run as a plain flow file from the workspace
-    folder (what `glue run demo --tenant acme` runs once links land), load the sample data."""
-    root = init_workspace(tmp_path / "ws").root
-    demo = yaml.safe_load((root / "glue.yml").read_text())["flows"]["demo"]
-    target = demo["targets"]["warehouse"]
-    target["config"]["database"] = target["config"]["database"].format(tenant="acme")
-    flow = {"source": demo["sources"]["files"], "targets": [target]}
-    for ref in (flow["source"], target):
-        ref.pop("auth", None)
-    (root / "demo-flow.yml").write_text(yaml.safe_dump(flow))
-    proc = subprocess.run(
-        [sys.executable, "-m", "glue_runtime", "run", "demo-flow.yml"],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    with sqlite3.connect(root / "output" / "acme.db") as conn:
-        assert conn.execute("select count(*) from customers").fetchone()[0] > 0
-        assert conn.execute("select count(*) from orders").fetchone()[0] > 0
+def test_the_quick_start_it_prints_works(tmp_path: Path, clean_env: pytest.MonkeyPatch) -> None:
+    """glue init x && cd x && glue tenants add acme && glue link demo files --tenant acme &&
+    glue run demo --tenant acme: each a real process; acme's rows land in its own database."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GLUE_")}
+    outputs = []
+    for args, cwd in (
+        (["init", "x"], tmp_path),
+        (["tenants", "add", "acme"], tmp_path / "x"),
+        (["link", "demo", "files", "--tenant", "acme"], tmp_path / "x"),
+        (["run", "demo", "--tenant", "acme"], tmp_path / "x"),
+    ):
+        proc = subprocess.run(
+            [sys.executable, "-m", "glue_runtime", *args],
+            cwd=cwd,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
+        outputs += [proc.stdout, proc.stderr]
+        assert proc.returncode == 0, f"glue {' '.join(args)}: {proc.stderr[-3000:]}"
+    with sqlite3.connect(tmp_path / "x" / "output" / "acme.db") as conn:
+        assert conn.execute("select count(*) from customers").fetchone()[0] == 20
+        assert conn.execute("select count(*) from orders").fetchone()[0] == 60
+    key = read_key_file(tmp_path / "x" / ".glue" / "secret.key")
+    assert_no_secrets(key, texts=outputs, folders=[tmp_path / "x"])
 
 
 def test_an_existing_glue_yml_is_refused_and_nothing_changes(

@@ -42,11 +42,15 @@ LONG_TTL_S = 600.0  # a lease that does not run out during a test
 StoreFactory = Callable[..., StateStore]
 
 
+_DB_STORES: dict[Path, Store] = {}  # the fixture's open Store per place, for the factory
+
+
 def _db_state_store(place: Path, ttl: float) -> StateStore:
-    """A workspace store's state on the database whose URL the fixture put in ``place``."""
-    store = Store((place / "store-url").read_text())
-    store.create()
-    return DbStateStore(store, lease_ttl_s=ttl)
+    """A state store on the database the fixture set up for ``place``. Each call is a new
+    DbStateStore (which keeps nothing in memory: the rows fence), on one shared engine so a
+    call costs no new connection: the short-ttl tests must not spend their lease opening one
+    (processes of their own are in tests/workspace/test_concurrency.py and test_dbstate.py)."""
+    return DbStateStore(_DB_STORES[place], lease_ttl_s=ttl)
 
 
 # Each entry makes a store on ``place`` with a lease ttl; two calls on one place share the
@@ -78,13 +82,12 @@ def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store
         yield make
         return
     with fresh_store_url(request.param, tmp_path) as url:
-        (tmp_path / "store-url").write_text(url)
+        _DB_STORES[tmp_path] = Store(url)
         try:
+            _DB_STORES[tmp_path].create()
             yield make
         finally:
-            for store in made:
-                if isinstance(store, DbStateStore):
-                    store.store.close()
+            _DB_STORES.pop(tmp_path).close()
 
 
 def try_acquire(store: StateStore, owner: str, ttl: float = LONG_TTL_S) -> Lease | None:

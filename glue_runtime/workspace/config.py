@@ -69,7 +69,7 @@ def load_workspace(root: Path | None = None) -> Workspace:
     from_env: set[str] = set()
     doc = expand_env(raw, where=str(path), found=from_env)
     root = folder.resolve()
-    problems = schema_problems(doc, raw) or rule_problems(doc, raw, root)
+    problems = schema_problems(doc, raw) or rule_problems(doc, root)
     if problems:
         raise problems_error(path, problems)
     return _workspace(root, doc, frozenset(from_env))

@@ -3,8 +3,7 @@
 They run on the document once it matches the schema: ids usable in state keys and on the
 command line, one id per connector in a flow, a source in every flow, an OAuth block that
 fits its grant (a redirect URI the callback listener can serve), the files a flow names
-existing, placeholders that :mod:`~glue_runtime.workspace.linkconfig` knows, and no client
-secret written in clear in a file that is versioned.
+existing, and placeholders that :mod:`~glue_runtime.workspace.linkconfig` knows.
 """
 
 from __future__ import annotations
@@ -25,17 +24,15 @@ PLACEHOLDERS = ("tenant", "flow", "connector", "link")
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
-def rule_problems(doc: dict[str, Any], raw: dict[str, Any], root: Path) -> list[Problem]:
-    """Every rule broken by ``doc`` (expanded glue.yml); ``raw`` is the file as written."""
+def rule_problems(doc: dict[str, Any], root: Path) -> list[Problem]:
+    """Every rule broken by ``doc`` (glue.yml, ``${VAR}`` expanded) in the workspace ``root``."""
     found: list[Problem] = []
     for name, flow in (doc.get("flows") or {}).items():
-        found.extend(_flow_problems(str(name), flow or {}, raw, root))
+        found.extend(_flow_problems(str(name), flow or {}, root))
     return found
 
 
-def _flow_problems(
-    name: str, flow: dict[str, Any], raw: dict[str, Any], root: Path
-) -> list[Problem]:
+def _flow_problems(name: str, flow: dict[str, Any], root: Path) -> list[Problem]:
     at = f"flows.{name}"
     found: list[Problem] = []
     if not ID.match(name):
@@ -61,20 +58,17 @@ def _flow_problems(
     for section, members in (("sources", sources), ("targets", targets)):
         for cid, body in members.items():
             where = f"{at}.{section}.{cid}"
-            raw_body = (((raw.get("flows") or {}).get(name) or {}).get(section) or {}).get(cid)
-            found.extend(_connector_problems(where, str(cid), body or {}, raw_body or {}, root))
+            found.extend(_connector_problems(where, str(cid), body or {}, root))
     for key in ("field_map", "etl"):
         found.extend(_missing_file(f"{at}.{key}", flow.get(key), root))
     return found
 
 
-def _connector_problems(
-    where: str, cid: str, body: dict[str, Any], raw: dict[str, Any], root: Path
-) -> list[Problem]:
+def _connector_problems(where: str, cid: str, body: dict[str, Any], root: Path) -> list[Problem]:
     found: list[Problem] = []
     if not ID.match(cid):
         found.append(_bad_id(where, "connector id", cid))
-    found.extend(_oauth_problems(where, body, raw))
+    found.extend(_oauth_problems(where, body))
     for key in ("field_map", "catalog"):
         found.extend(_missing_file(f"{where}.{key}", body.get(key), root))
     for path, text in _strings(body.get("config") or {}, f"{where}.config"):
@@ -82,7 +76,7 @@ def _connector_problems(
     return found
 
 
-def _oauth_problems(where: str, body: dict[str, Any], raw: dict[str, Any]) -> list[Problem]:
+def _oauth_problems(where: str, body: dict[str, Any]) -> list[Problem]:
     oauth = body.get("oauth")
     auth = body.get("auth") or ("oauth2" if oauth else "none")
     if auth == "oauth2" and not oauth:
@@ -105,16 +99,6 @@ def _oauth_problems(where: str, body: dict[str, Any], raw: dict[str, Any]) -> li
             )
         ]
     found: list[Problem] = []
-    secret = (raw.get("oauth") or {}).get("client_secret")
-    if isinstance(secret, str) and secret and "${" not in secret:
-        found.append(
-            Problem(
-                f"{where}.oauth.client_secret",
-                "is written in clear in glue.yml, a file that is versioned",
-                "write ${NAME_OF_A_VARIABLE} and set it in the environment, or leave it out "
-                "and keep it in the store's app secrets",
-            )
-        )
     if oauth.get("grant", "authorization_code") == "client_credentials":
         return found
     if not oauth.get("authorize_url"):

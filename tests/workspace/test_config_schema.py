@@ -174,13 +174,6 @@ BAD = [
         id="redirect-without-port",
     ),
     pytest.param(
-        "flows: {shop: {sources: {crm: {oauth: {token_url: t, client_id: c, "
-        "authorize_url: a, redirect_uri: 'https://app.example.com/cb', client_secret: hunter22}}}}}",
-        "flows.shop.sources.crm.oauth.client_secret: is written in clear",
-        "${NAME_OF_A_VARIABLE}",
-        id="client-secret-in-clear",
-    ),
-    pytest.param(
         "flows: {shop: {sources: {crm: {auth: api_key, oauth: {token_url: t, client_id: c, "
         "grant: client_credentials}}}}}",
         "flows.shop.sources.crm.auth: auth is api_key but the connector has an oauth block",

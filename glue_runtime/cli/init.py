@@ -13,7 +13,9 @@ from glue_runtime.workspace.crypto import ENV_KEY
 
 @main.command("init")
 @click.argument("directory", default=".", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--force", is_flag=True, help="Write the glue.yml template over a non-empty one.")
+@click.option(
+    "--force", is_flag=True, help="Write the glue.yml template over an existing one (else kept)."
+)
 @click.option(
     "--key-file",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -25,7 +27,8 @@ def init_command(directory: Path, force: bool, key_file: Path | None, no_key: bo
 
     Writes glue.yml, a .gitignore keeping .glue/ out of git, the secret key file
     .glue/secret.key (mode 0600; none when GLUE_SECRET_KEY is set) and the store
-    (SQLite in .glue/, or GLUE_STORE_URL).
+    (SQLite in .glue/, or GLUE_STORE_URL). In a folder that has a glue.yml already (a
+    workspace cloned from git), keeps it and makes only what the clone lacks.
     """
     done = init_workspace(directory, force=force, key_file=key_file, no_key=no_key)
     click.echo(f"made a workspace in {done.root}:")
@@ -34,6 +37,9 @@ def init_command(directory: Path, force: bool, key_file: Path | None, no_key: bo
     if done.key == ENV_KEY:
         click.echo(f"  secrets are encrypted with the key in {ENV_KEY} (keep it set)")
     here = "" if done.root == Path.cwd().resolve() else f"cd {directory}\n  "
+    if done.kept_config:
+        click.echo(f"next:\n  {here}glue flows list\n  glue tenants add TENANT")
+        return
     click.echo(
         "next:\n"
         f"  {here}glue tenants add acme\n"

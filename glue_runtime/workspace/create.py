@@ -48,6 +48,7 @@ class Initialised:
     made: list[str] = field(default_factory=list)
     key: str = ""  # where the key lives (a path, or GLUE_SECRET_KEY)
     store: str = ""  # the store's URL without a password
+    kept_config: bool = False  # glue.yml was there already (a cloned workspace) and is kept
 
 
 @dataclass
@@ -84,12 +85,6 @@ def _check(root: Path, *, force: bool, key_file: Path | None, no_key: bool) -> K
     for folder in (root, root / DATA_DIR):
         if folder.exists() and not folder.is_dir():
             raise UsageError(f"{folder} exists and is not a folder; nothing was changed")
-    config = root / CONFIG_NAME
-    if config.is_file() and config.read_text().strip() and not force:
-        raise UsageError(
-            f"{config} already exists and is not empty; nothing was changed",
-            hint="use --force to write the template over it (the store and key are kept)",
-        )
     env_key = os.environ.get(ENV_KEY, "").strip()
     if no_key and not env_key:
         raise UsageError(
@@ -102,6 +97,11 @@ def _check(root: Path, *, force: bool, key_file: Path | None, no_key: bool) -> K
             hint=f"unset {ENV_KEY} to make the key file at {key_file}",
         )
     return load_keyring(None) if env_key else None  # a bad key fails here
+
+
+def _has_config(root: Path) -> bool:
+    config = root / CONFIG_NAME
+    return config.is_file() and bool(config.read_text().strip())
 
 
 def _key_setting(root: Path, key_path: Path | None) -> str:
@@ -167,8 +167,13 @@ def init_workspace(
     """Make the workspace at ``root`` (see the module's docstring)."""
     root = root.resolve()
     env_keyring = _check(root, force=force, key_file=key_file, no_key=no_key)
+    # A glue.yml already there (a workspace cloned from git) is kept: init makes what the
+    # clone lacks (.glue/, the key, the store) where that glue.yml says.
+    keep = _has_config(root) and not force
+    if keep and key_file is None:
+        key_file = load_workspace(root).key_file
     key_path = None if env_keyring else (key_file or root / DEFAULT_KEY_FILE).resolve()
-    done = Initialised(root)
+    done = Initialised(root, kept_config=keep)
     undo = _Undo()
     try:
         if not root.exists():
@@ -178,12 +183,15 @@ def init_workspace(
         if not data_dir.exists():
             undo.folder(data_dir)
             data_dir.mkdir(mode=0o700)
-        _write_config(root, key_path if key_file else None, undo)
-        done.made.append(f"{root / CONFIG_NAME} (a demo flow to start from)")
+        if keep:
+            done.made.append(f"kept {root / CONFIG_NAME} as it is")
+        else:
+            _write_config(root, key_path if key_file else None, undo)
+            done.made.append(f"{root / CONFIG_NAME} (a demo flow to start from)")
         ignored = [f"{DATA_DIR}/", *_ignored_key(root, key_path)]
         _write_gitignore(root, ignored, undo)
         done.made.append(f"{root / '.gitignore'} (keeps {', '.join(ignored)} out of git)")
-        if _copy_sample_data(root, undo):
+        if not keep and _copy_sample_data(root, undo):
             done.made.append(f"{root / 'data'} (the demo's sample CSV files)")
         if key_path is not None:
             _key(root, key_path, undo, done.made)

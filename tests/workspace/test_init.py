@@ -83,16 +83,23 @@ def test_the_quick_start_it_prints_works(tmp_path: Path, clean_env: pytest.Monke
     assert_no_secrets(key, texts=outputs, folders=[tmp_path / "x"])
 
 
-def test_an_existing_glue_yml_is_refused_and_nothing_changes(
+def test_a_cloned_workspace_keeps_its_glue_yml_and_gets_a_key_and_a_store(
     tmp_path: Path, clean_env: pytest.MonkeyPatch
 ) -> None:
+    """`git clone` brings glue.yml but not .glue/ (git-ignored): init makes the rest."""
     root = tmp_path / "ws"
     root.mkdir()
-    (root / "glue.yml").write_text("flows: {}\n")
+    mine = "# my flows\nflows:\n  crm:\n    sources:\n      files: {connector: files}\n"
+    (root / "glue.yml").write_text(mine)
     result = CliRunner().invoke(main, ["init", str(root)])
-    assert result.exit_code == 2
-    assert "already exists and is not empty; nothing was changed" in result.output
-    assert _tree(root) == {"glue.yml": b"flows: {}\n"}
+    assert result.exit_code == 0, result.output
+    assert "kept" in result.output and "glue flows list" in result.output
+    assert (root / "glue.yml").read_text() == mine
+    assert not (root / "data").exists()  # no demo data in someone's workspace
+    assert oct((root / ".glue" / "secret.key").stat().st_mode & 0o777) == "0o600"
+    with open_workspace(root) as opened:
+        opened.store.add_tenant("acme")  # the store is there and holds secrets' key
+        assert list(opened.workspace.flows) == ["crm"]
 
 
 def test_force_writes_the_template_but_keeps_the_key_and_the_store(

@@ -115,6 +115,10 @@ def glue_yml(revoke_url: str) -> dict[str, Any]:
                         "auth": "api_key",
                         "config": {"account": "acct-{tenant}"},
                     },
+                    "counter": {  # its --about lists no discover capability
+                        "connector": str(SINGER / "about_counter_tap.py"),
+                        "auth": "api_key",
+                    },
                     "open": {  # no auth: the app config has all it needs
                         "connector": KEYED_TAP,
                         "config": {"account": "{tenant}", "api_key": "good-app-wide"},

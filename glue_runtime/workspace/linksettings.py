@@ -13,6 +13,7 @@ with every secret value of that config before anyone sees it.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -28,6 +29,8 @@ from glue_runtime.timeouts import Timeouts
 from glue_runtime.workspace import installs
 from glue_runtime.workspace.model import SupportedConnector, Workspace, WorkspaceFlow
 from glue_runtime.workspace.names import unknown
+
+log = logging.getLogger("glue_runtime.workspace.links")
 
 
 @dataclass(frozen=True)
@@ -130,9 +133,14 @@ def check_link(
     where: str,
 ) -> dict[str, Any] | None:
     """Run the tap's discovery with the link's merged config: its catalog, or CredentialError
-    saying what failed (redacted). A target is only checked against its settings schema."""
+    saying what failed (redacted). A target, or a tap whose --about lists no ``discover``
+    capability, is only checked against its settings schema."""
     connectors.validate_config(form.connector, config)  # names settings, never values
     if form.connector.kind != "tap":
+        return None
+    capabilities = form.connector.capabilities
+    if capabilities and "discover" not in capabilities:
+        log.info("%s: the tap does not discover; its settings were checked by its schema", where)
         return None
     timeout = flow.timeouts.get("discover", Timeouts.discover)
     try:

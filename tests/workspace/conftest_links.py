@@ -33,7 +33,8 @@ from glue_runtime.workspace.crypto import new_key
 from glue_runtime.workspace.open import Opened, open_workspace
 
 KEYED_TAP = str(SINGER / "keyed_tap.py")
-GOOD_KEY = "good-k3y-7f1d9a2c5e"  # a secret the tests look for in every output
+GOOD_KEY = "good-k3y-7f1d9a2c5e"
+CLIENT_SECRET_ENV = "GLUE_TEST_LINKS_CLIENT_SECRET"  # a secret the tests look for in every output
 COUNTED = (
     "tenants",
     "links",
@@ -86,7 +87,7 @@ def glue_yml(revoke_url: str) -> dict[str, Any]:
         "authorize_url": revoke_url.replace("/revoke", "/authorize"),
         "revoke_url": revoke_url,
         "client_id": "app-client",
-        "client_secret": "app-client-secret-123",
+        "client_secret": "${" + CLIENT_SECRET_ENV + "}",  # never in clear in glue.yml
         "scope": "read",
         "redirect_uri": "http://127.0.0.1:8765/callback",
     }
@@ -113,6 +114,10 @@ def glue_yml(revoke_url: str) -> dict[str, Any]:
                         "connector": KEYED_TAP,
                         "auth": "api_key",
                         "config": {"account": "acct-{tenant}"},
+                    },
+                    "counter": {  # its --about lists no discover capability
+                        "connector": str(SINGER / "about_counter_tap.py"),
+                        "auth": "api_key",
                     },
                     "open": {  # no auth: the app config has all it needs
                         "connector": KEYED_TAP,
@@ -210,7 +215,7 @@ def _space(kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterat
     (root / ".glue").mkdir(parents=True)
     revocation = RevocationServer()
     (root / "glue.yml").write_text(yaml.safe_dump(glue_yml(revocation.url)))
-    env = {"GLUE_SECRET_KEY": new_key()}
+    env = {"GLUE_SECRET_KEY": new_key(), CLIENT_SECRET_ENV: "app-client-secret-123"}
     monkeypatch.delenv("GLUE_STORE_URL", raising=False)
     with contextlib.ExitStack() as stack:
         stack.callback(revocation.close)

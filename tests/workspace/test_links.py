@@ -151,6 +151,18 @@ def test_source_without_auth_links_with_nothing_to_ask(space: Space):
         assert opened.store.catalog("sales", "acme", "open") is not None
 
 
+def test_a_tap_that_does_not_discover_is_checked_by_its_schema(space: Space):
+    _tenant(space, "acme")
+    bad = {"name": "n", "records": "x"}
+    with space.open() as opened, pytest.raises(ConfigError, match="setting 'records': expected"):
+        wlinks.link_with_settings(opened, "sales", "acme", "counter", bad)
+    with space.open() as opened:
+        given = {"name": "n", "token": "tok-123456"}
+        link = wlinks.link_with_settings(opened, "sales", "acme", "counter", given)
+        assert opened.store.credentials(link)[1] == {"token": "tok-123456"}
+        assert opened.store.catalog("sales", "acme", "counter") is None
+
+
 def test_missing_and_unknown_settings_are_named(space: Space, tmp_path: Path):
     _tenant(space, "acme")
     missing = space.cli(

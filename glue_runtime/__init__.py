@@ -22,14 +22,18 @@ if TYPE_CHECKING:
         ConfigError,
         ConnectorError,
         ConnectorNotFound,
+        CredentialError,
         DataError,
         GlueError,
         Interrupted,
         LeaseLost,
         MapperFailed,
+        NeedsReauthorisation,
         ProtocolError,
+        SecretKeyError,
         StateError,
         StateLocked,
+        StoreError,
         TapFailed,
         TargetFailed,
         TransformError,
@@ -41,7 +45,18 @@ if TYPE_CHECKING:
     from glue_runtime.stages import Stage
     from glue_runtime.state import FileStateStore, SingleFileStateStore
     from glue_runtime.statestore import Lease, StateStore
+    from glue_runtime.workspace.dbstate import DbStateStore
+    from glue_runtime.workspace.links import link_with_settings, unlink
+    from glue_runtime.workspace.oauth import (
+        finish_link,
+        issue_link_token,
+        redeem_link_token,
+        start_link,
+    )
+    from glue_runtime.workspace.open import Opened, open_workspace
     from glue_runtime.workspace.runs import run_workspace_flow
+    from glue_runtime.workspace.tenancy import add_tenant, remove_tenant
+    from glue_runtime.workspace.tokens import fresh_credentials
 
 # The public names, imported on first use (PEP 562): a connector process started as
 # ``python -m glue_runtime.launch`` imports this package too, and must not pay for the runner,
@@ -79,6 +94,23 @@ _LAZY: dict[str, str] = {
     "Lease": "statestore",
     "StateStore": "statestore",
     "run_workspace_flow": "workspace.runs",
+    # workspaces (docs/workspace.md): open one, tenants, links, OAuth, tokens
+    "CredentialError": "errors",
+    "NeedsReauthorisation": "errors",
+    "SecretKeyError": "errors",
+    "StoreError": "errors",
+    "DbStateStore": "workspace.dbstate",
+    "Opened": "workspace.open",
+    "open_workspace": "workspace.open",
+    "add_tenant": "workspace.tenancy",
+    "remove_tenant": "workspace.tenancy",
+    "link_with_settings": "workspace.links",
+    "unlink": "workspace.links",
+    "start_link": "workspace.oauth",
+    "finish_link": "workspace.oauth",
+    "issue_link_token": "workspace.oauth",
+    "redeem_link_token": "workspace.oauth",
+    "fresh_credentials": "workspace.tokens",
 }
 
 
@@ -102,7 +134,9 @@ __all__ = [
     "Connector",
     "ConnectorError",
     "ConnectorNotFound",
+    "CredentialError",
     "DataError",
+    "DbStateStore",
     "FileStateStore",
     "Flow",
     "GlueError",
@@ -112,23 +146,37 @@ __all__ = [
     "LeaseLost",
     "MapperFailed",
     "Message",
+    "NeedsReauthorisation",
+    "Opened",
     "ProtocolError",
+    "SecretKeyError",
     "SingleFileStateStore",
     "Stage",
     "StateError",
     "StateLocked",
     "StateStore",
+    "StoreError",
     "StreamStats",
     "TapFailed",
     "TargetFailed",
     "TransformError",
     "UsageError",
     "__version__",
+    "add_tenant",
     "available",
+    "finish_link",
+    "fresh_credentials",
+    "issue_link_token",
+    "link_with_settings",
     "load_flow",
+    "open_workspace",
+    "redeem_link_token",
+    "remove_tenant",
     "resolve",
     "run",
     "run_flow",
     "run_workspace_flow",
+    "start_link",
     "state_store_for",
+    "unlink",
 ]

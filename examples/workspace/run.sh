@@ -4,7 +4,7 @@
 # (incremental). Run from anywhere: bash examples/workspace/run.sh
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
-repo="$(cd "$here/../.." && pwd)"
+repo="${GLUE_REPO:-$(cd "$here/../.." && pwd)}"  # the checkout whose .venv runs it
 [ -x "$repo/.venv/bin/glue" ] || bash "$repo/scripts/bootstrap"
 export PATH="$repo/.venv/bin:$PATH"
 cd "$here"

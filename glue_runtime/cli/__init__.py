@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import importlib
 import os
 import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -55,12 +56,41 @@ def _echo_json(value: Any) -> None:
     click.echo(text.decode())
 
 
+# The workspace layer's command modules (glue_runtime/cli/<module>.py), imported when one of
+# their commands is asked for: they import yaml, SQLAlchemy and cryptography, which a tiny
+# `glue run` of a flow file must not pay for at start-up.
+_LAZY_COMMANDS: dict[str, tuple[str, ...]] = {
+    "connectors": ("flows",),  # adds `connectors available`
+    "flows": ("flows",),
+    "init": ("init",),
+    "link": ("links",),
+    "links": ("links",),
+    "unlink": ("links",),
+    "secrets": ("secrets",),
+    "store": ("store",),
+    "tenants": ("tenants",),
+}
+
+
+def _load_commands(modules: Iterable[str]) -> None:
+    for module in sorted(modules):
+        importlib.import_module(f"glue_runtime.cli.{module}")
+
+
 class GlueGroup(click.Group):
     """Turns GlueErrors into a clear message and their documented exit code.
 
     Ctrl-C (or SIGTERM, see :class:`_Signals`) outside a running job is exit 130 with a short
     message, not click's "Aborted!" and exit 1 (exit 1 means a bug in glue_runtime).
     """
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        _load_commands(_LAZY_COMMANDS.get(cmd_name, ()))
+        return super().get_command(ctx, cmd_name)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        _load_commands({m for modules in _LAZY_COMMANDS.values() for m in modules})
+        return super().list_commands(ctx)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -1018,16 +1048,10 @@ def exit_codes() -> None:
         click.echo(f"{code:>4}  {meaning}")
 
 
-# Command groups of the workspace layer (issue 12), one module each.
-# (each module adds its commands to `main`; keep one import a line)
+# Command groups of the workspace layer (issue 12), one module each, adding their commands to
+# `main` when imported: the light ones here, the others on demand (_LAZY_COMMANDS).
 from glue_runtime.cli import connector_cmds as _connector_cmds  # noqa: E402,F401
-from glue_runtime.cli import flows as _flows  # noqa: E402,F401
-from glue_runtime.cli import init as _init  # noqa: E402,F401
-from glue_runtime.cli import links as _links  # noqa: E402,F401
-from glue_runtime.cli import secrets as _secrets  # noqa: E402,F401
-from glue_runtime.cli import store as _store  # noqa: E402,F401
 from glue_runtime.cli import tenant_fieldmap as _tenant_fieldmap  # noqa: E402,F401
-from glue_runtime.cli import tenants as _tenants  # noqa: E402,F401
 from glue_runtime.cli import wsrun  # noqa: E402
 
 if __name__ == "__main__":  # pragma: no cover

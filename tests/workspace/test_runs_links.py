@@ -20,7 +20,7 @@ from glue_runtime.workspace.store import LINK_NEEDS_REAUTH
 from workspace.conftest_run import make_workspace, rows
 from workspace.secret_sweep import assert_no_secrets
 
-DOC = Path(__file__).parent.parent.parent / "docs" / "workspace.d" / "i12-run.md"
+DOC = Path(__file__).parent.parent.parent / "docs" / "workspace.md"
 
 
 @pytest.fixture
@@ -94,7 +94,8 @@ def test_a_batch_etl_script_gets_the_tenant_flow_and_connector_in_its_environmen
 
 
 def test_the_docs_python_example_runs(ws, monkeypatch: pytest.MonkeyPatch) -> None:
-    (block,) = re.findall(r"```python\n(.*?)```", DOC.read_text(), re.S)
+    blocks = re.findall(r"```python\n(.*?)```", DOC.read_text(), re.S)
+    (block,) = [b for b in blocks if "run_workspace_flow" in b]
     monkeypatch.chdir(ws.root)
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):

@@ -61,14 +61,20 @@ def _echo_json(value: Any) -> None:
 # `glue run` of a flow file must not pay for at start-up.
 _LAZY_COMMANDS: dict[str, tuple[str, ...]] = {
     "connectors": ("flows",),  # adds `connectors available`
+    "events": ("events",),
     "flows": ("flows",),
     "init": ("init",),
+    "jobs": ("jobs",),
+    "keys": ("keys",),
     "link": ("links",),
     "links": ("links",),
     "unlink": ("links",),
+    "schedules": ("schedules",),
     "secrets": ("secrets",),
+    "serve": ("serve",),
     "store": ("store",),
     "tenants": ("tenants",),
+    "triggers": ("triggers",),
 }
 
 

@@ -147,6 +147,9 @@ def _workspace(root: Path, raw: dict[str, Any], from_env: frozenset[str]) -> Wor
             for n, c in (raw.get("connectors") or {}).items()
         },
         env_values=from_env,
+        jobs=dict(raw.get("jobs") or {}),
+        server=dict(raw.get("server") or {}),
+        webhooks=dict(raw.get("webhooks") or {}),
     )
 
 
@@ -174,6 +177,8 @@ def _flow(name: str, raw: dict[str, Any], root: Path) -> WorkspaceFlow:
         timeouts=parse_timeouts(raw["timeouts"], where=f"flow '{name}'")
         if raw.get("timeouts")
         else {},
+        triggers=dict(raw.get("triggers") or {}),
+        schedules=dict(raw.get("schedules") or {}),
     )
 
 

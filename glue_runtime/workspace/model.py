@@ -87,6 +87,10 @@ class WorkspaceFlow:
     etl_format: str = "jsonl"
     mappers: tuple[dict[str, Any], ...] = field(default=(), repr=False)  # configs: as above
     timeouts: dict[str, float | None] = field(default_factory=dict)
+    # glue.yml's `triggers:` and `schedules:` of the flow, as checked by the schema; parsed
+    # into typed objects by glue_runtime/service/triggers and glue_runtime/service/schedules.
+    triggers: dict[str, Any] = field(default_factory=dict, repr=False)
+    schedules: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def connector(self, connector_id: str) -> SupportedConnector:
         """The supported connector ``connector_id`` (source or target); ConfigError if none."""
@@ -133,6 +137,12 @@ class Workspace:
     key_file: Path | None = None  # the secret key file (GLUE_SECRET_KEY wins over it)
     settings: WorkspaceSettings = field(default_factory=WorkspaceSettings)
     installed: dict[str, InstalledConnector] = field(default_factory=dict)
+    # glue.yml's `jobs:` (executor, limits, retention), `server:` (glue serve) and `webhooks:`
+    # (outbound events) sections, as checked by the schema; parsed by the modules that use
+    # them (glue_runtime/jobs/settings.py, glue_runtime/service/settings.py, .../events).
+    jobs: dict[str, Any] = field(default_factory=dict, repr=False)
+    server: dict[str, Any] = field(default_factory=dict, repr=False)
+    webhooks: dict[str, Any] = field(default_factory=dict, repr=False)
     # The values ${VAR}s in glue.yml took from the environment: they may be secrets, so
     # displays and logs mask them. Never printed (repr) nor compared.
     env_values: frozenset[str] = field(default=frozenset(), repr=False, compare=False)

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 VERSION_TABLE = "glue_schema_version"
 MIGRATIONS = Path(__file__).with_name("migrations")
-HEAD = "0001"
+HEAD = "0002"
 """The newest revision in migrations/versions (a test checks they agree): opening a store
 compares against it without loading Alembic, which a job's start-up should not pay for."""
 
@@ -84,7 +84,19 @@ def all_tables() -> sa.MetaData:
     for module in pkgutil.iter_modules(package.__path__):
         if module.name != "migrations":
             importlib.import_module(f"{package.__name__}.{module.name}")
+    for name in TABLE_MODULES:
+        importlib.import_module(name)
     return metadata
+
+
+TABLE_MODULES = (
+    "glue_runtime.jobs.tables",
+    "glue_runtime.jobs.outbox",
+    "glue_runtime.service.tables",
+    "glue_runtime.service.triggers.tables",
+    "glue_runtime.service.schedules.tables",
+)
+"""The layers above the workspace that keep tables in the store (jobs, the service)."""
 
 
 def check(conn: Connection, where: str) -> str:

@@ -35,6 +35,11 @@ links = sa.Table(
     sa.Column("last_error", sa.Text),
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("updated_at", sa.Float, nullable=False),
+    # issue 13 (revision 0002): a paused link starts no job; consecutive failed jobs, which
+    # pause it past the jobs.pause_after_failures setting
+    sa.Column("paused_at", sa.Float),
+    sa.Column("paused_reason", sa.Text),
+    sa.Column("failures", sa.Integer, nullable=False, default=0, server_default="0"),
     sa.UniqueConstraint("flow", "tenant", "connector", name="links_flow_tenant_connector"),
 )
 catalogs = sa.Table(

@@ -57,11 +57,27 @@ def test_a_store_older_than_the_code_asks_for_glue_store_upgrade(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
     store = Store(f"sqlite:///{tmp_path / 'store.db'}")
-    store.create()
-    monkeypatch.setattr(schema, "HEAD", "0002")  # stands for code with one more migration
+    with store.write() as conn:  # a store issue 12's code made: revision 0001, with a link
+        schema.upgrade(conn, "0001")
+    store.add_tenant("acme")
+    with store.write() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO links (id, flow, tenant, connector, direction, auth, status, "
+                "settings, credential_version, created_at, updated_at) VALUES "
+                "('l1', 'shop', 'acme', 'crm', 'read', 'none', 'ok', '{}', 0, 1, 1)"
+            )
+        )
     with pytest.raises(StoreError, match=r"older than this glue_runtime's 0002") as caught:
         store.check_schema()
     assert "glue store upgrade" in str(caught.value.hint)
+    assert store.upgrade() == ("0001", "0002")
+    link = store.link("shop", "acme", "crm")  # the link survived, with the new columns
+    assert link.id == "l1"
+    with store.engine.connect() as conn:
+        row = conn.execute(sa.text("SELECT failures, paused_at FROM links")).one()
+        assert tuple(row) == (0, None)
+        assert sa.inspect(conn).has_table("jobs")
     store.close()
 
 

@@ -1,0 +1,1 @@
+"""Schedules: cron expressions and intervals that start jobs (docs/jobs.md)."""

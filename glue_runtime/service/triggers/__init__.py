@@ -1,0 +1,1 @@
+"""Triggers: signed webhooks from connected systems that start jobs (docs/triggers.md)."""

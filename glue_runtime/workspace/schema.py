@@ -91,7 +91,6 @@ def all_tables() -> sa.MetaData:
 
 TABLE_MODULES = (
     "glue_runtime.jobs.tables",
-    "glue_runtime.jobs.outbox",
     "glue_runtime.service.tables",
     "glue_runtime.service.triggers.tables",
     "glue_runtime.service.schedules.tables",

@@ -1,8 +1,9 @@
 """The event outbox: job and link events written in the same transaction as the change they
 report, so a crash loses none; the service delivers them to glue.yml's webhooks.
 
-``emit`` is what the jobs layer and the workspace call; delivery (signing, retries, the record
-of each attempt, replay) is glue_runtime/service/delivery.py.
+``emit`` is what the jobs layer and the workspace call (it lives in the workspace layer so a
+link's change of status can emit in its own transaction); delivery (signing, retries, the
+record of each attempt, replay) is glue_runtime/service/delivery.py.
 """
 
 from __future__ import annotations

@@ -64,7 +64,7 @@ _LAZY_COMMANDS: dict[str, tuple[str, ...]] = {
     "events": ("events",),
     "flows": ("flows",),
     "init": ("init",),
-    "jobs": ("jobs",),
+    "jobs": ("jobs", "jobs_work"),
     "keys": ("keys",),
     "link": ("links",),
     "links": ("links",),

@@ -3,7 +3,9 @@ and the console's sign-in): no valid key, 401 and nothing else."""
 
 from __future__ import annotations
 
-from fastapi import HTTPException, Request
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
 
 from glue_runtime.service.context import ServiceContext
 from glue_runtime.service.keys import Principal, verify_key
@@ -32,3 +34,16 @@ def admin(request: Request) -> Principal:
     if not who.admin:
         raise HTTPException(403, "this needs an admin service key")
     return who
+
+
+# The /v1 routes a request reaches without a service key (each proves itself otherwise):
+# webhook hooks (the provider's signature), the OAuth callback (its one-time state) and the
+# OAuth start of a tenant's browser (its link token). tests/service/test_auth.py checks that
+# every other /v1 route answers 401 without a valid key.
+PUBLIC_PREFIXES = ("/v1/hooks/", "/v1/oauth/callback", "/v1/oauth/start")
+
+
+# Route parameters: ``who: Who``, ``who: Admin``, ``ctx: Ctx``.
+Who = Annotated[Principal, Depends(principal)]
+Admin = Annotated[Principal, Depends(admin)]
+Ctx = Annotated[ServiceContext, Depends(context)]

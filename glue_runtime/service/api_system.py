@@ -23,12 +23,13 @@ from glue_runtime.service.auth import Ctx
 from glue_runtime.service.context import ServiceContext
 from glue_runtime.service.metrics import REGISTRY
 from glue_runtime.workspace.tables import audit
+from glue_runtime.workspace.tokens import REFRESH_FAILED_ACTION, REFRESHED_ACTION
 
 log = logging.getLogger("glue_runtime.service")
 router = APIRouter(tags=["system"])
 
 PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
-TOKEN_ACTIONS = {"token.refreshed": "ok", "token.refresh_failed": "failed"}
+TOKEN_ACTIONS = {REFRESHED_ACTION: "ok", REFRESH_FAILED_ACTION: "failed"}
 
 
 @router.get("/healthz", summary="Whether the server and its store answer (no key needed)")

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from glue_runtime.service.context import ServiceContext
 from glue_runtime.service.keys import Principal, verify_key
@@ -16,7 +17,16 @@ def context(request: Request) -> ServiceContext:
     return ctx
 
 
-def principal(request: Request) -> Principal:
+# Declares the scheme in the OpenAPI document; the check itself is principal()'s.
+_BEARER = HTTPBearer(
+    auto_error=False, scheme_name="serviceKey", description="A service key (`glue keys create`)."
+)
+
+
+def principal(
+    request: Request,
+    _declared: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)] = None,
+) -> Principal:
     """The request's service key (``Authorization: Bearer gk_...``); 401 without a valid one."""
     header = request.headers.get("authorization", "")
     scheme, _, key = header.partition(" ")
@@ -28,9 +38,8 @@ def principal(request: Request) -> Principal:
     return found
 
 
-def admin(request: Request) -> Principal:
+def admin(who: Annotated[Principal, Depends(principal)]) -> Principal:
     """An admin key; 403 for a tenant-scoped one."""
-    who = principal(request)
     if not who.admin:
         raise HTTPException(403, "this needs an admin service key")
     return who

@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -125,20 +126,20 @@ def app_server_parts() -> list[tuple[str, Any]]:
     return []
 
 
-@pytest.fixture
-def app_server(
-    workspace_dir: Workspace, app_server_parts: list[tuple[str, Any]]
+@contextlib.contextmanager
+def serve_app(
+    root: Path, parts: list[tuple[str, Any]] | None = None, settings: Any = None
 ) -> Iterator[AppServer]:
-    """uvicorn in a thread over create_app for ``workspace_dir`` on a free port."""
+    """uvicorn in a thread over create_app for the workspace at ``root``, on a free port."""
     import uvicorn
 
     from glue_runtime.service.app import create_app
     from glue_runtime.service.context import ServiceContext
     from glue_runtime.workspace.open import open_workspace
 
-    opened = open_workspace(workspace_dir.root)
+    opened = open_workspace(root)
     ctx = ServiceContext(opened)
-    app = create_app(ctx, parts=app_server_parts, grace_s=5)
+    app = create_app(ctx, parts=parts or [], grace_s=5)
     config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="uvicorn-test", daemon=True)
@@ -147,12 +148,23 @@ def app_server(
     assert server.started, "uvicorn did not start (see the log above)"
     port = server.servers[0].sockets[0].getsockname()[1]
     base = f"http://127.0.0.1:{port}"
+    if settings is not None:
+        ctx.extra["settings"] = settings(base) if callable(settings) else settings
     try:
         yield AppServer(base, app, ctx, server, Api(base))
     finally:
         server.should_exit = True
         thread.join(30)
         opened.close()
+
+
+@pytest.fixture
+def app_server(
+    workspace_dir: Workspace, app_server_parts: list[tuple[str, Any]]
+) -> Iterator[AppServer]:
+    """uvicorn in a thread over create_app for ``workspace_dir`` on a free port."""
+    with serve_app(workspace_dir.root, app_server_parts) as running:
+        yield running
 
 
 def free_port() -> int:

@@ -109,7 +109,14 @@ def start_jobs(
     who: Who,
     ctx: Ctx,
     body: StartJobs | None = None,
-    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            description="The same key from the same service key within 24 h: the first "
+            "answer's jobs, nothing started again (another body with it: 422).",
+        ),
+    ] = None,
 ) -> JSONResponse:
     body = body or StartJobs()  # type: ignore[call-arg]
     store = ctx.opened.store

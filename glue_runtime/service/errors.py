@@ -169,3 +169,39 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(ApiError, _api)
     app.add_exception_handler(GlueError, _glue)
     app.add_exception_handler(Exception, _unexpected)
+
+
+ERROR_SCHEMA: dict[str, Any] = {
+    "title": "Error",
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message"],
+            "properties": {
+                "code": {"type": "string", "description": "Stable, for programs: not_found, ..."},
+                "message": {"type": "string", "description": "For people: what went wrong."},
+                "field": {"type": "string", "description": "The field at fault: body.sync_type"},
+                "hint": {"type": "string", "description": "What to do about it."},
+                "errors": {
+                    "type": "array",
+                    "description": "Every field at fault, when there are several.",
+                    "items": {
+                        "type": "object",
+                        "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
+                    },
+                },
+            },
+        }
+    },
+}
+
+
+def document_errors(schema: dict[str, Any]) -> dict[str, Any]:
+    """The OpenAPI document with FastAPI's validation error schema replaced by this shape."""
+    schemas = schema.get("components", {}).get("schemas", {})
+    if "HTTPValidationError" in schemas:
+        schemas["HTTPValidationError"] = ERROR_SCHEMA
+        schemas.pop("ValidationError", None)
+    return schema

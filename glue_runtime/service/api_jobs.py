@@ -7,10 +7,13 @@ a job that does not exist (404), so ids cannot be probed.
 from __future__ import annotations
 
 import datetime as dt
+import json
+import time
+from collections.abc import Iterator
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Query
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from glue_runtime.jobs import records
@@ -240,14 +243,43 @@ def rerun_job(job_id: str, who: Who, ctx: Ctx) -> dict[str, Any]:
     return new.as_dict()
 
 
-@router.get("/jobs/{job_id}/logs", summary="A job's log lines (redacted), after line id `after`")
+@router.get(
+    "/jobs/{job_id}/logs",
+    summary="A job's log lines (redacted), after line id `after`; `follow` streams them",
+    responses={200: {"content": {"application/x-ndjson": {}}}},
+)
 def job_logs(
     job_id: str,
     who: Who,
     ctx: Ctx,
     after: Annotated[int, Query(ge=0, description="the last line id already read")] = 0,
     limit: Annotated[int, Query(ge=1, le=5000)] = 1000,
-) -> dict[str, Any]:
+    follow: Annotated[
+        bool,
+        Query(description="stream lines as JSON lines (NDJSON) until the job has ended"),
+    ] = False,
+) -> Any:
     job = _job(ctx, who, job_id)
+    if follow:
+        return StreamingResponse(_follow(ctx, job.id, after), media_type="application/x-ndjson")
     lines = jobops.log_lines(ctx.opened.store, job.id, after=after, limit=limit)
     return {"job": job.id, "status": job.status, "lines": lines}
+
+
+FOLLOW_POLL_S = 0.5
+
+
+def _follow(ctx: ServiceContext, job_id: str, after: int) -> Iterator[bytes]:
+    """The job's lines as they are written, one JSON object a line; ends with the job (after
+    its last lines). Polls the store: the job runs in another process, maybe another host."""
+    store = ctx.opened.store
+    while True:
+        ended = records.get(store, job_id).ended  # read before the lines: none are missed
+        lines = jobops.log_lines(store, job_id, after=after)
+        for line in lines:
+            after = line["id"]
+            yield json.dumps(line).encode() + b"\n"
+        if ended and not lines:
+            return
+        if not lines:
+            time.sleep(FOLLOW_POLL_S)

@@ -19,6 +19,8 @@ from starlette.concurrency import run_in_threadpool
 from glue_runtime.service import errors
 from glue_runtime.service.background import Part, start_parts, stop_parts
 from glue_runtime.service.context import ServiceContext
+from glue_runtime.service.limits import BodyLimit
+from glue_runtime.service.settings import settings_of
 
 ROUTERS = (
     "glue_runtime.service.api_system",
@@ -60,6 +62,7 @@ def create_app(
     )
     app.state.ctx = ctx
     errors.install(app)
+    app.add_middleware(BodyLimit, limit=lambda: settings_of(ctx).max_body)
     for name in ROUTERS:
         app.include_router(importlib.import_module(name).router)
     plain_openapi = app.openapi

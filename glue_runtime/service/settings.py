@@ -73,4 +73,6 @@ def settings_of(ctx: Any) -> ServerSettings:
     found = ctx.extra.get("settings")
     if isinstance(found, ServerSettings):
         return found
-    return parse_server(ctx.opened.workspace.server)
+    parsed = parse_server(ctx.opened.workspace.server)
+    ctx.extra["settings"] = parsed
+    return parsed

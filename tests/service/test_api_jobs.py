@@ -232,3 +232,49 @@ def test_logs_page_after_a_line_id(
     assert [ln["line"] for ln in lines] == ["line 0", "line 1", "line 2"]
     after = client.get(f"/v1/jobs/{job_id}/logs", params={"after": lines[0]["id"]}).json()
     assert [ln["line"] for ln in after["lines"]] == ["line 1", "line 2"]
+
+
+def test_logs_follow_streams_lines_until_the_job_ends(
+    app_server: AppServer, workspace_dir: Workspace, tenant_key: str
+) -> None:
+    import json
+    import threading
+
+    from glue_runtime.jobs.tables import jobs
+
+    client = app_server.client(tenant_key)
+    job_id = client.post(START).json()["jobs"][0]["id"]
+
+    def log(text: str) -> None:
+        with workspace_dir.store.write() as conn:
+            conn.execute(
+                sa.insert(job_logs).values(
+                    job_id=job_id, at=1.0, source="runtime", level="INFO", line=text
+                )
+            )
+
+    log("first")
+    got: list[str] = []
+    seen_first = threading.Event()
+
+    def read() -> None:
+        answer = client.get(f"/v1/jobs/{job_id}/logs", params={"follow": "true"}, stream=True)
+        assert answer.headers["content-type"].startswith("application/x-ndjson")
+        for raw in answer.iter_lines():
+            got.append(json.loads(raw)["line"])
+            seen_first.set()
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    assert seen_first.wait(30)
+    log("second")
+    with workspace_dir.store.write() as conn:  # the last line and the end at once
+        conn.execute(
+            sa.insert(job_logs).values(
+                job_id=job_id, at=2.0, source="runtime", level="INFO", line="last"
+            )
+        )
+        conn.execute(sa.update(jobs).where(jobs.c.id == job_id).values(status="cancelled"))
+    reader.join(60)
+    assert not reader.is_alive()
+    assert got == ["first", "second", "last"]

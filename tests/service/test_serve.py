@@ -56,3 +56,31 @@ def test_an_unknown_route_gets_404_in_the_error_shape(app_server: AppServer) -> 
 @pytest.mark.parametrize("path", ["/healthz"])
 def test_healthz_needs_no_key(app_server: AppServer, path: str) -> None:
     assert app_server.api.get(path).status_code == 200
+
+
+def test_a_body_over_max_body_gets_413_and_changes_nothing(
+    app_server: AppServer, workspace_dir: Workspace, admin_key: str
+) -> None:
+    from glue_runtime.service.settings import ServerSettings
+
+    app_server.ctx.extra["settings"] = ServerSettings(max_body=200)
+    client = app_server.client(admin_key)
+    big = client.post("/v1/tenants", json={"id": "initech", "name": "x" * 300})
+    assert big.status_code == 413
+    assert big.json()["error"]["code"] == "too_large"
+    assert [t.id for t in workspace_dir.store.tenants()] == ["acme", "globex"]
+    assert client.post("/v1/tenants", json={"id": "initech"}).status_code == 201
+
+
+def test_the_access_log_leaves_query_strings_out() -> None:
+    import logging
+
+    from glue_runtime.service.server import _NoQuery
+
+    record = logging.LogRecord(
+        "uvicorn.access", logging.INFO, "", 0, '%s - "%s %s HTTP/%s" %d', None, None
+    )
+    record.args = ("127.0.0.1:5", "GET", "/v1/oauth/callback?code=s3cr3t&state=abc", "1.1", 200)
+    assert _NoQuery().filter(record)
+    assert "s3cr3t" not in record.getMessage()
+    assert "/v1/oauth/callback" in record.getMessage()

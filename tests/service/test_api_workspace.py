@@ -163,3 +163,16 @@ def test_a_field_map_override_is_written_by_an_admin_and_read_by_the_tenant(
     assert admin.delete(path).status_code == 204
     assert workspace_dir.store.fieldmap_override("shop", "acme", "files") is None
     assert admin.delete(path).status_code == 404
+
+
+def test_removing_a_tenant_removes_its_jobs_links_and_service_keys(
+    app_server: AppServer, workspace_dir: Workspace, admin_key: str, tenant_key: str
+) -> None:
+    mine = app_server.client(tenant_key)
+    assert mine.post("/v1/flows/shop/tenants/acme/jobs").status_code == 202
+    removed = app_server.client(admin_key).delete("/v1/tenants/acme")
+    assert removed.status_code == 200, removed.text
+    counts = removed.json()["removed"]
+    assert (counts["links"], counts["jobs"], counts["service_keys"]) == (1, 1, 1)
+    assert mine.get("/v1/jobs").status_code == 401  # its key went with it
+    assert workspace_dir.store.find_link("shop", "globex", "files") is not None

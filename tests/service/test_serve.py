@@ -84,3 +84,27 @@ def test_the_access_log_leaves_query_strings_out() -> None:
     assert _NoQuery().filter(record)
     assert "s3cr3t" not in record.getMessage()
     assert "/v1/oauth/callback" in record.getMessage()
+
+
+def test_without_the_server_extra_glue_serve_names_the_install_command(
+    workspace_dir: Workspace,
+) -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; sys.modules['uvicorn'] = None\n"  # as if uvicorn were not installed
+        "from glue_runtime.cli import main\n"
+        "main(['serve'])\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=workspace_dir.root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "pip install 'glue-runtime[server]'" in done.stderr
+    assert "uvicorn is not installed" in done.stderr
+    assert "Traceback" not in done.stderr

@@ -237,6 +237,13 @@ def cancel_job(job_id: str, who: Who, ctx: Ctx) -> dict[str, Any]:
 )
 def rerun_job(job_id: str, who: Who, ctx: Ctx) -> dict[str, Any]:
     job = _job(ctx, who, job_id)
+    if not job.ended:
+        raise ApiError(
+            409,
+            f"job '{job.id}' is still {job.status}: only an ended job is rerun",
+            code="job_active",
+            hint="cancel it first, or wait for it to end",
+        )
     new = jobops.rerun(ctx.opened.store, job, started_ref=who.name, now=ctx.now())
     JOBS_STARTED.labels("rerun").inc()
     _notify(ctx)

@@ -209,6 +209,8 @@ def test_rerun_queues_a_new_job_with_the_same_arguments(
     client = app_server.client(admin_key)
     body = {"connector": "files", "streams": ["orders"], "sync_type": "full"}
     job_id = client.post(START, json=body).json()["jobs"][0]["id"]
+    active = client.post(f"/v1/jobs/{job_id}/rerun")
+    assert active.status_code == 409 and active.json()["error"]["code"] == "job_active"
     client.post(f"/v1/jobs/{job_id}/cancel")
     new = client.post(f"/v1/jobs/{job_id}/rerun").json()
     assert new["id"] != job_id

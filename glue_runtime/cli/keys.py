@@ -56,7 +56,10 @@ def keys_list(revoked: bool, as_json: bool) -> None:
     for k in found:
         scope = f"tenant={k.tenant}" if k.tenant else "admin"
         revoked_note = f"  revoked {_when(k.revoked_at)}" if k.revoked_at else ""
-        click.echo(f"{k.id}  {k.name}  {scope}  created {_when(k.created_at)}{revoked_note}")
+        used = f"last used {_when(k.last_used_at)}" if k.last_used_at else "never used"
+        click.echo(
+            f"{k.id}  {k.name}  {scope}  created {_when(k.created_at)}  {used}{revoked_note}"
+        )
 
 
 @keys_group.command("revoke")

@@ -41,7 +41,12 @@ def _need_server_extra() -> None:
     metavar="DURATION",
     help="How long running jobs get to finish on SIGTERM before they are cancelled (30s).",
 )
-def serve(host: str | None, port: int | None, no_executor: bool, grace: str | None) -> None:
+@click.option(
+    "--no-access-log", is_flag=True, help="Log no line per request (query strings never are)."
+)
+def serve(
+    host: str | None, port: int | None, no_executor: bool, grace: str | None, no_access_log: bool
+) -> None:
     """Serve the workspace's HTTP API, triggers, schedules and events until SIGTERM/Ctrl-C.
 
     On SIGTERM or Ctrl-C it stops accepting, lets running jobs finish for the grace period,
@@ -67,4 +72,4 @@ def serve(host: str | None, port: int | None, no_executor: bool, grace: str | No
             changes["grace_s"] = parse_duration(grace, where="--grace") or 0.0
         settings = dataclasses.replace(settings, **changes)  # type: ignore[arg-type]
         parts = [name for name in PARTS if not (no_executor and name == "executor")]
-        run_server(opened, settings, parts=parts)
+        run_server(opened, settings, parts=parts, access_log=not no_access_log)

@@ -9,7 +9,7 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from glue_runtime.service.context import ServiceContext
-from glue_runtime.service.keys import Principal, verify_key
+from glue_runtime.service.keys import TOUCH_EVERY_S, Principal, touch_key, verify_key
 
 
 def context(request: Request) -> ServiceContext:
@@ -35,7 +35,17 @@ def principal(
         found = verify_key(context(request).opened.store, key.strip())
     if found is None:
         raise HTTPException(401, "a valid service key is required", {"WWW-Authenticate": "Bearer"})
+    _touch(context(request), found)
     return found
+
+
+def _touch(ctx: ServiceContext, who: Principal) -> None:
+    """Note the key's use in the store, at most once a minute per key and process."""
+    touched: dict[str, float] = ctx.extra.setdefault("keys_touched", {})
+    now = ctx.now()
+    if now - touched.get(who.key_id, float("-inf")) >= TOUCH_EVERY_S:
+        touched[who.key_id] = now
+        touch_key(ctx.opened.store, who.key_id, now)
 
 
 def admin(who: Annotated[Principal, Depends(principal)]) -> Principal:

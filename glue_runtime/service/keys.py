@@ -120,3 +120,15 @@ def revoke_key(store: Store, key_id: str, *, now: float | None = None) -> KeyInf
                 sa.update(service_keys).where(service_keys.c.id == key_id).values(revoked_at=at)
             )
     return KeyInfo(row.id, row.name, row.tenant, row.created_at, row.revoked_at or at, None)
+
+
+TOUCH_EVERY_S = 60.0
+
+
+def touch_key(store: Store, key_id: str, now: float) -> None:
+    """Record that the key was used (``glue keys list`` shows it, to see which keys a
+    rotation can revoke). Callers touch at most every TOUCH_EVERY_S per key."""
+    with store.write() as conn:
+        conn.execute(
+            sa.update(service_keys).where(service_keys.c.id == key_id).values(last_used_at=now)
+        )

@@ -50,6 +50,7 @@ def serve(
     *,
     parts: Sequence[str] = tuple(PARTS),
     log_level: str = "info",
+    access_log: bool = True,
 ) -> None:
     """Serve ``opened`` until SIGTERM or Ctrl-C, then drain (see the module's docstring)."""
     ctx = ServiceContext(opened)
@@ -64,6 +65,7 @@ def serve(
         lifespan="on",
         timeout_graceful_shutdown=max(1, int(settings.grace_s)),
         server_header=False,
+        access_log=access_log,
     )
     logging.getLogger("uvicorn.access").addFilter(_NoQuery())
     log.info(

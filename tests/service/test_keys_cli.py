@@ -46,3 +46,26 @@ def test_unknown_ids_and_tenants_are_named_errors(workspace_dir: Workspace) -> N
     tenant = workspace_dir.glue("keys", "create", "x", "--tenant", "nobody")
     assert tenant.code == 2 and "unknown tenant 'nobody'" in tenant.stderr
     assert workspace_dir.glue("keys", "list", "--json").stdout.strip() == "[]"
+
+
+def test_a_keys_last_use_is_recorded_at_most_once_a_minute(
+    workspace_dir: Workspace, admin_key: str
+) -> None:
+    from service.conftest import serve_app
+
+    def last_used() -> float | None:
+        listed = json.loads(workspace_dir.glue("keys", "list", "--json").stdout)
+        return listed[0]["last_used_at"]
+
+    assert last_used() is None
+    with serve_app(workspace_dir.root) as server:
+        server.ctx.now = lambda: 1_900_000_000.0
+        client = server.client(admin_key)
+        assert client.get("/v1/jobs").status_code == 200
+        assert last_used() == 1_900_000_000.0
+        server.ctx.now = lambda: 1_900_000_030.0
+        client.get("/v1/jobs")
+        assert last_used() == 1_900_000_000.0  # not written again within the minute
+        server.ctx.now = lambda: 1_900_000_061.0
+        client.get("/v1/jobs")
+        assert last_used() == 1_900_000_061.0

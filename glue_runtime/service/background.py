@@ -64,9 +64,16 @@ def build_parts(ctx: ServiceContext, names: Iterable[str]) -> list[tuple[str, Pa
 
 def start_parts(ctx: ServiceContext, parts: list[tuple[str, Part]]) -> None:
     """Start each part and make it reachable as ``ctx.extra[name]``."""
+    started: list[tuple[str, Part]] = []
     for name, part in parts:
         ctx.extra[name] = part
-        part.start()
+        try:
+            part.start()
+        except BaseException:
+            ctx.extra.pop(name, None)
+            stop_parts(ctx, started, 0.0)  # the server will not start: leave nothing running
+            raise
+        started.append((name, part))
         log.info("glue serve: %s started", name)
 
 

@@ -108,3 +108,20 @@ def test_without_the_server_extra_glue_serve_names_the_install_command(
     assert "pip install 'glue-runtime[server]'" in done.stderr
     assert "uvicorn is not installed" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_bug_answers_500_in_the_error_shape_without_its_details(
+    app_server: AppServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    def boom() -> None:
+        raise RuntimeError("internal detail: password=hunter2-xyz")
+
+    app_server.app.add_api_route("/v1/boom", boom)
+    with caplog.at_level("ERROR", logger="glue_runtime.service"):
+        answer = app_server.client(None).get("/v1/boom")
+    assert answer.status_code == 500
+    assert answer.json() == {
+        "error": {"code": "internal", "message": "internal error (see the server's log)"}
+    }
+    assert "hunter2" not in answer.text
+    assert "internal error on GET /v1/boom" in caplog.text  # the server's log has the traceback

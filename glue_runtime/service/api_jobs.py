@@ -273,6 +273,40 @@ def job_logs(
     return {"job": job.id, "status": job.status, "lines": lines}
 
 
+@router.get("/jobs/{job_id}/samples", summary="A job's progress samples: records per stream")
+def job_samples(job_id: str, who: Who, ctx: Ctx) -> dict[str, Any]:
+    job = _job(ctx, who, job_id)
+    return {
+        "job": job.id,
+        "status": job.status,
+        "samples": jobops.samples(ctx.opened.store, job.id),
+    }
+
+
+@router.get(
+    "/jobs/{job_id}/results",
+    summary="Per-record results the job's targets reported (ids, success, error)",
+)
+def job_results(
+    job_id: str,
+    who: Who,
+    ctx: Ctx,
+    stream: str | None = None,
+    success: bool | None = None,
+    after: Annotated[int, Query(ge=0, description="the last result id already read")] = 0,
+    limit: Annotated[int, Query(ge=1, le=5000)] = 1000,
+) -> dict[str, Any]:
+    job = _job(ctx, who, job_id)
+    found = jobops.results(
+        ctx.opened.store, job.id, stream=stream, success=success, after=after, limit=limit
+    )
+    return {
+        "job": job.id,
+        "results": found,
+        "next": found[-1]["id"] if len(found) == limit else None,
+    }
+
+
 FOLLOW_POLL_S = 0.5
 
 

@@ -15,7 +15,8 @@ import sqlalchemy as sa
 from glue_runtime.errors import ConfigError
 from glue_runtime.jobs import records
 from glue_runtime.jobs.model import Job, JobRequest
-from glue_runtime.jobs.tables import job_logs, jobs
+from glue_runtime.jobs.tables import job_logs, job_results, job_samples, jobs
+from glue_runtime.protocol import loads_exact
 from glue_runtime.workspace.store import Store
 
 
@@ -78,4 +79,44 @@ def log_lines(
         ).all()
     return [
         {"id": r.id, "at": r.at, "source": r.source, "level": r.level, "line": r.line} for r in rows
+    ]
+
+
+def samples(store: Store, job_id: str) -> list[dict[str, Any]]:
+    """The job's progress samples, oldest first: when, and records per stream so far."""
+    with store.engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(job_samples).where(job_samples.c.job_id == job_id).order_by(job_samples.c.at)
+        ).all()
+    return [{"at": r.at, "counts": loads_exact(r.counts)} for r in rows]
+
+
+def results(
+    store: Store,
+    job_id: str,
+    *,
+    stream: str | None = None,
+    success: bool | None = None,
+    after: int = 0,
+    limit: int = 1000,
+) -> list[dict[str, Any]]:
+    """The per-record results the job's targets reported (hotglue targets' record ids)."""
+    query = sa.select(job_results).where(job_results.c.job_id == job_id, job_results.c.id > after)
+    if stream is not None:
+        query = query.where(job_results.c.stream == stream)
+    if success is not None:
+        query = query.where(job_results.c.success == success)
+    with store.engine.connect() as conn:
+        rows = conn.execute(query.order_by(job_results.c.id).limit(limit)).all()
+    return [
+        {
+            "id": r.id,
+            "stream": r.stream,
+            "record_id": r.record_id,
+            "external_id": r.external_id,
+            "success": bool(r.success),
+            "error": r.error,
+            "hash": r.hash,
+        }
+        for r in rows
     ]

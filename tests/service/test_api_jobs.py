@@ -280,3 +280,44 @@ def test_logs_follow_streams_lines_until_the_job_ends(
     reader.join(60)
     assert not reader.is_alive()
     assert got == ["first", "second", "last"]
+
+
+def test_samples_and_results_of_a_job(
+    app_server: AppServer, workspace_dir: Workspace, tenant_key: str, other_tenant_key: str
+) -> None:
+    from glue_runtime.jobs.tables import job_results, job_samples
+
+    client = app_server.client(tenant_key)
+    job_id = client.post(START).json()["jobs"][0]["id"]
+    with workspace_dir.store.write() as conn:
+        for at, n in ((1.0, 10), (2.0, 25)):
+            conn.execute(
+                sa.insert(job_samples).values(job_id=job_id, at=at, counts=f'{{"orders": {n}}}')
+            )
+        for i, ok in enumerate((True, False, True)):
+            conn.execute(
+                sa.insert(job_results).values(
+                    job_id=job_id,
+                    stream="orders",
+                    record_id=str(i),
+                    external_id=f"ext-{i}",
+                    success=ok,
+                    error=None if ok else "rejected",
+                )
+            )
+    samples = client.get(f"/v1/jobs/{job_id}/samples").json()["samples"]
+    assert samples == [{"at": 1.0, "counts": {"orders": 10}}, {"at": 2.0, "counts": {"orders": 25}}]
+    results = client.get(f"/v1/jobs/{job_id}/results").json()["results"]
+    assert [(r["record_id"], r["success"]) for r in results] == [
+        ("0", True),
+        ("1", False),
+        ("2", True),
+    ]
+    failed = client.get(f"/v1/jobs/{job_id}/results", params={"success": "false"}).json()
+    assert [r["error"] for r in failed["results"]] == ["rejected"]
+    page = client.get(f"/v1/jobs/{job_id}/results", params={"limit": 2}).json()
+    rest = client.get(f"/v1/jobs/{job_id}/results", params={"after": page["next"]}).json()
+    assert [r["record_id"] for r in page["results"] + rest["results"]] == ["0", "1", "2"]
+    other = app_server.client(other_tenant_key)
+    assert other.get(f"/v1/jobs/{job_id}/samples").status_code == 404
+    assert other.get(f"/v1/jobs/{job_id}/results").status_code == 404

@@ -13,7 +13,10 @@ def main() -> int:
         return 2
     with open(args[args.index("--config") + 1]) as fh:
         config = json.load(fh)
-    schema = {"type": "object", "properties": {"id": {"type": "integer"}, "start_date": {}}}
+    schema = {
+        "type": "object",
+        "properties": {"id": {"type": "integer"}, "start_date": {"type": ["string", "null"]}},
+    }
     for msg in (
         {"type": "SCHEMA", "stream": "dates", "schema": schema, "key_properties": ["id"]},
         {

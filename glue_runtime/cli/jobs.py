@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import signal
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -22,6 +24,7 @@ if TYPE_CHECKING:
 # `glue jobs exec` when the job cannot be claimed (not queued, or its key runs elsewhere):
 # EX_TEMPFAIL, so an executor tells it from the job's own exit codes.
 EXIT_NOT_CLAIMED = 75
+_DRAIN_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 _AGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
 _UNIT_S = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 7 * 86400.0}
 
@@ -301,12 +304,24 @@ def jobs_purge(older_than: str | None) -> None:
 @click.option("--worker", help="Who runs it, for the record (default: host:pid).")
 @click.pass_context
 def jobs_exec(ctx: click.Context, job_id: str, heartbeat: float, worker: str | None) -> None:
-    """Claim the queued job and run it here; the exit code is the job's (75: not claimed)."""
+    """Claim the queued job and run it here; the exit code is the job's (75: not claimed).
+
+    SIGTERM, SIGINT and SIGHUP drain the job: while its connectors run the job's own handler
+    does it; before and after, this one sets the job's stop event instead of raising, so the
+    job's record is always ended."""
     from glue_runtime.jobs.execute import ExecOptions, execute
 
-    with _open() as opened:
-        job = execute(opened, job_id, worker=worker, options=ExecOptions(heartbeat_s=heartbeat))
-        if job is None:
+    stop = threading.Event()
+    old = {s: signal.signal(s, lambda *_a: stop.set()) for s in _DRAIN_SIGNALS}
+    try:
+        with _open() as opened:
+            options = ExecOptions(heartbeat_s=heartbeat, stop=stop)
+            job = execute(opened, job_id, worker=worker, options=options)
+    finally:
+        for s, handler in old.items():
+            signal.signal(s, handler)
+    if job is None:
+        with _open() as opened:
             from glue_runtime.jobs.records import get
 
             current = get(opened.store, job_id)  # a named error for an unknown id

@@ -61,6 +61,9 @@ class ExecOptions:
     refresh_catalog: bool = False
     timeouts: TimeoutsLike = None
     on_result: Callable[[JobResult], None] | None = None  # the core result, before the end
+    # Set to stop the job as SIGTERM does (`glue jobs exec` sets it from its signal handler
+    # while no connector runs); a cancel request sets it too.
+    stop: threading.Event | None = None
 
 
 def execute(
@@ -74,10 +77,12 @@ def execute(
 ) -> Job | None:
     """Claim the queued job ``job_id`` and run it here; its ended record. None when it could
     not be claimed (it is not queued, or its key's running job holds it back): left as it is."""
+    opts = options or ExecOptions(heartbeat_s=heartbeat_s)
+    if opts.stop is not None and opts.stop.is_set():
+        return None  # asked to stop before it began: leave the job queued
     job = claim(opened.store, job_id, worker=worker or default_worker(), now=now())
     if job is None:
         return None
-    opts = options or ExecOptions(heartbeat_s=heartbeat_s)
     return JobRun(opened, job, now, opts).go()
 
 
@@ -101,7 +106,7 @@ class JobRun:
         self.now = now
         self.options = options
         self.redactor = Redactor()
-        self.stop = threading.Event()  # set by a cancel request: the run drains
+        self.stop = options.stop or threading.Event()  # a cancel, a signal: the run drains
         self.cancel_seen = False
         self._ended = threading.Event()
         self._latest: dict[str, int] = {}
@@ -170,8 +175,8 @@ class JobRun:
             plan = builder.build()
         except GlueError as exc:
             return self._failed(exc)
-        if self.stop.is_set():  # cancelled while it was being built
-            return self._interrupted("a cancel request")
+        if self.stop.is_set():  # cancelled (or signalled) while it was being built
+            return self._interrupted("a cancel request" if self.cancel_seen else "a signal")
         result = plan.execute()
         result.warnings[:0] = builder.warnings
         return result

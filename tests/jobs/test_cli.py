@@ -162,9 +162,9 @@ def test_cancel_and_sigterm_stop_a_running_jobs_exec_and_follow_sees_the_end(job
     second = ws.queue("slow")
     runner = spawn(ws, "jobs", "exec", second.id)
     try:
-        wait_until(
-            lambda: get(ws.store, second.id).status == "running" and read_logs(ws.store, second.id),
-            "the job to run",
+        wait_until(  # the tap's stream has started: its connectors run
+            lambda: any("users" in ln.line for ln in read_logs(ws.store, second.id)),
+            "the job's connectors to run",
         )
         runner.send_signal(signal.SIGTERM)
         assert runner.wait(120) == 130

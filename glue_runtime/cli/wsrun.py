@@ -181,10 +181,10 @@ def _run_one(
 ) -> tuple[JobResult, str] | None:
     """One link's run as a job (queued, then run here); its result and job id. None when its
     key runs elsewhere (said on stderr)."""
-    from glue_runtime.jobs.api import JobBusy, run_queued
+    from glue_runtime.jobs.api import JobBusy, refuse_if_running, run_queued
     from glue_runtime.jobs.execute import ExecOptions
     from glue_runtime.jobs.model import JobRequest
-    from glue_runtime.jobs.records import enqueue
+    from glue_runtime.jobs.records import LinkPaused, enqueue
 
     request = JobRequest(
         flow=link.flow.name,
@@ -195,7 +195,12 @@ def _run_one(
         streams=picked.streams,
         start_date=picked.start_date,
     )
-    job, _new = enqueue(opened.store, request)
+    try:
+        refuse_if_running(opened, request)
+        job, _new = enqueue(opened.store, request)
+    except (JobBusy, LinkPaused) as exc:
+        _note(f"error: {exc}", "error")
+        return None
     results: list[JobResult] = []
     options = ExecOptions(
         on_progress=live,

@@ -84,6 +84,22 @@ def queue_all(opened: Opened, reqs: Iterable[JobRequest], *, explicit: bool) -> 
     return out
 
 
+def refuse_if_running(opened: Opened, req: JobRequest) -> None:
+    """JobBusy when the request's key has a running job: a run here now would only queue."""
+    other = lifecycle.running_job(opened.store, req.flow, req.tenant, req.connector)
+    if other is not None:
+        raise _busy(other, None)
+
+
+def _busy(other: Job, queued: Job | None) -> JobBusy:
+    stays = f"; job {queued.id} stays queued and runs after it" if queued is not None else ""
+    return JobBusy(
+        f"{other.key} is already running as job {other.id} (worker {other.worker}){stays}",
+        hint=f"wait for it (`glue jobs logs {other.id} --follow`), or cancel it "
+        f"(`glue jobs cancel {other.id}`)",
+    )
+
+
 def run_queued(
     opened: Opened, job: Job, options: ExecOptions | None = None, *, worker: str | None = None
 ) -> Job:
@@ -96,12 +112,7 @@ def run_queued(
     if current.status == "queued":
         other = lifecycle.running_job(opened.store, job.flow, job.tenant, job.connector)
         if other is not None:
-            raise JobBusy(
-                f"{job.key} is already running as job {other.id} (worker {other.worker}); "
-                f"job {job.id} stays queued and runs after it",
-                hint=f"wait for it (`glue jobs logs {other.id} --follow`), or cancel it "
-                f"(`glue jobs cancel {other.id}`)",
-            )
+            raise _busy(other, current)
     raise JobBusy(
         f"job {job.id} of {job.key} was taken by {current.worker or 'another worker'} "
         f"({current.status})",
@@ -164,6 +175,8 @@ def run(
             streams=streams,
             start_date=start_date,
         )
+        for req in reqs:
+            refuse_if_running(opened, req)
         queued = queue_all(opened, reqs, explicit=connector is not None)
         return [run_queued(opened, job, ExecOptions(heartbeat_s=heartbeat_s)) for job in queued]
 

@@ -10,12 +10,14 @@ import subprocess
 import sys
 
 import pytest
+import sqlalchemy as sa
 from glue_test_helpers import wait_until
 
 from glue_runtime.errors import TapFailed
 from glue_runtime.jobs import lifecycle
 from glue_runtime.jobs.joblog import read_logs
 from glue_runtime.jobs.records import get, list_jobs
+from glue_runtime.workspace.tables import links
 from jobs.conftest import JobsWorkspace
 
 
@@ -123,6 +125,13 @@ def test_glue_run_refuses_a_key_that_is_running_elsewhere(jobs_ws) -> None:
     assert (
         f"shop/acme/files is already running as job {other.id} (worker elsewhere:1)" in got.stderr
     )
+    assert [j.id for j in list_jobs(ws.store)] == [other.id]  # nothing queued behind it
+
+    with ws.store.write() as conn:  # a paused link: an error for it, the others still run
+        conn.execute(sa.update(links).where(links.c.tenant == "globex").values(paused_at=1.0))
+    both = ws.glue("run", "shop", "--all-tenants", "--connector", "files")
+    assert both.code == 2 and "the link shop/globex/files is paused" in both.stderr
+    assert "shop/acme/files is already running" in both.stderr
 
 
 def test_jobs_exec_runs_a_queued_job_once(jobs_ws) -> None:

@@ -38,6 +38,7 @@ log = logging.getLogger("glue_runtime.executor")
 
 PR_SET_PDEATHSIG = 1
 KILL_AFTER_S = 60.0  # after SIGTERM, how long a draining job has before SIGKILL
+EXIT_NOT_CLAIMED = 75  # `glue jobs exec`: the job was not queued any more, or its link was busy
 _GIVE_UP_SPAWNS = 3  # children that exited without claiming a job before it is failed
 
 
@@ -57,11 +58,14 @@ class Executor(Protocol):
 Command = Callable[[str], Sequence[str]]
 
 
-def jobs_exec_command(root: str) -> Command:
+def jobs_exec_command(root: str, heartbeat_s: float) -> Command:
     """The child's command line for a job: ``glue jobs exec`` in this interpreter."""
 
     def command(job_id: str) -> list[str]:
-        return [sys.executable, "-m", "glue_runtime", "--workspace", root, "jobs", "exec", job_id]
+        return [
+            *(sys.executable, "-m", "glue_runtime", "--workspace", root),
+            *("jobs", "exec", job_id, "--heartbeat", f"{heartbeat_s:g}"),
+        ]
 
     return command
 
@@ -98,6 +102,7 @@ class Child:
     proc: subprocess.Popen[bytes]
     started: float
     term_sent: float | None = None  # when SIGTERM was sent (cancel or drain)
+    cancel_seen: float | None = None  # when this executor saw the job's cancel request
     killed: bool = False
 
 
@@ -134,7 +139,9 @@ class EmbeddedExecutor:
         self.store = ctx.opened.store
         self.settings = settings or job_settings(ctx.opened.workspace)
         self.concurrency = concurrency or self.settings.concurrency
-        self.command = command or jobs_exec_command(str(ctx.opened.workspace.root))
+        self.command = command or jobs_exec_command(
+            str(ctx.opened.workspace.root), self.settings.heartbeat_s
+        )
         self.env = env
         self.kill_after_s = kill_after_s
         self.children: dict[str, Child] = {}
@@ -189,6 +196,13 @@ class EmbeddedExecutor:
         else:  # rounds were driven by hand (tests): drain from here
             self._drain_here()
         self._stopped.set()
+
+    def end_grace(self) -> None:
+        """While draining: stop the running jobs now (a second Ctrl-C)."""
+        with self._lock:
+            if self._draining:
+                self._grace_until = time.monotonic()
+        self._wake.set()
 
     # -- one round -----------------------------------------------------------------------------
     def poll_once(self) -> list[str]:
@@ -345,7 +359,8 @@ class EmbeddedExecutor:
             return
         job = to_job(row)
         if job.status == "queued":
-            self._never_claimed(job, code)
+            if code != EXIT_NOT_CLAIMED:
+                self._never_claimed(job, code)
             return
         self._no_claim.pop(job.id, None)
         if job.status == "running" and recovery.worker_pid(job.worker, recovery.hostname()) in (
@@ -385,7 +400,9 @@ class EmbeddedExecutor:
         log.error("job %s failed: %s", job.id, error)
 
     def _pass_on_cancels(self) -> None:
-        """SIGTERM the children whose job was asked to cancel (they drain, record cancelled)."""
+        """SIGTERM the children whose job was asked to cancel and that did not stop on their own
+        within two heartbeats (a child reads its cancel request with each heartbeat and stops
+        as Ctrl-C does; the signal is for one stuck before its watch runs)."""
         if not self.children:
             return
         asked = sa.select(jobs.c.id).where(
@@ -393,12 +410,18 @@ class EmbeddedExecutor:
         )
         with self.store.engine.connect() as conn:
             wanted = {r.id for r in conn.execute(asked).all()}
+        now = time.monotonic()
+        patience = 2 * self.settings.heartbeat_s + 1.0
         for job_id in wanted:
             child = self.children.get(job_id)
-            if child is not None and child.term_sent is None:
-                log.info("job %s: cancel asked, stopping it (SIGTERM)", job_id)
+            if child is None or child.term_sent is not None:
+                continue
+            if child.cancel_seen is None:
+                child.cancel_seen = now
+            if now - child.cancel_seen >= patience:
+                log.info("job %s: cancel asked and still running: SIGTERM", job_id)
                 self._signal(child, signal.SIGTERM)
-                child.term_sent = time.monotonic()
+                child.term_sent = now
 
     def _recover_if_due(self) -> None:
         now = self.ctx.now()

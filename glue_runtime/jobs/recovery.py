@@ -92,12 +92,15 @@ def end_job(
     ).rowcount
     if not done:
         return False
-    data = {
+    data = {  # the shape of every job event (jobs/lifecycle.py event_data)
         "job_id": job.id,
         "flow": job.flow,
         "tenant": job.tenant,
         "connector": job.connector,
         "status": status,
+        "started_by": job.started_by,
+        "sync_type": job.sync_type,
+        "counts": job.counts,
         "error": error,
     }
     emit(conn, "job.failed", data, tenant=job.tenant)

@@ -61,7 +61,7 @@ class Bench:
         env = {**os.environ, **self.ws.env, "STANDIN_MODE": mode, "STANDIN_GATE": str(self.gate)}
         executor = EmbeddedExecutor(
             self.context(),
-            settings=parse_job_settings(settings),
+            settings=parse_job_settings({"heartbeat": 0.2, **settings}),
             command=standin_command(self.ws.root),
             env=env,
             kill_after_s=10.0,

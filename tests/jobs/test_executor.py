@@ -150,6 +150,16 @@ def test_a_child_that_never_claims_its_job_fails_it_after_a_few_tries(bench):
     assert "exited (code 4) before starting the job, 3 times" in job.error
 
 
+def test_a_child_that_could_not_claim_a_busy_job_leaves_it_queued(bench):
+    executor = bench.executor()
+    tries = bench.gate / "tries"
+    code = f"open({str(tries)!r}, 'a').write('x'); raise SystemExit(75)"
+    executor.command = lambda job_id: [sys.executable, "-c", code]
+    job_id = bench.queue().id
+    bench.wait_for(executor, lambda: tries.exists() and len(tries.read_text()) >= 4)
+    assert bench.job(job_id).status == "queued"
+
+
 def test_a_paused_executor_starts_nothing_until_resumed(bench):
     executor = bench.executor()
     executor.pause()

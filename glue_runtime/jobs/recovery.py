@@ -29,6 +29,7 @@ from glue_runtime.jobs.settings import JobSettings
 from glue_runtime.jobs.tables import jobs
 from glue_runtime.workspace.outbox import emit
 from glue_runtime.workspace.store import Store
+from glue_runtime.workspace.tables import leases
 
 log = logging.getLogger("glue_runtime.executor")
 
@@ -152,11 +153,37 @@ def interrupt_stale(
         error = f"the process running it stopped: no heartbeat since {_when(beat)}"
         if worker_pid(job.worker, host) is not None and at_start:
             error = f"the process running it ({job.worker}) is gone (last heartbeat {_when(beat)})"
+        pid = worker_pid(job.worker, host)
         with store.write() as conn:
             if end_job(conn, job, "interrupted", error, now):
                 marked.append(job)
+                if pid is not None and not pid_alive(pid):
+                    free_lease_of_dead(conn, job.key, host, pid)
                 log.warning("job %s (%s) interrupted: %s", job.id, job.key, error)
     return marked
+
+
+def free_lease_of_dead(conn: Connection, key: str, host: str, pid: int) -> None:
+    """Free the state lease a dead process of this host held on ``key``, so the rerun need not
+    wait for it to expire. Safe: the holder is gone, and its fencing token is spent anyway."""
+    conn.execute(
+        sa.update(leases)
+        .where(
+            leases.c.key == key,
+            leases.c.host == host,
+            leases.c.pid == pid,
+            leases.c.owner.is_not(None),
+        )
+        .values(owner=None)
+    )
+
+
+def _lease_expiry(store: Store, key: str) -> float | None:
+    """When the lease someone holds on ``key`` expires (None: nobody holds it)."""
+    with store.engine.connect() as conn:
+        return conn.execute(
+            sa.select(leases.c.expires_at).where(leases.c.key == key, leases.c.owner.is_not(None))
+        ).scalar()
 
 
 def rerun(store: Store, job: Job, settings: JobSettings, now: float) -> Job | None:
@@ -166,7 +193,11 @@ def rerun(store: Store, job: Job, settings: JobSettings, now: float) -> Job | No
         return None
     if job.started_by in NOT_RERUN or job.cancel_requested:
         return None
+    # A holder on another host that stopped heartbeating may still hold the state lease: the
+    # rerun waits for it to expire instead of failing on it.
+    expiry = _lease_expiry(store, job.key)
     request = JobRequest(
+        not_before=expiry + 0.5 if expiry is not None and expiry > now else None,
         flow=job.flow,
         tenant=job.tenant,
         connector=job.connector,

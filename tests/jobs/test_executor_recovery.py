@@ -166,3 +166,50 @@ def test_worker_values_name_a_pid_only_on_this_host():
     assert recovery.worker_pid("otherhost:12", host) is None
     assert recovery.worker_pid(None, host) is None
     assert recovery.pid_alive(os.getpid())
+
+
+def _hold_lease(bench: Bench, key: str, pid: int, expires_at: float) -> None:
+    from glue_runtime.workspace.tables import leases
+
+    with bench.ws.store.write() as conn:
+        conn.execute(sa.delete(leases).where(leases.c.key == key))
+        conn.execute(
+            sa.insert(leases).values(
+                key=key,
+                owner=f"{socket.gethostname()}:{pid}:abcd",
+                token=7,
+                expires_at=expires_at,
+                host=socket.gethostname(),
+                pid=pid,
+            )
+        )
+
+
+def _lease_owner(bench: Bench, key: str):
+    from glue_runtime.workspace.tables import leases
+
+    with bench.ws.store.engine.connect() as conn:
+        return conn.execute(sa.select(leases.c.owner).where(leases.c.key == key)).scalar()
+
+
+def test_the_state_lease_of_a_dead_job_process_is_freed_for_its_rerun(rbench):
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    job = rbench.queue()
+    _running(rbench, job.id, beat=rbench.clock(), worker=f"{socket.gethostname()}:{dead.pid}")
+    _hold_lease(rbench, job.key, dead.pid, expires_at=rbench.clock() + 30)
+    done = recovery.recover(rbench.ws.store, parse_job_settings({}), rbench.clock(), at_start=True)
+    assert done.interrupted == (job.id,)
+    assert _lease_owner(rbench, job.key) is None
+    (rerun,) = _reruns(rbench, job.id)
+    assert rerun.not_before == rbench.clock()  # runs at once: nothing holds its state
+
+
+def test_a_rerun_waits_for_a_lease_another_host_still_holds(rbench):
+    job = rbench.queue()
+    _running(rbench, job.id, beat=rbench.clock() - 120, worker="elsewhere:12")
+    _hold_lease(rbench, job.key, 12, expires_at=rbench.clock() + 20)
+    recovery.recover(rbench.ws.store, parse_job_settings({}), rbench.clock())
+    assert _lease_owner(rbench, job.key) is not None  # not ours to free: it may be alive
+    (rerun,) = _reruns(rbench, job.id)
+    assert rerun.not_before == rbench.clock() + 20.5

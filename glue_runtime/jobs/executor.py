@@ -145,6 +145,7 @@ class EmbeddedExecutor:
         self.env = env
         self.kill_after_s = kill_after_s
         self.children: dict[str, Child] = {}
+        self.rounds = 0  # rounds done (tests wait for the first)
         self._lock = threading.RLock()
         self._wake = threading.Event()
         self._paused = False
@@ -212,9 +213,9 @@ class EmbeddedExecutor:
             self.reap()
             self._pass_on_cancels()
             self._recover_if_due()
-            if self._paused or self._draining:
-                return []
-            return self._start_jobs()
+            started = [] if self._paused or self._draining else self._start_jobs()
+            self.rounds += 1
+            return started
 
     def running(self) -> list[str]:
         """Ids of the jobs whose child is still running here."""
@@ -241,10 +242,13 @@ class EmbeddedExecutor:
         tick = min(self.settings.poll_interval_s, 0.2)
         while True:
             with self._lock:
-                self.reap()
+                try:
+                    self.reap()
+                    self._pass_on_cancels()
+                except Exception:  # the store is away: keep watching the children regardless
+                    log.exception("executor: recording a job's end failed while draining")
                 if not self.children:
                     return
-                self._pass_on_cancels()
                 now = time.monotonic()
                 if self._grace_until is not None and now >= self._grace_until:
                     self._terminate_all(now)
@@ -347,9 +351,9 @@ class EmbeddedExecutor:
             code = child.proc.poll()
             if code is None:
                 continue
+            self._after_exit(child, code)  # if the store fails, the next round tries again
             del self.children[job_id]
             gone.append(job_id)
-            self._after_exit(child, code)
         return gone
 
     def _after_exit(self, child: Child, code: int) -> None:

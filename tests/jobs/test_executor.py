@@ -170,6 +170,15 @@ def test_a_paused_executor_starts_nothing_until_resumed(bench):
     assert executor.poll_once() == [job_id]
 
 
+def test_notify_wakes_the_executor_before_its_next_poll(bench):
+    executor = bench.executor(poll_interval="10m")
+    executor.start()
+    bench.wait_for(None, lambda: executor.rounds >= 1)  # its first look found nothing
+    job_id = bench.queue().id
+    executor.notify()
+    bench.wait_for(None, lambda: bench.job(job_id).status == "running", timeout=60)
+
+
 def test_stop_lets_a_running_job_finish_within_the_grace_period(bench):
     executor = bench.executor(poll_interval=0.05)
     job_id = bench.queue().id

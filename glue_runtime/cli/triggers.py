@@ -9,12 +9,15 @@ from __future__ import annotations
 import datetime as dt
 import os
 import sys
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import click
 
 from glue_runtime.cli import _echo_json, _note, main
 from glue_runtime.errors import UsageError
+
+Command = TypeVar("Command", bound=Callable[..., Any])
 
 
 def _when(ts: float | None) -> str:
@@ -141,7 +144,7 @@ def _read_secret(from_env: str | None) -> str:
     return str(click.prompt("signing secret (not shown)", hide_input=True, err=True)).strip()
 
 
-def _keep_old_option(default: str) -> Any:
+def _keep_old_option(default: str) -> Callable[[Command], Command]:
     return click.option(
         "--keep-old",
         default=default,

@@ -93,7 +93,7 @@ def any_match(expected: Sequence[bytes | str], given: Sequence[bytes | str]) -> 
     return found
 
 
-def verify(
+def check(
     secrets: Sequence[str | bytes],
     body: bytes,
     header: str | None,
@@ -110,3 +110,21 @@ def verify(
         raise SignatureError("mismatch", f"the {HEADER} does not match the body and secret")
     check_window(timestamp, now, tolerance_s)
     return timestamp
+
+
+def verify(
+    secret: str | bytes | Sequence[str | bytes],
+    header: str,
+    body: bytes,
+    *,
+    now: float,
+    tolerance_s: float = TOLERANCE_S,
+) -> bool:
+    """Whether ``header`` signs ``body`` with ``secret`` (or one of several) within
+    ``tolerance_s`` of ``now``: the receiver's check, for a caller that needs no reason."""
+    keys = [secret] if isinstance(secret, (str, bytes)) else list(secret)
+    try:
+        check(keys, body, header, now, tolerance_s)
+    except SignatureError:
+        return False
+    return True

@@ -65,7 +65,7 @@ TRIGGERS = """
 SERVER = f"""
 server:
   public_url: {PUBLIC_URL}
-  max_body: 4KB
+  max_body: 4096
 """
 
 

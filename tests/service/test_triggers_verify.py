@@ -161,9 +161,20 @@ def test_hubspot_decodes_the_uri_escapes_it_documents() -> None:
 
 def test_glue_signing_round_trips_and_names_no_secret() -> None:
     header = signing.sign("s3cr3t-value", b'{"id": "evt_1"}', T)
-    assert signing.verify(["s3cr3t-value"], b'{"id": "evt_1"}', header, T + 10) == T
+    assert signing.check(["s3cr3t-value"], b'{"id": "evt_1"}', header, T + 10) == T
     with pytest.raises(SignatureError) as err:
-        signing.verify(["other"], b'{"id": "evt_1"}', header, T)
+        signing.check(["other"], b'{"id": "evt_1"}', header, T)
     assert "s3cr3t-value" not in str(err.value)
     with pytest.raises(ValueError):
         signing.sign([], BODY, T)
+
+
+def test_verify_answers_yes_or_no_for_callers_that_need_no_reason() -> None:
+    header = signing.sign(SECRET, BODY, T)
+    assert header == f"t={T},v1={STRIPE_V1}"
+    assert signing.verify(SECRET, header, BODY, now=T)
+    assert signing.verify(["old", SECRET], header, BODY, now=T + 300)
+    assert not signing.verify(SECRET, header, BODY, now=T + 301)
+    assert not signing.verify(SECRET, header, BODY + b" ", now=T)
+    assert not signing.verify("other", header, BODY, now=T)
+    assert not signing.verify(SECRET, "t=x", BODY, now=T)

@@ -69,7 +69,7 @@ def stripe(secrets: Sequence[str], d: Delivery, now: float) -> Verified:
 
 def glue(secrets: Sequence[str], d: Delivery, now: float) -> Verified:
     """The project's own ``Glue-Signature`` (glue_runtime.service.signing)."""
-    return Verified(float(signing.verify(secrets, d.body, d.header(signing.HEADER), now, WINDOW_S)))
+    return Verified(float(signing.check(secrets, d.body, d.header(signing.HEADER), now, WINDOW_S)))
 
 
 def github(secrets: Sequence[str], d: Delivery, now: float) -> Verified:

@@ -9,6 +9,7 @@ signature a 401 before the body is parsed; none of the refusals writes anything.
 from __future__ import annotations
 
 import hashlib
+import time
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
@@ -30,6 +31,14 @@ from glue_runtime.service.triggers.verify import Delivery, verify
 DEDUPE_S = 24 * 3600.0
 SECRET_CACHE_S = 10.0  # a removed secret may verify this long; a new one verifies at once
 PURGE_EVERY_S = 60.0
+
+
+# Built once: the intake runs them for every webhook.
+_SEEN = sa.select(trigger_deliveries.c.received_at).where(
+    trigger_deliveries.c.endpoint == sa.bindparam("endpoint"),
+    trigger_deliveries.c.dedupe == sa.bindparam("dedupe"),
+)
+_RECORD = sa.insert(trigger_deliveries)
 
 
 @dataclass(frozen=True)
@@ -59,6 +68,7 @@ class Intake:
         self.triggers = {(t.flow, t.name): t for t in triggers(ctx.opened.workspace)}
         self._ids = {stored.endpoint_id(self.store, t): k for k, t in self.triggers.items()}
         self._secrets: dict[str, tuple[float, list[str]]] = {}
+        self._tokens: dict[tuple[str, str], tuple[float, str]] = {}
         self._purged_at = -1e18
 
     # -- lookups (cached) ------------------------------------------------------------------
@@ -84,6 +94,20 @@ class Intake:
                 raise
             verify(trigger.scheme, self._load_secrets(trigger, now), d, now)  # set just now?
 
+    def _tenant_of_token(self, trigger: Trigger, token: str) -> str | None:
+        """The tenant of a URL token (known ones cached for SECRET_CACHE_S: a revoked token
+        stops working within that)."""
+        now = time.monotonic()
+        cached = self._tokens.get((trigger.key, token))
+        if cached is not None and now - cached[0] <= SECRET_CACHE_S:
+            return cached[1]
+        tenant = stored.tenant_of_token(self.store, trigger, token)
+        if tenant is not None:
+            if len(self._tokens) > 100_000:
+                self._tokens.clear()
+            self._tokens[(trigger.key, token)] = (now, tenant)
+        return tenant
+
     def _load_secrets(self, trigger: Trigger, now: float) -> list[str]:
         secrets = stored.secrets_of(self.store, trigger, now)
         self._secrets[trigger.key] = (now, secrets)
@@ -96,7 +120,7 @@ class Intake:
         trigger = self.trigger(endpoint)
         if trigger is None or (token is not None) != trigger.tenant_from_url:
             return NOT_FOUND
-        tenant = stored.tenant_of_token(self.store, trigger, token) if token else None
+        tenant = self._tenant_of_token(trigger, token) if token else None
         if token is not None and tenant is None:
             return NOT_FOUND
         now = self.ctx.now()
@@ -166,29 +190,21 @@ class Intake:
 
     def _seen(self, endpoint: str, dedupe: str) -> bool:
         with self.store.engine.connect() as conn:
-            return (
-                conn.execute(
-                    sa.select(trigger_deliveries.c.received_at).where(
-                        trigger_deliveries.c.endpoint == endpoint,
-                        trigger_deliveries.c.dedupe == dedupe,
-                    )
-                ).first()
-                is not None
-            )
+            found = conn.execute(_SEEN, {"endpoint": endpoint, "dedupe": dedupe}).first()
+        return found is not None
 
     def _record(self, endpoint: str, dedupe: str, tenant: str, answer: Answer, now: float) -> bool:
+        row = {
+            "endpoint": endpoint,
+            "dedupe": dedupe,
+            "received_at": now,
+            "tenant": tenant,
+            "outcome": answer.outcome,
+            "job_id": answer.body.get("job"),
+        }
         try:
             with self.store.write() as conn:
-                conn.execute(
-                    sa.insert(trigger_deliveries).values(
-                        endpoint=endpoint,
-                        dedupe=dedupe,
-                        received_at=now,
-                        tenant=tenant,
-                        outcome=answer.outcome,
-                        job_id=answer.body.get("job"),
-                    )
-                )
+                conn.execute(_RECORD, row)
         except sa.exc.IntegrityError:
             return False
         return True

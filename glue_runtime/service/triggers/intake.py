@@ -9,7 +9,6 @@ signature a 401 before the body is parsed; none of the refusals writes anything.
 from __future__ import annotations
 
 import hashlib
-import time
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
@@ -94,10 +93,9 @@ class Intake:
                 raise
             verify(trigger.scheme, self._load_secrets(trigger, now), d, now)  # set just now?
 
-    def _tenant_of_token(self, trigger: Trigger, token: str) -> str | None:
+    def _tenant_of_token(self, trigger: Trigger, token: str, now: float) -> str | None:
         """The tenant of a URL token (known ones cached for SECRET_CACHE_S: a revoked token
         stops working within that)."""
-        now = time.monotonic()
         cached = self._tokens.get((trigger.key, token))
         if cached is not None and now - cached[0] <= SECRET_CACHE_S:
             return cached[1]
@@ -120,10 +118,10 @@ class Intake:
         trigger = self.trigger(endpoint)
         if trigger is None or (token is not None) != trigger.tenant_from_url:
             return NOT_FOUND
-        tenant = self._tenant_of_token(trigger, token) if token else None
+        now = self.ctx.now()
+        tenant = self._tenant_of_token(trigger, token, now) if token else None
         if token is not None and tenant is None:
             return NOT_FOUND
-        now = self.ctx.now()
         try:
             self._verify(trigger, d, now)
         except SignatureError as exc:

@@ -336,3 +336,20 @@ def test_every_event_of_a_burst_is_counted_in_the_job_it_folded_into(
         burst(h, 30)
         [job] = h.jobs("acme")
         assert job.folded == 29
+
+
+def test_removing_a_tenant_removes_its_trigger_urls_and_deliveries(hooks: Hooks) -> None:
+    from glue_runtime.service.triggers.tables import trigger_tenant_tokens
+
+    t = trigger(hooks.ctx.opened.workspace, "shop", "github")
+    token = records.new_tenant_token(hooks.ws.store, t, "globex")
+    records.new_tenant_token(hooks.ws.store, t, "acme")
+    assert hooks.send("github", {"n": 1}, token=token).status_code == 202
+    assert hooks.send("stripe", stripe_event("acme")).status_code == 202
+    removed = hooks.ws.store.remove_tenant("globex")
+    assert removed["trigger_tenant_tokens"] == 1
+    assert removed["trigger_deliveries"] == 1
+    assert [d.tenant for d in deliveries(hooks)] == ["acme"]
+    with hooks.ws.store.engine.connect() as conn:
+        left = conn.execute(sa.select(trigger_tenant_tokens.c.tenant)).scalars().all()
+    assert left == ["acme"]

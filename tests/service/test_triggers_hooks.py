@@ -196,6 +196,7 @@ def test_a_github_webhook_on_a_tenants_url_starts_that_tenants_job(hooks: Hooks)
 
 
 def test_each_provider_scheme_queues_a_job(hooks: Hooks) -> None:
+    coalesced = outcome("coalesced")
     assert hooks.send("glue", {"id": "evt_g", "tenant": "acme"}).status_code == 202
     assert hooks.send("shopify", {"id": 1, "tenant": "globex"}).status_code == 202
     slack = {"type": "event_callback", "event_id": "Ev1", "team_id": "acme"}
@@ -207,6 +208,7 @@ def test_each_provider_scheme_queues_a_job(hooks: Hooks) -> None:
     got = hooks.send("hubspot", hubspot)
     assert got.status_code == 202, got.text
     assert got.json()["coalesced"] is True
+    assert outcome("coalesced") == coalesced + 2
     jobs = {j.tenant: j for j in hooks.jobs()}
     assert set(jobs) == {"acme", "globex"}
     assert jobs["acme"].folded == 1

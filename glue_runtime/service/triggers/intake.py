@@ -65,7 +65,8 @@ class Intake:
         self.ctx = ctx
         self.store = ctx.opened.store
         self.triggers = {(t.flow, t.name): t for t in triggers(ctx.opened.workspace)}
-        self._ids = {stored.endpoint_id(self.store, t): k for k, t in self.triggers.items()}
+        self._endpoints = {k: stored.endpoint_id(self.store, t) for k, t in self.triggers.items()}
+        self._ids = {endpoint: k for k, endpoint in self._endpoints.items()}
         self._secrets: dict[str, tuple[float, list[str]]] = {}
         self._tokens: dict[tuple[str, str], tuple[float, str]] = {}
         self._purged_at = -1e18
@@ -163,7 +164,7 @@ class Intake:
         """Dedupe, then queue. The job is queued before the delivery is recorded, so a crash
         between the two loses nothing (the provider's retry folds into the job); the check
         first keeps a replay from starting anything."""
-        endpoint = self._endpoint_of(trigger)
+        endpoint = self._endpoints[(trigger.flow, trigger.name)]
         self._purge(now)
         if self._seen(endpoint, dedupe):
             return Answer(200, "duplicate", {"duplicate": True})
@@ -174,17 +175,12 @@ class Intake:
         except ConfigError:
             answer = _ignored("no_link", f"tenant '{req.tenant}' has no link for this trigger")
         else:
-            answer = Answer(202, "accepted", {"job": job.id, "coalesced": not new})
+            outcome = "accepted" if new else "coalesced"
+            answer = Answer(202, outcome, {"job": job.id, "coalesced": not new})
             self._notify_executor()
         if not self._record(endpoint, dedupe, req.tenant, answer, now):
             return Answer(200, "duplicate", {"duplicate": True})  # a twin got in first
         return answer
-
-    def _endpoint_of(self, trigger: Trigger) -> str:
-        for endpoint, key in self._ids.items():
-            if key == (trigger.flow, trigger.name):
-                return endpoint
-        raise AssertionError(f"{trigger.key} has no endpoint")  # made in __init__
 
     def _seen(self, endpoint: str, dedupe: str) -> bool:
         with self.store.engine.connect() as conn:

@@ -133,9 +133,7 @@ def _pause(flow: str, schedule: str, tenant: str | None, on: bool) -> None:
     with open_workspace() as opened:
         found = find_schedule(opened.workspace, flow, schedule)
         who = tenant if tenant is not None else ALL_TENANTS
-        set_override(
-            opened.store, found, who, enabled=None if on and who == ALL_TENANTS else on, by="cli"
-        )
+        set_override(opened.store, found, who, enabled=on, by="cli")
     whom = f"tenant '{tenant}'" if tenant else "every tenant"
     click.echo(f"{found.id}: {'resumed' if on else 'paused'} for {whom}")
 

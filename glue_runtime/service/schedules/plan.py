@@ -73,8 +73,9 @@ def _read_links(store: Store, flows: Iterable[str]) -> list[_Link]:
 def plan(
     store: Store, schedules: Iterable[Schedule], *, tenant: str | None = None
 ) -> list[TenantSchedule]:
-    """Each (schedule, tenant) pair a schedule may apply to, on or off (of ``tenant`` only,
-    when given), in schedule then tenant order."""
+    """Each (schedule, tenant) pair a schedule applies to (the tenants it names, else those
+    linked) or a tenant has an override of, on or off (of ``tenant`` only, when given), in
+    schedule then tenant order."""
     chosen = list(schedules)
     if not chosen:
         return []
@@ -92,9 +93,8 @@ def plan(
         mine = {
             k[2]: o for k, o in found_overrides.items() if k[:2] == (schedule.flow, schedule.name)
         }
-        tenants = (
-            set(by_tenant) | set(schedule.tenants or ()) | {t for t in mine if t != ALL_TENANTS}
-        )
+        listed = set(by_tenant) if schedule.tenants is None else set(schedule.tenants)
+        tenants = listed | {t for t in mine if t != ALL_TENANTS}
         if tenant is not None:
             tenants &= {tenant}
         for who in sorted(tenants):

@@ -214,3 +214,24 @@ def test_a_timing_needs_exactly_one_of_cron_and_every():
     with pytest.raises(ValueError):
         Timing()
     assert dt.timedelta(seconds=Timing(every_s=3600).interval_s) == dt.timedelta(hours=1)
+
+
+@pytest.mark.parametrize(
+    "timing",
+    [
+        Timing(cron="0 * * * *", timezone="Europe/Paris"),
+        Timing(cron="30 2 * * 1-5", timezone="America/New_York"),
+        Timing(cron="*/5 * * * *"),
+        Timing(every_s=900, timezone="Asia/Kolkata"),
+    ],
+    ids=["hourly-paris", "weekdays-ny", "5min", "15m-kolkata"],
+)
+def test_the_shared_lookup_of_a_round_gives_what_each_tenant_would_look_up(timing):
+    import random
+
+    rng = random.Random(13)
+    start = at("2024-10-26T00:00:00+00:00")
+    for _ in range(300):
+        now = start + rng.uniform(0, 3 * 86400)
+        offset = rng.randint(0, int(timing.interval_s * 0.9))
+        assert timing.previous_shifted(now, offset) == timing.previous(now - offset)

@@ -44,7 +44,7 @@ class TenantSchedule:
         """The latest tick whose run (tick + jitter) is due at ``now``; None when that is
         before the schedule applied to the tenant (nothing was missed)."""
         offset = self.offset_s
-        tick = self.timing.previous(now - offset)
+        tick = self.timing.previous_shifted(now, offset)
         return tick if tick + offset >= self.since else None
 
     def next_due(self, now: float) -> float:

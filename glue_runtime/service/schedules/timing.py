@@ -12,6 +12,7 @@ change (use cron for a wall-clock time of day that follows DST).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import itertools
 import math
 from dataclasses import dataclass
@@ -112,6 +113,17 @@ class Timing:
             tick = croniter(self.expr, tick).get_prev(dt.datetime)
         return int(tick.timestamp())
 
+    def previous_shifted(self, at: float, offset: float) -> int:
+        """``previous(at - offset)`` for an offset shorter than the gap between ticks: a round
+        asks it for many tenants at one ``at``, and two cached look-ups answer all of them."""
+        latest = _previous(self, at)
+        if latest + offset <= at:
+            return latest
+        before = _previous(self, latest - 1)
+        if before + offset <= at:
+            return before
+        return self.previous(at - offset)  # an offset longer than the gap: look it up
+
     def next(self, at: float) -> int:
         """The first tick after ``at``."""
         if self.every_s is not None:
@@ -159,6 +171,11 @@ class Timing:
         local = tick.astimezone(self.tz)
         first = local.replace(tzinfo=None).replace(tzinfo=self.tz, fold=0)
         return int(first.timestamp()) != int(local.timestamp())
+
+
+@functools.lru_cache(maxsize=4096)
+def _previous(timing: Timing, at: float) -> int:
+    return timing.previous(at)
 
 
 def _human(seconds: int) -> str:

@@ -14,7 +14,14 @@ from glue_runtime.jobs import records
 from glue_runtime.service.schedules.model import find_schedule
 from glue_runtime.service.schedules.overrides import set_override
 from glue_runtime.service.schedules.plan import plan
-from glue_runtime.service.schedules.scheduler import KEEP_TICKS_S, Fired, Scheduler, claim, purge
+from glue_runtime.service.schedules.scheduler import (
+    KEEP_TICKS_S,
+    Fired,
+    Scheduler,
+    claim,
+    claim_all,
+    purge,
+)
 from glue_runtime.service.schedules.tables import ALL_TENANTS, schedule_ticks
 from glue_runtime.workspace.tables import links
 
@@ -88,6 +95,21 @@ def test_a_tick_claimed_by_one_server_is_refused_to_another(tmp_path, any_url):
     assert claim(s.store, entry, int(T0), T0, "server-a") is True
     assert claim(s.store, entry, int(T0), T0, "server-b") is False
     assert claim(s.store, entry, int(T0 + HOUR), T0, "server-b") is True
+    # in one batch, a row another server holds is skipped and the others still land
+    (_, other) = plan(s.store, [find_schedule(s.opened.workspace, "shop", "hourly")])
+    batch = [
+        (entry, int(T0 + 2 * HOUR)),
+        (other, int(T0)),
+        (entry, int(T0)),
+        (other, int(T0 + HOUR)),
+    ]
+    won = claim_all(s.store, batch, T0, "server-c")
+    assert [(e.tenant, t) for e, t in won] == [
+        ("acme", int(T0 + 2 * HOUR)),
+        ("globex", int(T0)),
+        ("globex", int(T0 + HOUR)),
+    ]
+    assert len(tick_rows(s)) == 5
 
 
 def test_a_missed_run_fires_once_on_start_for_the_latest_tick(sched):

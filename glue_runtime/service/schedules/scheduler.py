@@ -76,25 +76,53 @@ def last_ticks(store: Store) -> dict[tuple[str, str], int]:
         return {(r[0], r[1]): int(r[2]) for r in conn.execute(query)}
 
 
+def claim_all(
+    store: Store, due: list[tuple[TenantSchedule, int]], now: float, server: str
+) -> list[tuple[TenantSchedule, int]]:
+    """Record that each (entry, tick) fired, in one transaction (a savepoint each); those
+    this server won, without the ones another server had already recorded."""
+    won: list[tuple[TenantSchedule, int]] = []
+    if not due:
+        return won
+    with store.write() as conn:
+        for entry, tick in due:
+            try:
+                with conn.begin_nested():
+                    conn.execute(
+                        sa.insert(schedule_ticks).values(
+                            schedule=entry.schedule.id,
+                            tenant=entry.tenant,
+                            tick=tick,
+                            due_at=tick + entry.offset_s,
+                            fired_at=now,
+                            server=server,
+                            jobs="[]",
+                            note="",
+                        )
+                    )
+            except sa.exc.IntegrityError:
+                continue  # another server fired it
+            won.append((entry, tick))
+    return won
+
+
 def claim(store: Store, entry: TenantSchedule, tick: int, now: float, server: str) -> bool:
     """Record that ``tick`` fired for the entry's tenant; False when another server did."""
-    try:
-        with store.write() as conn:
+    return bool(claim_all(store, [(entry, tick)], now, server))
+
+
+def record(store: Store, fired: list[Fired]) -> None:
+    """Write each fired tick's jobs and skips on its row."""
+    if not fired:
+        return
+    t = schedule_ticks
+    with store.write() as conn:
+        for one in fired:
             conn.execute(
-                sa.insert(schedule_ticks).values(
-                    schedule=entry.schedule.id,
-                    tenant=entry.tenant,
-                    tick=tick,
-                    due_at=tick + entry.offset_s,
-                    fired_at=now,
-                    server=server,
-                    jobs="[]",
-                    note="",
-                )
+                sa.update(t)
+                .where(t.c.schedule == one.schedule, t.c.tenant == one.tenant, t.c.tick == one.tick)
+                .values(jobs=dumps_exact(one.jobs).decode(), note="; ".join(one.skipped))
             )
-    except sa.exc.IntegrityError:
-        return False
-    return True
 
 
 def purge(store: Store, now: float) -> int:
@@ -138,10 +166,16 @@ class Scheduler:
         fired: list[Fired] = []
         if self.schedules:
             done = last_ticks(self.store)
-            for entry in plan(self.store, self.schedules):
-                one = self._fire(entry, now, done)
-                if one is not None:
-                    fired.append(one)
+            due = [
+                (entry, tick)
+                for entry in plan(self.store, self.schedules)
+                if (tick := self._due(entry, now, done)) is not None
+            ]
+            for entry, tick in claim_all(self.store, due, now, self.server):
+                one = Fired(entry.schedule.id, entry.tenant, tick, tick + entry.offset_s)
+                self._enqueue(entry, now, one)
+                fired.append(one)
+            record(self.store, fired)
         if now - self._purged_at >= PURGE_EVERY_S:
             self._purged_at = now
             purge(self.store, now)
@@ -149,29 +183,15 @@ class Scheduler:
             self._notify()
         return fired
 
-    def _fire(
-        self, entry: TenantSchedule, now: float, done: dict[tuple[str, str], int]
-    ) -> Fired | None:
+    @staticmethod
+    def _due(entry: TenantSchedule, now: float, done: dict[tuple[str, str], int]) -> int | None:
+        """The entry's latest due tick, unless it is off or that tick already fired."""
         if not entry.enabled:
             return None
         tick = entry.latest_due(now)
         if tick is None or done.get((entry.schedule.id, entry.tenant), -1) >= tick:
             return None
-        if not claim(self.store, entry, tick, now, self.server):
-            return None  # another server fired it
-        fired = Fired(entry.schedule.id, entry.tenant, tick, tick + entry.offset_s)
-        self._enqueue(entry, now, fired)
-        with self.store.write() as conn:
-            conn.execute(
-                sa.update(schedule_ticks)
-                .where(
-                    schedule_ticks.c.schedule == fired.schedule,
-                    schedule_ticks.c.tenant == fired.tenant,
-                    schedule_ticks.c.tick == tick,
-                )
-                .values(jobs=dumps_exact(fired.jobs).decode(), note="; ".join(fired.skipped))
-            )
-        return fired
+        return tick
 
     def _enqueue(self, entry: TenantSchedule, now: float, fired: Fired) -> None:
         schedule = entry.schedule

@@ -12,7 +12,7 @@ from glue_test_helpers import wait_until
 
 from glue_runtime.jobs import records
 from glue_runtime.service.schedules.model import find_schedule
-from glue_runtime.service.schedules.overrides import set_override
+from glue_runtime.service.schedules.overrides import overrides, set_override
 from glue_runtime.service.schedules.plan import plan
 from glue_runtime.service.schedules.scheduler import (
     KEEP_TICKS_S,
@@ -265,3 +265,14 @@ def test_the_loop_fires_in_its_thread_and_stops(sched):
     finally:
         scheduler.stop(5.0)
     assert scheduler._thread is None
+
+
+def test_removing_a_tenant_removes_their_overrides_and_tick_records(sched):
+    schedule = find_schedule(sched.opened.workspace, "shop", "hourly")
+    set_override(sched.store, schedule, "acme", every="2h", now=T0 - HOUR)
+    set_override(sched.store, schedule, ALL_TENANTS, enabled=True, now=T0 - HOUR)
+    Scheduler(sched.context()).tick(now=T0 + PAST_JITTER)
+    removed = sched.store.remove_tenant("acme")
+    assert removed["schedule_overrides"] == 1 and removed["schedule_ticks"] == 1
+    assert {r[1] for r in tick_rows(sched)} == {"globex"}
+    assert set(overrides(sched.store)) == {("shop", "hourly", ALL_TENANTS)}

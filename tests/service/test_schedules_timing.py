@@ -190,6 +190,11 @@ def test_glue_yml_schedules_parse_into_typed_schedules(tmp_path):
             "not shorter than",
         ),
         (
+            '\n      hourly: {cron: "0 * * * *", tenants: acme}\n',
+            "flows.shop.schedules.hourly.tenants",
+            "expected all or a list",
+        ),
+        (
             '\n      hourly: {cron: "0 * * * *", connector: db}\n',
             "flows.shop.schedules.hourly.connector",
             "not a source of flow 'shop'",

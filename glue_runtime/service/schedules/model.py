@@ -140,6 +140,11 @@ def _names(value: Any, *, where: str) -> tuple[str, ...]:
 def _tenants(value: Any, *, where: str) -> tuple[str, ...] | None:
     if value is None or value == "all":
         return None
+    if isinstance(value, str):
+        raise ConfigError(
+            f"{where}: expected all or a list of tenant ids, got {value!r}",
+            hint=f"tenants: [{value}] for one tenant",
+        )
     return _names(value, where=where)
 
 

@@ -30,7 +30,9 @@ from glue_runtime.service.events_tables import event_attempts, event_deliveries,
 from glue_runtime.service.webhooks import endpoints, new_secret
 from glue_runtime.workspace.open import open_workspace
 from glue_runtime.workspace.outbox import emit
-from service.conftest_events import SECRET, EventsWorkspace
+from service.conftest_events import SECRET, EventsWorkspace, any_events_ws, events_ws, receivers
+
+FIXTURES = (any_events_ws, events_ws, receivers)
 
 
 def _emit(

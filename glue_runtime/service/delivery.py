@@ -50,7 +50,7 @@ PER_ENDPOINT = 4  # concurrent sends to one endpoint
 POLL_S = 1.0
 FANOUT_BATCH = 500
 CLAIM_MARGIN_S = 30.0
-SIGNATURE_HEADER = "Glue-Signature"
+SIGNATURE_HEADER = signing.HEADER
 EVENT_ID_HEADER = "Glue-Event-Id"
 
 

@@ -58,3 +58,20 @@ webhook_secrets = sa.Table(
     sa.Column("secret", sa.Text, nullable=False),  # encrypted
     sa.Column("created_at", sa.Float, nullable=False),
 )
+
+
+def remove_tenant_rows(conn: sa.Connection, tenant: str) -> dict[str, int]:
+    """Removing a tenant: its deliveries' attempts and its events' fan-out marks (the rows
+    without a tenant column; the outbox and the deliveries go by their own)."""
+    from glue_runtime.workspace.outbox import outbox
+
+    theirs = sa.select(event_deliveries.c.id).where(event_deliveries.c.tenant == tenant)
+    events = sa.select(outbox.c.id).where(outbox.c.tenant == tenant)
+    return {
+        "event_attempts": conn.execute(
+            sa.delete(event_attempts).where(event_attempts.c.delivery_id.in_(theirs))
+        ).rowcount,
+        "event_fanouts": conn.execute(
+            sa.delete(event_fanouts).where(event_fanouts.c.event_id.in_(events))
+        ).rowcount,
+    }

@@ -27,6 +27,7 @@ from glue_runtime.service.delivery import (
 )
 from glue_runtime.service.eventlog import replay, show_event
 from glue_runtime.service.events_tables import event_attempts, event_deliveries, webhook_secrets
+from glue_runtime.service.metrics import REGISTRY
 from glue_runtime.service.webhooks import endpoints, new_secret
 from glue_runtime.workspace.open import open_workspace
 from glue_runtime.workspace.outbox import emit
@@ -51,6 +52,11 @@ def _deliveries(ew: EventsWorkspace, endpoint: str = "backend") -> list[Any]:
                 .order_by(event_deliveries.c.created_at)
             )
         )
+
+
+def _delivered_metric(outcome: str) -> float:
+    value = REGISTRY.get_sample_value("glue_events_delivered_total", {"outcome": outcome})
+    return value or 0.0
 
 
 def test_an_event_arrives_signed_and_verifiable(events_ws: EventsWorkspace) -> None:
@@ -92,6 +98,7 @@ def test_a_failing_receiver_is_retried_on_the_schedule_until_it_succeeds(
     ew = events_ws
     ew.backend.codes = [500, 500, 503]
     event_id = _emit(ew)
+    counted = {o: _delivered_metric(o) for o in ("ok", "failed")}
     deliverer = Deliverer(ew.ctx())
     t0 = ew.clock[0]
     assert deliverer.deliver_due(t0) == 1
@@ -110,6 +117,8 @@ def test_a_failing_receiver_is_retried_on_the_schedule_until_it_succeeds(
     assert len(got) == 4
     assert {g.headers["Glue-Event-Id"] for g in got} == {event_id}  # the same id every time
     assert len({g.body for g in got}) == 1  # and the same body
+    assert _delivered_metric("failed") - counted["failed"] == 3
+    assert _delivered_metric("ok") - counted["ok"] == 1
     with ew.opened.store.engine.connect() as conn:
         codes = conn.execute(
             sa.select(event_attempts.c.code).order_by(event_attempts.c.attempt)

@@ -61,8 +61,35 @@ def retry_delay(attempts: int, rand: Callable[[], float] = random.random) -> flo
     return RETRY_DELAYS_S[attempts - 1] * (1 + JITTER * (2 * rand() - 1))
 
 
+def _fan_out_rows(
+    conn: sa.Connection, rows: list[Any], eps: dict[str, Endpoint], now: float
+) -> int:
+    made = 0
+    for r in rows:
+        conn.execute(sa.insert(event_fanouts).values(event_id=r.id, at=now))
+        for ep in eps.values():
+            if ep.wants(r.type, r.tenant):
+                conn.execute(
+                    sa.insert(event_deliveries).values(
+                        id=new_delivery_id(),
+                        event_id=r.id,
+                        endpoint=ep.name,
+                        tenant=r.tenant,
+                        status="pending",
+                        attempts=0,
+                        next_attempt_at=now,
+                        created_at=now,
+                        updated_at=now,
+                    )
+                )
+                made += 1
+    return made
+
+
 def fan_out(store: Store, eps: dict[str, Endpoint], now: float) -> int:
-    """Make the deliveries of outbox events not fanned out yet; how many were made."""
+    """Make the deliveries of outbox events not fanned out yet; how many were made. One
+    transaction for the batch; when another server fanned one of them out first, one per
+    event (that one is skipped)."""
     done = event_fanouts.c.event_id
     with store.engine.connect() as conn:
         rows = conn.execute(
@@ -72,29 +99,20 @@ def fan_out(store: Store, eps: dict[str, Endpoint], now: float) -> int:
             .order_by(outbox.c.created_at)
             .limit(FANOUT_BATCH)
         ).all()
+    if not rows:
+        return 0
+    try:
+        with store.write() as conn:
+            return _fan_out_rows(conn, list(rows), eps, now)
+    except sa.exc.IntegrityError:
+        pass
     made = 0
     for r in rows:
-        wanted = [ep.name for ep in eps.values() if ep.wants(r.type, r.tenant)]
         try:
             with store.write() as conn:
-                conn.execute(sa.insert(event_fanouts).values(event_id=r.id, at=now))
-                for name in wanted:
-                    conn.execute(
-                        sa.insert(event_deliveries).values(
-                            id=new_delivery_id(),
-                            event_id=r.id,
-                            endpoint=name,
-                            tenant=r.tenant,
-                            status="pending",
-                            attempts=0,
-                            next_attempt_at=now,
-                            created_at=now,
-                            updated_at=now,
-                        )
-                    )
+                made += _fan_out_rows(conn, [r], eps, now)
         except sa.exc.IntegrityError:
             continue  # another server fanned this event out first
-        made += len(wanted)
     return made
 
 
@@ -221,6 +239,7 @@ class Deliverer:
         self._futures: set[Future[str]] = set()
         self._lock = threading.Lock()
         self._stopping = threading.Event()
+        self._wake = threading.Event()  # a send ended: an endpoint has room for the next one
         self._thread: threading.Thread | None = None
 
     # -- one round ------------------------------------------------------------------------
@@ -256,6 +275,7 @@ class Deliverer:
         with self._lock:
             self._in_flight[name] -= 1
             self._futures.discard(future)
+        self._wake.set()
 
     def _attempt(self, ep: Endpoint, delivery: Any, now: float) -> str:
         try:
@@ -289,17 +309,21 @@ class Deliverer:
         self._thread.start()
 
     def _loop(self) -> None:
+        """A round every ``poll_s``, and at once when a send ends (a backlog drains at the
+        endpoints' pace, not one round of sends per poll)."""
         while not self._stopping.is_set():
+            self._wake.clear()
             try:
                 self.deliver_due(wait=False)
             except Exception:  # the store may be briefly unreachable: try again next round
                 log.exception("a round of event deliveries failed")
-            self._stopping.wait(self.poll_s)
+            self._wake.wait(self.poll_s)
 
     def stop(self, grace_s: float) -> None:
         """Stop claiming; wait up to ``grace_s`` for sends under way (one not finished by then
         keeps its claim until it expires, and is retried: receivers dedupe on the event id)."""
         self._stopping.set()
+        self._wake.set()
         if self._thread is not None:
             self._thread.join()
             self._thread = None

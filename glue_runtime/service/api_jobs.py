@@ -16,7 +16,7 @@ from fastapi import APIRouter, Header, Query
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from glue_runtime.jobs import records
+from glue_runtime.jobs import lifecycle, records
 from glue_runtime.jobs.model import STATUSES, Job, JobRequest
 from glue_runtime.service import idempotency, jobops
 from glue_runtime.service.auth import Ctx, Who
@@ -223,11 +223,11 @@ def get_job(job_id: str, who: Who, ctx: Ctx) -> dict[str, Any]:
     summary="Cancel a job: a queued one at once; a running one drains like Ctrl-C",
 )
 def cancel_job(job_id: str, who: Who, ctx: Ctx) -> dict[str, Any]:
-    job = _job(ctx, who, job_id)
     try:
-        return jobops.cancel(ctx.opened.store, job, now=ctx.now()).as_dict()
-    except jobops.JobEnded as exc:
+        job = lifecycle.cancel(ctx.opened.store, job_id, now=ctx.now(), tenant=who.tenant)
+    except lifecycle.JobEnded as exc:
         raise ApiError(409, exc.message, code="job_ended", hint=exc.hint) from None
+    return job.as_dict()
 
 
 @router.post(

@@ -80,8 +80,11 @@ def _notify(ctx: ServiceContext) -> None:
 def _enqueue_all(
     ctx: ServiceContext, who: Principal, flow: str, tenant: str, body: StartJobs
 ) -> list[Job]:
+    """A job per connector; without a named connector a paused link is skipped (409 only
+    when every link is paused), as `glue run FLOW --tenant T` does."""
     connectors = [body.connector] if body.connector else linked_sources(ctx, flow, tenant)
-    started = []
+    started: list[Job] = []
+    paused: list[records.LinkPaused] = []
     for connector in connectors:
         request = JobRequest(
             flow=flow,
@@ -93,10 +96,18 @@ def _enqueue_all(
             streams=tuple(body.streams) if body.streams is not None else None,
             start_date=body.start_date,
         )
-        job, new = records.enqueue(ctx.opened.store, request, now=ctx.now())
+        try:
+            job, new = records.enqueue(ctx.opened.store, request, now=ctx.now())
+        except records.LinkPaused as exc:
+            if body.connector:
+                raise
+            paused.append(exc)
+            continue
         if new:
             JOBS_STARTED.labels("api").inc()
         started.append(job)
+    if not started and paused:
+        raise paused[0]
     return started
 
 

@@ -151,16 +151,31 @@ def test_unknown_flow_tenant_or_link_is_404_and_starts_nothing(
     assert records.list_jobs(workspace_dir.store) == []
 
 
-def test_a_paused_link_gets_409(
+def test_a_paused_link_is_skipped_and_named_is_409(
     app_server: AppServer, workspace_dir: Workspace, admin_key: str
 ) -> None:
     from glue_runtime.workspace.tables import links
 
-    with workspace_dir.store.write() as conn:
-        conn.execute(sa.update(links).values(paused_at=1.0, paused_reason="by hand"))
-    answer = app_server.client(admin_key).post(START)
-    assert answer.status_code == 409
-    assert answer.json()["error"]["code"] == "link_paused"
+    workspace_dir.link("shop", "acme", "other")
+    client = app_server.client(admin_key)
+
+    def pause(connector: str) -> None:
+        with workspace_dir.store.write() as conn:
+            conn.execute(
+                sa.update(links)
+                .where(links.c.tenant == "acme", links.c.connector == connector)
+                .values(paused_at=1.0, paused_reason="by hand")
+            )
+
+    pause("files")
+    some = client.post(START)
+    assert [j["connector"] for j in some.json()["jobs"]] == ["other"]
+    named = client.post(START, json={"connector": "files"})
+    assert named.status_code == 409
+    assert named.json()["error"]["code"] == "link_paused"
+    pause("other")
+    every = client.post(START)
+    assert every.status_code == 409 and every.json()["error"]["code"] == "link_paused"
 
 
 def test_list_filters_and_pages(

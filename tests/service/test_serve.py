@@ -14,8 +14,13 @@ from service.conftest import AppServer, Served, start_served, stop_served
 def test_glue_serve_answers_healthz_and_stops_on_sigterm(served: Served) -> None:
     assert served.api.get("/healthz").json() == {"status": "ok", "store": "ok"}
     assert served.api.get("/openapi.json").json()["info"]["title"] == "glue_runtime"
+    callback = served.api.get("/v1/oauth/callback", params={"state": "st4te-x", "code": "c0de-x9"})
+    assert callback.status_code == 400
     assert stop_served(served) == 0
-    assert "Shutting down" in served.output() or "shutdown" in served.output().lower()
+    log = served.output()
+    assert "Application shutdown complete" in log
+    assert "GET /v1/oauth/callback HTTP" in log  # the access log line, without its query
+    assert "c0de-x9" not in log and "st4te-x" not in log
 
 
 def test_glue_serve_stops_on_ctrl_c(workspace_dir: Workspace, tmp_path: Path) -> None:

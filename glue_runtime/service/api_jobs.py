@@ -24,6 +24,7 @@ from glue_runtime.service.context import ServiceContext
 from glue_runtime.service.errors import ApiError
 from glue_runtime.service.keys import Principal
 from glue_runtime.service.metrics import JOBS_STARTED
+from glue_runtime.service.models import JobOut, JobPage, JobsOut
 from glue_runtime.service.scope import flow_of, linked_sources, visible_tenant
 
 router = APIRouter(prefix="/v1", tags=["jobs"])
@@ -63,11 +64,6 @@ class StartJobs(BaseModel):
             except ValueError:
                 raise ValueError("must be an ISO 8601 date or date-time, e.g. 2024-01-31") from None
         return value
-
-
-class JobList(BaseModel):
-    jobs: list[dict[str, Any]]
-    next: str | None = Field(None, description="Pass as `before` for the next page.")
 
 
 def _notify(ctx: ServiceContext) -> None:
@@ -115,6 +111,7 @@ def _enqueue_all(
     "/flows/{flow}/tenants/{tenant}/jobs",
     status_code=202,
     summary="Start jobs: one per linked source of the tenant in the flow, or one connector's",
+    response_model=JobsOut,
     responses={202: {"description": "Queued (or folded into the job already queued)."}},
 )
 def start_jobs(
@@ -199,10 +196,10 @@ def list_jobs(
     since: Annotated[str | None, Query(description="epoch seconds or ISO 8601")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     before: Annotated[str | None, Query(description="a job id: the page after it")] = None,
-) -> JobList:
+) -> JobPage:
     if who.tenant is not None:
         if tenant is not None and tenant != who.tenant:
-            return JobList(jobs=[], next=None)
+            return JobPage(jobs=[], next=None)
         tenant = who.tenant
     found = records.list_jobs(
         ctx.opened.store,
@@ -215,7 +212,7 @@ def list_jobs(
         before=before,
     )
     last = found[-1].id if len(found) == limit else None
-    return JobList(jobs=[job.as_dict() for job in found], next=last)
+    return JobPage(jobs=[JobOut(**job.as_dict()) for job in found], next=last)
 
 
 def _job(ctx: ServiceContext, who: Principal, job_id: str) -> Job:
@@ -223,7 +220,11 @@ def _job(ctx: ServiceContext, who: Principal, job_id: str) -> Job:
     return records.get(ctx.opened.store, job_id, tenant=who.tenant)
 
 
-@router.get("/jobs/{job_id}", summary="One job: status, times, counts, error, state")
+@router.get(
+    "/jobs/{job_id}",
+    summary="One job: status, times, counts, error, state",
+    response_model=JobOut,
+)
 def get_job(job_id: str, who: Who, ctx: Ctx) -> dict[str, Any]:
     return _job(ctx, who, job_id).as_dict()
 
@@ -232,6 +233,7 @@ def get_job(job_id: str, who: Who, ctx: Ctx) -> dict[str, Any]:
     "/jobs/{job_id}/cancel",
     status_code=202,
     summary="Cancel a job: a queued one at once; a running one drains like Ctrl-C",
+    response_model=JobOut,
 )
 def cancel_job(job_id: str, who: Who, ctx: Ctx) -> dict[str, Any]:
     try:
@@ -245,6 +247,7 @@ def cancel_job(job_id: str, who: Who, ctx: Ctx) -> dict[str, Any]:
     "/jobs/{job_id}/rerun",
     status_code=202,
     summary="Queue a new job with this job's arguments",
+    response_model=JobOut,
 )
 def rerun_job(job_id: str, who: Who, ctx: Ctx) -> dict[str, Any]:
     job = _job(ctx, who, job_id)

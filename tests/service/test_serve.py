@@ -130,3 +130,27 @@ def test_a_bug_answers_500_in_the_error_shape_without_its_details(
     }
     assert "hunter2" not in answer.text
     assert "internal error on GET /v1/boom" in caplog.text  # the server's log has the traceback
+
+
+def test_glue_errors_map_to_their_status_and_code() -> None:
+    from glue_runtime.errors import ConfigError, CredentialError, StoreError, UsageError
+    from glue_runtime.jobs.api import JobBusy
+    from glue_runtime.jobs.lifecycle import JobEnded
+    from glue_runtime.jobs.records import LinkPaused
+    from glue_runtime.service.errors import glue_status
+
+    cases = {
+        ConfigError("unknown tenant 'x' in the store"): (404, "not_found"),
+        ConfigError("no job 'abc'"): (404, "not_found"),
+        ConfigError("tenant 'a' has no linked source 'b' in flow 'c'"): (404, "not_found"),
+        StoreError("tenant 'a' already exists"): (409, "conflict"),
+        LinkPaused("the link is paused"): (409, "link_paused"),
+        JobEnded("job 'a' has already ended"): (409, "job_ended"),
+        JobBusy("a job is running"): (409, "job_busy"),
+        UsageError("missing setting api_key"): (400, "bad_request"),
+        ConfigError("streams must be a list"): (422, "invalid"),
+        CredentialError("the provider did not authorise"): (400, "credential_error"),
+        StoreError("the store is unreachable"): (503, "store_error"),
+    }
+    for error, expected in cases.items():
+        assert glue_status(error) == expected, error

@@ -154,3 +154,16 @@ def test_glue_errors_map_to_their_status_and_code() -> None:
     }
     for error, expected in cases.items():
         assert glue_status(error) == expected, error
+
+
+def test_a_port_in_use_is_a_named_error(workspace_dir: Workspace) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = workspace_dir.glue("serve", "--port", str(port))
+    assert result.code == 2, result.stderr
+    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
+    assert "--port" in result.stderr

@@ -34,7 +34,7 @@ def failures(ws: JobsWorkspace, connector: str) -> int:
         return int(
             conn.execute(
                 sa.select(links.c.failures).where(
-                    links.c.tenant == "acme", links.c.connector == connector
+                    links.c.flow == "shop", links.c.tenant == "acme", links.c.connector == connector
                 )
             ).scalar_one()
         )

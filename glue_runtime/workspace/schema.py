@@ -93,6 +93,7 @@ def all_tables() -> sa.MetaData:
 TABLE_MODULES = (
     "glue_runtime.jobs.tables",
     "glue_runtime.service.tables",
+    "glue_runtime.service.events_tables",
     "glue_runtime.service.triggers.tables",
     "glue_runtime.service.schedules.tables",
 )

@@ -71,13 +71,31 @@ class JobLogHandler(logging.Handler):
                 )
 
 
+class _AtLeast(logging.Filter):
+    """Keeps the application's handlers at the level it chose while the job's logger is
+    lowered to INFO for the job's log."""
+
+    def __init__(self, level: int) -> None:
+        super().__init__()
+        self.level = level
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= self.level or not record.name.startswith("glue_runtime")
+
+
 @contextmanager
 def capture(handler: JobLogHandler) -> Iterator[JobLogHandler]:
-    """The handler on the ``glue_runtime`` logger for the block; INFO lines reach it even
-    when the application left the logger at WARNING (its level is restored after)."""
+    """The handler on the ``glue_runtime`` logger for the block. INFO lines reach it even when
+    the application set the logger to WARNING; the application's own handlers still get only
+    what they got before (a filter at the old level), and the level is restored after."""
     logger = logging.getLogger("glue_runtime")
-    old_level = logger.level
-    if logger.getEffectiveLevel() > logging.INFO:
+    old_level, effective = logger.level, logger.getEffectiveLevel()
+    others: list[logging.Handler] = []
+    keep = _AtLeast(effective)
+    if effective > logging.INFO:
+        others = [*logger.handlers, *(logging.getLogger().handlers if logger.propagate else [])]
+        for h in others:
+            h.addFilter(keep)
         logger.setLevel(logging.INFO)
     logger.addHandler(handler)
     try:
@@ -85,6 +103,8 @@ def capture(handler: JobLogHandler) -> Iterator[JobLogHandler]:
     finally:
         logger.removeHandler(handler)
         logger.setLevel(old_level)
+        for h in others:
+            h.removeFilter(keep)
         handler.flush()
 
 

@@ -153,3 +153,29 @@ def test_cancelling_a_running_job_drains_it_and_keeps_logs_redacted_and_samples(
         texts=[*lines, job.error or "", json.dumps(job.result), json.dumps(events(ws))],
     )
     assert failures(ws, "slow") == 0  # a cancel is not the link's failure
+
+
+def test_the_job_log_has_info_lines_while_the_application_logs_only_warnings(jobs_ws) -> None:
+    import logging
+
+    seen: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append(record)
+
+    logger = logging.getLogger("glue_runtime")
+    app = Keep()
+    old = logger.level
+    logger.addHandler(app)
+    logger.setLevel(logging.WARNING)
+    try:
+        job = execute(jobs_ws.opened, jobs_ws.queue("files").id)
+    finally:
+        logger.removeHandler(app)
+        level_after = logger.level
+        logger.setLevel(old)
+    assert job is not None and job.status == "succeeded"
+    assert any(ln.level == "INFO" for ln in read_logs(jobs_ws.store, job.id))
+    assert [r for r in seen if r.levelno < logging.WARNING] == []
+    assert level_after == logging.WARNING and app.filters == []

@@ -179,3 +179,30 @@ def test_the_job_log_has_info_lines_while_the_application_logs_only_warnings(job
     assert any(ln.level == "INFO" for ln in read_logs(jobs_ws.store, job.id))
     assert [r for r in seen if r.levelno < logging.WARNING] == []
     assert level_after == logging.WARNING and app.filters == []
+
+
+def test_a_job_taken_from_its_worker_stops_and_keeps_the_takers_end(jobs_ws) -> None:
+    """Recovery marked the job interrupted (its heartbeat looked stale): the worker stops the
+    run at its next beat and writes no end of its own."""
+    from glue_runtime.jobs.tables import jobs as jobs_table
+
+    ws = jobs_ws
+    queued = ws.queue("slow")
+    done: list[Any] = []
+    runner = threading.Thread(
+        target=lambda: done.append(execute(ws.opened, queued.id, heartbeat_s=0.2))
+    )
+    runner.start()
+    try:
+        wait_until(lambda: read_samples(ws.store, queued.id), "a progress sample")
+        with ws.store.write() as conn:
+            conn.execute(
+                sa.update(jobs_table)
+                .where(jobs_table.c.id == queued.id)
+                .values(status="interrupted", ended_at=99.0, error="recovered")
+            )
+    finally:
+        runner.join(120)
+    (job,) = done
+    assert (job.status, job.ended_at, job.error) == ("interrupted", 99.0, "recovered")
+    assert [k for k, _ in events(ws)] == ["job.started"]

@@ -154,6 +154,7 @@ def test_cancel_and_sigterm_stop_a_running_jobs_exec_and_follow_sees_the_end(job
         wait_until(
             lambda: any("users" in ln.line for ln in read_logs(ws.store, job.id)),
             "the job's first log lines",
+            timeout=180,
         )
         follower = spawn(ws, "jobs", "logs", job.id, "--follow", "--interval", "0.2")
         cancelled = ws.glue("jobs", "cancel", job.id)
@@ -174,6 +175,7 @@ def test_cancel_and_sigterm_stop_a_running_jobs_exec_and_follow_sees_the_end(job
         wait_until(  # the tap's stream has started: its connectors run
             lambda: any("users" in ln.line for ln in read_logs(ws.store, second.id)),
             "the job's connectors to run",
+            timeout=180,  # a loaded machine starts three processes slowly
         )
         runner.send_signal(signal.SIGTERM)
         assert runner.wait(120) == 130

@@ -20,12 +20,12 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 import sqlalchemy as sa
 
-from glue_runtime.jobs import recovery
+from glue_runtime.jobs import pick, recovery
 from glue_runtime.jobs.model import Job
 from glue_runtime.jobs.records import to_job
 from glue_runtime.jobs.settings import JobSettings, job_settings
@@ -106,18 +106,6 @@ class Child:
     killed: bool = False
 
 
-@dataclass
-class _Counts:
-    """Running jobs in the store (every server's) plus this executor's not yet claimed ones."""
-
-    tenant: dict[str, int] = field(default_factory=dict)
-    connector: dict[str, int] = field(default_factory=dict)
-
-    def add(self, tenant: str, connector: str, n: int = 1) -> None:
-        self.tenant[tenant] = self.tenant.get(tenant, 0) + n
-        self.connector[connector] = self.connector.get(connector, 0) + n
-
-
 class EmbeddedExecutor:
     """Runs queued jobs of one workspace as child processes (see the module's docstring).
 
@@ -145,6 +133,7 @@ class EmbeddedExecutor:
         self.env = env
         self.kill_after_s = kill_after_s
         self.children: dict[str, Child] = {}
+        self.me = pick.executor_id()  # the worker value of this executor's reservations
         self.rounds = 0  # rounds done (tests wait for the first)
         self._lock = threading.RLock()
         self._wake = threading.Event()
@@ -196,6 +185,8 @@ class EmbeddedExecutor:
             self._thread = None
         else:  # rounds were driven by hand (tests): drain from here
             self._drain_here()
+        with contextlib.suppress(Exception):  # the store is away: they go void after stale_after
+            pick.release(self.store, me=self.me)
         self._stopped.set()
 
     def end_grace(self) -> None:
@@ -270,56 +261,19 @@ class EmbeddedExecutor:
         free = self.concurrency - len(self.children)
         if free <= 0:
             return []
-        now = self.ctx.now()
-        candidates, counts = self._candidates(now, limit=free + 50)
-        started: list[str] = []
-        for job in candidates:
-            if len(started) >= free:
-                break
-            if job.id in self.children or not self._under_caps(job, counts):
-                continue
-            if self._spawn(job):
-                counts.add(job.tenant, job.connector)
-                started.append(job.id)
+        chosen = pick.pick(
+            self.store,
+            self.settings,
+            now=self.ctx.now(),
+            free=free,
+            skip=frozenset(self.children),
+            me=self.me,
+        )
+        started = [job.id for job in chosen if self._spawn(job)]
+        failed = [job.id for job in chosen if job.id not in started]
+        if failed:
+            pick.release(self.store, failed, me=self.me)
         return started
-
-    def _candidates(self, now: float, limit: int) -> tuple[list[Job], _Counts]:
-        """Queued jobs due by ``now`` whose link runs no job, in (not_before, created) order;
-        and the running jobs per tenant and connector, this executor's starting ones included."""
-        running = sa.alias(jobs, "running")
-        busy = sa.exists().where(
-            running.c.flow == jobs.c.flow,
-            running.c.tenant == jobs.c.tenant,
-            running.c.connector == jobs.c.connector,
-            running.c.status == "running",
-        )
-        query = (
-            sa.select(jobs)
-            .where(jobs.c.status == "queued", jobs.c.not_before <= now, ~busy)
-            .order_by(jobs.c.not_before, jobs.c.created_at, jobs.c.id)
-            .limit(limit)
-        )
-        counted = sa.select(jobs.c.id, jobs.c.tenant, jobs.c.connector).where(
-            jobs.c.status == "running"
-        )
-        with self.store.engine.connect() as conn:
-            rows = conn.execute(query).all()
-            running_rows = conn.execute(counted).all()
-        counts = _Counts()
-        for row in running_rows:
-            counts.add(row.tenant, row.connector)
-        seen = {row.id for row in running_rows}
-        for child in self.children.values():
-            if child.job_id not in seen:  # started here, not claimed yet
-                counts.add(child.tenant, child.connector)
-        return [to_job(r) for r in rows], counts
-
-    def _under_caps(self, job: Job, counts: _Counts) -> bool:
-        cap = self.settings.per_tenant
-        if cap is not None and counts.tenant.get(job.tenant, 0) >= cap:
-            return False
-        cap = self.settings.connector_cap(job.connector)
-        return cap is None or counts.connector.get(job.connector, 0) < cap
 
     def _spawn(self, job: Job) -> bool:
         argv = list(self.command(job.id))

@@ -253,10 +253,36 @@ def rerun_owed(store: Store, settings: JobSettings, now: float) -> list[Job]:
     return queued
 
 
+def release_dead_reservations(store: Store) -> int:
+    """Queued jobs reserved by an executor of this host that is gone: free at once (another
+    host's go void after ``stale_after``, see jobs/pick.py)."""
+    host = hostname()
+    query = sa.select(jobs.c.id, jobs.c.worker).where(
+        jobs.c.status == "queued", jobs.c.worker.is_not(None)
+    )
+    with store.engine.connect() as conn:
+        rows = conn.execute(query).all()
+    dead = [
+        r.id for r in rows if (pid := worker_pid(r.worker, host)) is not None and not pid_alive(pid)
+    ]
+    if not dead:
+        return 0
+    with store.write() as conn:
+        conn.execute(
+            sa.update(jobs)
+            .where(jobs.c.id.in_(dead), jobs.c.status == "queued")
+            .values(worker=None, heartbeat_at=None)
+        )
+    return len(dead)
+
+
 def recover(
     store: Store, settings: JobSettings, now: float, *, at_start: bool = False
 ) -> Recovered:
-    """One pass: interrupt stale jobs, then queue every rerun owed."""
+    """One pass: interrupt stale jobs, then queue every rerun owed; at start, also free the
+    reservations of this host's dead executors."""
+    if at_start:
+        release_dead_reservations(store)
     marked = interrupt_stale(store, settings, now, at_start=at_start)
     queued = rerun_owed(store, settings, now)
     return Recovered(tuple(j.id for j in marked), tuple(j.id for j in queued))

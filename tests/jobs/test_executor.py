@@ -81,7 +81,7 @@ def test_a_connector_cap_holds_across_two_executors_sharing_the_store(bench):
     g_other = bench.queue("globex", "other").id
     assert two.poll_once() == [g_other]  # files is at its cap: the other server runs it
     bench.release(a)
-    bench.wait_status(one, a, "succeeded")
+    bench.wait_for(None, lambda: bench.job(a).status == "succeeded")  # one looks no more
     assert two.poll_once() == [g_files]
 
 

@@ -8,31 +8,16 @@ import os
 import socket
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from workspace.conftest import store_url
-from workspace.conftest_run import make_workspace
 
 from glue_runtime.jobs import recovery
 from glue_runtime.jobs.settings import parse_job_settings
 from glue_runtime.jobs.tables import jobs
 from glue_runtime.workspace.outbox import outbox
-from jobs.conftest_exec import Bench, Clock
-
-
-@pytest.fixture
-def rbench(tmp_path: Path, store_url: str, monkeypatch: pytest.MonkeyPatch):
-    ws = make_workspace(tmp_path / "ws", store_url)
-    for name, value in ws.env.items():
-        monkeypatch.setenv(name, value)  # the executor opens the workspace as glue serve does
-    made = Bench(ws, Clock(), tmp_path)
-    yield made
-    for executor in made.made:
-        executor.stop(grace_s=5.0)
-        executor.ctx.opened.close()
-    ws.store.close()
+from jobs.conftest_exec import Bench, rbench
 
 
 def _running(bench: Bench, job_id: str, *, beat: float, worker: str = "elsewhere:1") -> None:

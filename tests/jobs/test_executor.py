@@ -4,8 +4,12 @@ store: limits, order, debounce, cancel, crashes, pause, drain."""
 # ruff: noqa: F401, F811  (pytest fixtures imported from conftest_exec)
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
 import sys
 import threading
+from pathlib import Path
 
 import sqlalchemy as sa
 
@@ -205,3 +209,23 @@ def test_stop_past_the_grace_period_interrupts_the_job_and_owes_it_a_rerun(bench
     with bench.ws.store.engine.connect() as conn:
         rerun = conn.execute(sa.select(jobs).where(jobs.c.rerun_of == job_id)).one()
     assert (rerun.status, rerun.started_by, rerun.attempt) == ("queued", "rerun", 2)
+
+
+def test_a_job_drains_when_its_server_is_killed_with_kill_9(bench):
+    """The parent-death signal: a child gets SIGTERM when the executor's process dies."""
+    job_id = bench.queue().id
+    host = subprocess.Popen(
+        [sys.executable, str(Path(__file__).with_name("exec_host.py")), str(bench.ws.root)],
+        env={**os.environ, **bench.ws.env, "STANDIN_GATE": str(bench.gate)},
+    )
+    try:
+        bench.wait_for(None, lambda: bench.job(job_id).status == "running", timeout=60)
+        os.kill(host.pid, signal.SIGKILL)
+        host.wait()
+        job = bench.wait_status(None, job_id, "interrupted", "succeeded", timeout=60)
+        assert job.status == "interrupted"  # the child's own record of its drain
+        assert job.error == "stopped"
+    finally:
+        if host.poll() is None:
+            host.kill()
+            host.wait()

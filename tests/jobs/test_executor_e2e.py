@@ -6,7 +6,6 @@ period (the job finishes) and past it (the job is interrupted and resumes later)
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import signal
@@ -30,13 +29,7 @@ from glue_runtime.workspace.crypto import Keyring, new_key
 from glue_runtime.workspace.dbstate import DbStateStore
 from glue_runtime.workspace.store import Store, sqlite_url
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        importlib.util.find_spec("glue_runtime.jobs.execute") is None,
-        reason="needs `glue jobs exec` (glue_runtime/jobs/execute.py, branch i13-jobs)",
-    ),
-]
+pytestmark = pytest.mark.slow
 
 RECORDS = 60
 GLUE_YML = f"""

@@ -153,6 +153,8 @@ class EmbeddedExecutor:
         if self._thread is not None:
             return
         self._stopped.clear()
+        self._draining = False
+        self._grace_until = None
         self._thread = threading.Thread(target=self._loop, name="glue-executor", daemon=True)
         self._thread.start()
 

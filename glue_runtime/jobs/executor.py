@@ -295,8 +295,15 @@ class EmbeddedExecutor:
         self.children[job.id] = Child(
             job.id, job.key, job.tenant, job.connector, proc, started=time.monotonic()
         )
+        # Wake the loop when the child exits, so its slot is reused at once, not at the next poll.
+        threading.Thread(target=self._wake_on_exit, args=(proc,), daemon=True).start()
         log.info("job %s (%s) started in process %d", job.id, job.key, proc.pid)
         return True
+
+    def _wake_on_exit(self, proc: subprocess.Popen[bytes]) -> None:
+        with contextlib.suppress(Exception):
+            proc.wait()
+        self._wake.set()
 
     # -- watching children ---------------------------------------------------------------------
     def reap(self) -> list[str]:

@@ -183,6 +183,16 @@ def test_notify_wakes_the_executor_before_its_next_poll(bench):
     bench.wait_for(None, lambda: bench.job(job_id).status == "running", timeout=60)
 
 
+def test_a_childs_exit_frees_its_slot_at_once_not_at_the_next_poll(bench):
+    executor = bench.executor(concurrency=1, poll_interval="10m")
+    first = bench.queue("acme").id
+    second = bench.queue("globex").id
+    executor.start()
+    bench.wait_for(None, lambda: bench.job(first).status == "running", timeout=60)
+    bench.release(first)
+    bench.wait_for(None, lambda: bench.job(second).status == "running", timeout=60)
+
+
 def test_stop_lets_a_running_job_finish_within_the_grace_period(bench):
     executor = bench.executor(poll_interval=0.05)
     job_id = bench.queue().id

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import sqlalchemy as sa
 
-from glue_runtime.jobs import pick, recovery
+from glue_runtime.jobs import pick, recovery, retention
 from glue_runtime.jobs.model import Job
 from glue_runtime.jobs.records import to_job
 from glue_runtime.jobs.settings import JobSettings, job_settings
@@ -38,6 +38,7 @@ log = logging.getLogger("glue_runtime.executor")
 
 PR_SET_PDEATHSIG = 1
 KILL_AFTER_S = 60.0  # after SIGTERM, how long a draining job has before SIGKILL
+PURGE_EVERY_S = 3600.0  # how often a running executor deletes jobs past jobs.retention
 EXIT_NOT_CLAIMED = 75  # `glue jobs exec`: the job was not queued any more, or its link was busy
 _GIVE_UP_SPAWNS = 3  # children that exited without claiming a job before it is failed
 
@@ -143,6 +144,7 @@ class EmbeddedExecutor:
         self._thread: threading.Thread | None = None
         self._stopped = threading.Event()
         self._next_recovery = 0.0
+        self._next_purge = 0.0
         self._recovered_at_start = False
         self._no_claim: dict[str, int] = {}  # job id -> children that exited without claiming
         self._preexec = _parent_death_signal()
@@ -206,6 +208,7 @@ class EmbeddedExecutor:
             self.reap()
             self._pass_on_cancels()
             self._recover_if_due()
+            self._purge_if_due()
             started = [] if self._paused or self._draining else self._start_jobs()
             self.rounds += 1
             return started
@@ -398,6 +401,18 @@ class EmbeddedExecutor:
         self._recovered_at_start = True
         self._next_recovery = now + self.settings.stale_after_s / 2
         recovery.recover(self.store, self.settings, now, at_start=at_start)
+
+    def _purge_if_due(self) -> None:
+        """Delete ended jobs older than ``jobs.retention`` (with their logs): at start, then
+        hourly."""
+        now = self.ctx.now()
+        keep = self.settings.retention_s
+        if keep is None or now < self._next_purge:
+            return
+        self._next_purge = now + PURGE_EVERY_S
+        removed = retention.purge(self.store, keep, now=now)
+        if removed.get("jobs"):
+            log.info("purged %d job(s) past the retention", removed["jobs"])
 
     @staticmethod
     def _signal(child: Child, signum: signal.Signals) -> None:

@@ -198,3 +198,25 @@ def test_a_rerun_waits_for_a_lease_another_host_still_holds(rbench):
     assert _lease_owner(rbench, job.key) is not None  # not ours to free: it may be alive
     (rerun,) = _reruns(rbench, job.id)
     assert rerun.not_before == rbench.clock() + 20.5
+
+
+def test_the_executor_deletes_jobs_past_the_retention_at_start_and_hourly(rbench):
+    old = rbench.queue("acme")
+    recent = rbench.queue("globex")
+    with rbench.ws.store.write() as conn:
+        for job_id, age in ((old.id, 8 * 86400), (recent.id, 6 * 86400)):
+            conn.execute(
+                sa.update(jobs)
+                .where(jobs.c.id == job_id)
+                .values(status="succeeded", ended_at=rbench.clock() - age)
+            )
+    executor = rbench.executor(retention="7d")
+    executor.pause()
+    executor.poll_once()
+    with rbench.ws.store.engine.connect() as conn:
+        left = set(conn.execute(sa.select(jobs.c.id)).scalars())
+    assert left == {recent.id}
+    rbench.clock.advance(86400 + 3600)
+    executor.poll_once()
+    with rbench.ws.store.engine.connect() as conn:
+        assert conn.execute(sa.select(jobs.c.id)).scalars().all() == []

@@ -308,6 +308,10 @@ class EmbeddedExecutor:
             proc.wait()
         self._wake.set()
 
+    @property
+    def _pause_after(self) -> int | None:
+        return self.settings.pause_after_failures or None
+
     # -- watching children ---------------------------------------------------------------------
     def reap(self) -> list[str]:
         """Collect children that exited; record the end of a job whose child did not. The ids
@@ -351,7 +355,9 @@ class EmbeddedExecutor:
             status = "failed"
             error = f"the process running it exited with code {code} without recording an end"
         with self.store.write() as conn:
-            if recovery.end_job(conn, job, status, error, self.ctx.now(), exit_code=code):
+            if recovery.end_job(
+                conn, job, status, error, self.ctx.now(), code, pause_after=self._pause_after
+            ):
                 log.error("job %s (%s) %s: %s", job.id, job.key, status, error)
 
     def _never_claimed(self, job: Job, code: int) -> None:
@@ -366,7 +372,16 @@ class EmbeddedExecutor:
         self._no_claim.pop(job.id, None)
         error = f"its process exited (code {code}) before starting the job, {tries} times"
         with self.store.write() as conn:
-            recovery.end_job(conn, job, "failed", error, self.ctx.now(), code, was="queued")
+            recovery.end_job(
+                conn,
+                job,
+                "failed",
+                error,
+                self.ctx.now(),
+                code,
+                was="queued",
+                pause_after=self._pause_after,
+            )
         log.error("job %s failed: %s", job.id, error)
 
     def _pass_on_cancels(self) -> None:

@@ -146,6 +146,21 @@ def test_a_child_that_dies_without_recording_an_end_fails_the_job(bench):
     assert failures == 1
 
 
+def test_crashes_count_towards_pausing_the_link(bench):
+    executor = bench.executor(mode="crash", pause_after_failures=1)
+    job_id = bench.queue().id
+    bench.wait_status(executor, job_id, "failed")
+    with bench.ws.store.engine.connect() as conn:
+        paused = conn.execute(
+            sa.select(links.c.paused_at).where(
+                links.c.tenant == "acme", links.c.connector == "files"
+            )
+        ).scalar_one()
+        types = [r.type for r in conn.execute(sa.select(outbox.c.type))]
+    assert paused is not None
+    assert "link.paused" in types
+
+
 def test_a_child_that_never_claims_its_job_fails_it_after_a_few_tries(bench):
     executor = bench.executor()
     executor.command = lambda job_id: [sys.executable, "-c", "raise SystemExit(4)"]

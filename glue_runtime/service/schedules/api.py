@@ -23,6 +23,7 @@ from glue_runtime.service.schedules.views import schedule_rows
 from glue_runtime.service.scope import flow_of, visible_tenant
 
 router = APIRouter(prefix="/v1", tags=["schedules"])
+ONE = "/flows/{flow}/tenants/{tenant}/schedules/{schedule}"
 
 Ctx = Annotated[ServiceContext, Depends(context)]
 Who = Annotated[Principal, Depends(principal)]
@@ -61,7 +62,10 @@ def _row(ctx: ServiceContext, schedule: Schedule, tenant: str) -> dict[str, Any]
     }
 
 
-@router.get("/flows/{flow}/schedules")
+@router.get(
+    "/flows/{flow}/schedules",
+    summary="A flow's schedules with each tenant's next run (a tenant key: its own)",
+)
 def list_schedules(flow: str, ctx: Ctx, who: Who) -> dict[str, Any]:
     """The flow's schedules, each with the tenants it applies to and their next runs (a tenant
     key: its own tenant only)."""
@@ -77,7 +81,7 @@ def list_schedules(flow: str, ctx: Ctx, who: Who) -> dict[str, Any]:
     return {"schedules": answer}
 
 
-@router.get("/flows/{flow}/tenants/{tenant}/schedules/{schedule}")
+@router.get(ONE, summary="One schedule as it applies to one tenant, with its next run")
 def get_schedule(flow: str, tenant: str, schedule: str, ctx: Ctx, who: Who) -> dict[str, Any]:
     """One schedule as it applies to one tenant: timing, on or off, next run, override."""
     _visible(ctx, who, flow, tenant)
@@ -94,7 +98,7 @@ def _field_error(exc: ConfigError, body: OverrideBody) -> ApiError:
     return ApiError(422, text, field=field, hint=exc.hint or None)
 
 
-@router.put("/flows/{flow}/tenants/{tenant}/schedules/{schedule}")
+@router.put(ONE, summary="Set a tenant's override of a schedule (admin)")
 def put_override(
     flow: str, tenant: str, schedule: str, body: OverrideBody, ctx: Ctx, who: Admin
 ) -> dict[str, Any]:
@@ -120,7 +124,7 @@ def put_override(
     return _row(ctx, found, tenant)
 
 
-@router.delete("/flows/{flow}/tenants/{tenant}/schedules/{schedule}")
+@router.delete(ONE, summary="Clear a tenant's override of a schedule (admin)")
 def delete_override(flow: str, tenant: str, schedule: str, ctx: Ctx, who: Admin) -> dict[str, Any]:
     """Clear the tenant's override (admin key): glue.yml's schedule applies again."""
     _visible(ctx, who, flow, tenant)

@@ -112,3 +112,10 @@ def test_an_unknown_schedule_is_named_with_close_matches(sched):
     assert result.code == 2
     assert "unknown schedule 'hourli' in flow 'shop'" in result.stderr
     assert "did you mean 'hourly'" in result.stderr
+
+
+def test_glue_serve_refuses_to_start_with_a_bad_schedule_naming_the_key(tmp_path):
+    s = open_scheduled(tmp_path / "ws", None, '\n      hourly: {cron: "0 25 * * *"}\n')
+    result = s.ws.glue("serve", "--port", "0")
+    assert result.code == 2, result.stdout + result.stderr
+    assert "flows.shop.schedules.hourly.cron: '0 25 * * *' is not a valid cron" in result.stderr

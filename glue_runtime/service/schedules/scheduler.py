@@ -249,10 +249,18 @@ class Scheduler:
             self._thread = None
 
     def _loop(self) -> None:
+        first = True
         while not self._stop.is_set():
             started = time.monotonic()
             try:
-                self.tick()
+                fired = self.tick()
+                if first:
+                    first = False
+                    log.info(
+                        "scheduler: %d schedules; the first round fired %d ticks",
+                        len(self.schedules),
+                        len(fired),
+                    )
             except Exception:  # the store away for a moment, say: try again next round
                 log.exception("scheduler round failed; trying again in %.0fs", self.poll_s)
             self._stop.wait(max(0.0, self.poll_s - (time.monotonic() - started)))

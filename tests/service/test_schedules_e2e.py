@@ -25,6 +25,7 @@ YEARLY = """
 """
 
 
+@pytest.mark.slow
 def test_a_tick_queues_a_job_that_runs_and_lands_its_data(tmp_path):
     s = open_scheduled(tmp_path / "ws", None, HOURLY)
     fired = Scheduler(s.context()).tick(now=T0 + 301)

@@ -238,6 +238,7 @@ def test_tick_rows_older_than_a_week_are_purged_but_the_latest_of_each_is_kept(s
     assert purge(sched.store, T0 + 100 * KEEP_TICKS_S) == 0
 
 
+@pytest.mark.slow
 def test_a_round_that_queues_jobs_wakes_the_executor(sched):
     """The executor polls once an hour here: only the scheduler's nudge makes it start the
     job within the test's wait."""

@@ -13,6 +13,7 @@ from glue_test_helpers import wait_until
 from glue_runtime.jobs import records
 from glue_runtime.jobs.executor import EmbeddedExecutor
 from glue_runtime.jobs.settings import JobSettings
+from glue_runtime.service.metrics import REGISTRY
 from glue_runtime.service.schedules.model import find_schedule
 from glue_runtime.service.schedules.overrides import overrides, set_override
 from glue_runtime.service.schedules.plan import plan
@@ -46,6 +47,11 @@ def tick_rows(s: Scheduled) -> list[tuple[str, str, int, str]]:
     with s.store.engine.connect() as conn:
         rows = conn.execute(sa.select(t.c.schedule, t.c.tenant, t.c.tick, t.c.note)).all()
     return sorted((r[0], r[1], int(r[2]), r[3]) for r in rows)
+
+
+def metric(name: str, **labels: str) -> float:
+    """A counter of glue serve's /metrics registry (0 before its first increment)."""
+    return REGISTRY.get_sample_value(name, labels) or 0.0
 
 
 def queued(s: Scheduled, tenant: str | None = None) -> list[records.Job]:
@@ -198,6 +204,9 @@ def test_a_paused_link_and_a_listed_tenant_without_a_link_are_skipped_and_record
             .where(links.c.tenant == "globex")
             .values(paused_at=T0, paused_reason="by hand")
         )
+    skipped_before = metric("glue_schedule_ticks_total", outcome="skipped")
+    fired_before = metric("glue_schedule_ticks_total", outcome="fired")
+    started_before = metric("glue_jobs_started_total", started_by="schedule")
     fired = {f.tenant: f for f in Scheduler(s.context()).tick(now=T0 + PAST_JITTER)}
     assert set(fired) == {"acme", "globex", "nobody"}
     assert len(fired["acme"].jobs) == 1 and fired["acme"].skipped == []
@@ -206,6 +215,9 @@ def test_a_paused_link_and_a_listed_tenant_without_a_link_are_skipped_and_record
     assert [j.tenant for j in queued(s)] == ["acme"]
     notes = {r[1]: r[3] for r in tick_rows(s)}
     assert "paused" in notes["globex"] and notes["acme"] == ""
+    assert metric("glue_schedule_ticks_total", outcome="skipped") == skipped_before + 2
+    assert metric("glue_schedule_ticks_total", outcome="fired") == fired_before + 1
+    assert metric("glue_jobs_started_total", started_by="schedule") == started_before + 1
 
 
 def test_a_schedule_passes_its_connector_sync_type_and_streams_to_the_job(tmp_path):

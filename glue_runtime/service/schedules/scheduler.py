@@ -21,12 +21,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
+from prometheus_client import Counter
 
 from glue_runtime.errors import ConfigError
 from glue_runtime.jobs import records
 from glue_runtime.jobs.model import JobRequest
 from glue_runtime.protocol import dumps_exact
 from glue_runtime.service.context import ServiceContext
+from glue_runtime.service.metrics import JOBS_STARTED, REGISTRY
 from glue_runtime.service.schedules.model import workspace_schedules
 from glue_runtime.service.schedules.plan import TenantSchedule, plan
 from glue_runtime.service.schedules.tables import schedule_ticks
@@ -34,6 +36,13 @@ from glue_runtime.workspace.store import Store
 
 log = logging.getLogger("glue_runtime.service.schedules")
 
+TICKS = Counter(
+    "glue_schedule_ticks_total",
+    "Schedule ticks per tenant by outcome: fired (a job queued or folded), skipped (a paused "
+    "or missing link), taken (another server had fired it).",
+    ["outcome"],
+    registry=REGISTRY,
+)
 KEEP_TICKS_S = 7 * 86400.0
 PURGE_EVERY_S = 3600.0
 POLL_S = 10.0
@@ -171,9 +180,13 @@ class Scheduler:
                 for entry in plan(self.store, self.schedules)
                 if (tick := self._due(entry, now, done)) is not None
             ]
-            for entry, tick in claim_all(self.store, due, now, self.server):
+            won = claim_all(self.store, due, now, self.server)
+            TICKS.labels("taken").inc(len(due) - len(won))
+            for entry, tick in won:
                 one = Fired(entry.schedule.id, entry.tenant, tick, tick + entry.offset_s)
                 self._enqueue(entry, now, one)
+                TICKS.labels("fired" if one.jobs else "skipped").inc()
+                JOBS_STARTED.labels("schedule").inc(len(one.new_jobs))
                 fired.append(one)
             record(self.store, fired)
         if now - self._purged_at >= PURGE_EVERY_S:

@@ -220,6 +220,20 @@ def test_a_paused_link_and_a_listed_tenant_without_a_link_are_skipped_and_record
     assert metric("glue_jobs_started_total", started_by="schedule") == started_before + 1
 
 
+def test_a_tick_whose_jobs_cannot_be_queued_is_left_for_a_later_round(sched):
+    """The store fails under the scheduler (here: the jobs table is away): the tick's claim is
+    taken back, and the next round, the store whole again, fires it."""
+    with sched.store.write() as conn:
+        conn.exec_driver_sql("ALTER TABLE jobs RENAME TO jobs_away")
+    scheduler = Scheduler(sched.context())
+    assert scheduler.tick(now=T0 + PAST_JITTER) == []
+    assert tick_rows(sched) == []
+    with sched.store.write() as conn:
+        conn.exec_driver_sql("ALTER TABLE jobs_away RENAME TO jobs")
+    assert len(scheduler.tick(now=T0 + PAST_JITTER + 10)) == 2
+    assert len(queued(sched)) == 2
+
+
 def test_a_schedule_passes_its_connector_sync_type_and_streams_to_the_job(tmp_path):
     s = open_scheduled(
         tmp_path / "ws",

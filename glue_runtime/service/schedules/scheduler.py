@@ -60,6 +60,10 @@ class Fired:
     new_jobs: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
 
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.schedule, self.tenant)
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "schedule": self.schedule,
@@ -118,6 +122,21 @@ def claim_all(
 def claim(store: Store, entry: TenantSchedule, tick: int, now: float, server: str) -> bool:
     """Record that ``tick`` fired for the entry's tenant; False when another server did."""
     return bool(claim_all(store, [(entry, tick)], now, server))
+
+
+def unclaim(store: Store, one: Fired) -> None:
+    """Forget a claimed tick whose jobs could not be queued, so a later round fires it; when
+    the store cannot even do that, the tick is lost (logged), never fired twice."""
+    t = schedule_ticks
+    try:
+        with store.write() as conn:
+            conn.execute(
+                sa.delete(t).where(
+                    t.c.schedule == one.schedule, t.c.tenant == one.tenant, t.c.tick == one.tick
+                )
+            )
+    except sa.exc.SQLAlchemyError:
+        log.exception("schedule %s, tenant %s: tick %d is lost", one.schedule, one.tenant, one.tick)
 
 
 def record(store: Store, fired: list[Fired]) -> None:
@@ -184,7 +203,12 @@ class Scheduler:
             TICKS.labels("taken").inc(len(due) - len(won))
             for entry, tick in won:
                 one = Fired(entry.schedule.id, entry.tenant, tick, tick + entry.offset_s)
-                self._enqueue(entry, now, one)
+                try:
+                    self._enqueue(entry, now, one)
+                except Exception:  # the store failed under us: let a later round try again
+                    log.exception("schedule %s, tenant %s: could not queue", *one.key)
+                    unclaim(self.store, one)
+                    continue
                 TICKS.labels("fired" if one.jobs else "skipped").inc()
                 JOBS_STARTED.labels("schedule").inc(len(one.new_jobs))
                 fired.append(one)

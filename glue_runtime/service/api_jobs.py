@@ -16,7 +16,7 @@ from fastapi import APIRouter, Header, Query
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from glue_runtime.jobs import records
+from glue_runtime.jobs import lifecycle, records
 from glue_runtime.jobs.model import STATUSES, Job, JobRequest
 from glue_runtime.service import idempotency, jobops
 from glue_runtime.service.auth import Ctx, Who
@@ -24,6 +24,7 @@ from glue_runtime.service.context import ServiceContext
 from glue_runtime.service.errors import ApiError
 from glue_runtime.service.keys import Principal
 from glue_runtime.service.metrics import JOBS_STARTED
+from glue_runtime.service.models import JobOut, JobPage, JobsOut
 from glue_runtime.service.scope import flow_of, linked_sources, visible_tenant
 
 router = APIRouter(prefix="/v1", tags=["jobs"])
@@ -65,11 +66,6 @@ class StartJobs(BaseModel):
         return value
 
 
-class JobList(BaseModel):
-    jobs: list[dict[str, Any]]
-    next: str | None = Field(None, description="Pass as `before` for the next page.")
-
-
 def _notify(ctx: ServiceContext) -> None:
     executor = ctx.extra.get("executor")
     notify = getattr(executor, "notify", None)
@@ -80,8 +76,11 @@ def _notify(ctx: ServiceContext) -> None:
 def _enqueue_all(
     ctx: ServiceContext, who: Principal, flow: str, tenant: str, body: StartJobs
 ) -> list[Job]:
+    """A job per connector; without a named connector a paused link is skipped (409 only
+    when every link is paused), as `glue run FLOW --tenant T` does."""
     connectors = [body.connector] if body.connector else linked_sources(ctx, flow, tenant)
-    started = []
+    started: list[Job] = []
+    paused: list[records.LinkPaused] = []
     for connector in connectors:
         request = JobRequest(
             flow=flow,
@@ -93,10 +92,18 @@ def _enqueue_all(
             streams=tuple(body.streams) if body.streams is not None else None,
             start_date=body.start_date,
         )
-        job, new = records.enqueue(ctx.opened.store, request, now=ctx.now())
+        try:
+            job, new = records.enqueue(ctx.opened.store, request, now=ctx.now())
+        except records.LinkPaused as exc:
+            if body.connector:
+                raise
+            paused.append(exc)
+            continue
         if new:
             JOBS_STARTED.labels("api").inc()
         started.append(job)
+    if not started and paused:
+        raise paused[0]
     return started
 
 
@@ -104,6 +111,7 @@ def _enqueue_all(
     "/flows/{flow}/tenants/{tenant}/jobs",
     status_code=202,
     summary="Start jobs: one per linked source of the tenant in the flow, or one connector's",
+    response_model=JobsOut,
     responses={202: {"description": "Queued (or folded into the job already queued)."}},
 )
 def start_jobs(
@@ -188,10 +196,10 @@ def list_jobs(
     since: Annotated[str | None, Query(description="epoch seconds or ISO 8601")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     before: Annotated[str | None, Query(description="a job id: the page after it")] = None,
-) -> JobList:
+) -> JobPage:
     if who.tenant is not None:
         if tenant is not None and tenant != who.tenant:
-            return JobList(jobs=[], next=None)
+            return JobPage(jobs=[], next=None)
         tenant = who.tenant
     found = records.list_jobs(
         ctx.opened.store,
@@ -204,7 +212,7 @@ def list_jobs(
         before=before,
     )
     last = found[-1].id if len(found) == limit else None
-    return JobList(jobs=[job.as_dict() for job in found], next=last)
+    return JobPage(jobs=[JobOut(**job.as_dict()) for job in found], next=last)
 
 
 def _job(ctx: ServiceContext, who: Principal, job_id: str) -> Job:
@@ -212,7 +220,11 @@ def _job(ctx: ServiceContext, who: Principal, job_id: str) -> Job:
     return records.get(ctx.opened.store, job_id, tenant=who.tenant)
 
 
-@router.get("/jobs/{job_id}", summary="One job: status, times, counts, error, state")
+@router.get(
+    "/jobs/{job_id}",
+    summary="One job: status, times, counts, error, state",
+    response_model=JobOut,
+)
 def get_job(job_id: str, who: Who, ctx: Ctx) -> dict[str, Any]:
     return _job(ctx, who, job_id).as_dict()
 
@@ -221,19 +233,21 @@ def get_job(job_id: str, who: Who, ctx: Ctx) -> dict[str, Any]:
     "/jobs/{job_id}/cancel",
     status_code=202,
     summary="Cancel a job: a queued one at once; a running one drains like Ctrl-C",
+    response_model=JobOut,
 )
 def cancel_job(job_id: str, who: Who, ctx: Ctx) -> dict[str, Any]:
-    job = _job(ctx, who, job_id)
     try:
-        return jobops.cancel(ctx.opened.store, job, now=ctx.now()).as_dict()
-    except jobops.JobEnded as exc:
+        job = lifecycle.cancel(ctx.opened.store, job_id, now=ctx.now(), tenant=who.tenant)
+    except lifecycle.JobEnded as exc:
         raise ApiError(409, exc.message, code="job_ended", hint=exc.hint) from None
+    return job.as_dict()
 
 
 @router.post(
     "/jobs/{job_id}/rerun",
     status_code=202,
     summary="Queue a new job with this job's arguments",
+    response_model=JobOut,
 )
 def rerun_job(job_id: str, who: Who, ctx: Ctx) -> dict[str, Any]:
     job = _job(ctx, who, job_id)
@@ -271,6 +285,40 @@ def job_logs(
         return StreamingResponse(_follow(ctx, job.id, after), media_type="application/x-ndjson")
     lines = jobops.log_lines(ctx.opened.store, job.id, after=after, limit=limit)
     return {"job": job.id, "status": job.status, "lines": lines}
+
+
+@router.get("/jobs/{job_id}/samples", summary="A job's progress samples: records per stream")
+def job_samples(job_id: str, who: Who, ctx: Ctx) -> dict[str, Any]:
+    job = _job(ctx, who, job_id)
+    return {
+        "job": job.id,
+        "status": job.status,
+        "samples": jobops.samples(ctx.opened.store, job.id),
+    }
+
+
+@router.get(
+    "/jobs/{job_id}/results",
+    summary="Per-record results the job's targets reported (ids, success, error)",
+)
+def job_results(
+    job_id: str,
+    who: Who,
+    ctx: Ctx,
+    stream: str | None = None,
+    success: bool | None = None,
+    after: Annotated[int, Query(ge=0, description="the last result id already read")] = 0,
+    limit: Annotated[int, Query(ge=1, le=5000)] = 1000,
+) -> dict[str, Any]:
+    job = _job(ctx, who, job_id)
+    found = jobops.results(
+        ctx.opened.store, job.id, stream=stream, success=success, after=after, limit=limit
+    )
+    return {
+        "job": job.id,
+        "results": found,
+        "next": found[-1]["id"] if len(found) == limit else None,
+    }
 
 
 FOLLOW_POLL_S = 0.5

@@ -63,18 +63,40 @@ def _body(op: dict[str, Any], schemas: dict[str, Any]) -> list[str]:
     if not content:
         return []
     name = _type(content["schema"])
-    schema = schemas.get(name, {})
+    return [f"Body (JSON, `{name}`):", "", *_fields(schemas.get(name, {}))]
+
+
+def _fields(schema: dict[str, Any]) -> list[str]:
     rows = [
         f"| `{field}` | {_cell(_type(spec))} | {_cell(spec.get('description'))} |"
         for field, spec in schema.get("properties", {}).items()
     ]
-    lines = [f"Body (JSON, `{name}`):", ""]
-    if rows:
-        lines += ["| field | type | description |", "|---|---|---|", *rows]
-    return lines
+    return ["| field | type | description |", "|---|---|---|", *rows] if rows else []
 
 
-def _route(path: str, method: str, op: dict[str, Any], schemas: dict[str, Any]) -> list[str]:
+def _answer(op: dict[str, Any], schemas: dict[str, Any], shown: set[str]) -> list[str]:
+    """The fields of a success answer with a named schema (and of the lists it holds), each
+    schema's table once: later answers name it."""
+    for code, response in sorted(op.get("responses", {}).items()):
+        schema = response.get("content", {}).get("application/json", {}).get("schema", {})
+        if code.startswith("2") and "$ref" in schema:
+            name = _type(schema)
+            if name in shown:
+                return [f"Answer (JSON): `{name}`, as above."]
+            shown.add(name)
+            lines = [f"Answer (JSON, `{name}`):", "", *_fields(schemas.get(name, {}))]
+            for spec in schemas.get(name, {}).get("properties", {}).values():
+                inner = _type(spec.get("items", {})) if spec.get("type") == "array" else ""
+                if inner in schemas and inner not in shown:
+                    shown.add(inner)
+                    lines += ["", f"`{inner}`:", "", *_fields(schemas[inner])]
+            return lines
+    return []
+
+
+def _route(
+    path: str, method: str, op: dict[str, Any], schemas: dict[str, Any], shown: set[str]
+) -> list[str]:
     codes = ", ".join(sorted(op.get("responses", {})))
     lines = [
         f"#### `{method.upper()} {path}`",
@@ -82,7 +104,7 @@ def _route(path: str, method: str, op: dict[str, Any], schemas: dict[str, Any]) 
         f"{op.get('summary', '')}. Auth: {_auth(op)}. Answers: {codes}.",
         "",
     ]
-    for part in (_parameters(op), _body(op, schemas)):
+    for part in (_parameters(op), _body(op, schemas), _answer(op, schemas, shown)):
         if part:
             lines += [*part, ""]
     return lines
@@ -92,12 +114,13 @@ def reference(doc: dict[str, Any]) -> str:
     """The reference in markdown: routes grouped by tag, in the document's order."""
     schemas = doc.get("components", {}).get("schemas", {})
     by_tag: dict[str, list[str]] = {}
+    shown: set[str] = set()
     for path, item in doc["paths"].items():
         for method in METHODS:
             if method in item:
                 op = item[method]
                 tag = (op.get("tags") or ["other"])[0]
-                by_tag.setdefault(tag, []).extend(_route(path, method, op, schemas))
+                by_tag.setdefault(tag, []).extend(_route(path, method, op, schemas, shown))
     lines = [START, ""]
     for tag, routes in by_tag.items():
         lines += [f"### {tag.capitalize()}", "", *routes]

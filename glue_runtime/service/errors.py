@@ -8,7 +8,8 @@ status and shape, so a client reads one format whatever went wrong.
 GlueError to HTTP status (the CLI's exit code for the same error in brackets):
 
 - ConfigError / StoreError naming something unknown ("unknown tenant 'x'", "no job 'x'"): 404
-- LinkPaused, "already exists", StateLocked: 409 conflict
+- LinkPaused, JobEnded, JobBusy (link_paused, job_ended, job_busy), "already exists",
+  StateLocked: 409
 - UsageError (2): 400; ConfigError (2): 422; CredentialError (6): 400
 - StoreError otherwise (2): 503; StateError (5): 409; any other GlueError: 500
 """
@@ -39,6 +40,10 @@ log = logging.getLogger("glue_runtime.service")
 # What a GlueError's message says when the thing it names does not exist (names.unknown,
 # records.get, store.link): a 404, never a 422.
 _NOT_FOUND = re.compile(r"^(unknown [\w ]+ '|no [\w ]+ '|.* is gone$|.* has no linked )")
+
+# The jobs layer's conflicts, by class name (this module is imported before the jobs layer
+# is needed, and must not import its runner).
+_JOB_CONFLICTS = {"LinkPaused": "link_paused", "JobEnded": "job_ended", "JobBusy": "job_busy"}
 
 _STATUS_CODES = {
     400: "bad_request",
@@ -100,8 +105,9 @@ def glue_status(exc: GlueError) -> tuple[int, str]:
         return 404, "not_found"
     if isinstance(exc, StateLocked) or "already exists" in message:
         return 409, "conflict"
-    if type(exc).__name__ == "LinkPaused":
-        return 409, "link_paused"
+    named = _JOB_CONFLICTS.get(type(exc).__name__)
+    if named is not None:
+        return 409, named
     if isinstance(exc, UsageError):
         return 400, "bad_request"
     if isinstance(exc, ConfigError):

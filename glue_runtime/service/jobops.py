@@ -1,50 +1,18 @@
-"""Cancel, rerun and log reading as the jobs API needs them.
-
-Minimal versions on the records directly, until the jobs layer's own land, with the same
-rules: a queued job is cancelled at once, a running one is asked to stop (its process
-polls ``cancel_requested`` and drains like Ctrl-C), an ended one cannot be cancelled.
-"""
+"""What the jobs routes read and do beyond records: rerun (naming the service key that
+asked), log lines, progress samples and per-record results as JSON-ready dicts, from the
+jobs layer's own readers where it has them."""
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import sqlalchemy as sa
 
-from glue_runtime.errors import ConfigError
 from glue_runtime.jobs import records
+from glue_runtime.jobs.joblog import read_logs, read_samples
 from glue_runtime.jobs.model import Job, JobRequest
-from glue_runtime.jobs.tables import job_logs, jobs
+from glue_runtime.jobs.tables import job_results
 from glue_runtime.workspace.store import Store
-
-
-class JobEnded(ConfigError):
-    """The job has ended already: nothing to cancel."""
-
-
-def cancel(store: Store, job: Job, *, now: float | None = None) -> Job:
-    """Cancel ``job`` (already checked to be the caller's)."""
-    at = time.time() if now is None else now
-    with store.write() as conn:
-        done = conn.execute(
-            sa.update(jobs)
-            .where(jobs.c.id == job.id, jobs.c.status == "queued")
-            .values(status="cancelled", ended_at=at, cancel_requested=True)
-        ).rowcount
-        if not done:
-            done = conn.execute(
-                sa.update(jobs)
-                .where(jobs.c.id == job.id, jobs.c.status == "running")
-                .values(cancel_requested=True)
-            ).rowcount
-    if not done:
-        current = records.get(store, job.id)
-        raise JobEnded(
-            f"job '{job.id}' has already ended ({current.status})",
-            hint="rerun it to run it again",
-        )
-    return records.get(store, job.id)
 
 
 def rerun(store: Store, job: Job, *, started_ref: str, now: float | None = None) -> Job:
@@ -68,14 +36,41 @@ def rerun(store: Store, job: Job, *, started_ref: str, now: float | None = None)
 def log_lines(
     store: Store, job_id: str, *, after: int = 0, limit: int = 1000
 ) -> list[dict[str, Any]]:
-    """The job's log lines after line id ``after`` (already redacted when written)."""
+    """The job's log lines after line id ``after`` (redacted when the job wrote them)."""
+    return [line.as_dict() for line in read_logs(store, job_id, after=after, limit=limit)]
+
+
+def samples(store: Store, job_id: str) -> list[dict[str, Any]]:
+    """The job's progress samples, oldest first: when, and records per stream so far."""
+    return [{"at": at, "counts": counts} for at, counts in read_samples(store, job_id)]
+
+
+def results(
+    store: Store,
+    job_id: str,
+    *,
+    stream: str | None = None,
+    success: bool | None = None,
+    after: int = 0,
+    limit: int = 1000,
+) -> list[dict[str, Any]]:
+    """The per-record results the job's targets reported (hotglue targets' record ids)."""
+    query = sa.select(job_results).where(job_results.c.job_id == job_id, job_results.c.id > after)
+    if stream is not None:
+        query = query.where(job_results.c.stream == stream)
+    if success is not None:
+        query = query.where(job_results.c.success == success)
     with store.engine.connect() as conn:
-        rows = conn.execute(
-            sa.select(job_logs)
-            .where(job_logs.c.job_id == job_id, job_logs.c.id > after)
-            .order_by(job_logs.c.id)
-            .limit(limit)
-        ).all()
+        rows = conn.execute(query.order_by(job_results.c.id).limit(limit)).all()
     return [
-        {"id": r.id, "at": r.at, "source": r.source, "level": r.level, "line": r.line} for r in rows
+        {
+            "id": r.id,
+            "stream": r.stream,
+            "record_id": r.record_id,
+            "external_id": r.external_id,
+            "success": bool(r.success),
+            "error": r.error,
+            "hash": r.hash,
+        }
+        for r in rows
     ]

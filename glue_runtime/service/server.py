@@ -9,11 +9,13 @@ cancels them the way Ctrl-C does).
 from __future__ import annotations
 
 import logging
+import socket
 from collections.abc import Sequence
 from types import FrameType
 
 import uvicorn
 
+from glue_runtime.errors import UsageError
 from glue_runtime.service.app import create_app
 from glue_runtime.service.background import PARTS, build_parts
 from glue_runtime.service.context import ServiceContext
@@ -42,6 +44,24 @@ class _Server(uvicorn.Server):
         captured = getattr(self, "_captured_signals", None)
         if isinstance(captured, list):
             captured.clear()
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """The listening socket, or a named error when the address is taken or not ours."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise UsageError(
+            f"glue serve cannot listen on {host}:{port}: {exc.strerror or exc}",
+            hint="another server may be using it: choose another with --port "
+            "(or glue.yml server.port)",
+        ) from None
+    sock.set_inheritable(True)
+    return sock
 
 
 def serve(
@@ -74,4 +94,5 @@ def serve(
         settings.base_url,
         ", ".join(name for name, _ in built) or "no background parts",
     )
-    _Server(config).run()
+    sock = bind(settings.host, settings.port)
+    _Server(config).run(sockets=[sock])

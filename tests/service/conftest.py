@@ -85,6 +85,25 @@ def workspace_dir(
     ws.store.close()
 
 
+KEYED_FLOW = """
+  keyed:
+    sources:
+      keyed: {connector: %s, auth: api_key}
+    targets:
+      db: {connector: sqlite, config: {database: "out/keyed-{tenant}.db"}}
+"""
+
+
+def add_keyed_flow(ws: Workspace) -> None:
+    """Add flow `keyed` to the workspace: an API-key source (tests/singer/keyed_tap.py:
+    `api_key` is secret; it accepts keys starting with good-, and prints a bad one to stderr)
+    and a sqlite target. Call it before the server opens the workspace."""
+    from glue_test_helpers import SINGER
+
+    yml = ws.root / "glue.yml"
+    yml.write_text(yml.read_text() + KEYED_FLOW % (SINGER / "keyed_tap.py"))
+
+
 def _key(ws: Workspace, name: str, tenant: str | None = None) -> str:
     from glue_runtime.service.keys import create_key
 

@@ -151,16 +151,31 @@ def test_unknown_flow_tenant_or_link_is_404_and_starts_nothing(
     assert records.list_jobs(workspace_dir.store) == []
 
 
-def test_a_paused_link_gets_409(
+def test_a_paused_link_is_skipped_and_named_is_409(
     app_server: AppServer, workspace_dir: Workspace, admin_key: str
 ) -> None:
     from glue_runtime.workspace.tables import links
 
-    with workspace_dir.store.write() as conn:
-        conn.execute(sa.update(links).values(paused_at=1.0, paused_reason="by hand"))
-    answer = app_server.client(admin_key).post(START)
-    assert answer.status_code == 409
-    assert answer.json()["error"]["code"] == "link_paused"
+    workspace_dir.link("shop", "acme", "other")
+    client = app_server.client(admin_key)
+
+    def pause(connector: str) -> None:
+        with workspace_dir.store.write() as conn:
+            conn.execute(
+                sa.update(links)
+                .where(links.c.tenant == "acme", links.c.connector == connector)
+                .values(paused_at=1.0, paused_reason="by hand")
+            )
+
+    pause("files")
+    some = client.post(START)
+    assert [j["connector"] for j in some.json()["jobs"]] == ["other"]
+    named = client.post(START, json={"connector": "files"})
+    assert named.status_code == 409
+    assert named.json()["error"]["code"] == "link_paused"
+    pause("other")
+    every = client.post(START)
+    assert every.status_code == 409 and every.json()["error"]["code"] == "link_paused"
 
 
 def test_list_filters_and_pages(
@@ -280,3 +295,44 @@ def test_logs_follow_streams_lines_until_the_job_ends(
     reader.join(60)
     assert not reader.is_alive()
     assert got == ["first", "second", "last"]
+
+
+def test_samples_and_results_of_a_job(
+    app_server: AppServer, workspace_dir: Workspace, tenant_key: str, other_tenant_key: str
+) -> None:
+    from glue_runtime.jobs.tables import job_results, job_samples
+
+    client = app_server.client(tenant_key)
+    job_id = client.post(START).json()["jobs"][0]["id"]
+    with workspace_dir.store.write() as conn:
+        for at, n in ((1.0, 10), (2.0, 25)):
+            conn.execute(
+                sa.insert(job_samples).values(job_id=job_id, at=at, counts=f'{{"orders": {n}}}')
+            )
+        for i, ok in enumerate((True, False, True)):
+            conn.execute(
+                sa.insert(job_results).values(
+                    job_id=job_id,
+                    stream="orders",
+                    record_id=str(i),
+                    external_id=f"ext-{i}",
+                    success=ok,
+                    error=None if ok else "rejected",
+                )
+            )
+    samples = client.get(f"/v1/jobs/{job_id}/samples").json()["samples"]
+    assert samples == [{"at": 1.0, "counts": {"orders": 10}}, {"at": 2.0, "counts": {"orders": 25}}]
+    results = client.get(f"/v1/jobs/{job_id}/results").json()["results"]
+    assert [(r["record_id"], r["success"]) for r in results] == [
+        ("0", True),
+        ("1", False),
+        ("2", True),
+    ]
+    failed = client.get(f"/v1/jobs/{job_id}/results", params={"success": "false"}).json()
+    assert [r["error"] for r in failed["results"]] == ["rejected"]
+    page = client.get(f"/v1/jobs/{job_id}/results", params={"limit": 2}).json()
+    rest = client.get(f"/v1/jobs/{job_id}/results", params={"after": page["next"]}).json()
+    assert [r["record_id"] for r in page["results"] + rest["results"]] == ["0", "1", "2"]
+    other = app_server.client(other_tenant_key)
+    assert other.get(f"/v1/jobs/{job_id}/samples").status_code == 404
+    assert other.get(f"/v1/jobs/{job_id}/results").status_code == 404

@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import pytest
 import requests
-from glue_test_helpers import SINGER
 from workspace.conftest_run import Workspace
 from workspace.secret_sweep import assert_no_secrets
 
-from service.conftest import AppServer
+from service.conftest import AppServer, add_keyed_flow
 
-KEYED_TAP = str(SINGER / "keyed_tap.py")
 GOOD_KEY = "good-k3y-svc-4b7e9d1a"
 BAD_KEY = "bad-k3y-svc-8c2f6e0b"
 LINK = "/v1/flows/keyed/tenants/acme/links/keyed"
@@ -19,19 +17,8 @@ LINK = "/v1/flows/keyed/tenants/acme/links/keyed"
 
 @pytest.fixture
 def workspace_dir(workspace_dir: Workspace) -> Workspace:
-    """The service workspace plus flow `keyed`: an API-key source (keyed_tap: `api_key` is
-    secret; discovery accepts keys starting with good-)."""
-    yml = workspace_dir.root / "glue.yml"
-    yml.write_text(
-        yml.read_text()
-        + f"""
-  keyed:
-    sources:
-      keyed: {{connector: {KEYED_TAP}, auth: api_key}}
-    targets:
-      db: {{connector: sqlite, config: {{database: "out/keyed-{{tenant}}.db"}}}}
-"""
-    )
+    """The service workspace plus flow `keyed` (an API-key source)."""
+    add_keyed_flow(workspace_dir)
     return workspace_dir
 
 

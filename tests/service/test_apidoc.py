@@ -31,6 +31,8 @@ def test_the_reference_lists_parameters_bodies_and_auth(tmp_path: Path) -> None:
     assert "| `sync_type` | `incremental` or `full` or `reset` |" in text
     assert "Add a tenant (admin). Auth: admin service key." in text
     assert "#### `GET /healthz`" in text and "Auth: none" in text
+    assert "Answer (JSON, `JobsOut`):" in text and "| `started_ref` | string |" in text
+    assert text.count("`JobOut`:") == 1  # each answer schema's table once
     target = tmp_path / "server.md"
     target.write_text("## Before\n\nkept\n")
     apidoc.write(target, doc)

@@ -119,7 +119,8 @@ def test_a_tenant_key_cannot_reach_another_tenants_job(
     unknown = "x" * 16
     client = app_server.client(tenant_key)
     assert client.get(f"/v1/jobs/{mine}").json()["tenant"] == "acme"
-    for method, suffix in [("GET", ""), ("POST", "/cancel"), ("POST", "/rerun"), ("GET", "/logs")]:
+    suffixes = ["", "/cancel", "/rerun", "/logs", "/samples", "/results"]
+    for method, suffix in [("POST" if s in ("/cancel", "/rerun") else "GET", s) for s in suffixes]:
         a = client.request(method, f"/v1/jobs/{theirs}{suffix}")
         b = client.request(method, f"/v1/jobs/{unknown}{suffix}")
         _same_404(a, b, theirs, unknown)

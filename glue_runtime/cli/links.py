@@ -188,7 +188,8 @@ def links_list(tenant: str | None, flow: str | None, as_json: bool) -> None:
         )
         click.echo(
             f"{r['flow']:<16} {r['tenant']:<20} {r['connector']:<16} {r['direction']:<5} "
-            f"{r['auth']:<7} {r['status']:<12} {r['updated']}  {shown}"
+            f"{r['auth']:<7} {r['status'] if not r['paused'] else 'paused':<12} {r['updated']}  "
+            f"{shown}"
         )
 
 
@@ -218,3 +219,32 @@ def links_show(flow: str, connector: str, tenant: str, reveal: str | None, as_js
                 click.echo(f"  {k}: {v}")
         else:
             click.echo(f"{key}: {value if value is not None else '-'}")
+
+
+@links_group.command("pause")
+@click.argument("flow")
+@click.argument("connector")
+@click.option("--tenant", required=True, help="The tenant whose link this is.")
+@click.option("--reason", default="", help="Why (shown with the link and in link.paused).")
+def links_pause(flow: str, connector: str, tenant: str, reason: str) -> None:
+    """Pause a link: it starts no job (API, trigger, schedule) until resumed."""
+    from glue_runtime.workspace.linkpause import pause_link
+
+    with open_workspace() as opened:
+        opened.store.tenant(tenant)
+        health = pause_link(opened.store, flow, tenant, connector, reason)
+    click.echo(f"paused {flow}/{connector} of tenant '{tenant}' ({health.paused_reason})")
+
+
+@links_group.command("resume")
+@click.argument("flow")
+@click.argument("connector")
+@click.option("--tenant", required=True, help="The tenant whose link this is.")
+def links_resume(flow: str, connector: str, tenant: str) -> None:
+    """Resume a paused link (and clear its count of consecutive failed jobs)."""
+    from glue_runtime.workspace.linkpause import resume_link
+
+    with open_workspace() as opened:
+        opened.store.tenant(tenant)
+        resume_link(opened.store, flow, tenant, connector)
+    click.echo(f"resumed {flow}/{connector} of tenant '{tenant}'")

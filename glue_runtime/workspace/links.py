@@ -219,6 +219,7 @@ def describe_link(opened: Opened, link: Link, *, detail: bool = False) -> dict[s
         "updated": _when(link.updated_at),
         "secrets": {n: MASK for n in names} if names is not None else "(no secret key)",
         "last_error": link.last_error,
+        "paused": _when(link.paused_at),
     }
     if detail:
         shown |= {
@@ -226,6 +227,8 @@ def describe_link(opened: Opened, link: Link, *, detail: bool = False) -> dict[s
             "created": _when(link.created_at),
             "credential_version": link.credential_version,
             "expires_at": _when(link.expires_at),
+            "paused_reason": link.paused_reason,
+            "failures": link.failures,
         }
     return shown
 

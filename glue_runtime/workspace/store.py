@@ -29,6 +29,7 @@ from glue_runtime.workspace import schema
 from glue_runtime.workspace.crypto import Keyring
 from glue_runtime.workspace.engine import WRITE, driver_url, lock_schema, make_engine
 from glue_runtime.workspace.names import unknown
+from glue_runtime.workspace.outbox import emit
 from glue_runtime.workspace.tables import (
     app_secrets,
     audit,
@@ -92,6 +93,9 @@ class Link:
     created_at: float
     updated_at: float
     has_secrets: bool = False
+    paused_at: float | None = None  # a paused link starts no job (workspace/linkpause.py)
+    paused_reason: str | None = None
+    failures: int = 0  # consecutive failed jobs
 
 
 LINK_OK = "ok"
@@ -358,12 +362,18 @@ class Store:
         return expected_version + 1 if done.rowcount == 1 else None
 
     def set_link_status(self, link: Link, status: str, error: str | None = None) -> None:
+        """Set the link's status; a link that turns needs_reauth emits ``link.needs_reauth``
+        in the same transaction (once: not again while it stays so)."""
         with self.write() as conn:
+            was = conn.execute(sa.select(links.c.status).where(links.c.id == link.id)).scalar()
             conn.execute(
                 sa.update(links)
                 .where(links.c.id == link.id)
                 .values(status=status, last_error=error, updated_at=time.time())
             )
+            if status == LINK_NEEDS_REAUTH and was is not None and was != LINK_NEEDS_REAUTH:
+                data = {"flow": link.flow, "tenant": link.tenant, "connector": link.connector}
+                emit(conn, "link.needs_reauth", {**data, "reason": error}, tenant=link.tenant)
 
     def delete_link(self, link: Link) -> None:
         with self.write() as conn:
@@ -469,4 +479,7 @@ def _link(r: Any) -> Link:
         created_at=r.created_at,
         updated_at=r.updated_at,
         has_secrets=bool(r.secrets),
+        paused_at=r.paused_at,
+        paused_reason=r.paused_reason,
+        failures=r.failures or 0,
     )

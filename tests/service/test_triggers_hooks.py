@@ -274,15 +274,10 @@ def test_a_new_secret_verifies_at_once_and_a_rotated_one_until_its_window_ends(
 
 
 def claim(h: Hooks, job_id: str) -> None:
-    """Start the job as an executor would (the record moves to running)."""
-    from glue_runtime.jobs.tables import jobs
+    """Start the job as an executor does (the record moves to running)."""
+    from glue_runtime.jobs.lifecycle import claim as claim_job
 
-    with h.ws.store.write() as conn:
-        conn.execute(
-            sa.update(jobs)
-            .where(jobs.c.id == job_id)
-            .values(status="running", started_at=h.clock.now, heartbeat_at=h.clock.now)
-        )
+    assert claim_job(h.ws.store, job_id, worker="test", now=h.clock.now) is not None
 
 
 def burst(h: Hooks, n: int) -> list[requests.Response]:

@@ -14,10 +14,10 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
-from glue_runtime.service import metrics
+from glue_runtime.service import errors, metrics
 from glue_runtime.service.auth import context
+from glue_runtime.service.settings import settings_of
 from glue_runtime.service.triggers.intake import Answer, Intake
-from glue_runtime.service.triggers.settings import max_body, public_url
 from glue_runtime.service.triggers.verify import Delivery
 
 router = APIRouter(tags=["triggers"])
@@ -59,20 +59,20 @@ def _response(answer: Answer) -> Response:
         raise HTTPException(404)  # the app's answer to a path that does not exist
     if answer.status in _ERROR_CODES:
         code = answer.body.get("code") or _ERROR_CODES[answer.status]
-        error = {"code": code, "message": answer.body.get("message", "")}
-        return JSONResponse({"error": error}, status_code=answer.status)
+        error = errors.body(code, answer.body.get("message", ""))
+        return JSONResponse(error, status_code=answer.status)
     return JSONResponse(answer.body, status_code=answer.status)
 
 
 async def _hook(request: Request, endpoint: str, token: str | None) -> Response:
     hooks = intake(request)
-    limit = max_body(hooks.ctx.opened.workspace)
+    settings = settings_of(hooks.ctx)
     try:
-        body = await read_body(request, limit)
+        body = await read_body(request, settings.max_body)
     except TooLarge:
-        message = f"the body is larger than server.max_body ({limit} bytes)"
+        message = f"the body is larger than server.max_body ({settings.max_body} bytes)"
         return _response(Answer(413, "too_large", {"message": message}))
-    url = public_url(hooks.ctx.opened.workspace) + request.url.path
+    url = settings.url(request.url.path)  # HubSpot signs the URL it called
     if request.url.query:
         url += "?" + request.url.query
     delivery = Delivery(body, dict(request.headers), request.method, url)

@@ -137,7 +137,7 @@ def serving(root: Path, env: dict[str, str], port: int, executor: bool) -> Any:
     """`glue serve` on ``port`` until the block ends (SIGTERM, then wait)."""
     import requests
 
-    args = [sys.executable, "-m", "glue_runtime", "serve", "--port", str(port)]
+    args = [sys.executable, "-m", "glue_runtime", "serve", "--port", str(port), "--no-access-log"]
     log = (root / f"serve-{port}.log").open("w")
     proc = subprocess.Popen(
         args + ([] if executor else ["--no-executor"]),
@@ -317,6 +317,22 @@ def wait_jobs_done(env: dict[str, str], timeout: float) -> dict[str, int]:
         time.sleep(0.5)
 
 
+def failed_errors(env: dict[str, str], limit: int = 3) -> list[str]:
+    import sqlalchemy as sa
+
+    from glue_runtime.jobs.tables import jobs
+    from glue_runtime.workspace.store import Store
+
+    store = Store(env["GLUE_STORE_URL"])
+    with store.engine.connect() as conn:
+        found = conn.execute(
+            sa.select(jobs.c.error).where(jobs.c.status == "failed").limit(limit)
+        ).scalars()
+        errors = [str(e)[:300] for e in found]
+    store.close()
+    return errors
+
+
 def job_span_s(env: dict[str, str]) -> float:
     import sqlalchemy as sa
 
@@ -343,7 +359,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--duration", type=float, default=60.0, help="seconds of load (default 60)")
     p.add_argument("--tenants", type=int, default=100)
     p.add_argument("--procs", type=int, default=2, help="load-generator processes")
-    p.add_argument("--store", help="PostgreSQL DSN (default GLUE_TEST_PG_DSN; else SQLite)")
+    p.add_argument(
+        "--store",
+        default="auto",
+        help="a PostgreSQL DSN, or sqlite (default: GLUE_TEST_PG_DSN when set, else SQLite)",
+    )
     p.add_argument("--job-rate", type=int, default=20, help="webhooks/s in the jobs phase")
     p.add_argument("--job-duration", type=float, default=30.0)
     p.add_argument("--no-jobs", action="store_true", help="skip the jobs phase")
@@ -353,7 +373,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if a.quick:
         a.rate, a.duration, a.tenants = min(a.rate, 40), min(a.duration, 3.0), min(a.tenants, 10)
         a.job_rate, a.job_duration = min(a.job_rate, 5), min(a.job_duration, 2.0)
-    dsn = a.store or os.environ.get("GLUE_TEST_PG_DSN")
+    dsn = os.environ.get("GLUE_TEST_PG_DSN") if a.store == "auto" else a.store
+    dsn = None if dsn == "sqlite" else dsn
     folder = Path(tempfile.mkdtemp(prefix="webhook-load-"))
     url, schema = pg_url(dsn) if dsn else (None, "")
     try:
@@ -411,10 +432,12 @@ def jobs_phase(
         counts = wait_jobs_done(env, timeout=600)
     succeeded = counts.get("jobs_succeeded", 0) - before.get("jobs_succeeded", 0)
     span = job_span_s(env)
+    errors = failed_errors(env)
     return {
         "webhooks": sent,
         "jobs_succeeded": succeeded,
         "jobs_failed": counts.get("jobs_failed", 0),
+        "failures": errors,
         "jobs_per_minute": round(succeeded / span * 60, 1) if span else 0.0,
         "duplicate_jobs": counts["duplicate_jobs"],
     }

@@ -350,3 +350,20 @@ def test_removing_a_tenant_removes_its_trigger_urls_and_deliveries(hooks: Hooks)
     with hooks.ws.store.engine.connect() as conn:
         left = conn.execute(sa.select(trigger_tenant_tokens.c.tenant)).scalars().all()
     assert left == ["acme"]
+
+
+def test_twins_of_one_event_at_once_start_one_job_and_fold_nothing(any_hooks: Hooks) -> None:
+    """The delivery record and the job commit together: a twin that loses the race on the
+    record rolls its fold back too."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    h = any_hooks
+    body = json.dumps({"id": "evt_twin", "tenant": "acme"}).encode()
+    headers = sign("glue", h.secrets["glue"], body, T0, "")
+    url = h.base + h.url("glue")
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda _: requests.post(url, data=body, headers=headers), range(8)))
+    assert sorted(a.status_code for a in answers) == [200] * 7 + [202]
+    [job] = h.jobs("acme")
+    assert job.folded == 0
+    assert [d.job_id for d in deliveries(h)] == [job.id]

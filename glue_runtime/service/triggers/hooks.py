@@ -9,6 +9,8 @@ reason, 200 for a duplicate and Slack's challenge, 400 malformed JSON, 401 bad s
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
@@ -79,13 +81,45 @@ async def _hook(request: Request, endpoint: str, token: str | None) -> Response:
     return _response(await run_in_threadpool(hooks.receive, endpoint, token, delivery))
 
 
-@router.post("/v1/hooks/{endpoint}", status_code=202, summary="Receive a webhook")
+_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"description": 'A duplicate (`{"duplicate": true}`) or Slack\'s challenge echoed'},
+    202: {
+        "description": 'Queued (`{"job", "coalesced"}`), or ignored with a reason '
+        '(`{"ignored", "message"}`: no tenant, no link, paused link, unmapped event)'
+    },
+    400: {"description": "The signed body is not JSON"},
+    401: {"description": "The signature is missing, malformed, wrong or out of its window"},
+    404: {"description": "No such trigger (or tenant URL token): the answer to any unknown path"},
+    413: {"description": "The body is over server.max_body"},
+}
+_BODY = {
+    "requestBody": {
+        "required": True,
+        "description": "The provider's raw JSON body, exactly as signed",
+        "content": {"application/json": {"schema": {}}},
+    }
+}
+
+
+@router.post(
+    "/v1/hooks/{endpoint}",
+    status_code=202,
+    summary="Receive a webhook",
+    responses=_RESPONSES,
+    openapi_extra=_BODY,
+)
 async def hook(endpoint: str, request: Request) -> Response:
     """A signed webhook for a trigger whose tenant is in the signed body."""
     return await _hook(request, endpoint, None)
 
 
-@router.post("/v1/hooks/{endpoint}/{token}", status_code=202, summary="Receive a tenant's webhook")
+@router.post(
+    "/v1/hooks/{endpoint}/{token}",
+    status_code=202,
+    summary="Receive a tenant's webhook",
+    responses=_RESPONSES,
+    openapi_extra=_BODY,
+)
 async def tenant_hook(endpoint: str, token: str, request: Request) -> Response:
     """A signed webhook on a tenant's own URL (its token names the tenant)."""
     return await _hook(request, endpoint, token)

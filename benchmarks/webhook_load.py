@@ -66,6 +66,12 @@ SECRET = "load-test-secret-" + "x" * 32
 LATE_S = 15.0  # a generator this far behind its schedule stops sending (counted as not sent)
 
 
+def cpu_s(pid: int) -> float:
+    """The CPU seconds (user + system) process ``pid`` has used (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -160,7 +166,7 @@ def serving(root: Path, env: dict[str, str], port: int, executor: bool) -> Any:
             if time.monotonic() > deadline:
                 raise SystemExit("glue serve did not answer /healthz within 60 s")
             time.sleep(0.1)
-        yield
+        yield proc
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -401,11 +407,20 @@ def run(a: argparse.Namespace, folder: Path, url: str | None) -> dict[str, Any]:
         "duration_s": a.duration,
         "tenants": a.tenants,
         "cpus": os.cpu_count(),
+        "load_average_before": round(os.getloadavg()[0], 2),  # a shared machine skews it all
     }
-    with serving(folder / "ws", env, port, executor=False):
-        summary["healthz"] = load(base, "/healthz", "get", a.rate, a.duration, a.tenants, a.procs)
-        intake = load(base, env["HOOK_URL"], "hook", a.rate, a.duration, a.tenants, a.procs)
-        summary["intake"] = intake
+    with serving(folder / "ws", env, port, executor=False) as server:
+        for name, path, kind in (
+            ("healthz", "/healthz", "get"),
+            ("intake", env["HOOK_URL"], "hook"),
+        ):
+            cpu = cpu_s(server.pid)
+            got = load(base, path, kind, a.rate, a.duration, a.tenants, a.procs)
+            got["server_cpu_ms_each"] = round(
+                (cpu_s(server.pid) - cpu) / (got["ok"] or 1) * 1000, 2
+            )
+            summary[name] = got
+        intake = summary["intake"]
     counts = store_counts(env)
     accepted = intake["statuses"].get("202", 0)
     summary["store_after_intake"] = counts

@@ -367,3 +367,14 @@ def test_twins_of_one_event_at_once_start_one_job_and_fold_nothing(any_hooks: Ho
     [job] = h.jobs("acme")
     assert job.folded == 0
     assert [d.job_id for d in deliveries(h)] == [job.id]
+
+
+def test_the_openapi_document_gives_the_hooks_answers_and_no_key() -> None:
+    from glue_runtime.service.apidoc import openapi_document
+
+    paths = openapi_document()["paths"]
+    for path in ("/v1/hooks/{endpoint}", "/v1/hooks/{endpoint}/{token}"):
+        op = paths[path]["post"]
+        assert not op.get("security")  # the signature is the authentication
+        assert {"200", "202", "400", "401", "404", "413"} <= set(op["responses"])
+        assert "application/json" in op["requestBody"]["content"]

@@ -36,7 +36,7 @@ from glue_runtime.service import metrics, signing
 from glue_runtime.service.context import ServiceContext
 from glue_runtime.service.eventlog import new_delivery_id, payload
 from glue_runtime.service.events_tables import event_attempts, event_deliveries, event_fanouts
-from glue_runtime.service.webhooks import Endpoint, endpoints, signing_secret
+from glue_runtime.service.webhooks import Endpoint, endpoints, signing_secrets
 from glue_runtime.workspace.outbox import outbox
 from glue_runtime.workspace.store import Store
 
@@ -157,13 +157,13 @@ class Outcome:
 
 
 def post(
-    ep: Endpoint, secret: str, event_id: str, event_type: str, body: bytes, now: float
+    ep: Endpoint, keys: list[str], event_id: str, event_type: str, body: bytes, now: float
 ) -> Outcome:
     """One signed POST of ``body`` to ``ep``; its outcome (errors name no URL nor secret)."""
     headers = {
         "Content-Type": "application/json",
         "User-Agent": "glue_runtime-webhooks",
-        SIGNATURE_HEADER: signing.sign(secret, body, int(now)),
+        SIGNATURE_HEADER: signing.sign(keys, body, int(now)),
         EVENT_ID_HEADER: event_id,
         "Glue-Event-Type": event_type,
     }
@@ -283,8 +283,8 @@ class Deliverer:
                 event = conn.execute(
                     sa.select(outbox).where(outbox.c.id == delivery.event_id)
                 ).one()
-            secret = signing_secret(self.store, ep)
-            if secret is None:
+            keys = signing_secrets(self.store, ep, now)
+            if not keys:
                 outcome = Outcome(
                     None,
                     f"endpoint '{ep.name}' has no signing secret: set webhooks.{ep.name}.secret "
@@ -292,7 +292,7 @@ class Deliverer:
                     0.0,
                 )
             else:
-                outcome = post(ep, secret, event.id, event.type, payload(event), now)
+                outcome = post(ep, keys, event.id, event.type, payload(event), now)
             return record(self.store, delivery, outcome, now)
         except Exception:
             log.exception("delivering event %s to endpoint %s failed", delivery.event_id, ep.name)

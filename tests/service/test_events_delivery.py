@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import json
 import threading
+import time
 from typing import Any
 
 import pytest
@@ -28,7 +29,7 @@ from glue_runtime.service.delivery import (
 from glue_runtime.service.eventlog import replay, show_event
 from glue_runtime.service.events_tables import event_attempts, event_deliveries, webhook_secrets
 from glue_runtime.service.metrics import REGISTRY
-from glue_runtime.service.webhooks import endpoints, new_secret
+from glue_runtime.service.webhooks import endpoints, new_secret, signing_secrets
 from glue_runtime.workspace.open import open_workspace
 from glue_runtime.workspace.outbox import emit
 from service.conftest_events import SECRET, EventsWorkspace, any_events_ws, events_ws, receivers
@@ -298,9 +299,32 @@ def test_two_servers_send_each_event_once(any_events_ws: EventsWorkspace) -> Non
 
 
 def test_a_generated_secret_replaces_the_one_before(events_ws: EventsWorkspace) -> None:
+    store, now = events_ws.opened.store, events_ws.clock[0]
     eps = endpoints(events_ws.opened.workspace)
-    first = new_secret(events_ws.opened.store, eps["other"])
-    second = new_secret(events_ws.opened.store, eps["other"])
-    from glue_runtime.service.webhooks import signing_secret
+    first = new_secret(store, eps["other"])
+    second = new_secret(store, eps["other"])
+    assert first != second and signing_secrets(store, eps["other"], now) == [second]
 
-    assert first != second and signing_secret(events_ws.opened.store, eps["other"]) == second
+
+def test_a_rotation_signs_with_both_secrets_while_they_overlap(events_ws: EventsWorkspace) -> None:
+    ew = events_ws
+    now = time.time()  # the CLI stores the overlap's end in real time
+    old = new_secret(ew.opened.store, endpoints(ew.opened.workspace)["other"])
+    r = ew.ws.glue("events", "secret", "new", "other", "--keep-old", "1h")
+    assert r.code == 0, r.stderr
+    new = r.stdout.strip()
+    deliverer = Deliverer(ew.ctx())
+    _emit(ew, "job.failed", "acme")
+    deliverer.deliver_due(now)
+    (got,) = ew.other.wait_for(1)
+    header = got.headers["Glue-Signature"]
+    assert header.count("v1=") == 2
+    for secret in (old, new):  # a receiver with either secret accepts it
+        assert signing.verify(secret, header, got.body, now=now)
+    _emit(ew, "job.failed", "acme")
+    later = now + 3600 + 60
+    deliverer.deliver_due(later)
+    header = ew.other.wait_for(2)[1].headers["Glue-Signature"]
+    assert header.count("v1=") == 1
+    assert signing.verify(new, header, ew.other.got[1].body, now=later)
+    assert not signing.verify(old, header, ew.other.got[1].body, now=later)

@@ -8,6 +8,7 @@ import hmac
 import json
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -328,3 +329,33 @@ def test_a_rotation_signs_with_both_secrets_while_they_overlap(events_ws: Events
     assert header.count("v1=") == 1
     assert signing.verify(new, header, ew.other.got[1].body, now=later)
     assert not signing.verify(old, header, ew.other.got[1].body, now=later)
+
+
+def _documented_verify() -> Any:
+    """The receiver's check the server docs show (docs/server.md, or its fragment)."""
+    docs = Path(__file__).parents[2] / "docs"
+    text = "\n".join(
+        p.read_text()
+        for p in [docs / "server.md", *sorted(docs.glob("server.d/*.md"))]
+        if p.exists()
+    )
+    section = text.split("The signature, and how to check it", 1)[1]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    scope: dict[str, Any] = {}
+    exec(code, scope)
+    return scope["verify"]
+
+
+def test_the_documented_receiver_check_accepts_a_delivery(events_ws: EventsWorkspace) -> None:
+    ew = events_ws
+    verify = _documented_verify()
+    old = new_secret(ew.opened.store, endpoints(ew.opened.workspace)["other"])
+    r = ew.ws.glue("events", "secret", "new", "other", "--keep-old", "1h")
+    _emit(ew, "job.failed", "acme")
+    Deliverer(ew.ctx()).deliver_due(time.time())
+    (got,) = ew.other.wait_for(1)
+    header = got.headers["Glue-Signature"]
+    assert verify(r.stdout.strip(), header, got.body)
+    assert verify(old, header, got.body)  # the second v1= during the overlap
+    assert not verify(r.stdout.strip(), header, got.body + b"x")
+    assert not verify("whsec_not-the-secret", header, got.body)

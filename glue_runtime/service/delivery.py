@@ -34,7 +34,7 @@ import sqlalchemy as sa
 
 from glue_runtime.service import metrics, signing
 from glue_runtime.service.context import ServiceContext
-from glue_runtime.service.eventlog import new_delivery_id, payload
+from glue_runtime.service.eventlog import new_delivery_id, payload, purge_events
 from glue_runtime.service.events_tables import event_attempts, event_deliveries, event_fanouts
 from glue_runtime.service.webhooks import Endpoint, endpoints, signing_secrets
 from glue_runtime.workspace.outbox import outbox
@@ -48,6 +48,8 @@ MAX_ATTEMPTS = len(RETRY_DELAYS_S) + 1  # the first attempt, then one per delay;
 JITTER = 0.1  # each wait is its delay +- 10 %, so endpoints that failed together spread out
 PER_ENDPOINT = 4  # concurrent sends to one endpoint
 POLL_S = 1.0
+PURGE_EVERY_S = 3600.0
+DEFAULT_RETENTION_S = 30 * 86400.0
 FANOUT_BATCH = 500
 CLAIM_MARGIN_S = 30.0
 SIGNATURE_HEADER = signing.HEADER
@@ -241,6 +243,9 @@ class Deliverer:
         self._stopping = threading.Event()
         self._wake = threading.Event()  # a send ended: an endpoint has room for the next one
         self._thread: threading.Thread | None = None
+        self._purged_at = 0.0
+        # events are kept as long as job records (jobs.retention's default)
+        self.retention_s: float | None = DEFAULT_RETENTION_S
 
     # -- one round ------------------------------------------------------------------------
 
@@ -298,6 +303,14 @@ class Deliverer:
             log.exception("delivering event %s to endpoint %s failed", delivery.event_id, ep.name)
             raise
 
+    def purge_due(self, now: float | None = None) -> dict[str, int]:
+        """Once an hour: delete the events older than the retention whose deliveries ended."""
+        at = self.ctx.now() if now is None else now
+        if self.retention_s is None or at - self._purged_at < PURGE_EVERY_S:
+            return {}
+        self._purged_at = at
+        return purge_events(self.store, self.retention_s, now=at)
+
     # -- background -----------------------------------------------------------------------
 
     def start(self) -> None:
@@ -315,6 +328,7 @@ class Deliverer:
             self._wake.clear()
             try:
                 self.deliver_due(wait=False)
+                self.purge_due()
             except Exception:  # the store may be briefly unreachable: try again next round
                 log.exception("a round of event deliveries failed")
             self._wake.wait(self.poll_s)

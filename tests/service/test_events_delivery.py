@@ -20,6 +20,7 @@ from glue_runtime.jobs.records import enqueue
 from glue_runtime.service import signing
 from glue_runtime.service.delivery import (
     CLAIM_MARGIN_S,
+    DEFAULT_RETENTION_S,
     JITTER,
     MAX_ATTEMPTS,
     RETRY_DELAYS_S,
@@ -27,7 +28,7 @@ from glue_runtime.service.delivery import (
     claim,
     fan_out,
 )
-from glue_runtime.service.eventlog import replay, show_event
+from glue_runtime.service.eventlog import UnknownEvent, replay, show_event
 from glue_runtime.service.events_tables import event_attempts, event_deliveries, webhook_secrets
 from glue_runtime.service.metrics import REGISTRY
 from glue_runtime.service.webhooks import endpoints, new_secret, signing_secrets
@@ -359,3 +360,20 @@ def test_the_documented_receiver_check_accepts_a_delivery(events_ws: EventsWorks
     assert verify(old, header, got.body)  # the second v1= during the overlap
     assert not verify(r.stdout.strip(), header, got.body + b"x")
     assert not verify("whsec_not-the-secret", header, got.body)
+
+
+def test_old_events_whose_deliveries_ended_are_purged(events_ws: EventsWorkspace) -> None:
+    ew = events_ws
+    ew.backend.codes = [200, 500]
+    done = _emit(ew, "job.succeeded")
+    deliverer = Deliverer(ew.ctx())
+    deliverer.deliver_due()
+    retried = _emit(ew, "job.succeeded")
+    deliverer.deliver_due()  # the second one failed: it is retried later
+    later = time.time() + DEFAULT_RETENTION_S + 60
+    removed = deliverer.purge_due(later)
+    assert removed == {"event_attempts": 1, "event_deliveries": 1, "event_fanouts": 1, "outbox": 1}
+    assert deliverer.purge_due(later + 60) == {}  # once an hour
+    with pytest.raises(UnknownEvent):
+        show_event(ew.opened.store, done)
+    assert show_event(ew.opened.store, retried)["deliveries"][0]["status"] == "failed"

@@ -219,9 +219,9 @@ def replay(
 
 
 def purge_events(store: Store, older_than: float, *, now: float | None = None) -> dict[str, int]:
-    """Delete events older than ``older_than`` seconds whose deliveries have all ended
-    (delivered or dead), with their deliveries and attempts; the rows removed per table.
-    An event still being retried is kept, however old."""
+    """Delete events older than ``older_than`` seconds that were fanned out and whose
+    deliveries have all ended (delivered or dead), with their deliveries and attempts; the
+    rows removed per table. An event not sent yet, or still being retried, is kept."""
     from glue_runtime.service.events_tables import event_fanouts
 
     cutoff = (time.time() if now is None else now) - older_than
@@ -232,7 +232,11 @@ def purge_events(store: Store, older_than: float, *, now: float | None = None) -
     with store.write() as conn:
         ids = list(
             conn.execute(
-                sa.select(outbox.c.id).where(outbox.c.created_at < cutoff, outbox.c.id.not_in(live))
+                sa.select(outbox.c.id).where(
+                    outbox.c.created_at < cutoff,
+                    outbox.c.id.in_(sa.select(event_fanouts.c.event_id)),  # fanned out
+                    outbox.c.id.not_in(live),
+                )
             ).scalars()
         )
         for i in range(0, len(ids), 500):

@@ -370,6 +370,7 @@ def test_old_events_whose_deliveries_ended_are_purged(events_ws: EventsWorkspace
     deliverer.deliver_due()
     retried = _emit(ew, "job.succeeded")
     deliverer.deliver_due()  # the second one failed: it is retried later
+    unsent = _emit(ew, "job.succeeded")  # not fanned out yet
     later = time.time() + DEFAULT_RETENTION_S + 60
     removed = deliverer.purge_due(later)
     assert removed == {"event_attempts": 1, "event_deliveries": 1, "event_fanouts": 1, "outbox": 1}
@@ -377,3 +378,4 @@ def test_old_events_whose_deliveries_ended_are_purged(events_ws: EventsWorkspace
     with pytest.raises(UnknownEvent):
         show_event(ew.opened.store, done)
     assert show_event(ew.opened.store, retried)["deliveries"][0]["status"] == "failed"
+    assert show_event(ew.opened.store, unsent)["deliveries"] == []

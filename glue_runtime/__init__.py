@@ -40,6 +40,17 @@ if TYPE_CHECKING:
         UsageError,
     )
     from glue_runtime.flow import Flow, load_flow
+    from glue_runtime.jobs.api import (
+        JobBusy,
+        cancel_job,
+        get_job,
+        job_logs,
+        list_jobs,
+        rerun_job,
+        run_job,
+        start_job,
+    )
+    from glue_runtime.jobs.model import Job
     from glue_runtime.protocol import Message
     from glue_runtime.result import JobResult, StreamStats
     from glue_runtime.stages import Stage
@@ -111,6 +122,16 @@ _LAZY: dict[str, str] = {
     "issue_link_token": "workspace.oauth",
     "redeem_link_token": "workspace.oauth",
     "fresh_credentials": "workspace.tokens",
+    # jobs (docs/jobs.md): every run recorded; queue one, run one here, read, cancel, rerun
+    "Job": "jobs.model",
+    "JobBusy": "jobs.api",
+    "start_job": "jobs.api",
+    "run_job": "jobs.api",
+    "get_job": "jobs.api",
+    "list_jobs": "jobs.api",
+    "cancel_job": "jobs.api",
+    "rerun_job": "jobs.api",
+    "job_logs": "jobs.api",
 }
 
 
@@ -141,6 +162,8 @@ __all__ = [
     "Flow",
     "GlueError",
     "Interrupted",
+    "Job",
+    "JobBusy",
     "JobResult",
     "Lease",
     "LeaseLost",
@@ -164,18 +187,25 @@ __all__ = [
     "__version__",
     "add_tenant",
     "available",
+    "cancel_job",
     "finish_link",
     "fresh_credentials",
+    "get_job",
     "issue_link_token",
+    "job_logs",
     "link_with_settings",
+    "list_jobs",
     "load_flow",
     "open_workspace",
     "redeem_link_token",
     "remove_tenant",
+    "rerun_job",
     "resolve",
     "run",
     "run_flow",
+    "run_job",
     "run_workspace_flow",
+    "start_job",
     "start_link",
     "state_store_for",
     "unlink",

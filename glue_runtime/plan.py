@@ -17,6 +17,7 @@ catalog and none was given: :meth:`RunBuilder.catalog` says so in ``CatalogChoic
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -112,6 +113,7 @@ class RunRequest:
     # ctx.connector and a batch script's CONNECTOR_ID.
     connector_id: str | None = None
     on_tap_config_update: TapConfigHook | None = None  # see spec.TapConfigHook
+    stop: threading.Event | None = None  # see spec.JobSpec.stop
 
     @property
     def batch(self) -> bool:
@@ -469,6 +471,7 @@ class RunBuilder:
             job_id=self.job_id,
             state_write_interval_s=req.state_write_interval_s,
             timeouts=req.timeouts,
+            stop=req.stop,
         )
         return RunPlan(spec, self.batch_options(), choice.origin, choice.path)
 

@@ -200,11 +200,21 @@ class Job:
     def _run_started(self, tap: ConnectorProcess) -> None:
         """The connectors run: pump the tap's output to the targets, then see each one end."""
         self.supervisor.start_watches(tap)
+        if self.spec.stop is not None:
+            threading.Thread(target=self._watch_stop, args=(self.spec.stop,), daemon=True).start()
         if self.spec.on_progress is not None:
             args = (self.spec.on_progress, self.counts, self.spec.progress_interval_s, self._done)
             threading.Thread(target=progress_loop, args=args, daemon=True).start()
         unread = self._pump_until_input_ends(tap)
         self._after_input_ended(tap, unread)
+
+    def _watch_stop(self, stop: threading.Event) -> None:
+        """A stop asked from another thread drains the job as the first SIGTERM does."""
+        while not self._done.is_set():
+            if stop.wait(0.1):
+                if not self._done.is_set():
+                    self.supervisor.interrupt("a stop request")
+                return
 
     # -- the pump ----------------------------------------------------------------------------
     def _pump_until_input_ends(self, tap: ConnectorProcess) -> set[int]:

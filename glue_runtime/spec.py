@@ -5,6 +5,7 @@ Built by the API and the CLI (and batch jobs), executed by ``runner.run_job``.
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -70,6 +71,9 @@ class JobSpec:
     timeouts: Timeouts = field(default_factory=Timeouts)  # idle tap, drain (see timeouts.py)
     # False for a target that confirms no STATE by design (batch landing): no warning then.
     expect_state_confirmations: bool = True
+    # Set from another thread to stop the job as SIGTERM does (a job record's cancel, when the
+    # job runs in a thread that cannot own the process's signals).
+    stop: threading.Event | None = None
 
 
 def job_secrets(spec: JobSpec) -> set[str]:

@@ -310,6 +310,16 @@ def _quick_shutdown() -> None:
 @click.option(
     "--refresh-catalog", is_flag=True, help="Workspace flow: discover each link's catalog again."
 )
+@click.option(
+    "--sync-type",
+    type=click.Choice(["incremental", "full", "reset"]),
+    help="Workspace flow: incremental (default), full (ignore the streams' bookmarks) or reset "
+    "(clear the streams' state first).",
+)
+@click.option("--streams", help="Workspace flow: only these streams (comma-separated).")
+@click.option(
+    "--start-date", help="Workspace flow: the tap's start_date for this run only (not saved)."
+)
 @click.pass_context
 def run(
     ctx: click.Context,
@@ -335,6 +345,9 @@ def run(
     all_tenants: bool,
     connector: str | None,
     refresh_catalog: bool,
+    sync_type: str | None,
+    streams: str | None,
+    start_date: str | None,
 ) -> None:
     """Run a flow file, or a tap into targets given by options, or a workspace flow
     (FLOW --tenant T, or --all-tenants)."""
@@ -342,7 +355,13 @@ def run(
     show_progress = progress if progress is not None else sys.stderr.isatty()
     if ctx.obj["log_format"] == "json":
         show_progress = bool(progress)
-    if wsrun.is_workspace_run(flow_file, tenant, all_tenants) or connector or refresh_catalog:
+    job_options = (sync_type, streams, start_date)
+    if (
+        wsrun.is_workspace_run(flow_file, tenant, all_tenants)
+        or connector
+        or refresh_catalog
+        or any(job_options)
+    ):
         file_options = dict(
             tap=tap,
             target=targets,
@@ -371,6 +390,7 @@ def run(
                 as_json=as_json,
                 progress=show_progress,
                 file_options=file_options,
+                choices=wsrun.job_choices(full_refresh, *job_options),
             )
         )
     progress_line = logs.ProgressLine() if show_progress else None

@@ -8,6 +8,7 @@ server and worker: at most one ``running`` and at most one ``queued`` job per
 from __future__ import annotations
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 
 from glue_runtime.workspace.tables import metadata
 
@@ -91,3 +92,11 @@ job_results = sa.Table(
     sa.Column("hash", sa.Text),
     sa.Index("job_results_by_job", "job_id", "stream"),
 )
+
+
+def remove_tenant_rows(conn: Connection, tenant: str) -> dict[str, int]:
+    """A removed tenant's jobs with their logs, samples and results (workspace/schema.py's
+    tenant_cleanups finds this here)."""
+    from glue_runtime.jobs.retention import remove_tenant_rows as remove
+
+    return remove(conn, tenant)

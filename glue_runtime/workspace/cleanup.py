@@ -49,12 +49,17 @@ def remove_tenant(store: Store, tenant: str) -> dict[str, int]:
         lease_keys = _state_keys(conn, leases, tenant) + [REFRESH_PREFIX + i for i in link_ids]
         removed["states"] = _delete_keys(conn, states, keys)
         removed["leases"] = _delete_keys(conn, leases, lease_keys)
+        # The layers above first (job logs have no tenant column: they go with their jobs)
+        for cleanup in schema.tenant_cleanups():
+            for name, count in cleanup(conn, tenant).items():
+                removed[name] = removed.get(name, 0) + count
         # Children before parents: links (and others) refer to tenants.
         for table in reversed(schema.all_tables().sorted_tables):
             if "tenant" in table.c and table.name != "tenants":
-                removed[table.name] = conn.execute(
-                    sa.delete(table).where(table.c.tenant == tenant)
-                ).rowcount
+                removed[table.name] = (
+                    removed.get(table.name, 0)
+                    + conn.execute(sa.delete(table).where(table.c.tenant == tenant)).rowcount
+                )
         removed["tenants"] = conn.execute(sa.delete(tenants).where(tenants.c.id == tenant)).rowcount
         conn.execute(
             sa.insert(audit).values(

@@ -65,6 +65,9 @@ class RunOptions:
     refresh_catalog: bool = False
     on_progress: ProgressFn | None = None
     timeouts: defaults.TimeoutsLike = None
+    # The tap config's ``start_date`` for this run only (a job's override): never saved to the
+    # link, as the config-writeback hook sees it as an app setting, not a credential.
+    start_date: str | None = None
 
 
 # What an OAuth token answer holds besides the tokens: not secret, and common words ("Bearer")
@@ -124,6 +127,8 @@ def link_request(opened: Opened, job: LinkJob, options: RunOptions) -> RunReques
         secrets=secrets,
         overrides=runparts.tenant_overrides(opened, job.tenant, src.id),
     )
+    if options.start_date is not None:
+        tap_config = {**tap_config, "start_date": options.start_date}
     hidden = _Secrets()
     hidden.add_credentials(secrets)
     hidden.add(tap_config, src.secret_settings)

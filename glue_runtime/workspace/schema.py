@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -97,6 +98,17 @@ TABLE_MODULES = (
     "glue_runtime.service.schedules.tables",
 )
 """The layers above the workspace that keep tables in the store (jobs, the service)."""
+
+TenantCleanup = Callable[[Connection, str], dict[str, int]]
+
+
+def tenant_cleanups() -> list[TenantCleanup]:
+    """What removing a tenant runs for the layers above, in its transaction: each table
+    module's ``remove_tenant_rows(conn, tenant)`` (rows removed per table), where it has one,
+    for rows without a ``tenant`` column of their own (a job's logs)."""
+    all_tables()
+    found = (getattr(importlib.import_module(n), "remove_tenant_rows", None) for n in TABLE_MODULES)
+    return [f for f in found if f is not None]
 
 
 def check(conn: Connection, where: str) -> str:

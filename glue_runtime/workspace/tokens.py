@@ -29,6 +29,8 @@ from glue_runtime.workspace.open import Opened
 from glue_runtime.workspace.store import LINK_NEEDS_REAUTH, LINK_OK, Link, Store
 
 REFRESH_FAILED = "token refresh failed"  # how last_error starts for a transient failure
+REFRESHED_ACTION = "token.refreshed"  # audit actions, counted by /metrics
+REFRESH_FAILED_ACTION = "token.refresh_failed"
 
 
 @dataclass(frozen=True)
@@ -216,6 +218,7 @@ def _refresh(
                 "the link needs re-authorisation"
             )
             store.set_link_status(link, LINK_NEEDS_REAUTH, message)
+            _count(store, link, REFRESH_FAILED_ACTION)
             raise NeedsReauthorisation(message, hint=_relink(link)) from None
         _remember_failure(store, link, exc.message)
         raise
@@ -223,7 +226,9 @@ def _refresh(
         _remember_failure(store, link, exc.message)
         raise
     new, expires_at = oauthclient.token_secrets(body, now(), old=secrets)
-    if store.swap_credentials(link, version, new, expires_at=expires_at) is None:
+    swapped = store.swap_credentials(link, version, new, expires_at=expires_at)
+    _count(store, link, REFRESHED_ACTION if swapped is not None else REFRESH_FAILED_ACTION)
+    if swapped is None:
         # our lease ran out and another refresher committed first: theirs is the live pair
         _, theirs = store.credentials(link)
         if is_fresh(theirs, now(), margin):
@@ -259,3 +264,10 @@ def _token_answer(
 def _remember_failure(store: Store, link: Link, message: str) -> None:
     """Note a transient failure on the link (status stays ok) to start the cool-down."""
     store.set_link_status(link, LINK_OK, f"{REFRESH_FAILED}: {message}")
+    _count(store, link, REFRESH_FAILED_ACTION)
+
+
+def _count(store: Store, link: Link, action: str) -> None:
+    """One audit row per refresh and its outcome: `glue serve`'s /metrics counts them, from
+    whichever process refreshed (a job's, the server's)."""
+    store.record(action, f"{link.flow}/{link.tenant}/{link.connector}")

@@ -32,6 +32,7 @@ from typing import Any
 import requests
 import sqlalchemy as sa
 
+from glue_runtime.jobs.settings import job_settings
 from glue_runtime.service import metrics, signing
 from glue_runtime.service.context import ServiceContext
 from glue_runtime.service.eventlog import new_delivery_id, payload, purge_events
@@ -49,7 +50,6 @@ JITTER = 0.1  # each wait is its delay +- 10 %, so endpoints that failed togethe
 PER_ENDPOINT = 4  # concurrent sends to one endpoint
 POLL_S = 1.0
 PURGE_EVERY_S = 3600.0
-DEFAULT_RETENTION_S = 30 * 86400.0
 FANOUT_BATCH = 500
 CLAIM_MARGIN_S = 30.0
 SIGNATURE_HEADER = signing.HEADER
@@ -244,8 +244,8 @@ class Deliverer:
         self._wake = threading.Event()  # a send ended: an endpoint has room for the next one
         self._thread: threading.Thread | None = None
         self._purged_at = 0.0
-        # events are kept as long as job records (jobs.retention's default)
-        self.retention_s: float | None = DEFAULT_RETENTION_S
+        # events are kept as long as job records (glue.yml jobs.retention)
+        self.retention_s = job_settings(ctx.opened.workspace).retention_s
 
     # -- one round ------------------------------------------------------------------------
 

@@ -20,7 +20,6 @@ from glue_runtime.jobs.records import enqueue
 from glue_runtime.service import signing
 from glue_runtime.service.delivery import (
     CLAIM_MARGIN_S,
-    DEFAULT_RETENTION_S,
     JITTER,
     MAX_ATTEMPTS,
     RETRY_DELAYS_S,
@@ -371,7 +370,7 @@ def test_old_events_whose_deliveries_ended_are_purged(events_ws: EventsWorkspace
     retried = _emit(ew, "job.succeeded")
     deliverer.deliver_due()  # the second one failed: it is retried later
     unsent = _emit(ew, "job.succeeded")  # not fanned out yet
-    later = time.time() + DEFAULT_RETENTION_S + 60
+    later = time.time() + 30 * 86400 + 60  # jobs.retention's default
     removed = deliverer.purge_due(later)
     assert removed == {"event_attempts": 1, "event_deliveries": 1, "event_fanouts": 1, "outbox": 1}
     assert deliverer.purge_due(later + 60) == {}  # once an hour

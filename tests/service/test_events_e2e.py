@@ -9,10 +9,6 @@ from pathlib import Path
 
 import pytest
 
-# glue serve, its jobs routes and the executor are other branches of issue 13: until they are
-# on this branch, these tests wait (the integration run has them).
-pytest.importorskip("glue_runtime.jobs.executor", reason="needs the executor and server")
-
 from glue_runtime.service import signing
 from glue_runtime.service.keys import create_key
 from service.conftest import start_served, stop_served, wait_status

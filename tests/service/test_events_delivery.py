@@ -378,3 +378,21 @@ def test_old_events_whose_deliveries_ended_are_purged(events_ws: EventsWorkspace
         show_event(ew.opened.store, done)
     assert show_event(ew.opened.store, retried)["deliveries"][0]["status"] == "failed"
     assert show_event(ew.opened.store, unsent)["deliveries"] == []
+
+
+def test_removing_a_tenant_removes_its_events_deliveries_and_attempts(
+    events_ws: EventsWorkspace,
+) -> None:
+    ew = events_ws
+    acme = _emit(ew, "job.failed", "acme")
+    globex = _emit(ew, "job.failed", "globex")
+    Deliverer(ew.ctx()).deliver_due()
+    removed = ew.opened.store.remove_tenant("acme")
+    assert removed["outbox"] == 1 and removed["event_attempts"] >= 1
+    assert removed["event_deliveries"] == 2  # backend's and other's
+    with pytest.raises(UnknownEvent):
+        show_event(ew.opened.store, acme)
+    with ew.opened.store.engine.connect() as conn:
+        kept = conn.execute(sa.select(event_attempts.c.delivery_id)).scalars().all()
+    (theirs,) = show_event(ew.opened.store, globex)["deliveries"]
+    assert kept == [theirs["id"]]

@@ -142,7 +142,7 @@ class Hooks:
         return self.post(name, body, headers, token)
 
     def jobs(self, tenant: str | None = None) -> list[Any]:
-        from glue_runtime.jobs import list_jobs
+        from glue_runtime.jobs.records import list_jobs
 
         return list_jobs(self.ws.store, tenant=tenant)
 

@@ -287,7 +287,9 @@ class Deliverer:
             with self.store.engine.connect() as conn:
                 event = conn.execute(
                     sa.select(outbox).where(outbox.c.id == delivery.event_id)
-                ).one()
+                ).first()
+            if event is None:  # removed with its tenant since it was claimed: nothing to send
+                return "gone"
             keys = signing_secrets(self.store, ep, now)
             if not keys:
                 outcome = Outcome(

@@ -281,16 +281,17 @@ def jobs_rerun(job_id: str, wait: bool, here: bool) -> None:
 @click.option("--older-than", help="Ended jobs older than this go (default: jobs.retention, 30d).")
 def jobs_purge(older_than: str | None) -> None:
     """Delete ended jobs older than the retention, with their logs, samples and results."""
-    from glue_runtime.jobs.retention import DEFAULT_RETENTION_S, purge
+    from glue_runtime.jobs.retention import purge
+    from glue_runtime.jobs.settings import parse_job_settings
 
     with _open() as opened:
-        configured = opened.workspace.jobs.get("retention")
         if older_than is not None:
-            age = parse_age(older_than, option="--older-than")
-        elif configured is not None:
-            age = parse_age(str(configured), option="glue.yml jobs.retention")
+            age: float | None = parse_age(older_than, option="--older-than")
         else:
-            age = DEFAULT_RETENTION_S
+            age = parse_job_settings(opened.workspace.jobs).retention_s
+        if age is None:
+            click.echo("jobs.retention is 0: job records are kept forever; nothing purged")
+            return
         removed = purge(opened.store, age)
     click.echo(
         f"purged {removed['jobs']} job(s) ended over {age / 86400:g} day(s) ago "

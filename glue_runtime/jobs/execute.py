@@ -134,6 +134,7 @@ class JobRun:
                 result = self._failed(GlueError(f"internal error in glue_runtime: {exc!r}"))
             finally:
                 self._ended.set()
+                handler.full.set()  # wakes the watch now
                 if watch.is_alive():
                     watch.join(10)
             ending = self._ending(result, states)
@@ -257,7 +258,10 @@ class JobRun:
         beat_s = max(self.options.heartbeat_s, 0.01)
         tick = min(1.0, beat_s)
         next_beat = time.monotonic() + beat_s
-        while not self._ended.wait(tick):
+        while not self._ended.is_set():
+            handler.full.wait(tick)  # a second, or a full batch of log lines
+            if self._ended.is_set():
+                break
             handler.flush()
             if time.monotonic() < next_beat:
                 continue

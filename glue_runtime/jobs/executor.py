@@ -20,12 +20,12 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 import sqlalchemy as sa
 
-from glue_runtime.jobs import recovery
+from glue_runtime.jobs import pick, recovery, retention
 from glue_runtime.jobs.model import Job
 from glue_runtime.jobs.records import to_job
 from glue_runtime.jobs.settings import JobSettings, job_settings
@@ -38,6 +38,7 @@ log = logging.getLogger("glue_runtime.executor")
 
 PR_SET_PDEATHSIG = 1
 KILL_AFTER_S = 60.0  # after SIGTERM, how long a draining job has before SIGKILL
+PURGE_EVERY_S = 3600.0  # how often a running executor deletes jobs past jobs.retention
 EXIT_NOT_CLAIMED = 75  # `glue jobs exec`: the job was not queued any more, or its link was busy
 _GIVE_UP_SPAWNS = 3  # children that exited without claiming a job before it is failed
 
@@ -106,18 +107,6 @@ class Child:
     killed: bool = False
 
 
-@dataclass
-class _Counts:
-    """Running jobs in the store (every server's) plus this executor's not yet claimed ones."""
-
-    tenant: dict[str, int] = field(default_factory=dict)
-    connector: dict[str, int] = field(default_factory=dict)
-
-    def add(self, tenant: str, connector: str, n: int = 1) -> None:
-        self.tenant[tenant] = self.tenant.get(tenant, 0) + n
-        self.connector[connector] = self.connector.get(connector, 0) + n
-
-
 class EmbeddedExecutor:
     """Runs queued jobs of one workspace as child processes (see the module's docstring).
 
@@ -145,6 +134,7 @@ class EmbeddedExecutor:
         self.env = env
         self.kill_after_s = kill_after_s
         self.children: dict[str, Child] = {}
+        self.me = pick.executor_id()  # the worker value of this executor's reservations
         self.rounds = 0  # rounds done (tests wait for the first)
         self._lock = threading.RLock()
         self._wake = threading.Event()
@@ -154,6 +144,7 @@ class EmbeddedExecutor:
         self._thread: threading.Thread | None = None
         self._stopped = threading.Event()
         self._next_recovery = 0.0
+        self._next_purge = 0.0
         self._recovered_at_start = False
         self._no_claim: dict[str, int] = {}  # job id -> children that exited without claiming
         self._preexec = _parent_death_signal()
@@ -164,6 +155,8 @@ class EmbeddedExecutor:
         if self._thread is not None:
             return
         self._stopped.clear()
+        self._draining = False
+        self._grace_until = None
         self._thread = threading.Thread(target=self._loop, name="glue-executor", daemon=True)
         self._thread.start()
 
@@ -196,6 +189,8 @@ class EmbeddedExecutor:
             self._thread = None
         else:  # rounds were driven by hand (tests): drain from here
             self._drain_here()
+        with contextlib.suppress(Exception):  # the store is away: they go void after stale_after
+            pick.release(self.store, me=self.me)
         self._stopped.set()
 
     def end_grace(self) -> None:
@@ -213,6 +208,7 @@ class EmbeddedExecutor:
             self.reap()
             self._pass_on_cancels()
             self._recover_if_due()
+            self._purge_if_due()
             started = [] if self._paused or self._draining else self._start_jobs()
             self.rounds += 1
             return started
@@ -270,56 +266,19 @@ class EmbeddedExecutor:
         free = self.concurrency - len(self.children)
         if free <= 0:
             return []
-        now = self.ctx.now()
-        candidates, counts = self._candidates(now, limit=free + 50)
-        started: list[str] = []
-        for job in candidates:
-            if len(started) >= free:
-                break
-            if job.id in self.children or not self._under_caps(job, counts):
-                continue
-            if self._spawn(job):
-                counts.add(job.tenant, job.connector)
-                started.append(job.id)
+        chosen = pick.pick(
+            self.store,
+            self.settings,
+            now=self.ctx.now(),
+            free=free,
+            skip=frozenset(self.children),
+            me=self.me,
+        )
+        started = [job.id for job in chosen if self._spawn(job)]
+        failed = [job.id for job in chosen if job.id not in started]
+        if failed:
+            pick.release(self.store, failed, me=self.me)
         return started
-
-    def _candidates(self, now: float, limit: int) -> tuple[list[Job], _Counts]:
-        """Queued jobs due by ``now`` whose link runs no job, in (not_before, created) order;
-        and the running jobs per tenant and connector, this executor's starting ones included."""
-        running = sa.alias(jobs, "running")
-        busy = sa.exists().where(
-            running.c.flow == jobs.c.flow,
-            running.c.tenant == jobs.c.tenant,
-            running.c.connector == jobs.c.connector,
-            running.c.status == "running",
-        )
-        query = (
-            sa.select(jobs)
-            .where(jobs.c.status == "queued", jobs.c.not_before <= now, ~busy)
-            .order_by(jobs.c.not_before, jobs.c.created_at, jobs.c.id)
-            .limit(limit)
-        )
-        counted = sa.select(jobs.c.id, jobs.c.tenant, jobs.c.connector).where(
-            jobs.c.status == "running"
-        )
-        with self.store.engine.connect() as conn:
-            rows = conn.execute(query).all()
-            running_rows = conn.execute(counted).all()
-        counts = _Counts()
-        for row in running_rows:
-            counts.add(row.tenant, row.connector)
-        seen = {row.id for row in running_rows}
-        for child in self.children.values():
-            if child.job_id not in seen:  # started here, not claimed yet
-                counts.add(child.tenant, child.connector)
-        return [to_job(r) for r in rows], counts
-
-    def _under_caps(self, job: Job, counts: _Counts) -> bool:
-        cap = self.settings.per_tenant
-        if cap is not None and counts.tenant.get(job.tenant, 0) >= cap:
-            return False
-        cap = self.settings.connector_cap(job.connector)
-        return cap is None or counts.connector.get(job.connector, 0) < cap
 
     def _spawn(self, job: Job) -> bool:
         argv = list(self.command(job.id))
@@ -339,8 +298,19 @@ class EmbeddedExecutor:
         self.children[job.id] = Child(
             job.id, job.key, job.tenant, job.connector, proc, started=time.monotonic()
         )
+        # Wake the loop when the child exits, so its slot is reused at once, not at the next poll.
+        threading.Thread(target=self._wake_on_exit, args=(proc,), daemon=True).start()
         log.info("job %s (%s) started in process %d", job.id, job.key, proc.pid)
         return True
+
+    def _wake_on_exit(self, proc: subprocess.Popen[bytes]) -> None:
+        with contextlib.suppress(Exception):
+            proc.wait()
+        self._wake.set()
+
+    @property
+    def _pause_after(self) -> int | None:
+        return self.settings.pause_after_failures or None
 
     # -- watching children ---------------------------------------------------------------------
     def reap(self) -> list[str]:
@@ -385,7 +355,9 @@ class EmbeddedExecutor:
             status = "failed"
             error = f"the process running it exited with code {code} without recording an end"
         with self.store.write() as conn:
-            if recovery.end_job(conn, job, status, error, self.ctx.now(), exit_code=code):
+            if recovery.end_job(
+                conn, job, status, error, self.ctx.now(), code, pause_after=self._pause_after
+            ):
                 log.error("job %s (%s) %s: %s", job.id, job.key, status, error)
 
     def _never_claimed(self, job: Job, code: int) -> None:
@@ -400,7 +372,16 @@ class EmbeddedExecutor:
         self._no_claim.pop(job.id, None)
         error = f"its process exited (code {code}) before starting the job, {tries} times"
         with self.store.write() as conn:
-            recovery.end_job(conn, job, "failed", error, self.ctx.now(), code, was="queued")
+            recovery.end_job(
+                conn,
+                job,
+                "failed",
+                error,
+                self.ctx.now(),
+                code,
+                was="queued",
+                pause_after=self._pause_after,
+            )
         log.error("job %s failed: %s", job.id, error)
 
     def _pass_on_cancels(self) -> None:
@@ -435,6 +416,18 @@ class EmbeddedExecutor:
         self._recovered_at_start = True
         self._next_recovery = now + self.settings.stale_after_s / 2
         recovery.recover(self.store, self.settings, now, at_start=at_start)
+
+    def _purge_if_due(self) -> None:
+        """Delete ended jobs older than ``jobs.retention`` (with their logs): at start, then
+        hourly."""
+        now = self.ctx.now()
+        keep = self.settings.retention_s
+        if keep is None or now < self._next_purge:
+            return
+        self._next_purge = now + PURGE_EVERY_S
+        removed = retention.purge(self.store, keep, now=now)
+        if removed.get("jobs"):
+            log.info("purged %d job(s) past the retention", removed["jobs"])
 
     @staticmethod
     def _signal(child: Child, signum: signal.Signals) -> None:

@@ -3,8 +3,8 @@
 While a job runs, :class:`JobLogHandler` sits on the ``glue_runtime`` logger. Connector stderr
 arrives there already redacted and labelled (``extra={"connector": ...}``); every line is
 redacted again with the job's secrets (the runtime's own lines too), and written to
-``job_logs`` in batches: every ``MAX_BATCH`` lines, and whenever :meth:`flush` is called (the
-job's watch does, every second).
+``job_logs`` in batches by the job's watch thread: every second, and as soon as ``MAX_BATCH``
+lines wait.
 """
 
 from __future__ import annotations
@@ -42,6 +42,9 @@ class JobLogHandler(logging.Handler):
         self._pending: list[tuple[float, str, str, str]] = []
         self._lock = threading.Lock()
         self._write = threading.Lock()  # one batch at a time, in order
+        # Set when a batch is full: the job's watch thread writes it. Never written from the
+        # logging thread, which may be inside a store transaction (SQLite would deadlock).
+        self.full = threading.Event()
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
@@ -55,14 +58,14 @@ class JobLogHandler(logging.Handler):
             return
         with self._lock:
             self._pending.append(line)
-            full = len(self._pending) >= MAX_BATCH
-        if full:
-            self.flush()
+            if len(self._pending) >= MAX_BATCH:
+                self.full.set()
 
     def flush(self) -> None:
         with self._write:
             with self._lock:
                 batch, self._pending = self._pending, []
+                self.full.clear()
             try:
                 write_logs(self.store, self.job_id, batch)
             except Exception:  # the store is down: the job's own outcome still counts
@@ -71,13 +74,31 @@ class JobLogHandler(logging.Handler):
                 )
 
 
+class _AtLeast(logging.Filter):
+    """Keeps the application's handlers at the level it chose while the job's logger is
+    lowered to INFO for the job's log."""
+
+    def __init__(self, level: int) -> None:
+        super().__init__()
+        self.level = level
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= self.level or not record.name.startswith("glue_runtime")
+
+
 @contextmanager
 def capture(handler: JobLogHandler) -> Iterator[JobLogHandler]:
-    """The handler on the ``glue_runtime`` logger for the block; INFO lines reach it even
-    when the application left the logger at WARNING (its level is restored after)."""
+    """The handler on the ``glue_runtime`` logger for the block. INFO lines reach it even when
+    the application set the logger to WARNING; the application's own handlers still get only
+    what they got before (a filter at the old level), and the level is restored after."""
     logger = logging.getLogger("glue_runtime")
-    old_level = logger.level
-    if logger.getEffectiveLevel() > logging.INFO:
+    old_level, effective = logger.level, logger.getEffectiveLevel()
+    others: list[logging.Handler] = []
+    keep = _AtLeast(effective)
+    if effective > logging.INFO:
+        others = [*logger.handlers, *(logging.getLogger().handlers if logger.propagate else [])]
+        for h in others:
+            h.addFilter(keep)
         logger.setLevel(logging.INFO)
     logger.addHandler(handler)
     try:
@@ -85,6 +106,8 @@ def capture(handler: JobLogHandler) -> Iterator[JobLogHandler]:
     finally:
         logger.removeHandler(handler)
         logger.setLevel(old_level)
+        for h in others:
+            h.removeFilter(keep)
         handler.flush()
 
 

@@ -23,6 +23,7 @@ from sqlalchemy.engine import Connection
 
 from glue_runtime.errors import ConfigError
 from glue_runtime.jobs import linkhealth
+from glue_runtime.jobs.lifecycle import event_data
 from glue_runtime.jobs.model import Job, JobRequest
 from glue_runtime.jobs.records import enqueue, to_job
 from glue_runtime.jobs.settings import JobSettings
@@ -81,11 +82,13 @@ def end_job(
     exit_code: int | None = None,
     *,
     was: str = "running",
+    pause_after: int | None = None,
 ) -> bool:
     """Record the end of a job its process could not record: only while the store still says
     ``was`` (the process may have recorded its end meanwhile). True when this recorded it.
     A ``failed`` end counts against the link, an ``interrupted`` one does not (the server, not
-    the link, stopped it); both emit ``job.failed``."""
+    the link, stopped it); both emit ``job.failed``. ``pause_after``: the
+    ``jobs.pause_after_failures`` setting (None: never pause)."""
     done = conn.execute(
         sa.update(jobs)
         .where(jobs.c.id == job.id, jobs.c.status == was)
@@ -93,20 +96,10 @@ def end_job(
     ).rowcount
     if not done:
         return False
-    data = {  # the shape of every job event (jobs/lifecycle.py event_data)
-        "job_id": job.id,
-        "flow": job.flow,
-        "tenant": job.tenant,
-        "connector": job.connector,
-        "status": status,
-        "started_by": job.started_by,
-        "sync_type": job.sync_type,
-        "counts": job.counts,
-        "error": error,
-    }
-    emit(conn, "job.failed", data, tenant=job.tenant)
+    ended = to_job(conn.execute(sa.select(jobs).where(jobs.c.id == job.id)).one())
+    emit(conn, "job.failed", event_data(ended), tenant=job.tenant)
     if status == "failed":
-        linkhealth.after_job(conn, job, succeeded=False)
+        linkhealth.after_job(conn, ended, False, pause_after=pause_after, now=now)
     return True
 
 
@@ -253,10 +246,36 @@ def rerun_owed(store: Store, settings: JobSettings, now: float) -> list[Job]:
     return queued
 
 
+def release_dead_reservations(store: Store) -> int:
+    """Queued jobs reserved by an executor of this host that is gone: free at once (another
+    host's go void after ``stale_after``, see jobs/pick.py)."""
+    host = hostname()
+    query = sa.select(jobs.c.id, jobs.c.worker).where(
+        jobs.c.status == "queued", jobs.c.worker.is_not(None)
+    )
+    with store.engine.connect() as conn:
+        rows = conn.execute(query).all()
+    dead = [
+        r.id for r in rows if (pid := worker_pid(r.worker, host)) is not None and not pid_alive(pid)
+    ]
+    if not dead:
+        return 0
+    with store.write() as conn:
+        conn.execute(
+            sa.update(jobs)
+            .where(jobs.c.id.in_(dead), jobs.c.status == "queued")
+            .values(worker=None, heartbeat_at=None)
+        )
+    return len(dead)
+
+
 def recover(
     store: Store, settings: JobSettings, now: float, *, at_start: bool = False
 ) -> Recovered:
-    """One pass: interrupt stale jobs, then queue every rerun owed."""
+    """One pass: interrupt stale jobs, then queue every rerun owed; at start, also free the
+    reservations of this host's dead executors."""
+    if at_start:
+        release_dead_reservations(store)
     marked = interrupt_stale(store, settings, now, at_start=at_start)
     queued = rerun_owed(store, settings, now)
     return Recovered(tuple(j.id for j in marked), tuple(j.id for j in queued))

@@ -113,7 +113,7 @@ _PARSERS: dict[str, tuple[str, Callable[[Any, str], Any]]] = {
     "retention": ("retention_s", lambda v, where: _retention(v, where=where)),
     "pause_after_failures": (
         "pause_after_failures",
-        lambda v, where: _count(v, where=where, minimum=0),
+        lambda v, where: 0 if v is None else _count(v, where=where, minimum=0),
     ),
     "poll_interval": ("poll_interval_s", lambda v, where: parse_seconds(v, where=where)),
 }

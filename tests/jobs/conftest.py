@@ -49,6 +49,25 @@ flows:
       db:
         connector: sqlite
         config: {database: "out/{tenant}-{connector}.db"}
+  mapped:
+    sources:
+      files:
+        connector: files
+        config:
+          streams:
+            - {name: orders, path: orders, key_properties: [id], replication_key: updated_at}
+            - {name: customers, path: customers, key_properties: [id], replication_key: updated_at}
+    targets:
+      db:
+        connector: sqlite
+        config: {database: "out/mapped-{tenant}.db"}
+    field_map: fieldmap.yml
+"""
+
+FIELD_MAP = """
+streams:
+  orders:
+    fields: [id, updated_at]
 """
 
 
@@ -73,8 +92,10 @@ class JobsWorkspace:
     def data(self, tenant: str) -> Path:
         return self.root / "data" / tenant
 
-    def queue(self, connector: str = "files", tenant: str = "acme", **kw: Any) -> Job:
-        job, _new = enqueue(self.store, JobRequest("shop", tenant, connector, **kw))
+    def queue(
+        self, connector: str = "files", tenant: str = "acme", flow: str = "shop", **kw: Any
+    ) -> Job:
+        job, _new = enqueue(self.store, JobRequest(flow, tenant, connector, **kw))
         return job
 
     def glue(self, *args: str, timeout: float = 120) -> CliResult:
@@ -86,6 +107,7 @@ def make_jobs_workspace(
 ) -> tuple[Path, Store, dict[str, str]]:
     root.mkdir(parents=True, exist_ok=True)
     (root / "glue.yml").write_text(GLUE_YML % {"fake": FAKE_TAP, "dated": DATE_TAP})
+    (root / "fieldmap.yml").write_text(FIELD_MAP)
     (root / ".glue").mkdir()
     url = store_url or sqlite_url(str(root / ".glue" / "store.db"))
     store = Store(url, Keyring.from_texts([KEY], "test"))
@@ -115,6 +137,15 @@ def make_jobs_workspace(
             settings={"base_dir": str(data)},
             secrets=None,
         )
+    store.save_link(
+        flow="mapped",
+        tenant="acme",
+        connector="files",
+        direction="read",
+        auth="none",
+        settings={"base_dir": str(root / "data" / "acme")},
+        secrets=None,
+    )
     store.save_link(
         flow="shop",
         tenant="acme",

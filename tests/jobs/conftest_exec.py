@@ -139,4 +139,20 @@ def bench(tmp_path: Path) -> Iterator[Bench]:
     ws.store.close()
 
 
-__all__ = ["KEY", "Bench", "Clock", "bench"]
+@pytest.fixture
+def rbench(tmp_path: Path, store_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Bench]:
+    """A bench on SQLite and on PostgreSQL (``store_url``, imported with this fixture)."""
+    ws = make_workspace(tmp_path / "ws", store_url)
+    for tenant in ("acme", "globex"):
+        ws.link("shop", tenant, "other")
+    for name, value in ws.env.items():
+        monkeypatch.setenv(name, value)  # the executor opens the workspace as glue serve does
+    made = Bench(ws, Clock(), tmp_path)
+    yield made
+    for executor in made.made:
+        executor.stop(grace_s=5.0)
+        executor.ctx.opened.close()
+    ws.store.close()
+
+
+__all__ = ["KEY", "Bench", "Clock", "bench", "rbench"]

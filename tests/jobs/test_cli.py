@@ -154,6 +154,7 @@ def test_cancel_and_sigterm_stop_a_running_jobs_exec_and_follow_sees_the_end(job
         wait_until(
             lambda: any("users" in ln.line for ln in read_logs(ws.store, job.id)),
             "the job's first log lines",
+            timeout=180,
         )
         follower = spawn(ws, "jobs", "logs", job.id, "--follow", "--interval", "0.2")
         cancelled = ws.glue("jobs", "cancel", job.id)
@@ -174,6 +175,7 @@ def test_cancel_and_sigterm_stop_a_running_jobs_exec_and_follow_sees_the_end(job
         wait_until(  # the tap's stream has started: its connectors run
             lambda: any("users" in ln.line for ln in read_logs(ws.store, second.id)),
             "the job's connectors to run",
+            timeout=180,  # a loaded machine starts three processes slowly
         )
         runner.send_signal(signal.SIGTERM)
         assert runner.wait(120) == 130
@@ -194,4 +196,10 @@ def test_purge_removes_old_ended_jobs_with_their_logs(jobs_ws) -> None:
     assert [j.id for j in list_jobs(ws.store)] == [waiting.id]  # queued jobs stay
     assert read_logs(ws.store, old.id) == []
     kept = ws.glue("jobs", "purge")  # the default retention, 30 days: nothing that young goes
-    assert kept.code == 0 and "purged 0 job(s)" in kept.stdout
+    assert kept.code == 0 and "purged 0 job(s) ended over 30 day(s) ago" in kept.stdout
+    with (ws.root / "glue.yml").open("a") as fh:
+        fh.write("jobs:\n  retention: 0\n")
+    forever = ws.glue("jobs", "purge")
+    assert forever.code == 0 and "kept forever; nothing purged" in forever.stdout
+    bad = ws.glue("jobs", "purge", "--older-than", "soon")
+    assert bad.code == 2 and "--older-than 'soon' is not a duration" in bad.stderr

@@ -34,7 +34,7 @@ def failures(ws: JobsWorkspace, connector: str) -> int:
         return int(
             conn.execute(
                 sa.select(links.c.failures).where(
-                    links.c.tenant == "acme", links.c.connector == connector
+                    links.c.flow == "shop", links.c.tenant == "acme", links.c.connector == connector
                 )
             ).scalar_one()
         )
@@ -153,3 +153,56 @@ def test_cancelling_a_running_job_drains_it_and_keeps_logs_redacted_and_samples(
         texts=[*lines, job.error or "", json.dumps(job.result), json.dumps(events(ws))],
     )
     assert failures(ws, "slow") == 0  # a cancel is not the link's failure
+
+
+def test_the_job_log_has_info_lines_while_the_application_logs_only_warnings(jobs_ws) -> None:
+    import logging
+
+    seen: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append(record)
+
+    logger = logging.getLogger("glue_runtime")
+    app = Keep()
+    old = logger.level
+    logger.addHandler(app)
+    logger.setLevel(logging.WARNING)
+    try:
+        job = execute(jobs_ws.opened, jobs_ws.queue("files").id)
+    finally:
+        logger.removeHandler(app)
+        level_after = logger.level
+        logger.setLevel(old)
+    assert job is not None and job.status == "succeeded"
+    assert any(ln.level == "INFO" for ln in read_logs(jobs_ws.store, job.id))
+    assert [r for r in seen if r.levelno < logging.WARNING] == []
+    assert level_after == logging.WARNING and app.filters == []
+
+
+def test_a_job_taken_from_its_worker_stops_and_keeps_the_takers_end(jobs_ws) -> None:
+    """Recovery marked the job interrupted (its heartbeat looked stale): the worker stops the
+    run at its next beat and writes no end of its own."""
+    from glue_runtime.jobs.tables import jobs as jobs_table
+
+    ws = jobs_ws
+    queued = ws.queue("slow")
+    done: list[Any] = []
+    runner = threading.Thread(
+        target=lambda: done.append(execute(ws.opened, queued.id, heartbeat_s=0.2))
+    )
+    runner.start()
+    try:
+        wait_until(lambda: read_samples(ws.store, queued.id), "a progress sample")
+        with ws.store.write() as conn:
+            conn.execute(
+                sa.update(jobs_table)
+                .where(jobs_table.c.id == queued.id)
+                .values(status="interrupted", ended_at=99.0, error="recovered")
+            )
+    finally:
+        runner.join(120)
+    (job,) = done
+    assert (job.status, job.ended_at, job.error) == ("interrupted", 99.0, "recovered")
+    assert [k for k, _ in events(ws)] == ["job.started"]

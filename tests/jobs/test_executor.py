@@ -4,8 +4,12 @@ store: limits, order, debounce, cancel, crashes, pause, drain."""
 # ruff: noqa: F401, F811  (pytest fixtures imported from conftest_exec)
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
 import sys
 import threading
+from pathlib import Path
 
 import sqlalchemy as sa
 
@@ -81,7 +85,7 @@ def test_a_connector_cap_holds_across_two_executors_sharing_the_store(bench):
     g_other = bench.queue("globex", "other").id
     assert two.poll_once() == [g_other]  # files is at its cap: the other server runs it
     bench.release(a)
-    bench.wait_status(one, a, "succeeded")
+    bench.wait_for(None, lambda: bench.job(a).status == "succeeded")  # one looks no more
     assert two.poll_once() == [g_files]
 
 
@@ -142,6 +146,21 @@ def test_a_child_that_dies_without_recording_an_end_fails_the_job(bench):
     assert failures == 1
 
 
+def test_crashes_count_towards_pausing_the_link(bench):
+    executor = bench.executor(mode="crash", pause_after_failures=1)
+    job_id = bench.queue().id
+    bench.wait_status(executor, job_id, "failed")
+    with bench.ws.store.engine.connect() as conn:
+        paused = conn.execute(
+            sa.select(links.c.paused_at).where(
+                links.c.tenant == "acme", links.c.connector == "files"
+            )
+        ).scalar_one()
+        types = [r.type for r in conn.execute(sa.select(outbox.c.type))]
+    assert paused is not None
+    assert "link.paused" in types
+
+
 def test_a_child_that_never_claims_its_job_fails_it_after_a_few_tries(bench):
     executor = bench.executor()
     executor.command = lambda job_id: [sys.executable, "-c", "raise SystemExit(4)"]
@@ -179,6 +198,16 @@ def test_notify_wakes_the_executor_before_its_next_poll(bench):
     bench.wait_for(None, lambda: bench.job(job_id).status == "running", timeout=60)
 
 
+def test_a_childs_exit_frees_its_slot_at_once_not_at_the_next_poll(bench):
+    executor = bench.executor(concurrency=1, poll_interval="10m")
+    first = bench.queue("acme").id
+    second = bench.queue("globex").id
+    executor.start()
+    bench.wait_for(None, lambda: bench.job(first).status == "running", timeout=60)
+    bench.release(first)
+    bench.wait_for(None, lambda: bench.job(second).status == "running", timeout=60)
+
+
 def test_stop_lets_a_running_job_finish_within_the_grace_period(bench):
     executor = bench.executor(poll_interval=0.05)
     job_id = bench.queue().id
@@ -188,7 +217,7 @@ def test_stop_lets_a_running_job_finish_within_the_grace_period(bench):
     stopper.start()
     queued_later = bench.queue("globex").id
     bench.release(job_id)
-    stopper.join(30)
+    stopper.join(120)  # returns as soon as the drain ends; generous for a loaded machine
     assert not stopper.is_alive()
     assert bench.job(job_id).status == "succeeded"
     assert bench.job(queued_later).status == "queued"  # left for the next start
@@ -205,3 +234,23 @@ def test_stop_past_the_grace_period_interrupts_the_job_and_owes_it_a_rerun(bench
     with bench.ws.store.engine.connect() as conn:
         rerun = conn.execute(sa.select(jobs).where(jobs.c.rerun_of == job_id)).one()
     assert (rerun.status, rerun.started_by, rerun.attempt) == ("queued", "rerun", 2)
+
+
+def test_a_job_drains_when_its_server_is_killed_with_kill_9(bench):
+    """The parent-death signal: a child gets SIGTERM when the executor's process dies."""
+    job_id = bench.queue().id
+    host = subprocess.Popen(
+        [sys.executable, str(Path(__file__).with_name("exec_host.py")), str(bench.ws.root)],
+        env={**os.environ, **bench.ws.env, "STANDIN_GATE": str(bench.gate)},
+    )
+    try:
+        bench.wait_for(None, lambda: bench.job(job_id).status == "running", timeout=60)
+        os.kill(host.pid, signal.SIGKILL)
+        host.wait()
+        job = bench.wait_status(None, job_id, "interrupted", "succeeded", timeout=60)
+        assert job.status == "interrupted"  # the child's own record of its drain
+        assert job.error == "stopped"
+    finally:
+        if host.poll() is None:
+            host.kill()
+            host.wait()

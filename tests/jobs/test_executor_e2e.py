@@ -6,7 +6,6 @@ period (the job finishes) and past it (the job is interrupted and resumes later)
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import signal
@@ -22,6 +21,7 @@ import pytest
 import sqlalchemy as sa
 from glue_test_helpers import FAKE_TAP, FAKE_TARGET
 
+from glue_runtime.jobs.lifecycle import cancel
 from glue_runtime.jobs.model import Job, JobRequest
 from glue_runtime.jobs.records import enqueue, get, list_jobs
 from glue_runtime.jobs.recovery import worker_pid
@@ -30,15 +30,9 @@ from glue_runtime.workspace.crypto import Keyring, new_key
 from glue_runtime.workspace.dbstate import DbStateStore
 from glue_runtime.workspace.store import Store, sqlite_url
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        importlib.util.find_spec("glue_runtime.jobs.execute") is None,
-        reason="needs `glue jobs exec` (glue_runtime/jobs/execute.py, branch i13-jobs)",
-    ),
-]
+pytestmark = pytest.mark.slow
 
-RECORDS = 60
+RECORDS = 80
 GLUE_YML = f"""
 name: exec-e2e
 jobs:
@@ -256,3 +250,17 @@ def test_sigterm_past_the_grace_period_interrupts_the_job_which_resumes(e2e):
     e2e.work()
     wait(lambda: e2e.job(rerun.id).status == "succeeded", what="the rerun")
     _all_landed(e2e, "acme", stopped_at)
+
+
+def test_a_cancel_stops_the_job_the_worker_runs_and_the_worker_goes_on(e2e):
+    job = e2e.queue("acme")
+    worker = e2e.work()
+    _mid_job(e2e, job.id)
+    cancel(e2e.store, job.id, now=time.time())  # what `glue jobs cancel` and the API call
+    ended = wait(lambda: (j := e2e.job(job.id)).ended and j, what="the cancel")
+    assert ended.status == "cancelled"
+    _state_within_target(e2e, "acme")
+    assert _reruns(e2e, job.id) == []
+    after = e2e.queue("globex")
+    wait(lambda: e2e.job(after.id).status == "succeeded", what="the next job")
+    assert worker.poll() is None

@@ -8,31 +8,16 @@ import os
 import socket
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from workspace.conftest import store_url
-from workspace.conftest_run import make_workspace
 
 from glue_runtime.jobs import recovery
 from glue_runtime.jobs.settings import parse_job_settings
 from glue_runtime.jobs.tables import jobs
 from glue_runtime.workspace.outbox import outbox
-from jobs.conftest_exec import Bench, Clock
-
-
-@pytest.fixture
-def rbench(tmp_path: Path, store_url: str, monkeypatch: pytest.MonkeyPatch):
-    ws = make_workspace(tmp_path / "ws", store_url)
-    for name, value in ws.env.items():
-        monkeypatch.setenv(name, value)  # the executor opens the workspace as glue serve does
-    made = Bench(ws, Clock(), tmp_path)
-    yield made
-    for executor in made.made:
-        executor.stop(grace_s=5.0)
-        executor.ctx.opened.close()
-    ws.store.close()
+from jobs.conftest_exec import Bench, rbench
 
 
 def _running(bench: Bench, job_id: str, *, beat: float, worker: str = "elsewhere:1") -> None:
@@ -213,3 +198,25 @@ def test_a_rerun_waits_for_a_lease_another_host_still_holds(rbench):
     assert _lease_owner(rbench, job.key) is not None  # not ours to free: it may be alive
     (rerun,) = _reruns(rbench, job.id)
     assert rerun.not_before == rbench.clock() + 20.5
+
+
+def test_the_executor_deletes_jobs_past_the_retention_at_start_and_hourly(rbench):
+    old = rbench.queue("acme")
+    recent = rbench.queue("globex")
+    with rbench.ws.store.write() as conn:
+        for job_id, age in ((old.id, 8 * 86400), (recent.id, 6 * 86400)):
+            conn.execute(
+                sa.update(jobs)
+                .where(jobs.c.id == job_id)
+                .values(status="succeeded", ended_at=rbench.clock() - age)
+            )
+    executor = rbench.executor(retention="7d")
+    executor.pause()
+    executor.poll_once()
+    with rbench.ws.store.engine.connect() as conn:
+        left = set(conn.execute(sa.select(jobs.c.id)).scalars())
+    assert left == {recent.id}
+    rbench.clock.advance(86400 + 3600)
+    executor.poll_once()
+    with rbench.ws.store.engine.connect() as conn:
+        assert conn.execute(sa.select(jobs.c.id)).scalars().all() == []

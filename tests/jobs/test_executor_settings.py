@@ -55,9 +55,10 @@ def test_every_key_is_read_from_glue_yml(tmp_path):
     assert settings.poll_interval_s == 0.5
 
 
-def test_retention_zero_keeps_jobs_forever():
+def test_retention_zero_keeps_jobs_forever_and_null_never_pauses():
     assert parse_job_settings({"retention": 0}).retention_s is None
     assert parse_job_settings({"retention": None}).retention_s is None
+    assert parse_job_settings({"pause_after_failures": None}).pause_after_failures == 0
 
 
 @pytest.mark.parametrize(

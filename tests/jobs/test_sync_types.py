@@ -105,3 +105,16 @@ def test_a_start_date_override_reaches_the_tap_for_that_job_only(jobs_ws) -> Non
     second = run(ws, "dated")
     assert second.status == "succeeded", second.error
     assert rows(db, "dates")[0]["start_date"] is None  # not saved anywhere
+
+
+def test_chosen_streams_narrow_a_field_maps_selection(jobs_ws) -> None:
+    ws = jobs_ws
+    job = run(ws, flow="mapped", streams=("orders",))
+    assert job.status == "succeeded", job.error
+    assert set(job.counts) == {"orders"}
+    assert set(rows(ws.root / "out" / "mapped-acme.db", "orders")[0]) == {"id", "updated_at"}
+    left_out = run(ws, flow="mapped", streams=("customers",))
+    assert left_out.status == "failed"
+    assert (
+        "stream 'customers' is not selected by the field map of mapped/acme/files" in left_out.error
+    )

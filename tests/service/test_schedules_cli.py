@@ -33,6 +33,7 @@ def listed(s: Scheduled, *args: str) -> list[dict]:
     return json.loads(result.stdout)
 
 
+@pytest.mark.slow
 def test_list_shows_each_schedule_per_tenant_with_its_next_run_in_its_timezone(sched):
     before = time.time()
     rows = {(r["schedule"], r["tenant"]): r for r in listed(sched, "shop")}
@@ -50,6 +51,7 @@ def test_list_shows_each_schedule_per_tenant_with_its_next_run_in_its_timezone(s
     assert "nightly" not in text.stdout and "acme" not in text.stdout
 
 
+@pytest.mark.slow
 def test_set_overrides_one_tenant_and_clear_restores_glue_yml(sched):
     done = sched.ws.glue("schedules", "set", "shop", "hourly", "--tenant", "acme", "--every", "2h")
     assert done.code == 0, done.stderr
@@ -68,6 +70,7 @@ def test_set_overrides_one_tenant_and_clear_restores_glue_yml(sched):
     assert rows["acme"]["override"] is None and rows["acme"]["cron"] == "0 * * * *"
 
 
+@pytest.mark.slow
 def test_enable_turns_a_schedule_on_for_a_tenant_it_leaves_out(sched):
     assert "globex" not in {
         r["tenant"] for r in listed(sched, "shop") if r["schedule"] == "nightly"
@@ -78,6 +81,7 @@ def test_enable_turns_a_schedule_on_for_a_tenant_it_leaves_out(sched):
     assert row["enabled"] is True and row["timezone"] == "Europe/Paris"
 
 
+@pytest.mark.slow
 def test_pause_and_resume_a_whole_schedule(sched):
     paused = sched.ws.glue("schedules", "pause", "shop", "hourly")
     assert paused.code == 0 and "paused for every tenant" in paused.stdout
@@ -112,3 +116,10 @@ def test_an_unknown_schedule_is_named_with_close_matches(sched):
     assert result.code == 2
     assert "unknown schedule 'hourli' in flow 'shop'" in result.stderr
     assert "did you mean 'hourly'" in result.stderr
+
+
+def test_glue_serve_refuses_to_start_with_a_bad_schedule_naming_the_key(tmp_path):
+    s = open_scheduled(tmp_path / "ws", None, '\n      hourly: {cron: "0 25 * * *"}\n')
+    result = s.ws.glue("serve", "--port", "0")
+    assert result.code == 2, result.stdout + result.stderr
+    assert "flows.shop.schedules.hourly.cron: '0 25 * * *' is not a valid cron" in result.stderr

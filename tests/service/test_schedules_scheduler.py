@@ -11,6 +11,9 @@ import sqlalchemy as sa
 from glue_test_helpers import wait_until
 
 from glue_runtime.jobs import records
+from glue_runtime.jobs.executor import EmbeddedExecutor
+from glue_runtime.jobs.settings import JobSettings
+from glue_runtime.service.metrics import REGISTRY
 from glue_runtime.service.schedules.model import find_schedule
 from glue_runtime.service.schedules.overrides import overrides, set_override
 from glue_runtime.service.schedules.plan import plan
@@ -44,6 +47,11 @@ def tick_rows(s: Scheduled) -> list[tuple[str, str, int, str]]:
     with s.store.engine.connect() as conn:
         rows = conn.execute(sa.select(t.c.schedule, t.c.tenant, t.c.tick, t.c.note)).all()
     return sorted((r[0], r[1], int(r[2]), r[3]) for r in rows)
+
+
+def metric(name: str, **labels: str) -> float:
+    """A counter of glue serve's /metrics registry (0 before its first increment)."""
+    return REGISTRY.get_sample_value(name, labels) or 0.0
 
 
 def queued(s: Scheduled, tenant: str | None = None) -> list[records.Job]:
@@ -196,6 +204,9 @@ def test_a_paused_link_and_a_listed_tenant_without_a_link_are_skipped_and_record
             .where(links.c.tenant == "globex")
             .values(paused_at=T0, paused_reason="by hand")
         )
+    skipped_before = metric("glue_schedule_ticks_total", outcome="skipped")
+    fired_before = metric("glue_schedule_ticks_total", outcome="fired")
+    started_before = metric("glue_jobs_started_total", started_by="schedule")
     fired = {f.tenant: f for f in Scheduler(s.context()).tick(now=T0 + PAST_JITTER)}
     assert set(fired) == {"acme", "globex", "nobody"}
     assert len(fired["acme"].jobs) == 1 and fired["acme"].skipped == []
@@ -204,6 +215,23 @@ def test_a_paused_link_and_a_listed_tenant_without_a_link_are_skipped_and_record
     assert [j.tenant for j in queued(s)] == ["acme"]
     notes = {r[1]: r[3] for r in tick_rows(s)}
     assert "paused" in notes["globex"] and notes["acme"] == ""
+    assert metric("glue_schedule_ticks_total", outcome="skipped") == skipped_before + 2
+    assert metric("glue_schedule_ticks_total", outcome="fired") == fired_before + 1
+    assert metric("glue_jobs_started_total", started_by="schedule") == started_before + 1
+
+
+def test_a_tick_whose_jobs_cannot_be_queued_is_left_for_a_later_round(sched):
+    """The store fails under the scheduler (here: the jobs table is away): the tick's claim is
+    taken back, and the next round, the store whole again, fires it."""
+    with sched.store.write() as conn:
+        conn.exec_driver_sql("ALTER TABLE jobs RENAME TO jobs_away")
+    scheduler = Scheduler(sched.context())
+    assert scheduler.tick(now=T0 + PAST_JITTER) == []
+    assert tick_rows(sched) == []
+    with sched.store.write() as conn:
+        conn.exec_driver_sql("ALTER TABLE jobs_away RENAME TO jobs")
+    assert len(scheduler.tick(now=T0 + PAST_JITTER + 10)) == 2
+    assert len(queued(sched)) == 2
 
 
 def test_a_schedule_passes_its_connector_sync_type_and_streams_to_the_job(tmp_path):
@@ -236,24 +264,26 @@ def test_tick_rows_older_than_a_week_are_purged_but_the_latest_of_each_is_kept(s
     assert purge(sched.store, T0 + 100 * KEEP_TICKS_S) == 0
 
 
-class Recorder:
-    """Stands where glue serve keeps its executor: counts the scheduler's nudges."""
-
-    def __init__(self) -> None:
-        self.notified = 0
-
-    def notify(self) -> None:
-        self.notified += 1
-
-
-def test_the_executor_is_notified_when_a_round_queues_new_jobs(sched):
+@pytest.mark.slow
+def test_a_round_that_queues_jobs_wakes_the_executor(sched):
+    """The executor polls once an hour here: only the scheduler's nudge makes it start the
+    job within the test's wait."""
+    sched.clock.now = T0 + PAST_JITTER
     ctx = sched.context()
-    ctx.extra["executor"] = recorder = Recorder()
-    scheduler = Scheduler(ctx)
-    scheduler.tick(now=T0 + PAST_JITTER)
-    assert recorder.notified == 1
-    scheduler.tick(now=T0 + HOUR + PAST_JITTER)  # folded into the queued jobs: nothing new
-    assert recorder.notified == 1
+    executor = EmbeddedExecutor(ctx, settings=JobSettings(poll_interval_s=3600.0))
+    ctx.extra["executor"] = executor
+    executor.start()
+    try:
+        wait_until(lambda: executor.rounds >= 1, "the executor's first round")
+        fired = Scheduler(ctx).tick()
+        job_ids = [j for f in fired for j in f.jobs]
+        assert len(job_ids) == 2
+        wait_until(
+            lambda: all(records.get(sched.store, j).status != "queued" for j in job_ids),
+            "the executor, woken by the scheduler, to start the scheduled jobs",
+        )
+    finally:
+        executor.stop(60.0)
 
 
 def test_the_loop_fires_in_its_thread_and_stops(sched):

@@ -108,7 +108,7 @@ def set_override(
     ConfigError (nothing changed) for an unknown tenant or a bad expression, interval or zone."""
     if tenant != ALL_TENANTS:
         store.tenant(tenant)
-    where = f"the override of {schedule.id} for tenant '{tenant}'"
+    where = f"the override {schedule.flow}.{schedule.name}.{tenant}"
     old = find_override(store, schedule, tenant)
     values: dict[str, Any] = {"cron": None, "every_s": None, "timezone": None, "enabled": None}
     if old is not None and not clear:

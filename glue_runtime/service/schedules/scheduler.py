@@ -21,12 +21,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
+from prometheus_client import Counter
 
 from glue_runtime.errors import ConfigError
 from glue_runtime.jobs import records
 from glue_runtime.jobs.model import JobRequest
 from glue_runtime.protocol import dumps_exact
 from glue_runtime.service.context import ServiceContext
+from glue_runtime.service.metrics import JOBS_STARTED, REGISTRY
 from glue_runtime.service.schedules.model import workspace_schedules
 from glue_runtime.service.schedules.plan import TenantSchedule, plan
 from glue_runtime.service.schedules.tables import schedule_ticks
@@ -34,6 +36,13 @@ from glue_runtime.workspace.store import Store
 
 log = logging.getLogger("glue_runtime.service.schedules")
 
+TICKS = Counter(
+    "glue_schedule_ticks_total",
+    "Schedule ticks per tenant by outcome: fired (a job queued or folded), skipped (a paused "
+    "or missing link), taken (another server had fired it).",
+    ["outcome"],
+    registry=REGISTRY,
+)
 KEEP_TICKS_S = 7 * 86400.0
 PURGE_EVERY_S = 3600.0
 POLL_S = 10.0
@@ -50,6 +59,10 @@ class Fired:
     jobs: list[str] = field(default_factory=list)
     new_jobs: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.schedule, self.tenant)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -109,6 +122,21 @@ def claim_all(
 def claim(store: Store, entry: TenantSchedule, tick: int, now: float, server: str) -> bool:
     """Record that ``tick`` fired for the entry's tenant; False when another server did."""
     return bool(claim_all(store, [(entry, tick)], now, server))
+
+
+def unclaim(store: Store, one: Fired) -> None:
+    """Forget a claimed tick whose jobs could not be queued, so a later round fires it; when
+    the store cannot even do that, the tick is lost (logged), never fired twice."""
+    t = schedule_ticks
+    try:
+        with store.write() as conn:
+            conn.execute(
+                sa.delete(t).where(
+                    t.c.schedule == one.schedule, t.c.tenant == one.tenant, t.c.tick == one.tick
+                )
+            )
+    except sa.exc.SQLAlchemyError:
+        log.exception("schedule %s, tenant %s: tick %d is lost", one.schedule, one.tenant, one.tick)
 
 
 def record(store: Store, fired: list[Fired]) -> None:
@@ -171,9 +199,18 @@ class Scheduler:
                 for entry in plan(self.store, self.schedules)
                 if (tick := self._due(entry, now, done)) is not None
             ]
-            for entry, tick in claim_all(self.store, due, now, self.server):
+            won = claim_all(self.store, due, now, self.server)
+            TICKS.labels("taken").inc(len(due) - len(won))
+            for entry, tick in won:
                 one = Fired(entry.schedule.id, entry.tenant, tick, tick + entry.offset_s)
-                self._enqueue(entry, now, one)
+                try:
+                    self._enqueue(entry, now, one)
+                except Exception:  # the store failed under us: let a later round try again
+                    log.exception("schedule %s, tenant %s: could not queue", *one.key)
+                    unclaim(self.store, one)
+                    continue
+                TICKS.labels("fired" if one.jobs else "skipped").inc()
+                JOBS_STARTED.labels("schedule").inc(len(one.new_jobs))
                 fired.append(one)
             record(self.store, fired)
         if now - self._purged_at >= PURGE_EVERY_S:
@@ -249,10 +286,18 @@ class Scheduler:
             self._thread = None
 
     def _loop(self) -> None:
+        first = True
         while not self._stop.is_set():
             started = time.monotonic()
             try:
-                self.tick()
+                fired = self.tick()
+                if first:
+                    first = False
+                    log.info(
+                        "scheduler: %d schedules; the first round fired %d ticks",
+                        len(self.schedules),
+                        len(fired),
+                    )
             except Exception:  # the store away for a moment, say: try again next round
                 log.exception("scheduler round failed; trying again in %.0fs", self.poll_s)
             self._stop.wait(max(0.0, self.poll_s - (time.monotonic() - started)))

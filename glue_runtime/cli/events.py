@@ -117,15 +117,25 @@ def secret_group() -> None:
 
 @secret_group.command("new")
 @click.argument("endpoint_name", metavar="ENDPOINT")
-def secret_new(endpoint_name: str) -> None:
-    """Generate ENDPOINT's signing secret, store it encrypted and print it once (replaces the
-    one before: give the new one to the receiver)."""
+@click.option(
+    "--keep-old",
+    default="0",
+    show_default=True,
+    metavar="DURATION",
+    help="Keep signing with the secret it replaces too (a second v1=) for this long, e.g. 24h, "
+    "while the receiver moves to the new one.",
+)
+def secret_new(endpoint_name: str, keep_old: str) -> None:
+    """Generate ENDPOINT's signing secret, store it encrypted and print it once (it replaces
+    the one before: give the new one to the receiver)."""
     from glue_runtime.service.webhooks import endpoint, new_secret
+    from glue_runtime.timeouts import parse_duration
     from glue_runtime.workspace.open import open_workspace
 
+    keep = parse_duration(keep_old, where="--keep-old") or 0.0
     with open_workspace() as opened:
         ep = endpoint(opened.workspace, endpoint_name)
-        value = new_secret(opened.store, ep)
+        value = new_secret(opened.store, ep, keep_old_s=keep)
         opened.store.record("webhook_secret_new", f"webhook:{ep.name}")
     _note(f"the signing secret of endpoint '{ep.name}' (shown once; stored encrypted):")
     click.echo(value)

@@ -8,7 +8,6 @@ event commit with the job's end or not at all.
 from __future__ import annotations
 
 import time
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -17,13 +16,7 @@ from glue_runtime.jobs.model import Job
 from glue_runtime.workspace.linkpause import health_in, pause_in
 from glue_runtime.workspace.tables import links
 
-DEFAULT_PAUSE_AFTER = 10
-
-
-def pause_after_failures(jobs_settings: dict[str, Any]) -> int | None:
-    """glue.yml's ``jobs.pause_after_failures`` (default 10; 0 or null: never pause)."""
-    value = jobs_settings.get("pause_after_failures", DEFAULT_PAUSE_AFTER)
-    return int(value) if value else None
+DEFAULT_PAUSE_AFTER = 10  # JobSettings.pause_after_failures' default
 
 
 def after_job(

@@ -32,11 +32,12 @@ from typing import Any
 import requests
 import sqlalchemy as sa
 
+from glue_runtime.jobs.settings import job_settings
 from glue_runtime.service import metrics, signing
 from glue_runtime.service.context import ServiceContext
-from glue_runtime.service.eventlog import new_delivery_id, payload
+from glue_runtime.service.eventlog import new_delivery_id, payload, purge_events
 from glue_runtime.service.events_tables import event_attempts, event_deliveries, event_fanouts
-from glue_runtime.service.webhooks import Endpoint, endpoints, signing_secret
+from glue_runtime.service.webhooks import Endpoint, endpoints, signing_secrets
 from glue_runtime.workspace.outbox import outbox
 from glue_runtime.workspace.store import Store
 
@@ -48,6 +49,7 @@ MAX_ATTEMPTS = len(RETRY_DELAYS_S) + 1  # the first attempt, then one per delay;
 JITTER = 0.1  # each wait is its delay +- 10 %, so endpoints that failed together spread out
 PER_ENDPOINT = 4  # concurrent sends to one endpoint
 POLL_S = 1.0
+PURGE_EVERY_S = 3600.0
 FANOUT_BATCH = 500
 CLAIM_MARGIN_S = 30.0
 SIGNATURE_HEADER = signing.HEADER
@@ -157,13 +159,13 @@ class Outcome:
 
 
 def post(
-    ep: Endpoint, secret: str, event_id: str, event_type: str, body: bytes, now: float
+    ep: Endpoint, keys: list[str], event_id: str, event_type: str, body: bytes, now: float
 ) -> Outcome:
     """One signed POST of ``body`` to ``ep``; its outcome (errors name no URL nor secret)."""
     headers = {
         "Content-Type": "application/json",
         "User-Agent": "glue_runtime-webhooks",
-        SIGNATURE_HEADER: signing.sign(secret, body, int(now)),
+        SIGNATURE_HEADER: signing.sign(keys, body, int(now)),
         EVENT_ID_HEADER: event_id,
         "Glue-Event-Type": event_type,
     }
@@ -241,6 +243,9 @@ class Deliverer:
         self._stopping = threading.Event()
         self._wake = threading.Event()  # a send ended: an endpoint has room for the next one
         self._thread: threading.Thread | None = None
+        self._purged_at = 0.0
+        # events are kept as long as job records (glue.yml jobs.retention)
+        self.retention_s = job_settings(ctx.opened.workspace).retention_s
 
     # -- one round ------------------------------------------------------------------------
 
@@ -282,9 +287,11 @@ class Deliverer:
             with self.store.engine.connect() as conn:
                 event = conn.execute(
                     sa.select(outbox).where(outbox.c.id == delivery.event_id)
-                ).one()
-            secret = signing_secret(self.store, ep)
-            if secret is None:
+                ).first()
+            if event is None:  # removed with its tenant since it was claimed: nothing to send
+                return "gone"
+            keys = signing_secrets(self.store, ep, now)
+            if not keys:
                 outcome = Outcome(
                     None,
                     f"endpoint '{ep.name}' has no signing secret: set webhooks.{ep.name}.secret "
@@ -292,11 +299,19 @@ class Deliverer:
                     0.0,
                 )
             else:
-                outcome = post(ep, secret, event.id, event.type, payload(event), now)
+                outcome = post(ep, keys, event.id, event.type, payload(event), now)
             return record(self.store, delivery, outcome, now)
         except Exception:
             log.exception("delivering event %s to endpoint %s failed", delivery.event_id, ep.name)
             raise
+
+    def purge_due(self, now: float | None = None) -> dict[str, int]:
+        """Once an hour: delete the events older than the retention whose deliveries ended."""
+        at = self.ctx.now() if now is None else now
+        if self.retention_s is None or at - self._purged_at < PURGE_EVERY_S:
+            return {}
+        self._purged_at = at
+        return purge_events(self.store, self.retention_s, now=at)
 
     # -- background -----------------------------------------------------------------------
 
@@ -315,6 +330,7 @@ class Deliverer:
             self._wake.clear()
             try:
                 self.deliver_due(wait=False)
+                self.purge_due()
             except Exception:  # the store may be briefly unreachable: try again next round
                 log.exception("a round of event deliveries failed")
             self._wake.wait(self.poll_s)

@@ -216,3 +216,37 @@ def replay(
             conn.execute(sa.insert(event_deliveries).values(**values))
             made.append(values)
     return made
+
+
+def purge_events(store: Store, older_than: float, *, now: float | None = None) -> dict[str, int]:
+    """Delete events older than ``older_than`` seconds that were fanned out and whose
+    deliveries have all ended (delivered or dead), with their deliveries and attempts; the
+    rows removed per table. An event not sent yet, or still being retried, is kept."""
+    from glue_runtime.service.events_tables import event_fanouts
+
+    cutoff = (time.time() if now is None else now) - older_than
+    live = sa.select(event_deliveries.c.event_id).where(
+        event_deliveries.c.status.in_(("pending", "failed"))
+    )
+    removed = {t.name: 0 for t in (event_attempts, event_deliveries, event_fanouts, outbox)}
+    with store.write() as conn:
+        ids = list(
+            conn.execute(
+                sa.select(outbox.c.id).where(
+                    outbox.c.created_at < cutoff,
+                    outbox.c.id.in_(sa.select(event_fanouts.c.event_id)),  # fanned out
+                    outbox.c.id.not_in(live),
+                )
+            ).scalars()
+        )
+        for i in range(0, len(ids), 500):
+            chunk = ids[i : i + 500]
+            theirs = sa.select(event_deliveries.c.id).where(event_deliveries.c.event_id.in_(chunk))
+            for table, where in (
+                (event_attempts, event_attempts.c.delivery_id.in_(theirs)),
+                (event_deliveries, event_deliveries.c.event_id.in_(chunk)),
+                (event_fanouts, event_fanouts.c.event_id.in_(chunk)),
+                (outbox, outbox.c.id.in_(chunk)),
+            ):
+                removed[table.name] += conn.execute(sa.delete(table).where(where)).rowcount
+    return removed

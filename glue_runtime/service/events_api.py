@@ -11,12 +11,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, HTTPException, Query
+from fastapi import APIRouter, Body, Depends, Query
 from pydantic import BaseModel, Field
 
 from glue_runtime.errors import ConfigError
 from glue_runtime.service.auth import admin, context, principal
 from glue_runtime.service.context import ServiceContext
+from glue_runtime.service.errors import ApiError, not_found
 from glue_runtime.service.eventlog import UnknownEvent, list_events, replay, show_event
 from glue_runtime.service.keys import Principal
 from glue_runtime.service.webhooks import endpoints
@@ -33,8 +34,8 @@ class PauseBody(BaseModel):
     reason: str = Field("", max_length=500, description="Why the link is paused.")
 
 
-def _bad(exc: ConfigError, status: int = 400) -> HTTPException:
-    return HTTPException(status, f"{exc.message} ({exc.hint})" if exc.hint else exc.message)
+def _bad(exc: ConfigError, status: int = 400, field: str | None = None) -> ApiError:
+    return ApiError(status, exc.message, field=field, hint=exc.hint)
 
 
 @router.get("/events", summary="List outbound events and their deliveries")
@@ -57,7 +58,7 @@ def get_events(
             limit=limit,
         )
     except ConfigError as exc:
-        raise _bad(exc) from None
+        raise _bad(exc, 400, "type" if "event type" in exc.message else "status") from None
     return {"events": rows}
 
 
@@ -77,7 +78,7 @@ def post_replay(event_id: str, ctx: Ctx, who: Admin, endpoint: str | None = None
     except UnknownEvent as exc:
         raise _bad(exc, 404) from None
     except ConfigError as exc:
-        raise _bad(exc) from None
+        raise _bad(exc, 400, "endpoint") from None
     return {"deliveries": [{"id": d["id"], "endpoint": d["endpoint"]} for d in made]}
 
 
@@ -86,7 +87,7 @@ def _link_action(
 ) -> None:
     """404 alike for a link that does not exist and one of another tenant."""
     if not who.may_see(tenant) or ctx.opened.store.find_link(flow, tenant, connector) is None:
-        raise HTTPException(404, f"no link {flow}/{connector} of tenant '{tenant}'")
+        raise not_found("link", f"{flow}/{tenant}/{connector}")
 
 
 @router.post(

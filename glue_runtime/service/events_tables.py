@@ -57,6 +57,10 @@ webhook_secrets = sa.Table(
     sa.Column("endpoint", sa.String(200), primary_key=True),
     sa.Column("secret", sa.Text, nullable=False),  # encrypted
     sa.Column("created_at", sa.Float, nullable=False),
+    # the secret it replaced, still signing (a second v1=) until previous_until: receivers
+    # move to the new one meanwhile
+    sa.Column("previous", sa.Text),  # encrypted
+    sa.Column("previous_until", sa.Float),
 )
 
 

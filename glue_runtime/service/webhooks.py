@@ -88,19 +88,36 @@ def _row(name: str) -> str:
     return f"webhook:{name}:secret"
 
 
-def signing_secret(store: Store, ep: Endpoint) -> str | None:
-    """The secret ``ep`` is signed with: glue.yml's, else the stored one, else None."""
-    if ep.secret:
-        return ep.secret
+def _stored(store: Store, name: str) -> Any:
     with store.engine.connect() as conn:
-        sealed = conn.execute(
-            sa.select(webhook_secrets.c.secret).where(webhook_secrets.c.endpoint == ep.name)
-        ).scalar()
-    return str(store.unseal(sealed, _row(ep.name))["secret"]) if sealed else None
+        return conn.execute(
+            sa.select(webhook_secrets).where(webhook_secrets.c.endpoint == name)
+        ).first()
 
 
-def new_secret(store: Store, ep: Endpoint, *, now: float | None = None) -> str:
+def _open(store: Store, name: str, sealed: str) -> str:
+    return str(store.unseal(sealed, _row(name))["secret"])
+
+
+def signing_secrets(store: Store, ep: Endpoint, now: float) -> list[str]:
+    """The secrets ``ep``'s events are signed with (one ``v1=`` each): glue.yml's, else the
+    stored one and, while a rotation overlaps, the one it replaced; empty when there is none."""
+    if ep.secret:
+        return [ep.secret]
+    row = _stored(store, ep.name)
+    if row is None:
+        return []
+    found = [_open(store, ep.name, row.secret)]
+    if row.previous and row.previous_until is not None and row.previous_until > now:
+        found.append(_open(store, ep.name, row.previous))
+    return found
+
+
+def new_secret(
+    store: Store, ep: Endpoint, *, keep_old_s: float = 0.0, now: float | None = None
+) -> str:
     """Generate and store (encrypted) a new signing secret for ``ep``; it is returned once.
+    ``keep_old_s`` > 0: the one it replaces keeps signing beside it for that long.
 
     Refused when glue.yml gives the endpoint its secret: that one would win, unseen."""
     if ep.secret:
@@ -111,9 +128,17 @@ def new_secret(store: Store, ep: Endpoint, *, now: float | None = None) -> str:
     value = SECRET_PREFIX + secrets.token_urlsafe(32)
     sealed = store.seal({"secret": value}, _row(ep.name))
     at = time.time() if now is None else now
+    old = _stored(store, ep.name)
+    keep = old is not None and keep_old_s > 0
     with store.write() as conn:
         conn.execute(sa.delete(webhook_secrets).where(webhook_secrets.c.endpoint == ep.name))
         conn.execute(
-            sa.insert(webhook_secrets).values(endpoint=ep.name, secret=sealed, created_at=at)
+            sa.insert(webhook_secrets).values(
+                endpoint=ep.name,
+                secret=sealed,
+                created_at=at,
+                previous=old.secret if keep else None,
+                previous_until=at + keep_old_s if keep else None,
+            )
         )
     return value

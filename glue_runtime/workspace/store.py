@@ -364,16 +364,19 @@ class Store:
     def set_link_status(self, link: Link, status: str, error: str | None = None) -> None:
         """Set the link's status; a link that turns needs_reauth emits ``link.needs_reauth``
         in the same transaction (once: not again while it stays so)."""
+        values = {"status": status, "last_error": error, "updated_at": time.time()}
         with self.write() as conn:
-            was = conn.execute(sa.select(links.c.status).where(links.c.id == link.id)).scalar()
-            conn.execute(
-                sa.update(links)
-                .where(links.c.id == link.id)
-                .values(status=status, last_error=error, updated_at=time.time())
-            )
-            if status == LINK_NEEDS_REAUTH and was is not None and was != LINK_NEEDS_REAUTH:
-                data = {"flow": link.flow, "tenant": link.tenant, "connector": link.connector}
-                emit(conn, "link.needs_reauth", {**data, "reason": error}, tenant=link.tenant)
+            if status == LINK_NEEDS_REAUTH:  # the change, once, even with writers racing
+                changed = conn.execute(
+                    sa.update(links)
+                    .where(links.c.id == link.id, links.c.status != LINK_NEEDS_REAUTH)
+                    .values(**values)
+                )
+                if changed.rowcount == 1:
+                    data = {"flow": link.flow, "tenant": link.tenant, "connector": link.connector}
+                    emit(conn, "link.needs_reauth", {**data, "reason": error}, tenant=link.tenant)
+                    return
+            conn.execute(sa.update(links).where(links.c.id == link.id).values(**values))
 
     def delete_link(self, link: Link) -> None:
         with self.write() as conn:

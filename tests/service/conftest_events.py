@@ -3,10 +3,8 @@ it gets and can be told to fail or hang, and a workspace whose glue.yml sends ev
 
 from __future__ import annotations
 
-import socket
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -150,25 +148,3 @@ def any_events_ws(
         yield ew
         ew.opened.close()
         ew.ws.store.close()
-
-
-@contextmanager
-def serving(ctx: ServiceContext) -> Iterator[str]:
-    """The service's app for ``ctx`` under a real uvicorn on a free 127.0.0.1 port; its URL."""
-    import uvicorn
-
-    from glue_runtime.service.app import create_app
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    config = uvicorn.Config(create_app(ctx), host="127.0.0.1", port=port, log_level="warning")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        wait_until(lambda: server.started, "uvicorn to start")
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)

@@ -14,7 +14,8 @@ from glue_runtime.service.delivery import Deliverer
 from glue_runtime.service.keys import create_key
 from glue_runtime.workspace.linkpause import link_health
 from glue_runtime.workspace.outbox import emit
-from service.conftest_events import EventsWorkspace, events_ws, receivers, serving
+from service.conftest import serve_app
+from service.conftest_events import EventsWorkspace, events_ws, receivers
 
 FIXTURES = (events_ws, receivers)
 
@@ -25,8 +26,12 @@ def api(events_ws: EventsWorkspace) -> Iterator[tuple[str, dict[str, str], dict[
     store = events_ws.opened.store
     _, admin = create_key(store, "admin")
     _, acme = create_key(store, "acme", tenant="acme")
-    with serving(events_ws.ctx()) as url:
-        yield url, {"Authorization": f"Bearer {admin}"}, {"Authorization": f"Bearer {acme}"}
+    with serve_app(events_ws.ws.root) as running:
+        yield (
+            running.base,
+            {"Authorization": f"Bearer {admin}"},
+            {"Authorization": f"Bearer {acme}"},
+        )
 
 
 def _link_url(base: str, tenant: str, action: str) -> str:
@@ -49,6 +54,10 @@ def test_a_tenant_key_pauses_and_resumes_its_own_link_only(
     theirs = requests.post(_link_url(url, "globex", "pause"), headers=acme, timeout=10)
     none = requests.post(_link_url(url, "nobody", "pause"), headers=acme, timeout=10)
     assert theirs.status_code == none.status_code == 404
+    assert theirs.json()["error"]["code"] == "not_found"
+    assert theirs.json()["error"]["message"].replace("globex", "X") == none.json()["error"][
+        "message"
+    ].replace("nobody", "X")  # the same answer: nothing says the link exists
     assert not link_health(store, "shop", "globex", "files").paused
     assert requests.post(_link_url(url, "acme", "resume"), timeout=10).status_code == 401
     r = requests.post(_link_url(url, "acme", "resume"), headers=acme, timeout=10)
@@ -72,7 +81,9 @@ def test_events_are_listed_and_replayed_with_an_admin_key(
     assert requests.get(f"{url}/v1/events", headers=acme, timeout=10).status_code == 403
     assert requests.get(f"{url}/v1/events", timeout=10).status_code == 401
     bad = requests.get(f"{url}/v1/events", params={"type": "nope"}, headers=admin, timeout=10)
-    assert bad.status_code == 400 and "unknown event type 'nope'" in bad.text
+    assert bad.status_code == 400
+    assert bad.json()["error"]["field"] == "type"
+    assert "unknown event type 'nope'" in bad.json()["error"]["message"]
 
     r = requests.post(f"{url}/v1/events/{event_id}/replay", headers=admin, timeout=10)
     assert r.status_code == 202, r.text

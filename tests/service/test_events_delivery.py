@@ -7,6 +7,8 @@ import hashlib
 import hmac
 import json
 import threading
+import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,10 +27,10 @@ from glue_runtime.service.delivery import (
     claim,
     fan_out,
 )
-from glue_runtime.service.eventlog import replay, show_event
+from glue_runtime.service.eventlog import UnknownEvent, replay, show_event
 from glue_runtime.service.events_tables import event_attempts, event_deliveries, webhook_secrets
 from glue_runtime.service.metrics import REGISTRY
-from glue_runtime.service.webhooks import endpoints, new_secret
+from glue_runtime.service.webhooks import endpoints, new_secret, signing_secrets
 from glue_runtime.workspace.open import open_workspace
 from glue_runtime.workspace.outbox import emit
 from service.conftest_events import SECRET, EventsWorkspace, any_events_ws, events_ws, receivers
@@ -298,9 +300,99 @@ def test_two_servers_send_each_event_once(any_events_ws: EventsWorkspace) -> Non
 
 
 def test_a_generated_secret_replaces_the_one_before(events_ws: EventsWorkspace) -> None:
+    store, now = events_ws.opened.store, events_ws.clock[0]
     eps = endpoints(events_ws.opened.workspace)
-    first = new_secret(events_ws.opened.store, eps["other"])
-    second = new_secret(events_ws.opened.store, eps["other"])
-    from glue_runtime.service.webhooks import signing_secret
+    first = new_secret(store, eps["other"])
+    second = new_secret(store, eps["other"])
+    assert first != second and signing_secrets(store, eps["other"], now) == [second]
 
-    assert first != second and signing_secret(events_ws.opened.store, eps["other"]) == second
+
+def test_a_rotation_signs_with_both_secrets_while_they_overlap(events_ws: EventsWorkspace) -> None:
+    ew = events_ws
+    now = time.time()  # the CLI stores the overlap's end in real time
+    old = new_secret(ew.opened.store, endpoints(ew.opened.workspace)["other"])
+    r = ew.ws.glue("events", "secret", "new", "other", "--keep-old", "1h")
+    assert r.code == 0, r.stderr
+    new = r.stdout.strip()
+    deliverer = Deliverer(ew.ctx())
+    _emit(ew, "job.failed", "acme")
+    deliverer.deliver_due(now)
+    (got,) = ew.other.wait_for(1)
+    header = got.headers["Glue-Signature"]
+    assert header.count("v1=") == 2
+    for secret in (old, new):  # a receiver with either secret accepts it
+        assert signing.verify(secret, header, got.body, now=now)
+    _emit(ew, "job.failed", "acme")
+    later = now + 3600 + 60
+    deliverer.deliver_due(later)
+    header = ew.other.wait_for(2)[1].headers["Glue-Signature"]
+    assert header.count("v1=") == 1
+    assert signing.verify(new, header, ew.other.got[1].body, now=later)
+    assert not signing.verify(old, header, ew.other.got[1].body, now=later)
+
+
+def _documented_verify() -> Any:
+    """The receiver's check the server docs show (docs/server.md, or its fragment)."""
+    docs = Path(__file__).parents[2] / "docs"
+    text = "\n".join(
+        p.read_text()
+        for p in [docs / "server.md", *sorted(docs.glob("server.d/*.md"))]
+        if p.exists()
+    )
+    section = text.split("The signature, and how to check it", 1)[1]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    scope: dict[str, Any] = {}
+    exec(code, scope)
+    return scope["verify"]
+
+
+def test_the_documented_receiver_check_accepts_a_delivery(events_ws: EventsWorkspace) -> None:
+    ew = events_ws
+    verify = _documented_verify()
+    old = new_secret(ew.opened.store, endpoints(ew.opened.workspace)["other"])
+    r = ew.ws.glue("events", "secret", "new", "other", "--keep-old", "1h")
+    _emit(ew, "job.failed", "acme")
+    Deliverer(ew.ctx()).deliver_due(time.time())
+    (got,) = ew.other.wait_for(1)
+    header = got.headers["Glue-Signature"]
+    assert verify(r.stdout.strip(), header, got.body)
+    assert verify(old, header, got.body)  # the second v1= during the overlap
+    assert not verify(r.stdout.strip(), header, got.body + b"x")
+    assert not verify("whsec_not-the-secret", header, got.body)
+
+
+def test_old_events_whose_deliveries_ended_are_purged(events_ws: EventsWorkspace) -> None:
+    ew = events_ws
+    ew.backend.codes = [200, 500]
+    done = _emit(ew, "job.succeeded")
+    deliverer = Deliverer(ew.ctx())
+    deliverer.deliver_due()
+    retried = _emit(ew, "job.succeeded")
+    deliverer.deliver_due()  # the second one failed: it is retried later
+    unsent = _emit(ew, "job.succeeded")  # not fanned out yet
+    later = time.time() + 30 * 86400 + 60  # jobs.retention's default
+    removed = deliverer.purge_due(later)
+    assert removed == {"event_attempts": 1, "event_deliveries": 1, "event_fanouts": 1, "outbox": 1}
+    assert deliverer.purge_due(later + 60) == {}  # once an hour
+    with pytest.raises(UnknownEvent):
+        show_event(ew.opened.store, done)
+    assert show_event(ew.opened.store, retried)["deliveries"][0]["status"] == "failed"
+    assert show_event(ew.opened.store, unsent)["deliveries"] == []
+
+
+def test_removing_a_tenant_removes_its_events_deliveries_and_attempts(
+    events_ws: EventsWorkspace,
+) -> None:
+    ew = events_ws
+    acme = _emit(ew, "job.failed", "acme")
+    globex = _emit(ew, "job.failed", "globex")
+    Deliverer(ew.ctx()).deliver_due()
+    removed = ew.opened.store.remove_tenant("acme")
+    assert removed["outbox"] == 1 and removed["event_attempts"] >= 1
+    assert removed["event_deliveries"] == 2  # backend's and other's
+    with pytest.raises(UnknownEvent):
+        show_event(ew.opened.store, acme)
+    with ew.opened.store.engine.connect() as conn:
+        kept = conn.execute(sa.select(event_attempts.c.delivery_id)).scalars().all()
+    (theirs,) = show_event(ew.opened.store, globex)["deliveries"]
+    assert kept == [theirs["id"]]

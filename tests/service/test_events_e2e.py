@@ -8,13 +8,13 @@ import time
 from pathlib import Path
 
 import pytest
-
-# glue serve, its jobs routes and the executor are other branches of issue 13: until they are
-# on this branch, these tests wait (the integration run has them).
-pytest.importorskip("glue_runtime.jobs.executor", reason="needs the executor and server")
+import sqlalchemy as sa
 
 from glue_runtime.service import signing
+from glue_runtime.service.delivery import Deliverer
 from glue_runtime.service.keys import create_key
+from glue_runtime.workspace.linkpause import link_health
+from glue_runtime.workspace.tables import links
 from service.conftest import start_served, stop_served, wait_status
 from service.conftest_events import SECRET, EventsWorkspace, Received, events_ws, receivers
 
@@ -71,8 +71,6 @@ def test_glue_serve_sends_a_jobs_events_signed_and_retries_a_failed_one(
 def test_a_job_run_while_the_endpoint_hangs_ends_and_its_events_follow(
     events_ws: EventsWorkspace,
 ) -> None:
-    from glue_runtime.service.delivery import Deliverer
-
     ew = events_ws
     ew.backend.hang = True
     deliverer = Deliverer(ew.ctx(), poll_s=0.05)
@@ -94,3 +92,29 @@ def test_a_job_run_while_the_endpoint_hangs_ends_and_its_events_follow(
         deliverer.stop(grace_s=10)
     types = _by_type(got)
     assert {"job.started", "job.succeeded", "link.needs_reauth"} <= set(types)
+
+
+@pytest.mark.slow
+def test_a_real_failing_job_that_reaches_the_limit_pauses_its_link_and_sends_link_paused(
+    events_ws: EventsWorkspace,
+) -> None:
+    ew = events_ws
+    store = ew.ws.store
+    with store.write() as conn:  # acme's files link: a folder that is not there, 9 failures
+        conn.execute(
+            sa.update(links)
+            .where(links.c.tenant == "acme")
+            .values(settings=json.dumps({"base_dir": str(ew.ws.root / "missing")}), failures=9)
+        )
+    r = ew.ws.glue("run", "shop", "--tenant", "acme")  # the 10th failed job in a row
+    assert r.code != 0
+    health = link_health(store, "shop", "acme", "files")
+    assert health.paused and health.failures == 10
+    assert "10 jobs in a row failed" in (health.paused_reason or "")
+    r = ew.ws.glue("run", "shop", "--tenant", "acme")
+    assert r.code != 0 and "paused" in r.stderr
+    Deliverer(ew.ctx()).deliver_due(time.time())
+    types = _by_type(ew.backend.wait_for(3))  # job.started, job.failed, link.paused
+    (paused,) = types["link.paused"]
+    assert paused["data"]["job_id"] == types["job.failed"][0]["data"]["job_id"]
+    assert link_health(store, "shop", "globex", "files").paused is False

@@ -22,7 +22,7 @@ from workspace.conftest_oauth import (
 )
 
 from glue_runtime.errors import NeedsReauthorisation
-from glue_runtime.jobs.linkhealth import after_job, pause_after_failures
+from glue_runtime.jobs.linkhealth import after_job
 from glue_runtime.jobs.model import Job, JobRequest
 from glue_runtime.jobs.records import LinkPaused, enqueue
 from glue_runtime.service.delivery import Deliverer
@@ -127,12 +127,6 @@ def test_a_link_failing_n_jobs_in_a_row_is_paused_once_with_an_event(
     resume_link(ew.opened.store, "shop", "acme", "files")
     assert link_health(ew.opened.store, "shop", "acme", "files").failures == 0
     assert not _end(ew, job, False, 3)
-
-
-def test_pause_after_failures_setting() -> None:
-    assert pause_after_failures({}) == 10
-    assert pause_after_failures({"pause_after_failures": 3}) == 3
-    assert pause_after_failures({"pause_after_failures": 0}) is None
 
 
 def test_no_auto_pause_when_turned_off(events_ws: EventsWorkspace) -> None:

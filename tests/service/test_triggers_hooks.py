@@ -274,15 +274,10 @@ def test_a_new_secret_verifies_at_once_and_a_rotated_one_until_its_window_ends(
 
 
 def claim(h: Hooks, job_id: str) -> None:
-    """Start the job as an executor would (the record moves to running)."""
-    from glue_runtime.jobs.tables import jobs
+    """Start the job as an executor does (the record moves to running)."""
+    from glue_runtime.jobs.lifecycle import claim as claim_job
 
-    with h.ws.store.write() as conn:
-        conn.execute(
-            sa.update(jobs)
-            .where(jobs.c.id == job_id)
-            .values(status="running", started_at=h.clock.now, heartbeat_at=h.clock.now)
-        )
+    assert claim_job(h.ws.store, job_id, worker="test", now=h.clock.now) is not None
 
 
 def burst(h: Hooks, n: int) -> list[requests.Response]:
@@ -355,3 +350,31 @@ def test_removing_a_tenant_removes_its_trigger_urls_and_deliveries(hooks: Hooks)
     with hooks.ws.store.engine.connect() as conn:
         left = conn.execute(sa.select(trigger_tenant_tokens.c.tenant)).scalars().all()
     assert left == ["acme"]
+
+
+def test_twins_of_one_event_at_once_start_one_job_and_fold_nothing(any_hooks: Hooks) -> None:
+    """The delivery record and the job commit together: a twin that loses the race on the
+    record rolls its fold back too."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    h = any_hooks
+    body = json.dumps({"id": "evt_twin", "tenant": "acme"}).encode()
+    headers = sign("glue", h.secrets["glue"], body, T0, "")
+    url = h.base + h.url("glue")
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda _: requests.post(url, data=body, headers=headers), range(8)))
+    assert sorted(a.status_code for a in answers) == [200] * 7 + [202]
+    [job] = h.jobs("acme")
+    assert job.folded == 0
+    assert [d.job_id for d in deliveries(h)] == [job.id]
+
+
+def test_the_openapi_document_gives_the_hooks_answers_and_no_key() -> None:
+    from glue_runtime.service.apidoc import openapi_document
+
+    paths = openapi_document()["paths"]
+    for path in ("/v1/hooks/{endpoint}", "/v1/hooks/{endpoint}/{token}"):
+        op = paths[path]["post"]
+        assert not op.get("security")  # the signature is the authentication
+        assert {"200", "202", "400", "401", "404", "413"} <= set(op["responses"])
+        assert "application/json" in op["requestBody"]["content"]

@@ -9,15 +9,17 @@ reason, 200 for a duplicate and Slack's challenge, 400 malformed JSON, 401 bad s
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
-from glue_runtime.service import metrics
+from glue_runtime.service import errors, metrics
 from glue_runtime.service.auth import context
+from glue_runtime.service.settings import settings_of
 from glue_runtime.service.triggers.intake import Answer, Intake
-from glue_runtime.service.triggers.settings import max_body, public_url
 from glue_runtime.service.triggers.verify import Delivery
 
 router = APIRouter(tags=["triggers"])
@@ -59,33 +61,65 @@ def _response(answer: Answer) -> Response:
         raise HTTPException(404)  # the app's answer to a path that does not exist
     if answer.status in _ERROR_CODES:
         code = answer.body.get("code") or _ERROR_CODES[answer.status]
-        error = {"code": code, "message": answer.body.get("message", "")}
-        return JSONResponse({"error": error}, status_code=answer.status)
+        error = errors.body(code, answer.body.get("message", ""))
+        return JSONResponse(error, status_code=answer.status)
     return JSONResponse(answer.body, status_code=answer.status)
 
 
 async def _hook(request: Request, endpoint: str, token: str | None) -> Response:
     hooks = intake(request)
-    limit = max_body(hooks.ctx.opened.workspace)
+    settings = settings_of(hooks.ctx)
     try:
-        body = await read_body(request, limit)
+        body = await read_body(request, settings.max_body)
     except TooLarge:
-        message = f"the body is larger than server.max_body ({limit} bytes)"
+        message = f"the body is larger than server.max_body ({settings.max_body} bytes)"
         return _response(Answer(413, "too_large", {"message": message}))
-    url = public_url(hooks.ctx.opened.workspace) + request.url.path
+    url = settings.url(request.url.path)  # HubSpot signs the URL it called
     if request.url.query:
         url += "?" + request.url.query
     delivery = Delivery(body, dict(request.headers), request.method, url)
     return _response(await run_in_threadpool(hooks.receive, endpoint, token, delivery))
 
 
-@router.post("/v1/hooks/{endpoint}", status_code=202, summary="Receive a webhook")
+_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"description": 'A duplicate (`{"duplicate": true}`) or Slack\'s challenge echoed'},
+    202: {
+        "description": 'Queued (`{"job", "coalesced"}`), or ignored with a reason '
+        '(`{"ignored", "message"}`: no tenant, no link, paused link, unmapped event)'
+    },
+    400: {"description": "The signed body is not JSON"},
+    401: {"description": "The signature is missing, malformed, wrong or out of its window"},
+    404: {"description": "No such trigger (or tenant URL token): the answer to any unknown path"},
+    413: {"description": "The body is over server.max_body"},
+}
+_BODY = {
+    "requestBody": {
+        "required": True,
+        "description": "The provider's raw JSON body, exactly as signed",
+        "content": {"application/json": {"schema": {}}},
+    }
+}
+
+
+@router.post(
+    "/v1/hooks/{endpoint}",
+    status_code=202,
+    summary="Receive a webhook",
+    responses=_RESPONSES,
+    openapi_extra=_BODY,
+)
 async def hook(endpoint: str, request: Request) -> Response:
     """A signed webhook for a trigger whose tenant is in the signed body."""
     return await _hook(request, endpoint, None)
 
 
-@router.post("/v1/hooks/{endpoint}/{token}", status_code=202, summary="Receive a tenant's webhook")
+@router.post(
+    "/v1/hooks/{endpoint}/{token}",
+    status_code=202,
+    summary="Receive a tenant's webhook",
+    responses=_RESPONSES,
+    openapi_extra=_BODY,
+)
 async def tenant_hook(endpoint: str, token: str, request: Request) -> Response:
     """A signed webhook on a tenant's own URL (its token names the tenant)."""
     return await _hook(request, endpoint, token)

@@ -9,12 +9,15 @@ signature a 401 before the body is parsed; none of the refusals writes anything.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
 
 import orjson
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 
 from glue_runtime.errors import ConfigError
 from glue_runtime.jobs import records as jobs
@@ -26,18 +29,14 @@ from glue_runtime.service.triggers import records as stored
 from glue_runtime.service.triggers.settings import Trigger, triggers
 from glue_runtime.service.triggers.tables import trigger_deliveries
 from glue_runtime.service.triggers.verify import Delivery, verify
+from glue_runtime.workspace.store import Store
 
 DEDUPE_S = 24 * 3600.0
 SECRET_CACHE_S = 10.0  # a removed secret may verify this long; a new one verifies at once
 PURGE_EVERY_S = 60.0
 
 
-# Built once: the intake runs them for every webhook.
-_SEEN = sa.select(trigger_deliveries.c.received_at).where(
-    trigger_deliveries.c.endpoint == sa.bindparam("endpoint"),
-    trigger_deliveries.c.dedupe == sa.bindparam("dedupe"),
-)
-_RECORD = sa.insert(trigger_deliveries)
+_RECORD = sa.insert(trigger_deliveries)  # built once: every webhook runs it
 
 
 @dataclass(frozen=True)
@@ -161,47 +160,20 @@ class Intake:
         return self._queue(trigger, req, _dedupe_key(trigger, event, body), now)
 
     def _queue(self, trigger: Trigger, req: JobRequest, dedupe: str, now: float) -> Answer:
-        """Dedupe, then queue. The job is queued before the delivery is recorded, so a crash
-        between the two loses nothing (the provider's retry folds into the job); the check
-        first keeps a replay from starting anything."""
+        """Queue the job (or fold into the queued one) and record the delivery in one
+        transaction: both or neither. A delivery seen before (a replay, a retry, a twin that
+        commits first) fails the unique record and rolls its fold back: a duplicate."""
         endpoint = self._endpoints[(trigger.flow, trigger.name)]
         self._purge(now)
-        if self._seen(endpoint, dedupe):
-            return Answer(200, "duplicate", {"duplicate": True})
-        try:
-            job, new = jobs.enqueue(self.store, req, now=now)
-        except jobs.LinkPaused:
-            answer = _ignored("link_paused", f"tenant '{req.tenant}''s link is paused")
-        except ConfigError:
-            answer = _ignored("no_link", f"tenant '{req.tenant}' has no link for this trigger")
-        else:
-            outcome = "accepted" if new else "coalesced"
-            answer = Answer(202, outcome, {"job": job.id, "coalesced": not new})
-            self._notify_executor()
-        if not self._record(endpoint, dedupe, req.tenant, answer, now):
-            return Answer(200, "duplicate", {"duplicate": True})  # a twin got in first
-        return answer
-
-    def _seen(self, endpoint: str, dedupe: str) -> bool:
-        with self.store.engine.connect() as conn:
-            found = conn.execute(_SEEN, {"endpoint": endpoint, "dedupe": dedupe}).first()
-        return found is not None
-
-    def _record(self, endpoint: str, dedupe: str, tenant: str, answer: Answer, now: float) -> bool:
-        row = {
-            "endpoint": endpoint,
-            "dedupe": dedupe,
-            "received_at": now,
-            "tenant": tenant,
-            "outcome": answer.outcome,
-            "job_id": answer.body.get("job"),
-        }
         try:
             with self.store.write() as conn:
-                conn.execute(_RECORD, row)
+                answer = _enqueue(InTransaction(self.store, conn), req, now)
+                conn.execute(_RECORD, _delivery(endpoint, dedupe, req.tenant, answer, now))
         except sa.exc.IntegrityError:
-            return False
-        return True
+            return Answer(200, "duplicate", {"duplicate": True})
+        if "job" in answer.body:
+            self._notify_executor()
+        return answer
 
     def _purge(self, now: float) -> None:
         """Forget deliveries older than the dedupe window (at most once a minute)."""
@@ -221,6 +193,47 @@ class Intake:
         wake = getattr(executor, "notify", None)
         if callable(wake):
             wake()
+
+
+class InTransaction(Store):
+    """The store as seen from inside the caller's transaction: :meth:`write` is a savepoint
+    of it, so ``jobs.records.enqueue`` (which writes through ``write``) commits with the
+    delivery record, or not at all; its retry on a racing insert rolls back to the savepoint."""
+
+    def __init__(self, store: Store, conn: Connection) -> None:  # no engine of its own
+        self.url, self.keyring, self.engine = store.url, store.keyring, store.engine
+        self._conn = conn
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        with self._conn.begin_nested():
+            yield self._conn
+
+
+def _enqueue(store: Store, req: JobRequest, now: float) -> Answer:
+    """Queue ``req``; the answer (accepted, coalesced, or ignored for want of a live link)."""
+    try:
+        job, new = jobs.enqueue(store, req, now=now)
+    except jobs.LinkPaused:
+        return _ignored("link_paused", f"tenant '{req.tenant}''s link is paused")
+    except ConfigError:
+        return _ignored("no_link", f"tenant '{req.tenant}' has no link for this trigger")
+    outcome = "accepted" if new else "coalesced"
+    return Answer(202, outcome, {"job": job.id, "coalesced": not new})
+
+
+def _delivery(
+    endpoint: str, dedupe: str, tenant: str, answer: Answer, now: float
+) -> dict[str, Any]:
+    """The delivery's row: what dedupes it for 24 h, and what became of it."""
+    return {
+        "endpoint": endpoint,
+        "dedupe": dedupe,
+        "received_at": now,
+        "tenant": tenant,
+        "outcome": answer.outcome,
+        "job_id": answer.body.get("job"),
+    }
 
 
 def _parse(d: Delivery) -> Any:

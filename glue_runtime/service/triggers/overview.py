@@ -7,15 +7,17 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from glue_runtime.service.settings import parse_server
 from glue_runtime.service.triggers import records
-from glue_runtime.service.triggers.settings import Trigger, public_url
+from glue_runtime.service.triggers.settings import Trigger
 from glue_runtime.service.triggers.tables import trigger_deliveries, trigger_tenant_tokens
 from glue_runtime.workspace.open import Opened
 
 
 def hook_url(opened: Opened, trigger: Trigger, token: str | None = None) -> str:
     """The URL to give the provider (a tenant's own, with ``token``)."""
-    base = f"{public_url(opened.workspace)}/v1/hooks/{records.endpoint_id(opened.store, trigger)}"
+    server = parse_server(opened.workspace.server)
+    base = server.url(f"/v1/hooks/{records.endpoint_id(opened.store, trigger)}")
     if token is not None:
         return f"{base}/{token}"
     return base + ("/{tenant_token}" if trigger.tenant_from_url else "")

@@ -16,7 +16,6 @@ from glue_runtime.workspace.model import Workspace, WorkspaceFlow
 DEFAULT_DEBOUNCE_S = 5.0
 GENERATED_BY_DEFAULT = frozenset({"github", "glue"})  # the others' provider issues the secret
 DEFAULT_EVENT_ID = {"stripe": "id", "glue": "id", "slack": "event_id"}  # signed body fields
-DEFAULT_MAX_BODY = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -138,20 +137,3 @@ def trigger(workspace: Workspace, flow: str, name: str) -> Trigger:
             hint=f"add it under flows.{flow}.triggers in glue.yml",
         )
     return parse_trigger(f, name, f.triggers[name] or {})
-
-
-def public_url(workspace: Workspace) -> str:
-    """``server.public_url``: the base the providers call (HubSpot signs it); no trailing /."""
-    return str(workspace.server.get("public_url") or "http://127.0.0.1:8000").rstrip("/")
-
-
-def max_body(workspace: Workspace) -> int:
-    """``server.max_body``: the largest webhook body read, in bytes (413 past it)."""
-    raw = workspace.server.get("max_body", DEFAULT_MAX_BODY)
-    if isinstance(raw, int) and not isinstance(raw, bool):
-        return raw
-    text = str(raw).strip().upper().replace("IB", "B")
-    for unit, factor in (("KB", 1024), ("MB", 1024 * 1024), ("B", 1)):
-        if text.endswith(unit) and text[: -len(unit)].strip().isdigit():
-            return int(text[: -len(unit)]) * factor
-    raise ConfigError(f"glue.yml server.max_body: expected bytes or e.g. 1MB, got {raw!r}")

@@ -35,6 +35,7 @@ from glue_runtime.jobs.lifecycle import (
 )
 from glue_runtime.jobs.model import Job
 from glue_runtime.jobs.records import get
+from glue_runtime.jobs.settings import job_settings
 from glue_runtime.jobs.streams import JobRunBuilder
 from glue_runtime.result import JobResult, StreamStats
 from glue_runtime.secrets import Redactor
@@ -141,7 +142,8 @@ class JobRun:
             if self.options.on_result is not None and result is not None:
                 self.options.on_result(result)
             log.info("job %s: %s", self.job.id, ending.status)
-        ended = finish(store, self.job, ending, now=self.now())
+        pause_after = job_settings(self.opened.workspace).pause_after_failures or None
+        ended = finish(store, self.job, ending, now=self.now(), pause_after=pause_after)
         return ended if ended is not None else get(store, self.job.id)  # recovery's decision
 
     def _link_job(self) -> LinkJob:

@@ -65,7 +65,7 @@ def jobs_exec_command(root: str, heartbeat_s: float) -> Command:
     def command(job_id: str) -> list[str]:
         return [
             *(sys.executable, "-m", "glue_runtime", "--workspace", root),
-            *("jobs", "exec", job_id, "--heartbeat", f"{heartbeat_s:g}"),
+            *("jobs", "exec", "--heartbeat", f"{heartbeat_s:g}", "--", job_id),
         ]
 
     return command

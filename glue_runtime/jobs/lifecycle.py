@@ -153,9 +153,17 @@ class Ending:
     result: dict[str, Any] | None
 
 
-def finish(store: Store, job: Job, ending: Ending, *, now: float) -> Job | None:
-    """Write the job's end, count it against its link and emit ``job.succeeded`` or
-    ``job.failed``, in one transaction; None when the job was no longer running (recovery
+def finish(
+    store: Store,
+    job: Job,
+    ending: Ending,
+    *,
+    now: float,
+    pause_after: int | None = linkhealth.DEFAULT_PAUSE_AFTER,
+) -> Job | None:
+    """Write the job's end, count it against its link (pausing it after ``pause_after``
+    failures in a row: the ``jobs.pause_after_failures`` setting) and emit ``job.succeeded``
+    or ``job.failed``, in one transaction; None when the job was no longer running (recovery
     marked it interrupted meanwhile: its decision stands)."""
     with store.write() as conn:
         done = conn.execute(
@@ -178,7 +186,9 @@ def finish(store: Store, job: Job, ending: Ending, *, now: float) -> Job | None:
             return None
         ended = to_job(conn.execute(sa.select(jobs).where(jobs.c.id == job.id)).one())
         if ended.status in ("succeeded", "failed"):  # a cancel or a shutdown is not the link's
-            linkhealth.after_job(conn, ended, ended.status == "succeeded")
+            linkhealth.after_job(
+                conn, ended, ended.status == "succeeded", pause_after=pause_after, now=now
+            )
         kind = "job.succeeded" if ended.status == "succeeded" else "job.failed"
         emit(conn, kind, event_data(ended), tenant=ended.tenant)
     return ended

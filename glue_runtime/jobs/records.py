@@ -29,8 +29,9 @@ _FOLD_TRIES = 5
 
 
 def new_job_id() -> str:
-    """A job id: 16 url-safe random characters (96 bits), so ids cannot be guessed."""
-    return secrets.token_urlsafe(12)
+    """A job id: ``j`` and 16 url-safe random characters (96 bits), so ids cannot be guessed;
+    the letter first, so an id never starts with ``-`` (a command line would read an option)."""
+    return "j" + secrets.token_urlsafe(12)
 
 
 def _json(value: Any) -> str | None:
@@ -135,12 +136,16 @@ def _enqueue_once(store: Store, req: JobRequest, now: float) -> tuple[Job, bool]
     with store.write() as conn:
         _check_link(conn, req)
         queued = conn.execute(
-            sa.select(jobs).where(
+            sa.select(jobs)
+            .where(
                 jobs.c.flow == req.flow,
                 jobs.c.tenant == req.tenant,
                 jobs.c.connector == req.connector,
                 jobs.c.status == "queued",
             )
+            # Folds into one queued job serialise on its row (PostgreSQL; SQLite's write
+            # transaction already does): without the lock, concurrent folds lose updates.
+            .with_for_update()
         ).first()
         if queued is not None:
             conn.execute(

@@ -254,3 +254,12 @@ def test_a_job_drains_when_its_server_is_killed_with_kill_9(bench):
         if host.poll() is None:
             host.kill()
             host.wait()
+
+
+def test_a_job_id_never_reads_as_an_option_on_the_command_line():
+    from glue_runtime.jobs.executor import jobs_exec_command
+    from glue_runtime.jobs.records import new_job_id
+
+    assert not any(new_job_id().startswith("-") for _ in range(2000))  # 1 in 64 did before
+    command = jobs_exec_command("/ws", 5)("-legacy")  # and an old id that does stays an id
+    assert command[-2:] == ["--", "-legacy"]

@@ -118,3 +118,22 @@ def test_a_real_failing_job_that_reaches_the_limit_pauses_its_link_and_sends_lin
     (paused,) = types["link.paused"]
     assert paused["data"]["job_id"] == types["job.failed"][0]["data"]["job_id"]
     assert link_health(store, "shop", "globex", "files").paused is False
+
+
+def test_a_real_job_end_pauses_at_the_workspaces_own_limit(events_ws: EventsWorkspace) -> None:
+    """``jobs.pause_after_failures`` in glue.yml, not the default of 10, decides."""
+    ew = events_ws
+    config = ew.ws.root / "glue.yml"
+    assert "\njobs:" not in config.read_text()
+    config.write_text(config.read_text() + "jobs:\n  pause_after_failures: 2\n")
+    with ew.ws.store.write() as conn:  # acme's files link: a folder that is not there
+        conn.execute(
+            sa.update(links)
+            .where(links.c.tenant == "acme")
+            .values(settings=json.dumps({"base_dir": str(ew.ws.root / "missing")}), failures=1)
+        )
+    r = ew.ws.glue("run", "shop", "--tenant", "acme")  # the 2nd failed job in a row
+    assert r.code != 0
+    health = link_health(ew.ws.store, "shop", "acme", "files")
+    assert health.paused and health.failures == 2
+    assert "2 jobs in a row failed" in (health.paused_reason or "")

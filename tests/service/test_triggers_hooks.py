@@ -313,14 +313,7 @@ def test_a_burst_of_50_webhooks_gives_one_running_and_one_queued_job(any_hooks: 
         "sqlite",
         pytest.param(
             "postgresql",
-            marks=[
-                pytest.mark.postgres,
-                pytest.mark.xfail(
-                    strict=True,
-                    reason="jobs/records.py folds from a read without FOR UPDATE: concurrent "
-                    "folds into one queued job lose updates on PostgreSQL (reported)",
-                ),
-            ],
+            marks=[pytest.mark.postgres],
         ),
     ],
 )

@@ -19,7 +19,7 @@ def test_every_route_of_the_openapi_document_is_documented() -> None:
     missing = apidoc.routes(apidoc.openapi_document()) - apidoc.documented(_server_docs())
     assert not missing, (
         f"undocumented routes: {sorted(missing)}; regenerate the reference with "
-        "python -m glue_runtime.service.apidoc --write docs/server.d/i13-server.md"
+        "python -m glue_runtime.service.apidoc --write docs/server.md"
     )
 
 

@@ -66,20 +66,33 @@ def flow_state_store(flow: Flow, state_file: str | Path | None = None) -> FileSt
     return state_store(state_file=state_file or flow.state_file, state_dir=flow_state_dir(flow))
 
 
-def flow_state_key(flow: Flow, explicit: str | None = None) -> str:
-    """The given key, else the flow file's ``state: {key: ...}``, else the flow's name."""
-    return explicit or flow.state_key or flow.name
+DEFAULT_TENANT = "default"
 
 
-def direct_state_key(tap: str, targets: Sequence[str], explicit: str | None = None) -> str:
-    """The given key, else ``TAP-to-TARGET[+TARGET]`` from the connector names."""
+def tenant_key(key: str, tenant: str | None) -> str:
+    """``key`` for ``tenant``: ``key:tenant``, so two tenants of one flow never share
+    bookmarks; the default tenant keeps the bare key (state written before tenants existed)."""
+    return key if tenant in (None, "", DEFAULT_TENANT) else f"{key}:{tenant}"
+
+
+def flow_state_key(flow: Flow, explicit: str | None = None, tenant: str | None = None) -> str:
+    """The given key; else the flow file's ``state: {key: ...}``, else the flow's name, with
+    the tenant appended for any tenant but the default one."""
+    return explicit or tenant_key(flow.state_key or flow.name, tenant)
+
+
+def direct_state_key(
+    tap: str, targets: Sequence[str], explicit: str | None = None, tenant: str | None = None
+) -> str:
+    """The given key; else ``TAP-to-TARGET[+TARGET]`` from the connector names, with the
+    tenant appended for any tenant but the default one."""
     if explicit:
         return explicit
 
     def short(name: str) -> str:
         return Path(name).name.removeprefix("tap-").removeprefix("target-")
 
-    return f"{short(tap)}-to-{'+'.join(short(t) for t in targets)}"
+    return tenant_key(f"{short(tap)}-to-{'+'.join(short(t) for t in targets)}", tenant)
 
 
 def state_file_key(state_file: str | Path) -> str:
@@ -111,6 +124,7 @@ def flow_validates(flow: Flow) -> bool:
 
 __all__ = [
     "CATALOG_CACHE_DIR",
+    "DEFAULT_TENANT",
     "GLUE_DIR",
     "STATE_DIR",
     "base_dir",
@@ -126,5 +140,6 @@ __all__ = [
     "max_line_bytes",
     "state_file_key",
     "state_store",
+    "tenant_key",
     "timeouts",
 ]

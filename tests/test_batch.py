@@ -222,3 +222,34 @@ def test_landing_rejects_an_unknown_format(tmp_path: Path):
     )
     assert proc.returncode == 1
     assert b"unknown format 'xml'" in proc.stderr
+
+
+def _flow_with_script(tmp_path: Path, script: str) -> None:
+    (tmp_path / "etl.py").write_text(script)
+    (tmp_path / "flow.yml").write_text(
+        f"name: crm\n"
+        f"source: {{connector: {FAKE_TAP}, config: {{records: 4, state_every: 2}}}}\n"
+        f"etl: {{script: etl.py, mode: batch}}\n"
+        f"targets: [{{connector: {FAKE_TARGET}, config: {{output: out.jsonl}}}}]\n"
+    )
+
+
+def test_a_script_that_writes_nothing_loads_nothing_and_bookmarks_advance(tmp_path: Path):
+    """hotglue's rule: an empty etl-output/ is a successful job (a write job with no events)."""
+    _flow_with_script(tmp_path, "print('no new events')\n")
+    result = run_cli("run", "flow.yml", cwd=tmp_path)
+    assert result.code == 0, result.stderr
+    assert not (tmp_path / "out.jsonl").exists() or read_jsonl(tmp_path / "out.jsonl") == []
+    assert state(tmp_path) == {"bookmarks": {"users": {"id": 4}}}
+
+
+def test_files_without_data_singer_are_named_and_nothing_moves(tmp_path: Path):
+    _flow_with_script(
+        tmp_path,
+        "import os\n"
+        "open(os.path.join(os.environ['ETL_OUTPUT'], 'users.csv'), 'w').write('id\\n1\\n')\n",
+    )
+    result = run_cli("run", "flow.yml", cwd=tmp_path)
+    assert result.code == 4
+    assert "wrote users.csv to etl-output/ but no data.singer" in result.stderr
+    assert not (tmp_path / ".glue/state/crm.json").exists()

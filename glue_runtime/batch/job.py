@@ -106,12 +106,27 @@ def _run_script(opts: BatchOptions, job_dir: Path, env: dict[str, str], redactor
             hint=f"the tap's output is in {job_dir / 'sync-output'}: rerun the script there "
             f"with the same environment to debug it",
         )
-    if not (job_dir / "etl-output" / "data.singer").is_file():
+    _check_etl_output(opts, job_dir / "etl-output")
+
+
+def _check_etl_output(opts: BatchOptions, etl_output: Path) -> None:
+    """The script's output: ``data.singer`` is loaded. An empty ``etl-output/`` is a job that
+    loads nothing (a write job with no new events): its tap's bookmarks still advance, as in
+    hotglue. Other files alone (CSV, parquet exports) are not loaded yet: a named error."""
+    singer = etl_output / "data.singer"
+    if singer.is_file():
+        return
+    others = sorted(p.name for p in etl_output.iterdir())
+    if others:
+        shown = ", ".join(others[:5]) + (f" and {len(others) - 5} more" if len(others) > 5 else "")
         raise TransformError(
-            f"batch ETL script {opts.script} finished without writing etl-output/data.singer",
+            f"batch ETL script {opts.script} wrote {shown} to etl-output/ but no data.singer; "
+            "only Singer output is loaded into the targets",
             hint="write SCHEMA and RECORD lines to $ETL_OUTPUT/data.singer "
-            "(glue_runtime.batch.helpers.SingerWriter does it)",
+            "(glue_runtime.batch.helpers.SingerWriter, or gluestick's to_singer, does it)",
         )
+    log.info("batch ETL script %s wrote nothing to etl-output/: nothing to load", opts.script)
+    singer.write_bytes(b"")  # the replay then sends only the tap's STATE: bookmarks advance
 
 
 def _persist_snapshots(work: Path, persistent: Path) -> None:

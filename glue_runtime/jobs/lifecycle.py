@@ -20,9 +20,8 @@ import sqlalchemy as sa
 from glue_runtime.errors import ConfigError
 from glue_runtime.jobs import linkhealth
 from glue_runtime.jobs.model import Job
-from glue_runtime.jobs.records import get, to_job
+from glue_runtime.jobs.records import get, json_text, to_job
 from glue_runtime.jobs.tables import job_logs, job_samples, jobs
-from glue_runtime.protocol import dumps_exact
 from glue_runtime.workspace.outbox import emit
 from glue_runtime.workspace.store import Store
 
@@ -36,10 +35,6 @@ class JobEnded(ConfigError):
 def default_worker() -> str:
     """``host:pid``: who runs a job, as its record and the logs say."""
     return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def _json(value: Any) -> str | None:
-    return None if value is None else dumps_exact(value).decode()
 
 
 def event_data(job: Job) -> dict[str, Any]:
@@ -92,7 +87,9 @@ def running_job(store: Store, flow: str, tenant: str, connector: str) -> Job | N
 
 def set_state_before(store: Store, job_id: str, state: dict[str, Any]) -> None:
     with store.write() as conn:
-        conn.execute(sa.update(jobs).where(jobs.c.id == job_id).values(state_before=_json(state)))
+        conn.execute(
+            sa.update(jobs).where(jobs.c.id == job_id).values(state_before=json_text(state))
+        )
 
 
 @dataclass(frozen=True)
@@ -121,7 +118,7 @@ def heartbeat(
             ).first()
             if exists is None:
                 conn.execute(
-                    sa.insert(job_samples).values(job_id=job_id, at=now, counts=_json(sample))
+                    sa.insert(job_samples).values(job_id=job_id, at=now, counts=json_text(sample))
                 )
         asked = conn.execute(sa.select(jobs.c.cancel_requested).where(jobs.c.id == job_id)).scalar()
     return Beat(done.rowcount == 1, bool(asked))
@@ -172,11 +169,11 @@ def finish(
             .values(
                 status=ending.status,
                 ended_at=now,
-                counts=_json(ending.counts),
+                counts=json_text(ending.counts),
                 error=ending.error,
                 exit_code=ending.exit_code,
-                state_after=_json(ending.state_after),
-                result=_json(ending.result),
+                state_after=json_text(ending.state_after),
+                result=json_text(ending.result),
             )
         )
         if done.rowcount != 1:

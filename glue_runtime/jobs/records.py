@@ -34,7 +34,8 @@ def new_job_id() -> str:
     return "j" + secrets.token_urlsafe(12)
 
 
-def _json(value: Any) -> str | None:
+def json_text(value: Any) -> str | None:
+    """A JSON column's text (exact numbers); None stays NULL."""
     return None if value is None else dumps_exact(value).decode()
 
 
@@ -86,7 +87,7 @@ def _folded_values(queued: Any, req: JobRequest) -> dict[str, Any]:
     dates = [d for d in (queued.start_date, req.start_date) if d]
     return {
         "folded": queued.folded + 1,
-        "streams": _json(merged),
+        "streams": json_text(merged),
         "sync_type": sync_type,
         "start_date": min(dates) if dates else None,
     }
@@ -164,7 +165,7 @@ def _enqueue_once(store: Store, req: JobRequest, now: float) -> tuple[Job, bool]
                     started_by=req.started_by,
                     started_ref=req.started_ref,
                     sync_type=req.sync_type,
-                    streams=_json(list(req.streams) if req.streams is not None else None),
+                    streams=json_text(list(req.streams) if req.streams is not None else None),
                     start_date=req.start_date,
                     folded=0,
                     rerun_of=req.rerun_of,
